@@ -1,0 +1,58 @@
+// Command-line parsing shared by every command: node's own parseArgs plus --set collection,
+// help text, and the invocation error that exits with code 2.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** One line per option, for --help. */
+  help: [string, string][];
+  examples?: string[];
+  run(args: ParsedArgs): Promise<number>;
+}
+
+export interface ParsedArgs {
+  positionals: string[];
+  values: Record<string, string | boolean | string[] | undefined>;
+  sets: Map<string, string>;
+}
+
+export const SET_HELP: [string, string] = ['--set NAME=VALUE', 'override a dim (--set D=64) or choose a variant (--set act=relu); repeatable'];
+
+export function parseCommand(spec: CommandSpec, argv: string[]): ParsedArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    const msg = (e as Error).message.replace(/^Unknown option/, 'unknown option').replace(/\. To specify a positional.*$/s, '');
+    throw new UsageError(`${msg}\nusage: ${spec.usage}\nrun \`arch ${spec.name} --help\` for the options`);
+  }
+  const sets = new Map<string, string>();
+  const raw = (parsed.values as Record<string, unknown>)['set'] as string | string[] | undefined;
+  for (const s of Array.isArray(raw) ? raw : raw ? [raw] : []) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(String(s));
+    if (!m) throw new UsageError(`--set ${s}: expected NAME=VALUE, e.g. --set D=64 or --set act=relu`);
+    sets.set(m[1]!, m[2]!);
+  }
+  return { positionals: parsed.positionals, values: parsed.values as ParsedArgs['values'], sets };
+}
+
+export function helpText(spec: CommandSpec): string {
+  const w = Math.max(...spec.help.map(([k]) => k.length), 10);
+  const lines = [`arch ${spec.name}: ${spec.summary}`, '', `usage: ${spec.usage}`, '', 'options:'];
+  for (const [k, v] of [...spec.help, ['-h, --help', 'show this help'] as [string, string]]) lines.push(`  ${k.padEnd(w)}  ${v}`);
+  if (spec.examples?.length) lines.push('', 'examples:', ...spec.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+export function oneFile(args: ParsedArgs, spec: CommandSpec): string {
+  if (args.positionals.length !== 1)
+    throw new UsageError(`${args.positionals.length ? 'expected one model file' : 'missing the model file'}\nusage: ${spec.usage}`);
+  return args.positionals[0]!;
+}
+
+export const fmtInt = (n: number): string => n.toLocaleString('en-US');

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
+import { loadModel } from '../load.js';
+import { buildGraph, tokenFeeds, tokenInput } from '../pipeline.js';
+import { interpret } from '../../ir/index.js';
+import { loadWeights, paramShapes } from '../../runtime/weights.js';
+
+export const BACKENDS = ['interpreter'] as const;
+
+/** Reads T.json: rows of token ids, each of length seq+1, all the same length. */
+export function readTokenRows(path: string, vocab: number, maxLength: number | undefined): number[][] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid JSON (${(e as Error).message})`;
+    throw new UsageError(`--tokens ${path}: ${why}\n  hint: the file holds an array of rows of token ids, e.g. [[1, 2, 3], [4, 5, 6]]`);
+  }
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((r) => Array.isArray(r)))
+    throw new UsageError(`--tokens ${path}: expected a non-empty array of rows of token ids, e.g. [[1, 2, 3], [4, 5, 6]]`);
+  const rows = raw as unknown[][];
+  const len = rows[0]!.length;
+  rows.forEach((r, i) => {
+    if (r.length !== len) throw new UsageError(`--tokens ${path}: row ${i} has ${r.length} tokens, row 0 has ${len}; every row must have the same length`);
+    r.forEach((t, j) => {
+      if (!Number.isInteger(t) || (t as number) < 0 || (t as number) >= vocab)
+        throw new UsageError(`--tokens ${path}: row ${i}, position ${j}: ${JSON.stringify(t)} is not a token id of this model (0 .. ${vocab - 1})`);
+    });
+  });
+  if (len < 2) throw new UsageError(`--tokens ${path}: rows need at least 2 tokens (inputs are row[:-1], targets row[1:])`);
+  if (maxLength !== undefined && len - 1 > maxLength)
+    throw new UsageError(`--tokens ${path}: rows of ${len} tokens give ${len - 1} positions, more than the model's context of ${maxLength}`);
+  return rows as number[][];
+}
+
+export const evalCommand: CommandSpec = {
+  name: 'eval',
+  summary: 'the mean next-token cross-entropy of a model on rows of tokens',
+  usage: 'arch eval FILE --weights W.safetensors --tokens T.json [--set NAME=VALUE ...] [--backend interpreter] [--json]',
+  options: {
+    set: { type: 'string', multiple: true },
+    weights: { type: 'string' },
+    tokens: { type: 'string' },
+    backend: { type: 'string', default: 'interpreter' },
+    json: { type: 'boolean' },
+  },
+  help: [
+    SET_HELP,
+    ['--weights W', 'a safetensors checkpoint: arch\'s own, or GPT-2\'s (Hugging Face names)'],
+    ['--tokens T', 'a JSON array of rows of token ids; each row is seq+1 long (inputs row[:-1], targets row[1:])'],
+    ['--backend B', `where to run: ${BACKENDS.join(', ')}`],
+    ['--json', 'print {"loss": <number>}'],
+  ],
+  examples: ['arch eval models/gpt-nano.arch --weights runs/nano/checkpoint.safetensors --tokens rows.json'],
+  async run(args) {
+    const file = oneFile(args, evalCommand);
+    if (!args.values.weights) throw new UsageError('--weights is required: a safetensors checkpoint');
+    if (!args.values.tokens) throw new UsageError('--tokens is required: a JSON array of rows of token ids');
+    const backend = String(args.values.backend);
+    if (!(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend ${backend}: expected one of ${BACKENDS.join(', ')}`);
+    const { model } = loadModel(file, args.sets, { quietWarnings: true });
+    const built = buildGraph(model);
+    const t = tokenInput(built.lowered, file);
+    const rows = readTokenRows(String(args.values.tokens), t.classes, t.maxLength);
+    const { weights } = loadWeights(String(args.values.weights), paramShapes(built.graph));
+    const feeds = tokenFeeds(built.lowered, file, rows);
+    const out = interpret(built.graph, { inputs: feeds.inputs, params: Object.fromEntries(weights), symbols: feeds.symbols });
+    const loss = out.get('loss')!.data[0]!;
+    process.stdout.write(args.values.json ? JSON.stringify({ loss }) + '\n' : `loss ${loss.toFixed(4)} (${rows.length} rows x ${rows[0]!.length - 1} positions, ${backend})\n`);
+    return 0;
+  },
+};

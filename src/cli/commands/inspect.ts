@@ -1,0 +1,128 @@
+import { fmtInt, oneFile, SET_HELP, type CommandSpec } from '../args.js';
+import { loadModel } from '../load.js';
+import { modelStats, paramCount, paramKind } from '../../compiler/stats.js';
+import type { CheckedModel } from '../../compiler/graph.js';
+
+type Dim = number | string;
+
+function shapeOf(m: CheckedModel, axes: string[]): Dim[] {
+  return axes.map((a) => m.axes.get(a)?.size ?? m.axes.get(a)?.letter ?? a);
+}
+const fmtShape = (s: Dim[]): string => `[${s.join(', ')}]`;
+
+/** Repeated block instances (stream.1 .. stream.11) whose shapes equal the first are folded in text output. */
+function repeatGroups(m: CheckedModel): Map<string, { first: string; last: string; count: number }> {
+  const byPrefix = new Map<string, Map<number, string>>();
+  for (const t of m.trace) {
+    const r = /^(.*?)\.(\d+)(\..*)?$/.exec(t.scope);
+    if (!r) continue;
+    const key = r[1]!;
+    const idx = Number(r[2]);
+    const sig = `${r[3] ?? ''}|${t.name}|${shapeOf(m, m.nodes[t.node]!.axes).join(',')}`;
+    const map = byPrefix.get(key) ?? new Map<number, string>();
+    map.set(idx, (map.get(idx) ?? '') + sig + ';');
+    byPrefix.set(key, map);
+  }
+  const out = new Map<string, { first: string; last: string; count: number }>();
+  for (const [key, map] of byPrefix) {
+    const first = map.get(0);
+    const same = [...map.entries()].filter(([i, s]) => i > 0 && s === first).map(([i]) => i);
+    if (same.length) out.set(key, { first: `${key}.0`, last: `${key}.${Math.max(...same)}`, count: same.length });
+  }
+  return out;
+}
+
+export const inspectCommand: CommandSpec = {
+  name: 'inspect',
+  summary: 'the shape trace, parameter counts and FLOPs of a model',
+  usage: 'arch inspect FILE [--set NAME=VALUE ...] [--json]',
+  options: { set: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+  help: [SET_HELP, ['--json', 'print one JSON object: {params, tensors, parameters, blocks, flopsPerToken, ...}']],
+  examples: ['arch inspect models/gpt2.arch', 'arch inspect models/gpt2.arch --set N=24 --set D=1024 --set H=16 --json'],
+  async run(args) {
+    const file = oneFile(args, inspectCommand);
+    const { model: m } = loadModel(file, args.sets, { quietWarnings: Boolean(args.values.json) });
+    const s = modelStats(m);
+    if (args.values.json) {
+      const obj = {
+        model: m.name,
+        file: m.file,
+        variants: Object.fromEntries(m.variants),
+        dims: Object.fromEntries([...m.dims].map(([k, d]) => [k, d.size ?? 'runtime'])),
+        params: s.params,
+        paramsByKind: s.byKind,
+        flopsPerToken: s.flopsPerToken,
+        tensors: m.trace.map((t) => ({ name: t.name, scope: t.scope, shape: shapeOf(m, m.nodes[t.node]!.axes) })),
+        parameters: m.params.map((p) => ({ path: p.path, name: p.name, shape: p.shape, count: paramCount(p), kind: paramKind(p), init: p.init })),
+        blocks: s.blocks,
+        inputs: m.inputs.map((i) => ({ name: i.name, shape: shapeOf(m, i.axes), onehot: i.onehot })),
+      };
+      process.stdout.write(JSON.stringify(obj, null, 2) + '\n');
+      return 0;
+    }
+    const out: string[] = [];
+    const variants = [...m.variants].map(([k, v]) => `${k}=${v}`).join('  ');
+    out.push(`model ${m.name}${variants ? `    ${variants}` : ''}`, '', 'dims');
+    for (const [k, d] of m.dims) out.push(`  ${d.size === null ? `${k}  (runtime)` : d.derivation.startsWith(`${k} = ${d.size}`) && !d.derivation.includes('--set') ? `${k} = ${d.size}` : d.derivation}`);
+    const groups = repeatGroups(m);
+    const folded = (scope: string) => {
+      for (const [key, g] of groups) {
+        const r = new RegExp(`^${key.replace(/\./g, '\\.')}\\.(\\d+)(\\.|$)`).exec(scope);
+        if (r && Number(r[1]) > 0 && Number(r[1]) <= Number(g.last.split('.').pop())) return key;
+      }
+      return null;
+    };
+    out.push('', 'shape trace');
+    const w = Math.max(...m.trace.map((t) => t.name.length), 8) + 2;
+    let scope = '';
+    const said = new Set<string>();
+    for (const i of m.inputs) out.push(`  ${i.name.padEnd(w)}${fmtShape(shapeOf(m, i.axes))}  input${i.onehot ? ', one-hot token ids' : ''}`);
+    for (const t of m.trace) {
+      const f = folded(t.scope);
+      if (f) {
+        if (!said.has(f)) {
+          const g = groups.get(f)!;
+          out.push(`  ${f}.1 .. ${g.last}: ${g.count} more copies, the same shapes as ${g.first}`);
+          said.add(f);
+        }
+        continue;
+      }
+      if (t.scope !== scope) {
+        scope = t.scope;
+        if (scope) out.push(`  ${scope}`);
+      }
+      const indent = scope ? '    ' : '  ';
+      out.push(`${indent}${t.name.padEnd(w - indent.length + 2)}${fmtShape(shapeOf(m, m.nodes[t.node]!.axes))}`);
+    }
+    out.push('', 'parameters');
+    const pw = Math.max(...m.params.map((p) => p.path.length), 8) + 2;
+    const saidP = new Set<string>();
+    for (const p of m.params) {
+      const f = folded(p.path.split('.').slice(0, -1).join('.'));
+      if (f) {
+        if (!saidP.has(f)) {
+          const g = groups.get(f)!;
+          out.push(`  ${f}.1 .. ${g.last}: the same parameters as ${g.first}`);
+          saidP.add(f);
+        }
+        continue;
+      }
+      out.push(`  ${p.path.padEnd(pw)}${fmtShape(p.shape).padEnd(18)}${fmtInt(paramCount(p)).padStart(12)}  ${initText(p.init)}`);
+    }
+    if (s.blocks.length) {
+      out.push('', 'per block');
+      for (const b of s.blocks) out.push(`  ${`${b.name} (${b.block})`.padEnd(pw)}${fmtInt(b.params).padStart(30)}`);
+    }
+    out.push('', 'by kind');
+    for (const [k, n] of Object.entries(s.byKind)) if (n) out.push(`  ${k.padEnd(12)}${fmtInt(n).padStart(14)}  ${((100 * n) / s.params).toFixed(1).padStart(5)}%`);
+    out.push('', `total: ${fmtInt(s.params)} parameters`);
+    const assumed = Object.entries(s.assumed).map(([k, v]) => `${k}=${v}`).join(', ');
+    out.push(`forward FLOPs per token: ${fmtInt(s.flopsPerToken)} (contractions, at ${assumed || 'the declared sizes'} and full context)`);
+    process.stdout.write(out.join('\n') + '\n');
+    return 0;
+  },
+};
+
+function initText(i: CheckedModel['params'][number]['init']): string {
+  return i.kind === 'normal' ? `normal(${+i.std.toPrecision(4)})` : i.kind;
+}

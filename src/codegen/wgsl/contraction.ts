@@ -1,0 +1,360 @@
+// The contraction kernel: C[b, m, n] = epilogue(sum_k A[b, m, k] * B[b, k, n]) (or C += that).
+//
+// One template, specialised per shape: sizes and strides are WGSL constants, so each distinct
+// contraction in a graph is its own pipeline (pipelines are cached by the runtime).
+//
+// Each invocation computes a TM x TN block of C in registers (TN as TN/4 vec4 accumulators along n)
+// and walks k four at a time. What made it fast on llvmpipe (docs/llvmpipe.md has the numbers):
+// - llvmpipe runs a workgroup's invocations as SIMD lanes and turns every storage-buffer load into
+//   a scalar loop over the lanes with a bounds check per component, so loads, not FMAs, are the
+//   cost. Texel fetches (textureLoad) are gathered without that loop and are ~4x cheaper, so by
+//   default A and B are read through textures that the runtime fills with copyBufferToTexture
+//   (`source: 'buffer'` reads the storage buffers directly, for real GPUs).
+// - Operands are read four elements per load (one rgba32f texel or vec4) along whichever of their
+//   two dimensions is contiguous; an operand contiguous along neither falls back to scalar loads.
+// - Edges cost nothing in the inner loop: row/column indices are clamped to the last valid one
+//   (the extra lanes compute duplicates), K's remainder is an unrolled tail, and only stores are
+//   guarded.
+
+export interface ALayout {
+  offset: number;
+  batchStride: number;
+  mStride: number;
+  kStride: number;
+}
+export interface BLayout {
+  offset: number;
+  batchStride: number;
+  kStride: number;
+  nStride: number;
+}
+export interface CLayout {
+  offset: number;
+  batchStride: number;
+  mStride: number;
+  nStride: number;
+}
+
+export interface Tile {
+  /** Rows of C per invocation (multiple of 4). */
+  tm: number;
+  /** Columns of C per invocation (multiple of 4). */
+  tn: number;
+  /** Workgroup size along n and along m. */
+  wx: number;
+  wy: number;
+}
+
+export interface ContractionSpec {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  /** A stored as [batch, k, m] instead of [batch, m, k] (ignored where `a` gives strides). */
+  transposeA?: boolean;
+  /** B stored as [batch, n, k] instead of [batch, k, n] (ignored where `b` gives strides). */
+  transposeB?: boolean;
+  /** Element strides; batchStride 0 broadcasts one matrix over the batch. Defaults: contiguous. */
+  a?: Partial<ALayout>;
+  b?: Partial<BLayout>;
+  c?: Partial<CLayout>;
+  /** C += result (gradient accumulation); the epilogue applies to the product before the add. */
+  accumulate?: boolean;
+  /**
+   * A WGSL expression for each output value: it sees `v: f32` (the sum over k), `b`, `m`, `n`
+   * (u32 indices) and the `inputs` by name, each bound as `array<f32>` (read-only storage).
+   * Example: bias + gelu: `gelu(v + bias[n])` with helper functions in `functions`.
+   */
+  epilogue?: { expr: string; inputs?: string[]; functions?: string };
+  /** Where A and B are read from; default 'texture' (see the top of this file). */
+  source?: 'texture' | 'buffer';
+  tile?: Partial<Tile>;
+}
+
+/** A texture the runtime fills from the operand's buffer before the dispatch (same encoder). */
+export interface TextureBinding {
+  kind: 'texture';
+  binding: number;
+  name: 'A' | 'B';
+  format: 'rgba32float' | 'r32float';
+  width: number;
+  height: number;
+  /** copyBufferToTexture calls that fill it: the buffer must hold `bufferBytesNeeded` bytes. */
+  copies: { bufferOffset: number; bytesPerRow: number; originY: number; width: number; height: number }[];
+  bufferBytesNeeded: number;
+}
+
+export interface BufferBinding {
+  kind: 'buffer';
+  binding: number;
+  name: string;
+  access: 'read' | 'read_write';
+}
+
+export type ContractionBinding = TextureBinding | BufferBinding;
+
+export interface ContractionKernel {
+  code: string;
+  /** dispatchWorkgroups(x, y, z): the kernel is specialised to the spec's sizes. */
+  workgroups: [number, number, number];
+  /** In binding order: A, B, C, then the epilogue inputs. */
+  bindings: ContractionBinding[];
+  tile: Tile;
+}
+
+/** How an operand is read: four elements per load along k, along its output dim, or one. */
+type VecAxis = 'k' | 'out' | 'none';
+
+/** A or B seen the same way: `out` is m for A and n for B. */
+interface Operand {
+  name: 'A' | 'B';
+  offset: number;
+  sBatch: number;
+  sOut: number;
+  sK: number;
+  extentOut: number;
+  vec: VecAxis;
+}
+
+const DEFAULT_TILE: Tile = { tm: 16, tn: 16, wx: 8, wy: 1 };
+/** Texture rows are this many texels or more; a power of two, so coordinates are a shift and a mask. */
+const MIN_TEXTURE_WIDTH = 64;
+const MAX_TEXTURE_DIM = 8192;
+
+function defaultLayouts(s: ContractionSpec): { a: ALayout; b: BLayout; c: CLayout } {
+  const { m, n, k } = s;
+  const a: ALayout = s.transposeA
+    ? { offset: 0, batchStride: m * k, mStride: 1, kStride: m }
+    : { offset: 0, batchStride: m * k, mStride: k, kStride: 1 };
+  const b: BLayout = s.transposeB
+    ? { offset: 0, batchStride: k * n, kStride: 1, nStride: k }
+    : { offset: 0, batchStride: k * n, kStride: n, nStride: 1 };
+  const c: CLayout = { offset: 0, batchStride: m * n, mStride: n, nStride: 1 };
+  return { a: { ...a, ...s.a }, b: { ...b, ...s.b }, c: { ...c, ...s.c } };
+}
+
+function vecAxis(sOut: number, sK: number, sBatch: number, offset: number): VecAxis {
+  const aligned = (x: number) => x % 4 === 0;
+  if (!aligned(offset) || !aligned(sBatch)) return 'none';
+  if (sK === 1 && aligned(sOut)) return 'k';
+  if (sOut === 1 && aligned(sK)) return 'out';
+  return 'none';
+}
+
+function operand(name: 'A' | 'B', offset: number, sBatch: number, sOut: number, sK: number, extentOut: number): Operand {
+  return { name, offset, sBatch, sOut, sK, extentOut, vec: vecAxis(sOut, sK, sBatch, offset) };
+}
+
+/** The largest element index an operand reads, plus one. */
+function span(o: Operand, batch: number, k: number): number {
+  const last = (batch - 1) * o.sBatch + (o.extentOut - 1) * o.sOut + (k - 1) * o.sK + 1;
+  // A vec4 read may run past the last element to the end of its group of four.
+  return o.vec === 'none' ? last : Math.ceil(last / 4) * 4;
+}
+
+function textureBinding(o: Operand, binding: number, batch: number, k: number): TextureBinding {
+  const perTexel = o.vec === 'none' ? 1 : 4;
+  const texelBytes = perTexel * 4;
+  const texels = span(o, batch, k) / perTexel;
+  let width = MIN_TEXTURE_WIDTH;
+  while (Math.ceil(texels / width) > MAX_TEXTURE_DIM) width *= 2;
+  const fullRows = Math.floor(texels / width);
+  const rest = texels - fullRows * width;
+  const base = o.offset * 4;
+  const copies: TextureBinding['copies'] = [];
+  if (fullRows > 0) copies.push({ bufferOffset: base, bytesPerRow: width * texelBytes, originY: 0, width, height: fullRows });
+  if (rest > 0) {
+    copies.push({ bufferOffset: base + fullRows * width * texelBytes, bytesPerRow: width * texelBytes, originY: fullRows, width: rest, height: 1 });
+  }
+  return {
+    kind: 'texture',
+    binding,
+    name: o.name,
+    format: perTexel === 4 ? 'rgba32float' : 'r32float',
+    width,
+    height: fullRows + (rest > 0 ? 1 : 0),
+    copies,
+    bufferBytesNeeded: base + texels * texelBytes,
+  };
+}
+
+const u = (x: number) => `${x}u`;
+
+export function contractionKernel(spec: ContractionSpec): ContractionKernel {
+  const { batch, m: M, n: N, k: K } = spec;
+  if (![batch, M, N, K].every((x) => Number.isInteger(x) && x >= 1)) {
+    throw new Error(`contraction sizes must be positive integers: batch=${batch} m=${M} n=${N} k=${K}`);
+  }
+  const asked: Tile = { ...DEFAULT_TILE, ...spec.tile };
+  if (asked.tm % 4 !== 0 || asked.tn % 4 !== 0) throw new Error(`tile tm and tn must be multiples of 4: ${asked.tm}x${asked.tn}`);
+  // A block larger than C only costs compile time.
+  const roundUp4 = (x: number) => Math.ceil(x / 4) * 4;
+  const tile: Tile = { ...asked, tm: Math.min(asked.tm, roundUp4(M)), tn: Math.min(asked.tn, roundUp4(N)) };
+  const { a: la, b: lb, c: lc } = defaultLayouts(spec);
+  const A = operand('A', la.offset, la.batchStride, la.mStride, la.kStride, M);
+  const B = operand('B', lb.offset, lb.batchStride, lb.nStride, lb.kStride, N);
+  const source = spec.source ?? 'texture';
+  const inputs = spec.epilogue?.inputs ?? [];
+  const cVec = lc.nStride === 1 && [lc.mStride, lc.batchStride, lc.offset, N].every((x) => x % 4 === 0);
+
+  const bindings: ContractionBinding[] = [];
+  const decl: string[] = [];
+  for (const [i, o] of [A, B].entries()) {
+    if (source === 'texture') {
+      const t = textureBinding(o, i, batch, K);
+      bindings.push(t);
+      decl.push(`@group(0) @binding(${i}) var ${o.name}: texture_2d<f32>;`);
+      decl.push(`const ${o.name}_SHIFT = ${Math.log2(t.width)}u;`);
+    } else {
+      bindings.push({ kind: 'buffer', binding: i, name: o.name, access: 'read' });
+      decl.push(`@group(0) @binding(${i}) var<storage, read> ${o.name}: array<${o.vec === 'none' ? 'f32' : 'vec4f'}>;`);
+    }
+  }
+  bindings.push({ kind: 'buffer', binding: 2, name: 'C', access: 'read_write' });
+  decl.push(`@group(0) @binding(2) var<storage, read_write> C: array<${cVec ? 'vec4f' : 'f32'}>;`);
+  inputs.forEach((name, i) => {
+    bindings.push({ kind: 'buffer', binding: 3 + i, name, access: 'read' });
+    decl.push(`@group(0) @binding(${3 + i}) var<storage, read> ${name}: array<f32>;`);
+  });
+
+  /** A load of the element (or group of four) at element index `e`. */
+  const load = (o: Operand, e: string): string => {
+    const idx = o.vec === 'none' ? e : `(${e}) >> 2u`;
+    if (source === 'buffer') return `${o.name}[${idx}]`;
+    const t = `${o.name}_t${tmp++}`;
+    pre.push(`let ${t} = ${idx};`);
+    const texel = `textureLoad(${o.name}, vec2u(${t} & ((1u << ${o.name}_SHIFT) - 1u), ${t} >> ${o.name}_SHIFT), 0)`;
+    return o.vec === 'none' ? `${texel}.x` : texel;
+  };
+  let tmp = 0;
+  let pre: string[] = [];
+
+  const { tm: TM, tn: TN } = tile;
+  const JV = TN / 4;
+  const body: string[] = [];
+  // Per-invocation bases: the first element of each row (A) / column (B) it reads, clamped.
+  const bases = (o: Operand, T: number, first: string): string[] => {
+    const lines: string[] = [];
+    const base = `${source === 'texture' ? 0 : o.offset}u + bz * ${u(o.sBatch)}`;
+    if (o.vec === 'out') {
+      // Groups of four along out: clamp the group start, which stays a multiple of 4.
+      const lastGroup = Math.floor((o.extentOut - 1) / 4) * 4;
+      for (let g = 0; g < T / 4; g++) lines.push(`let ${o.name}r${g} = ${base} + min(${first} + ${u(4 * g)}, ${u(lastGroup)}) * ${u(o.sOut)};`);
+    } else {
+      for (let r = 0; r < T; r++) lines.push(`let ${o.name}r${r} = ${base} + min(${first} + ${u(r)}, ${u(o.extentOut - 1)}) * ${u(o.sOut)};`);
+    }
+    return lines;
+  };
+  body.push(...bases(A, TM, 'm0'), ...bases(B, TN, 'n0'));
+  for (let i = 0; i < TM; i++) for (let j = 0; j < JV; j++) body.push(`var c${i}_${j} = vec4f(0.0);`);
+
+  /** Statements for one chunk of k (k0 .. k0 + count - 1) and the value accessors they define. */
+  const chunk = (count: number): string[] => {
+    pre = [];
+    const lets: string[] = [];
+    // value(o, r, kk): element (row r of the block, k0 + kk) as an f32 expression.
+    const value = new Map<string, string>();
+    for (const [o, T] of [[A, TM], [B, TN]] as const) {
+      if (o.vec === 'k') {
+        for (let r = 0; r < T; r++) {
+          lets.push(`let ${o.name}v${r} = ${load(o, `${o.name}r${r} + k0`)};`);
+          for (let kk = 0; kk < count; kk++) value.set(`${o.name}${r},${kk}`, `${o.name}v${r}[${kk}]`);
+        }
+      } else if (o.vec === 'out') {
+        for (let kk = 0; kk < count; kk++) {
+          for (let g = 0; g < T / 4; g++) {
+            lets.push(`let ${o.name}v${kk}_${g} = ${load(o, `${o.name}r${g} + (k0 + ${u(kk)}) * ${u(o.sK)}`)};`);
+            for (let c = 0; c < 4; c++) value.set(`${o.name}${4 * g + c},${kk}`, `${o.name}v${kk}_${g}[${c}]`);
+          }
+        }
+      } else {
+        for (let kk = 0; kk < count; kk++) {
+          for (let r = 0; r < T; r++) {
+            lets.push(`let ${o.name}v${kk}_${r} = ${load(o, `${o.name}r${r} + (k0 + ${u(kk)}) * ${u(o.sK)}`)};`);
+            value.set(`${o.name}${r},${kk}`, `${o.name}v${kk}_${r}`);
+          }
+        }
+      }
+    }
+    const stmts = [...pre, ...lets];
+    const at = (key: string) => value.get(key) ?? '0.0';
+    for (let kk = 0; kk < count; kk++) {
+      const bRow: string[] = [];
+      for (let j = 0; j < JV; j++) {
+        // B read as groups of four along n is already the vec4 the accumulator wants.
+        const bVec = B.vec === 'out' ? `Bv${kk}_${j}` : `vec4f(${[0, 1, 2, 3].map((c) => at(`B${4 * j + c},${kk}`)).join(', ')})`;
+        if (B.vec === 'out') bRow.push(bVec);
+        else {
+          stmts.push(`let b${kk}_${j} = ${bVec};`);
+          bRow.push(`b${kk}_${j}`);
+        }
+      }
+      for (let i = 0; i < TM; i++) {
+        for (let j = 0; j < JV; j++) stmts.push(`c${i}_${j} = fma(vec4f(${at(`A${i},${kk}`)}), ${bRow[j]}, c${i}_${j});`);
+      }
+    }
+    return stmts;
+  };
+
+  // Four k per step where an operand is read four-along-k; otherwise one (same loads, less code).
+  const step = A.vec === 'k' || B.vec === 'k' ? 4 : 1;
+  const kFull = K - (K % step);
+  if (kFull > 0) {
+    body.push(`for (var k0 = 0u; k0 < ${u(kFull)}; k0 += ${u(step)}) {`, ...chunk(step).map((s) => '  ' + s), '}');
+  }
+  if (K % step !== 0) body.push('{', `  let k0 = ${u(kFull)};`, ...chunk(K % step).map((s) => '  ' + s), '}');
+
+  // Stores: the accumulators go to a local array once, then one loop stores them, so the epilogue
+  // and the store guards are emitted once instead of TM x TN times (that kept pipeline creation to
+  // a fraction of a second on llvmpipe). The hot loop above keeps the accumulators in registers.
+  const cBase = `${u(lc.offset)} + bz * ${u(lc.batchStride)}`;
+  body.push(`var acc: array<vec4f, ${TM * JV}>;`);
+  for (let i = 0; i < TM; i++) for (let j = 0; j < JV; j++) body.push(`acc[${i * JV + j}] = c${i}_${j};`);
+  const finish = (v: string, ni: string, old: string): string => {
+    let out = spec.epilogue ? `epilogue(${v}, bz, m, ${ni})` : v;
+    if (spec.accumulate) out = `${old} + ${out}`;
+    return out;
+  };
+  body.push(`for (var t = 0u; t < ${u(TM * JV)}; t++) {`);
+  body.push(`  let m = m0 + t / ${u(JV)};`);
+  body.push(`  let n = n0 + (t % ${u(JV)}) * 4u;`);
+  body.push(`  let v = acc[t];`);
+  body.push(`  if (m >= ${u(M)}) { break; }`);
+  if (cVec) {
+    const idx = `C[(${cBase} + m * ${u(lc.mStride)} + n) >> 2u]`;
+    const value = spec.epilogue
+      ? `vec4f(${[0, 1, 2, 3].map((c) => finish(`v[${c}]`, `n + ${u(c)}`, `${idx}[${c}]`)).join(', ')})`
+      : spec.accumulate ? `${idx} + v` : 'v';
+    body.push(`  if (n < ${u(N)}) { ${idx} = ${value}; }`);
+  } else {
+    for (let c = 0; c < 4; c++) {
+      const nc = `n + ${u(c)}`;
+      const idx = `C[${cBase} + m * ${u(lc.mStride)} + (${nc}) * ${u(lc.nStride)}]`;
+      body.push(`  if (${nc} < ${u(N)}) { ${idx} = ${finish(`v[${c}]`, nc, idx)}; }`);
+    }
+  }
+  body.push('}');
+
+  const epilogueFn = spec.epilogue
+    ? [spec.epilogue.functions ?? '', `fn epilogue(v: f32, b: u32, m: u32, n: u32) -> f32 { return ${spec.epilogue.expr}; }`]
+    : [];
+  const code = [
+    `// contraction b=${batch} m=${M} n=${N} k=${K} A:${A.vec} B:${B.vec} tile ${TM}x${TN} wg ${tile.wx}x${tile.wy} ${source}`,
+    ...decl,
+    ...epilogueFn,
+    `@compute @workgroup_size(${tile.wx}, ${tile.wy})`,
+    `fn main(@builtin(global_invocation_id) gid: vec3u) {`,
+    `  let n0 = gid.x * ${u(TN)};`,
+    `  let m0 = gid.y * ${u(TM)};`,
+    `  let bz = gid.z;`,
+    ...body.map((s) => '  ' + s),
+    '}',
+    '',
+  ].join('\n');
+  const workgroups: [number, number, number] = [
+    Math.ceil(N / (TN * tile.wx)),
+    Math.ceil(M / (TM * tile.wy)),
+    batch,
+  ];
+  return { code, workgroups, bindings, tile };
+}

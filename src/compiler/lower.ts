@@ -1,0 +1,204 @@
+// Lowering: the checked graph becomes IR. Language-level operations (softmax, causal, mean,
+// reshape, one-hot contraction, dropout) are written here in terms of the IR's few primitives,
+// so their gradients come from the primitives' rules and fusion sees them whole.
+import { GraphBuilder, type Axis, type Graph, type Size } from '../ir/index.js';
+import type { AxisInfo, CheckedModel, GNode } from './graph.js';
+
+export interface LowerOptions {
+  /** Dropout is active only in training. */
+  training?: boolean;
+  /** A runtime symbol added to query positions (the KV cache's offset); causal masks and
+   *  position tables read it. Absent: positions start at 0. */
+  positionOffset?: string;
+}
+
+export interface Lowered {
+  graph: Graph;
+  /** Runtime symbols and, for sequence symbols, their maximum (the declared dim). */
+  symbols: Map<string, { max?: number; letter: string }>;
+  /** For each IR input: the checked input it feeds and whether it holds token ids. */
+  inputs: Map<string, { source: string; tokens: boolean; shifted: boolean; classes?: number }>;
+}
+
+/** The suffix of the IR input that holds the targets of `next(x)`. */
+export const NEXT_SUFFIX = ':next';
+
+/** Large enough to vanish under exp, small enough to stay finite in f32 arithmetic. */
+const MASKED = -1e30;
+
+export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
+  const b = new GraphBuilder();
+  const ids: number[] = [];
+  const symbols: Lowered['symbols'] = new Map();
+  const inputs: Lowered['inputs'] = new Map();
+  const symbolOf = new Map<string, string>(); // sequence axis -> the runtime symbol of its length
+  let randomStream = 0;
+
+  const info = (a: string): AxisInfo => {
+    const i = m.axes.get(a);
+    if (!i) throw new Error(`lowering: unknown axis ${a}`);
+    return i;
+  };
+  /** The size an axis has in activations: runtime dims and sequence lengths are symbols. */
+  const runtimeSize = (a: string): Size => {
+    const i = info(a);
+    if (i.size === null) {
+      symbols.set(i.letter, { letter: i.letter });
+      return i.letter;
+    }
+    if (!i.sequence) return i.size;
+    const sym = symbolOf.get(a) ?? i.letter;
+    symbolOf.set(a, sym);
+    if (!symbols.has(sym)) symbols.set(sym, { max: i.size, letter: i.letter });
+    return sym;
+  };
+  const axis = (a: string): Axis => ({ name: a, size: runtimeSize(a) });
+  const declared = (a: string): Axis => ({ name: a, size: info(a).size! });
+  const isTokens = (id: number): boolean => {
+    const op = m.nodes[id]!.op;
+    return (op.kind === 'input' && op.onehot) || op.kind === 'next';
+  };
+  const conform = (id: number, want: string[]): number => {
+    const have = b.type(id).axes.map((x) => x.name);
+    return have.length === want.length && have.every((x, i) => x === want[i]) ? id : b.permute(id, want);
+  };
+
+  for (const n of m.nodes) ids.push(lowerNode(n));
+  for (const [name, id] of m.outputs) b.output(name, ids[id]!);
+  return { graph: b.build(), symbols, inputs };
+
+  function lowerNode(n: GNode): number {
+    const a = n.args.map((x) => ids[x]!);
+    const op = n.op;
+    let id: number;
+    switch (op.kind) {
+      case 'input': {
+        const onehot = op.onehot;
+        const axes = (onehot ? n.axes.slice(0, -1) : n.axes).map(axis);
+        id = b.input(op.name, axes, onehot ? 'i32' : 'f32');
+        inputs.set(op.name, { source: op.name, tokens: onehot, shifted: false, classes: onehot ? info(n.axes[n.axes.length - 1]!).size! : undefined });
+        break;
+      }
+      case 'next': {
+        const src = m.nodes[n.args[0]!]!;
+        const name = op.input + NEXT_SUFFIX;
+        id = b.input(name, src.axes.slice(0, -1).map(axis), 'i32');
+        inputs.set(name, { source: op.input, tokens: true, shifted: true, classes: info(src.axes[src.axes.length - 1]!).size! });
+        break;
+      }
+      case 'param': {
+        id = b.param(op.path, n.axes.map(declared), op.init);
+        // A table over a sequence letter (wpe_LD) holds the maximum; a run uses its first rows.
+        for (const x of n.axes) if (info(x).sequence) id = b.slice(id, x, 0, runtimeSize(x));
+        break;
+      }
+      case 'number':
+        id = b.constant(op.value);
+        break;
+      case 'size':
+        id = b.sizeOf(runtimeSize(op.axis));
+        break;
+      case 'unary':
+        id = op.fn === 'abs' ? b.binary('max', a[0]!, b.unary('neg', a[0]!)) : b.unary(op.fn, a[0]!);
+        break;
+      case 'binary':
+        id = op.fn === 'pow' ? power(n, a[0]!, a[1]!) : b.binary(op.fn, a[0]!, a[1]!);
+        break;
+      case 'select':
+        id = b.select(a[0]!, a[1]!, a[2]!);
+        break;
+      case 'reduce': {
+        id = a[0]!;
+        for (const x of op.over) {
+          if (op.fn === 'sum') id = b.reduce('sum', id, x);
+          else if (op.fn === 'mean') id = b.mean(id, x);
+          else if (op.fn === 'max') id = b.reduce('max', id, x);
+          else id = b.unary('neg', b.reduce('max', b.unary('neg', id), x)); // min x = -max(-x)
+        }
+        break;
+      }
+      case 'contract': {
+        const [l, r] = n.args;
+        if (isTokens(l!) || isTokens(r!)) {
+          // A one-hot operand contracted over its class letter is a row lookup.
+          const [index, table, tokenNode] = isTokens(l!) ? [a[0]!, a[1]!, l!] : [a[1]!, a[0]!, r!];
+          const cls = m.nodes[tokenNode]!.axes.at(-1)!;
+          id = b.gather(table, index, cls);
+        } else id = b.contract(a[0]!, a[1]!, n.axes);
+        break;
+      }
+      case 'softmax': {
+        // exp(x - max x) / sum exp(x - max x): the max keeps exp in range.
+        const shifted = b.binary('sub', a[0]!, b.reduce('max', a[0]!, op.over));
+        const e = b.unary('exp', shifted);
+        id = b.binary('div', e, b.reduce('sum', e, op.over));
+        break;
+      }
+      case 'causal': {
+        const q = b.iota(axis(op.query), opts.positionOffset ?? 0);
+        const k = b.iota(axis(op.key));
+        id = b.select(b.binary('le', k, q), a[0]!, b.constant(MASKED));
+        break;
+      }
+      case 'reshape':
+        id = reshape(a[0]!, op.from, op.to);
+        break;
+      case 'permute':
+        id = a[0]!;
+        break;
+      case 'iota':
+        id = b.iota(axis(op.axis), info(op.axis).sequence ? opts.positionOffset ?? 0 : 0);
+        break;
+      case 'valid':
+        id = b.binary('ge', b.cast(a[0]!, 'f32'), b.constant(0));
+        break;
+      case 'dropout': {
+        if (!opts.training) {
+          id = a[0]!;
+          break;
+        }
+        // Inverted dropout: keep with probability 1 - p and scale by 1 / (1 - p).
+        const t = b.type(a[0]!);
+        const keep = b.binary('ge', b.random(t.axes, ++randomStream), b.constant(op.p));
+        id = b.binary('mul', a[0]!, b.binary('mul', keep, b.constant(1 / (1 - op.p))));
+        break;
+      }
+    }
+    id = conform(id, n.axes.filter((x) => !(isTokens(n.id) && x === n.axes.at(-1))));
+    if (n.name) b.label(id, n.scope ? `${n.scope}.${n.name}` : n.name);
+    return id;
+  }
+
+  function power(n: GNode, x: number, e: number): number {
+    const exponent = m.nodes[n.args[1]!]!.op;
+    if (exponent.kind === 'number' && Number.isInteger(exponent.value) && exponent.value >= 1 && exponent.value <= 8) {
+      let r = x;
+      for (let i = 1; i < exponent.value; i++) r = b.binary('mul', r, x);
+      return r;
+    }
+    // x^e = exp(e log x), for positive x (the prelude uses it for 10000^(2i/D)).
+    return b.unary('exp', b.binary('mul', e, b.unary('log', x)));
+  }
+
+  /** Split, merge or rename: the `from` axes are brought together in order, then replaced. */
+  function reshape(x: number, from: string[], to: string[]): number {
+    if (from.length === 1 && to.length === 1) {
+      const sym = info(from[0]!).sequence ? runtimeSize(from[0]!) : undefined;
+      if (sym !== undefined && !symbolOf.has(to[0]!)) symbolOf.set(to[0]!, String(sym));
+      return b.rename(x, from[0]!, to[0]!);
+    }
+    const have = b.type(x).axes.map((a) => a.name);
+    const at = Math.min(...from.map((f) => have.indexOf(f)));
+    const others = have.filter((h) => !from.includes(h));
+    const before = have.slice(0, at).filter((h) => !from.includes(h));
+    const order = [...before, ...from, ...others.slice(before.length)];
+    let id = order.every((o, i) => have[i] === o) ? x : b.permute(x, order);
+    if (from.length > 1) {
+      const merged = from.join('');
+      id = b.merge(id, from, { name: to.length === 1 ? to[0]! : `(${merged})`, size: from.reduce((p, f) => p * info(f).size!, 1) });
+      if (to.length === 1) return id;
+      return b.split(id, `(${merged})`, to.map(declared));
+    }
+    return b.split(id, from[0]!, to.map(declared));
+  }
+}

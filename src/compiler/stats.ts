@@ -1,0 +1,72 @@
+// What `arch inspect` reports about a checked model: parameter counts per parameter, per block
+// and by kind, and forward FLOPs per token.
+import type { CheckedModel, ParamEntry } from './graph.js';
+
+export type ParamKind = 'embeddings' | 'attention' | 'mlp' | 'norm' | 'other';
+
+export interface BlockStats {
+  name: string; // instance path, e.g. stream.3
+  block: string; // the block it instantiates, e.g. layer
+  params: number;
+}
+
+export interface ModelStats {
+  params: number;
+  byKind: Record<ParamKind, number>;
+  blocks: BlockStats[];
+  flopsPerToken: number;
+  /** The sizes used for runtime dims when counting FLOPs. */
+  assumed: Record<string, number>;
+}
+
+export const paramCount = (p: ParamEntry): number => p.shape.reduce((a, b) => a * b, 1);
+
+/** Which part of a transformer a parameter belongs to, from the blocks it was created in. */
+export function paramKind(p: ParamEntry): ParamKind {
+  const chain = p.blocks;
+  if (chain.some((b) => b.includes('attention'))) return 'attention';
+  if (chain.some((b) => b === 'mlp' || b.includes('mlp') || b.includes('feed_forward'))) return 'mlp';
+  if (chain.some((b) => b.includes('norm'))) return 'norm';
+  if (chain.length === 0 || chain.every((b) => b.includes('embed') || b.includes('position') || b === 'sinusoidal')) return 'embeddings';
+  return 'other';
+}
+
+export function modelStats(m: CheckedModel): ModelStats {
+  const byKind: Record<ParamKind, number> = { embeddings: 0, attention: 0, mlp: 0, norm: 0, other: 0 };
+  const blocks = new Map<string, BlockStats>();
+  let params = 0;
+  for (const p of m.params) {
+    const n = paramCount(p);
+    params += n;
+    byKind[paramKind(p)] += n;
+    const parts = p.path.split('.');
+    // The top-level call is the block: "stream.3.causal_attention.q.w" -> "stream.3" (repeat index kept).
+    if (p.blocks.length) {
+      const name = /^\d+$/.test(parts[1] ?? '') ? parts.slice(0, 2).join('.') : parts[0]!;
+      const b = blocks.get(name) ?? { name, block: p.blocks[0]!, params: 0 };
+      b.params += n;
+      blocks.set(name, b);
+    }
+  }
+  // FLOPs per token: 2 x multiply-adds of every contraction (one-hot ones are row lookups), at
+  // batch 1 and the full context length, divided by the number of positions.
+  const size = (a: string): number => m.axes.get(a)?.size ?? 1;
+  const assumed: Record<string, number> = {};
+  for (const [name, info] of m.axes) if (info.size === null) assumed[info.letter] = 1;
+  let flops = 0;
+  const onehot = (id: number): boolean => {
+    const op = m.nodes[id]!.op;
+    return (op.kind === 'input' && op.onehot) || op.kind === 'next';
+  };
+  for (const n of m.nodes) {
+    if (n.op.kind !== 'contract' || n.args.some(onehot)) continue;
+    const axes = new Set([...m.nodes[n.args[0]!]!.axes, ...m.nodes[n.args[1]!]!.axes]);
+    let macs = 1;
+    for (const a of axes) macs *= size(a);
+    flops += 2 * macs;
+  }
+  let tokens = 1;
+  const first = m.inputs.find((i) => i.onehot) ?? m.inputs[0];
+  if (first) for (const a of first.onehot ? first.axes.slice(0, -1) : first.axes) tokens *= size(a);
+  return { params, byKind, blocks: [...blocks.values()], flopsPerToken: Math.round(flops / tokens), assumed };
+}

@@ -1,0 +1,53 @@
+// A graph with every symbolic size resolved for one binding of the runtime symbols, so that
+// fusion and codegen see numbers only (kernels are specialised per binding). 'seed' stays a
+// runtime value: the random op reads it when the kernel runs.
+
+import { evalSize } from '../size.js';
+import type { Axis, Graph, Node, Op, Size } from '../types.js';
+
+export function resolveGraph(graph: Graph, symbols: Record<string, number>): Graph {
+  const n = (s: Size): number => evalSize(s, symbols);
+  const ax = (a: Axis): Axis => ({ name: a.name, size: n(a.size) });
+  const op = (o: Op): Op => {
+    switch (o.kind) {
+      case 'const': return { kind: 'const', value: typeof o.value === 'number' ? o.value : n(o.value) };
+      case 'iota': return { kind: 'iota', axis: ax(o.axis), offset: n(o.offset) };
+      case 'scatterAdd': return { ...o, axis: ax(o.axis) };
+      case 'split': return { ...o, into: o.into.map(ax) };
+      case 'merge': return { ...o, into: ax(o.into) };
+      case 'slice': return { ...o, start: n(o.start), size: n(o.size) };
+      case 'pad': return { ...o, start: n(o.start), fullSize: n(o.fullSize) };
+      case 'expand': return { kind: 'expand', to: o.to.map(ax) };
+      default: return o;
+    }
+  };
+  const nodes: Node[] = graph.nodes.map((x) => ({
+    ...x,
+    op: op(x.op),
+    inputs: [...x.inputs],
+    type: { dtype: x.type.dtype, axes: x.type.axes.map(ax) },
+  }));
+  return { nodes, inputs: new Map(graph.inputs), params: new Map(graph.params), outputs: new Map(graph.outputs) };
+}
+
+/** Size of a resolved axis. */
+export function sizeOf(node: Node, axis: string): number {
+  const a = node.type.axes.find((x) => x.name === axis);
+  if (!a) throw new Error(`node %${node.id} has no axis '${axis}'`);
+  return a.size as number;
+}
+
+export function numelOf(node: Node): number {
+  return node.type.axes.reduce((p, a) => p * (a.size as number), 1);
+}
+
+/** Row-major strides of a node's values stored in `layout` order, by axis name. */
+export function layoutStrides(node: Node, layout: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  let s = 1;
+  for (let i = layout.length - 1; i >= 0; i--) {
+    out[layout[i]!] = s;
+    s *= sizeOf(node, layout[i]!);
+  }
+  return out;
+}

@@ -1,0 +1,102 @@
+// What the fusion pass produces: materialised tensors (a node's values in one storage order) and
+// kernels that read and write them. IR-level only: nothing here knows WGSL. Sizes are numbers
+// (fusion runs on a graph whose symbolic sizes were resolved for one binding of B, L, ...).
+
+import type { Graph } from '../types.js';
+
+/** A materialised tensor: the values of `node`, stored row-major in the axis order `layout`. */
+export interface Tensor {
+  id: number;
+  node: number;
+  /** Storage order of the node's axes (a permutation of its axis names). */
+  layout: string[];
+  role: 'input' | 'param' | 'intermediate';
+}
+
+/** A strided view of a tensor seen with another node's axes: offset + sum(coord * stride). */
+export interface StridedView {
+  tensor: number;
+  offset: number;
+  /** Per axis of the viewing node; 0 for a broadcast axis. */
+  strides: Record<string, number>;
+}
+
+interface KernelBase {
+  /** Readable: the kind and the labels / ops it fused. */
+  name: string;
+  /** Tensors read (through views or inline index expressions). */
+  reads: number[];
+  /** Tensors written. */
+  writes: number[];
+  /** Materialised nodes whose values this kernel produces (written, or kept in registers). */
+  members: number[];
+  /** Every node whose value this kernel computes (inlined or written): what it fused. */
+  fused: number[];
+}
+
+/** One thread per element of `space`; each output tensor's node is computed inline. */
+export interface ElementwiseKernel extends KernelBase {
+  kind: 'elementwise';
+  space: string[];
+}
+
+/**
+ * Rows over `rowAxes`, each reducing over `redAxes` (the flat product, when several). The
+ * reductions run one after another (a later one may read an earlier one's result), then the
+ * outputs: tensors over rowAxes, or over rowAxes + redAxes (written in a second sweep of the row).
+ */
+export interface RowKernel extends KernelBase {
+  kind: 'row';
+  rowAxes: string[];
+  redAxes: string[];
+  /** reduce or scatterAdd nodes (scatterAdd sums over index axes), in order. */
+  reductions: number[];
+}
+
+/**
+ * A contraction through the register-blocked template: C[batch, m, n] = sum_k A[batch, m, k] B[batch, k, n],
+ * each group a list of axes that the views flatten with one stride. `epilogue` is the node whose
+ * value is written (the contraction itself when nothing was fused after it).
+ */
+export interface ContractKernel extends KernelBase {
+  kind: 'contract';
+  node: number;
+  batch: string[];
+  m: string[];
+  n: string[];
+  k: string[];
+  a: StridedView;
+  b: StridedView;
+  /** The written tensor; its layout groups batch, m, n so that each has one stride. */
+  out: number;
+  epilogue: number;
+}
+
+export type Kernel = ElementwiseKernel | RowKernel | ContractKernel;
+
+export interface FusedGraph {
+  /** The graph with every size resolved to a number. */
+  graph: Graph;
+  tensors: Tensor[];
+  /** In execution order. */
+  kernels: Kernel[];
+  /** The tensor each materialised node is read from by kernels that inline its consumers. */
+  primary: Map<number, number>;
+  /** Graph output name -> tensor (in the output node's own axis order). */
+  outputs: Map<string, number>;
+  /** input / param name -> tensor. */
+  inputs: Map<string, number>;
+  params: Map<string, number>;
+}
+
+export interface FuseOptions {
+  /** Storage buffers one kernel may bind (WebGPU's default limit is 8). */
+  maxBindings?: number;
+  /**
+   * An elementwise result used by several kernels is recomputed in each when its expression has at
+   * most this many arithmetic ops; above it, it is materialised once.
+   */
+  recomputeMaxOps?: number;
+  /** Fuse nothing: one kernel per op (for differential tests). */
+  unfused?: boolean;
+}

@@ -1,0 +1,145 @@
+// Views: how a consumer reads a materialised tensor through layout ops without a kernel of its own.
+//
+// Two questions are answered here:
+// - stridedView: is a node a strided window (offset + sum(coord * stride)) on some materialised
+//   tensor? Contraction operands must be (the template takes strides); a chain of permute,
+//   expand, rename, split, slice and stride-compatible merge is.
+// - dagReads: walking a node's inlined expression down to materialised nodes, which does it read,
+//   and does each read see the consumer's own coordinates ("preserving": only elementwise ops,
+//   permute and expand in between)? A kernel may hold a value of its own in a register for a
+//   consumer only when the coordinates agree.
+
+import type { Graph, Node } from '../types.js';
+import { LAYOUT_KINDS } from '../types.js';
+import { layoutStrides, sizeOf } from './resolve.js';
+import type { StridedView } from './types.js';
+
+/** Strides over `node`'s axes reading tensor `tensor` (stored in `layout` for node `source`), or null. */
+export function stridedView(
+  g: Graph,
+  node: number,
+  isMat: (id: number) => boolean,
+  tensorOf: (id: number) => { id: number; layout: string[] },
+): StridedView | null {
+  const chain: Node[] = [];
+  let cur = g.nodes[node]!;
+  while (!isMat(cur.id)) {
+    if (!LAYOUT_KINDS.has(cur.op.kind) || cur.op.kind === 'pad') return null;
+    chain.push(cur);
+    cur = g.nodes[cur.inputs[0]!]!;
+  }
+  const t = tensorOf(cur.id);
+  let strides = layoutStrides(cur, t.layout);
+  let offset = 0;
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const n = chain[i]!;
+    const src = g.nodes[n.inputs[0]!]!;
+    const op = n.op;
+    const next: Record<string, number> = {};
+    switch (op.kind) {
+      case 'permute':
+        Object.assign(next, strides);
+        break;
+      case 'expand':
+        for (const a of op.to) next[a.name] = strides[a.name] ?? 0;
+        break;
+      case 'rename':
+        for (const [k, v] of Object.entries(strides)) next[k === op.from ? op.to : k] = v;
+        break;
+      case 'split': {
+        Object.assign(next, strides);
+        delete next[op.axis];
+        let s = strides[op.axis]!;
+        for (let j = op.into.length - 1; j >= 0; j--) {
+          next[op.into[j]!.name] = s;
+          s *= op.into[j]!.size as number;
+        }
+        break;
+      }
+      case 'merge': {
+        const merged = mergedStride(op.axes.map((a) => ({ size: sizeOf(src, a), stride: strides[a]! })));
+        if (merged === null) return null;
+        Object.assign(next, strides);
+        for (const a of op.axes) delete next[a];
+        next[op.into.name] = merged;
+        break;
+      }
+      case 'slice':
+        Object.assign(next, strides);
+        offset += (op.start as number) * strides[op.axis]!;
+        break;
+      default:
+        return null;
+    }
+    strides = next;
+  }
+  return { tensor: t.id, offset, strides };
+}
+
+/**
+ * The single stride of a flattened group of axes (outer first), or null when the group is not
+ * evenly strided. Size-1 axes place no constraint.
+ */
+export function mergedStride(group: readonly { size: number; stride: number }[]): number | null {
+  const real = group.filter((x) => x.size !== 1);
+  if (real.length === 0) return 0;
+  for (let i = 0; i + 1 < real.length; i++) {
+    if (real[i]!.stride !== real[i + 1]!.stride * real[i + 1]!.size) return null;
+  }
+  return real[real.length - 1]!.stride;
+}
+
+export interface DagRead {
+  node: number;
+  preserving: boolean;
+}
+
+export interface Dag {
+  /** Materialised nodes read, each with whether every path to it preserves coordinates. */
+  reads: DagRead[];
+  /** Inlined nodes (root included when it is computed here). */
+  inlined: number[];
+  /** Arithmetic ops inlined (layout ops are free). */
+  ops: number;
+}
+
+/** Which input positions of a node see the node's own coordinates. */
+function preservingInputs(n: Node): boolean[] {
+  switch (n.op.kind) {
+    case 'unary': case 'binary': case 'select': case 'cast': case 'permute': case 'expand':
+      return n.inputs.map(() => true);
+    case 'reduce': return [true]; // the row's coordinates, plus the reduced axis
+    case 'gather': return [false, true];
+    case 'scatterAdd': return [true, true];
+    default: return n.inputs.map(() => false);
+  }
+}
+
+/**
+ * Walk from `root` (computed in place) down through nodes that are not materialised. `stop`
+ * says which nodes are read from memory rather than inlined.
+ */
+export function dagOf(g: Graph, root: number, stop: (id: number) => boolean): Dag {
+  const reads = new Map<number, boolean>();
+  const seen = new Map<number, boolean>(); // inlined node -> preserving so far
+  let ops = 0;
+  const visit = (id: number, preserving: boolean): void => {
+    if (id !== root && stop(id)) {
+      reads.set(id, (reads.get(id) ?? true) && preserving);
+      return;
+    }
+    const before = seen.get(id);
+    if (before !== undefined && (before === preserving || !before)) return;
+    if (before === undefined && !LAYOUT_KINDS.has(g.nodes[id]!.op.kind)) ops++;
+    seen.set(id, before === undefined ? preserving : before && preserving);
+    const n = g.nodes[id]!;
+    const keep = preservingInputs(n);
+    n.inputs.forEach((inp, j) => visit(inp, preserving && keep[j]!));
+  };
+  visit(root, true);
+  return {
+    reads: [...reads].map(([node, preserving]) => ({ node, preserving })),
+    inlined: [...seen.keys()].sort((a, b) => a - b),
+    ops,
+  };
+}

@@ -1,0 +1,210 @@
+// Model weights in and out of safetensors files. arch's own files name each tensor by its
+// parameter path (stream.3.causal_attention.q.w); GPT-2 checkpoints in Hugging Face's names and
+// layouts (h.3.attn.c_attn.weight, ...) are recognised and mapped, so real GPT-2 weights load.
+import type { Graph } from '../ir/index.js';
+import { CheckpointError, readSafetensors, type StTensor } from './safetensors.js';
+
+export type Weights = Map<string, Float32Array>;
+
+export interface ParamShape {
+  name: string;
+  shape: number[];
+}
+
+export function paramShapes(graph: Graph): ParamShape[] {
+  return [...graph.params].map(([name, id]) => ({
+    name,
+    shape: graph.nodes[id]!.type.axes.map((a) => {
+      if (typeof a.size !== 'number') throw new Error(`parameter ${name} has a runtime size ${a.size}`);
+      return a.size;
+    }),
+  }));
+}
+
+const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+const fmt = (s: number[]): string => `[${s.join(', ')}]`;
+
+/** Loads weights for `params` from a safetensors file, in arch's names or GPT-2's. */
+export function loadWeights(file: string, params: ParamShape[]): { weights: Weights; format: 'arch' | 'gpt2'; metadata: Record<string, string> } {
+  const st = readSafetensors(file);
+  const gpt2 = isGpt2Checkpoint(st.tensors);
+  const tensors = gpt2 ? fromGpt2Names(st.tensors, params, file) : st.tensors;
+  return { weights: matchParams(tensors, params, file, gpt2 ? 'GPT-2' : 'arch'), format: gpt2 ? 'gpt2' : 'arch', metadata: st.metadata };
+}
+
+/** Every parameter present with its shape, nothing unexpected: otherwise one error listing each mismatch. */
+export function matchParams(tensors: Map<string, StTensor | { shape: number[]; data: Float32Array | Int32Array }>, params: ParamShape[], file: string, naming: string): Weights {
+  const problems: string[] = [];
+  const out: Weights = new Map();
+  const wanted = new Set(params.map((p) => p.name));
+  for (const p of params) {
+    const t = tensors.get(p.name);
+    if (!t) {
+      problems.push(`missing ${p.name} ${fmt(p.shape)}`);
+      continue;
+    }
+    if (t.shape.length !== p.shape.length || t.shape.some((n, i) => n !== p.shape[i])) {
+      problems.push(`${p.name}: the model needs ${fmt(p.shape)}, the file has ${fmt(t.shape)}`);
+      continue;
+    }
+    if (!(t.data instanceof Float32Array)) {
+      problems.push(`${p.name}: integer data where the model needs floats`);
+      continue;
+    }
+    out.set(p.name, t.data);
+  }
+  for (const name of tensors.keys()) if (!wanted.has(name) && !name.startsWith('__')) problems.push(`unexpected ${name} ${fmt(tensors.get(name)!.shape)} (the model has no such parameter)`);
+  if (problems.length) {
+    const shown = problems.slice(0, 20);
+    if (problems.length > 20) shown.push(`... and ${problems.length - 20} more`);
+    throw new CheckpointError(
+      file,
+      `the checkpoint (${naming} names) does not match the model: ${problems.length} mismatch${problems.length === 1 ? '' : 'es'}:\n    ${shown.join('\n    ')}`,
+      'check that the model file and its --set values (dims, variants) are the ones the checkpoint was trained with',
+    );
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- GPT-2 (Hugging Face) names
+
+/** Buffers that GPT-2 files carry but that are not parameters. */
+const GPT2_BUFFERS = /\.attn\.(masked_)?bias$/;
+
+export function isGpt2Checkpoint(tensors: Map<string, unknown>): boolean {
+  for (const k of tensors.keys()) if (/^(transformer\.)?(wte\.weight|h\.\d+\.attn\.c_attn\.weight)$/.test(k)) return true;
+  return false;
+}
+
+/** arch parameter path <- GPT-2 name, for the layer-independent ones. */
+const GPT2_TOP: Record<string, string> = {
+  'wte.weight': 'wte',
+  'wpe.weight': 'wpe',
+  'ln_f.weight': 'final.gain',
+  'ln_f.bias': 'final.bias',
+};
+const GPT2_LAYER: Record<string, string> = {
+  'ln_1.weight': 'layernorm.gain',
+  'ln_1.bias': 'layernorm.bias',
+  'attn.c_proj.weight': 'causal_attention.out.w',
+  'attn.c_proj.bias': 'causal_attention.out.b',
+  'ln_2.weight': 'layernorm_2.gain',
+  'ln_2.bias': 'layernorm_2.bias',
+  'mlp.c_fc.weight': 'mlp.hidden.w',
+  'mlp.c_fc.bias': 'mlp.hidden.b',
+  'mlp.c_proj.weight': 'mlp.out.w',
+  'mlp.c_proj.bias': 'mlp.out.b',
+};
+const LAYER_PREFIX = 'stream';
+
+function shapeOf(params: ParamShape[], name: string): number[] | undefined {
+  return params.find((p) => p.name === name)?.shape;
+}
+
+/** Maps a GPT-2 checkpoint onto models/gpt2.arch's parameters (Conv1D layout: y = x W + b). */
+export function fromGpt2Names(tensors: Map<string, StTensor>, params: ParamShape[], file: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  const put = (name: string, shape: number[], data: Float32Array | Int32Array) => {
+    if (!(data instanceof Float32Array)) throw new CheckpointError(file, `${name} holds integers`, 'a GPT-2 checkpoint holds float weights');
+    out.set(name, { shape, data });
+  };
+  for (const [raw, t] of tensors) {
+    const name = raw.replace(/^transformer\./, '');
+    if (GPT2_BUFFERS.test(name)) continue;
+    if (GPT2_TOP[name]) {
+      put(GPT2_TOP[name]!, t.shape, t.data);
+      continue;
+    }
+    if (name === 'lm_head.weight') {
+      // [V, D] in the file; the untied head is `project`: w_IO = [D, V].
+      const [v, d] = t.shape as [number, number];
+      put('logits.w', [d, v], transpose(t.data as Float32Array, v, d));
+      continue;
+    }
+    const m = /^h\.(\d+)\.(.+)$/.exec(name);
+    if (!m) {
+      put(name, t.shape, t.data);
+      continue;
+    }
+    const [, layer, rest] = m;
+    const prefix = `${LAYER_PREFIX}.${layer}.`;
+    if (rest === 'attn.c_attn.weight' || rest === 'attn.c_attn.bias') {
+      // c_attn's columns are [q | k | v]; q is H*K wide, k and v G*K each.
+      const q = shapeOf(params, `${prefix}causal_attention.q.w`);
+      const k = shapeOf(params, `${prefix}causal_attention.k.w`);
+      if (!q || !k) {
+        put(name, t.shape, t.data);
+        continue;
+      }
+      const qw = numel(q.slice(1));
+      const kw = numel(k.slice(1));
+      const rows = rest.endsWith('weight') ? t.shape[0]! : 1;
+      const cols = t.shape[t.shape.length - 1]!;
+      if (cols !== qw + 2 * kw) {
+        put(name, t.shape, t.data);
+        continue;
+      }
+      const which = rest.endsWith('weight') ? 'w' : 'b';
+      const sh = (p: number[]) => (which === 'w' ? p : p.slice(1));
+      put(`${prefix}causal_attention.q.${which}`, sh(q), columns(t.data as Float32Array, rows, cols, 0, qw));
+      put(`${prefix}causal_attention.k.${which}`, sh(k), columns(t.data as Float32Array, rows, cols, qw, kw));
+      put(`${prefix}causal_attention.v.${which}`, sh(k), columns(t.data as Float32Array, rows, cols, qw + kw, kw));
+      continue;
+    }
+    const mapped = GPT2_LAYER[rest!];
+    if (mapped) {
+      const target = prefix + mapped;
+      put(target, shapeOf(params, target) && numel(shapeOf(params, target)!) === numel(t.shape) ? shapeOf(params, target)! : t.shape, t.data);
+    } else put(name, t.shape, t.data);
+  }
+  return out;
+}
+
+/** The inverse: models/gpt2.arch's parameters under GPT-2's names and layouts. */
+export function toGpt2Names(weights: Weights, params: ParamShape[]): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  const get = (n: string) => {
+    const w = weights.get(n);
+    if (!w) throw new Error(`toGpt2Names: the model has no parameter ${n}`);
+    return w;
+  };
+  for (const [hf, ours] of Object.entries(GPT2_TOP)) if (weights.has(ours)) out.set(hf, { shape: shapeOf(params, ours)!, data: get(ours) });
+  if (weights.has('logits.w')) {
+    const [d, v] = shapeOf(params, 'logits.w')!;
+    out.set('lm_head.weight', { shape: [v!, d!], data: transpose(get('logits.w'), d!, v!) });
+  }
+  for (let i = 0; weights.has(`${LAYER_PREFIX}.${i}.layernorm.gain`); i++) {
+    const prefix = `${LAYER_PREFIX}.${i}.`;
+    for (const [hf, ours] of Object.entries(GPT2_LAYER)) {
+      const shape = shapeOf(params, prefix + ours)!;
+      const flat = hf.endsWith('weight') && shape.length > 2 ? [shape[0]!, numel(shape.slice(1))] : shape.length > 2 ? [numel(shape)] : shape;
+      out.set(`h.${i}.${hf}`, { shape: hf.includes('c_proj.weight') ? [numel(shape.slice(0, -1)), shape.at(-1)!] : flat, data: get(prefix + ours) });
+    }
+    for (const which of ['w', 'b'] as const) {
+      const parts = ['q', 'k', 'v'].map((x) => ({ data: get(`${prefix}causal_attention.${x}.${which}`), shape: shapeOf(params, `${prefix}causal_attention.${x}.${which}`)! }));
+      const rows = which === 'w' ? parts[0]!.shape[0]! : 1;
+      const widths = parts.map((p) => p.data.length / rows);
+      const cols = widths.reduce((a, b) => a + b, 0);
+      const data = new Float32Array(rows * cols);
+      let at = 0;
+      parts.forEach((p, j) => {
+        for (let r = 0; r < rows; r++) data.set(p.data.subarray(r * widths[j]!, (r + 1) * widths[j]!), r * cols + at);
+        at += widths[j]!;
+      });
+      out.set(`h.${i}.attn.c_attn.${which === 'w' ? 'weight' : 'bias'}`, { shape: which === 'w' ? [rows, cols] : [cols], data });
+    }
+  }
+  return out;
+}
+
+function columns(data: Float32Array, rows: number, cols: number, from: number, width: number): Float32Array {
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * cols + from, r * cols + from + width), r * width);
+  return out;
+}
+
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  return out;
+}

@@ -1,0 +1,234 @@
+// The contraction kernel against a plain JS matmul on random inputs, on the real adapter.
+// Tolerance: |gpu - ref| <= 1e-5 * (1 + sum_k |a * b|) per element (fp32 summation error grows with
+// the sum of magnitudes; the inputs are uniform in [-1, 1]).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareContraction } from '../bench/matmul.js';
+import { contractionKernel, type ContractionSpec } from '../src/codegen/wgsl/contraction.js';
+import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+
+let dev: ArchDevice;
+beforeAll(async () => {
+  dev = await openDevice();
+});
+afterAll(() => dev?.destroy());
+
+/** A seeded generator, so that a failure reproduces. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+interface Strided {
+  offset: number;
+  batch: number;
+  row: number;
+  col: number;
+}
+
+interface Case {
+  name: string;
+  spec: ContractionSpec;
+  /** Element strides of A (rows m, cols k), B (rows k, cols n), C (rows m, cols n). */
+  a: Strided;
+  b: Strided;
+  c: Strided;
+  inputs?: Record<string, Float32Array>;
+  /** The epilogue in JS, to match spec.epilogue. */
+  epilogue?: (v: number, b: number, m: number, n: number, inputs: Record<string, Float32Array>) => number;
+}
+
+function contiguous(batch: number, rows: number, cols: number, transposed = false, broadcast = false): Strided {
+  return {
+    offset: 0,
+    batch: broadcast ? 0 : rows * cols,
+    row: transposed ? 1 : cols,
+    col: transposed ? rows : 1,
+  };
+}
+
+function makeCase(name: string, spec: ContractionSpec, extra: Partial<Case> = {}): Case {
+  const { batch, m, n, k } = spec;
+  return {
+    name,
+    spec,
+    a: contiguous(batch, m, k, spec.transposeA, spec.a?.batchStride === 0),
+    b: contiguous(batch, k, n, spec.transposeB, spec.b?.batchStride === 0),
+    c: contiguous(batch, m, n),
+    ...extra,
+  };
+}
+
+function extent(s: Strided, batch: number, rows: number, cols: number): number {
+  return s.offset + (batch - 1) * s.batch + (rows - 1) * s.row + (cols - 1) * s.col + 1;
+}
+
+function reference(t: Case, A: Float32Array, B: Float32Array, C0: Float32Array): { out: Float32Array; bound: Float32Array } {
+  const { batch, m: M, n: N, k: K } = t.spec;
+  const out = C0.slice();
+  const bound = new Float32Array(out.length);
+  for (let b = 0; b < batch; b++) {
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let sum = 0;
+        let mag = 0;
+        for (let k = 0; k < K; k++) {
+          const x = A[t.a.offset + b * t.a.batch + m * t.a.row + k * t.a.col]! * B[t.b.offset + b * t.b.batch + k * t.b.row + n * t.b.col]!;
+          sum += x;
+          mag += Math.abs(x);
+        }
+        const idx = t.c.offset + b * t.c.batch + m * t.c.row + n * t.c.col;
+        const v = t.epilogue ? t.epilogue(sum, b, m, n, t.inputs ?? {}) : sum;
+        out[idx] = t.spec.accumulate ? out[idx]! + v : v;
+        bound[idx] = 1e-5 * (1 + mag + (t.spec.accumulate ? Math.abs(C0[idx]!) : 0));
+      }
+    }
+  }
+  return { out, bound };
+}
+
+function upload(device: GPUDevice, data: Float32Array, minBytes = 0): GPUBuffer {
+  const size = Math.ceil(Math.max(data.byteLength, minBytes, 16) / 16) * 16;
+  const buf = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(buf, 0, data);
+  return buf;
+}
+
+async function run(t: Case): Promise<{ got: Float32Array; want: Float32Array; bound: Float32Array }> {
+  const { device } = dev;
+  const { batch, m: M, n: N, k: K } = t.spec;
+  const rnd = random(M * 1000003 + N * 1009 + K * 7 + batch);
+  const fill = (len: number) => Float32Array.from({ length: len }, rnd);
+  const A = fill(extent(t.a, batch, M, K));
+  const B = fill(extent(t.b, batch, K, N));
+  const C0 = t.spec.accumulate ? fill(extent(t.c, batch, M, N)) : new Float32Array(extent(t.c, batch, M, N));
+  const kernel = contractionKernel(t.spec);
+  const need = (name: string) => Math.max(0, ...kernel.bindings.map((b) => (b.kind === 'texture' && b.name === name ? b.bufferBytesNeeded : 0)));
+  const buffers: Record<string, GPUBuffer> = { A: upload(device, A, need('A')), B: upload(device, B, need('B')), C: upload(device, C0) };
+  for (const [name, data] of Object.entries(t.inputs ?? {})) buffers[name] = upload(device, data);
+  device.pushErrorScope('validation');
+  const prepared = prepareContraction(device, kernel);
+  const encoder = device.createCommandEncoder();
+  prepared.encode(encoder, buffers);
+  const read = device.createBuffer({ size: buffers.C!.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  encoder.copyBufferToBuffer(buffers.C!, 0, read, 0, buffers.C!.size);
+  device.queue.submit([encoder.finish()]);
+  const error = await device.popErrorScope();
+  if (error) throw new Error(`${error.message}\n${kernel.code}`);
+  await read.mapAsync(GPUMapMode.READ);
+  const got = new Float32Array(read.getMappedRange().slice(0)).subarray(0, C0.length);
+  read.unmap();
+  for (const b of [...Object.values(buffers), read]) b.destroy();
+  const { out, bound } = reference(t, A, B, C0);
+  return { got, want: out, bound };
+}
+
+function expectClose(r: { got: Float32Array; want: Float32Array; bound: Float32Array }): void {
+  let worst = -Infinity;
+  let at = -1;
+  for (let i = 0; i < r.want.length; i++) {
+    const excess = Math.abs(r.got[i]! - r.want[i]!) - r.bound[i]!;
+    if (!(excess <= worst)) {
+      worst = excess;
+      at = i;
+    }
+  }
+  expect(Number.isNaN(worst), 'NaN in result').toBe(false);
+  expect(worst, `element ${at}: got ${r.got[at]}, want ${r.want[at]}`).toBeLessThanOrEqual(0);
+}
+
+const sizes: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 5, 7],
+  [17, 33, 65],
+  [64, 64, 64],
+  [20, 24, 36],
+];
+
+const cases: Case[] = [];
+for (const source of ['texture', 'buffer'] as const) {
+  // Storage-buffer reads (the real-GPU path) share all but the load code: fewer sizes.
+  for (const [m, n, k] of source === 'texture' ? sizes : sizes.slice(1, 3)) {
+    cases.push(makeCase(`${source} ${m}x${n}x${k}`, { batch: 1, m, n, k, source }));
+    cases.push(makeCase(`${source} ${m}x${n}x${k} A transposed`, { batch: 1, m, n, k, source, transposeA: true }));
+    cases.push(makeCase(`${source} ${m}x${n}x${k} B transposed`, { batch: 1, m, n, k, source, transposeB: true }));
+  }
+  cases.push(makeCase(`${source} 8x12x7 A transposed (K tail, A read along m)`, { batch: 1, m: 8, n: 12, k: 7, source, transposeA: true }));
+  cases.push(
+    makeCase(`${source} batch 3, B broadcast`, { batch: 3, m: 19, n: 24, k: 40, source, b: { batchStride: 0 } }),
+  );
+  cases.push(
+    makeCase(`${source} batch 2, both transposed, odd sizes`, { batch: 2, m: 13, n: 9, k: 11, source, transposeA: true, transposeB: true }),
+  );
+  cases.push(makeCase(`${source} accumulate`, { batch: 2, m: 17, n: 20, k: 33, source, accumulate: true }));
+}
+
+// Bias + ReLU + residual, with indices: the fused-epilogue shape the compiler emits.
+{
+  const [batch, M, N, K] = [2, 18, 20, 24];
+  const rnd = random(42);
+  const bias = Float32Array.from({ length: N }, rnd);
+  const residual = Float32Array.from({ length: batch * M * N }, rnd);
+  for (const source of ['texture', 'buffer'] as const) {
+    cases.push(
+      makeCase(
+        `${source} epilogue: relu(v + bias[n]) + residual`,
+        {
+          batch,
+          m: M,
+          n: N,
+          k: K,
+          source,
+          epilogue: {
+            expr: `relu(v + bias[n]) + residual[(b * ${M}u + m) * ${N}u + n]`,
+            inputs: ['bias', 'residual'],
+            functions: 'fn relu(x: f32) -> f32 { return max(x, 0.0); }',
+          },
+        },
+        {
+          inputs: { bias, residual },
+          epilogue: (v, b, m, n, inp) => Math.max(v + inp.bias![n]!, 0) + inp.residual![(b * M + m) * N + n]!,
+        },
+      ),
+    );
+  }
+}
+
+// Strided views: A a slice at an offset with padded rows; C written with a row pitch.
+cases.push({
+  ...makeCase('texture strided A (offset 8, row pitch 12) and C (row pitch 16)', {
+    batch: 1,
+    m: 6,
+    n: 10,
+    k: 9,
+    a: { offset: 8, mStride: 12, kStride: 1, batchStride: 72 },
+    c: { offset: 4, mStride: 16, nStride: 1, batchStride: 96 },
+  }),
+  a: { offset: 8, batch: 72, row: 12, col: 1 },
+  c: { offset: 4, batch: 96, row: 16, col: 1 },
+});
+
+describe('contractionKernel', () => {
+  for (const t of cases) {
+    it(t.name, async () => {
+      expectClose(await run(t));
+    });
+  }
+
+  it('specialises to the layout: vec4 reads where contiguous, scalar where not', () => {
+    const head = (s: ContractionSpec) => contractionKernel(s).code.split('\n')[0];
+    expect(head({ batch: 1, m: 8, n: 8, k: 8 })).toContain('A:k B:out');
+    expect(head({ batch: 1, m: 8, n: 8, k: 8, transposeA: true, transposeB: true })).toContain('A:out B:k');
+    expect(head({ batch: 1, m: 3, n: 5, k: 7 })).toContain('A:none B:none');
+  });
+
+  it('dispatches enough workgroups to cover C', () => {
+    const k = contractionKernel({ batch: 5, m: 100, n: 300, k: 7, tile: { tm: 8, tn: 16, wx: 8, wy: 1 } });
+    expect(k.workgroups).toEqual([Math.ceil(300 / 128), Math.ceil(100 / 8), 5]);
+  });
+});

@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { describeDevice, NoAdapterError, openDevice } from '../src/runtime/device.js';
+
+describe('openDevice', () => {
+  it('opens an adapter and reports it (OpenGL ES over llvmpipe on a GPU-less machine)', async () => {
+    const d = await openDevice();
+    try {
+      expect(['vulkan', 'opengles', 'default']).toContain(d.info.backend);
+      expect(d.info.adapterName.length).toBeGreaterThan(0);
+      // Limits are the adapter's, not WebGPU's defaults (128 MiB is the default storage binding size).
+      expect(d.limits.maxStorageBufferBindingSize).toBe(d.adapter.limits.maxStorageBufferBindingSize);
+      expect(d.limits.maxStorageBuffersPerShaderStage).toBe(d.adapter.limits.maxStorageBuffersPerShaderStage);
+      if (d.info.backend === 'opengles') {
+        expect(d.info.adapterName).toMatch(/llvmpipe/);
+        expect(d.info.isFallbackCpu).toBe(true);
+      }
+      const text = describeDevice(d);
+      expect(text).toContain(d.info.adapterName);
+      expect(text).toContain('maxStorageBufferBindingSize');
+      expect(text).toContain(`backend:      ${d.info.backend}`);
+    } finally {
+      d.destroy();
+    }
+  });
+
+  it('runs a kernel on the device it opened', async () => {
+    const d = await openDevice();
+    try {
+      const { device } = d;
+      const n = 64;
+      const buf = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+      const read = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const module = device.createShaderModule({
+        code: `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+               @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { o[g.x] = f32(g.x) * 2.0; }`,
+      });
+      const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const bg = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: buf } }] });
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bg);
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      enc.copyBufferToBuffer(buf, 0, read, 0, n * 4);
+      device.queue.submit([enc.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const out = new Float32Array(read.getMappedRange().slice(0));
+      read.unmap();
+      expect(out[0]).toBe(0);
+      expect(out[63]).toBe(126);
+    } finally {
+      d.destroy();
+    }
+  });
+
+  it('an unknown backend gives NoAdapterError with a one-paragraph explanation', async () => {
+    const err = await openDevice({ backend: 'no-such-backend' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(NoAdapterError);
+    const msg = (err as NoAdapterError).message;
+    expect(msg).not.toContain('\n');
+    expect(msg).toContain('no-such-backend');
+    expect(msg).toMatch(/unrecognised backend/);
+    expect(msg).toMatch(/libegl/);
+    expect(msg).toMatch(/Vulkan/);
+    expect(msg).toMatch(/compile/);
+    expect((err as NoAdapterError).attempts).toHaveLength(1);
+  });
+
+  it('the process exits cleanly after destroy()', async () => {
+    // Run device.ts, transpiled, in a fresh node process; 'webgpu' resolved to an absolute URL.
+    const dir = mkdtempSync(join(tmpdir(), 'arch-device-'));
+    try {
+      const src = readFileSync(resolve(__dirname, '../src/runtime/device.ts'), 'utf8');
+      const webgpu = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+      const js = ts
+        .transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } })
+        .outputText.replace(/from 'webgpu'/, `from '${webgpu}'`);
+      writeFileSync(join(dir, 'device.mjs'), js);
+      writeFileSync(
+        join(dir, 'main.mjs'),
+        `import { openDevice } from './device.mjs';
+         const d = await openDevice();
+         console.log('opened ' + d.info.backend);
+         d.destroy();`,
+      );
+      const started = Date.now();
+      const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((done) => {
+        const child = spawn(process.execPath, [join(dir, 'main.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.on('exit', (c) => {
+          clearTimeout(timer);
+          done({ code: c, stdout });
+        });
+      });
+      expect(stdout).toMatch(/^opened /);
+      expect(code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

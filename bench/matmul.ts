@@ -185,17 +185,15 @@ for (const source of ['texture', 'buffer'] as const) {
     [8, 8, 8],
     [8, 16, 8],
     [16, 8, 8],
-    [16, 16, 4],
     [16, 16, 8],
-    [16, 16, 16],
   ];
   for (const [tm, tn, wx] of tiles) {
     const tile: Partial<Tile> = { tm, tn, wx, wy: 1 };
     VARIANTS.push({ label: `${source} ${tm}x${tn} wg ${wx}x1`, spec: { source, tile } });
   }
 }
-VARIANTS.push({ label: 'texture 16x16 wg 8x1, A transposed', spec: { source: 'texture', transposeA: true } });
-VARIANTS.push({ label: 'texture 16x16 wg 8x1, B transposed', spec: { source: 'texture', transposeB: true } });
+VARIANTS.push({ label: 'texture 8x8 wg 8x1, A transposed', spec: { source: 'texture', transposeA: true } });
+VARIANTS.push({ label: 'texture 8x8 wg 8x1, B transposed', spec: { source: 'texture', transposeB: true } });
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

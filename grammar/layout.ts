@@ -6,6 +6,7 @@ import type { IToken } from 'chevrotain';
 import type { Span } from './ast.js';
 import type { Diagnostic } from './diagnostic.js';
 import { Newline, type UnknownRun } from './lexer.js';
+import { syntax, unknownCharacters } from './messages.js';
 
 export interface Line {
   tokens: IToken[]; // without the newline; never empty
@@ -25,7 +26,7 @@ export function layout(
 ): Line[] {
   const junkLines = new Set<number>();
   for (const run of lexed.unknown) {
-    reportUnknown(run, source, file, report);
+    report(unknownCharacters(run, source, file));
     junkLines.add(run.line);
   }
   const lines = splitLines(lexed.tokens, source, file, report);
@@ -47,22 +48,23 @@ export function layout(
     let popped: { indent: number; lines: Line[] } | undefined;
     while (frames.length > 1 && frames[frames.length - 1]!.indent > line.indent) popped = frames.pop();
     const outer = frames[frames.length - 1]!;
-    if (outer.indent === line.indent) {
+    if (outer.indent >= line.indent) {
+      // Equal: a sibling. Greater only at the top level, after an indented first line (reported
+      // already): the top level moves left.
+      outer.indent = line.indent;
       outer.lines.push(line);
       continue;
     }
+    // Between two levels, so the loop above popped the deeper one.
+    const deeper = popped!;
     report({
-      ...syntax(file, line.indentSpan, `inconsistent indentation: ${line.indent} spaces matches no enclosing level (${[outer.indent, ...(popped ? [popped.indent] : [])].join(' or ')} spaces)`),
+      ...syntax(file, line.indentSpan, `inconsistent indentation: this line is indented ${line.indent} spaces, the lines around it ${outer.indent} or ${deeper.indent}`),
       help: 'indent the line exactly like the other lines of its block',
     });
     // Recover: the line joins the deeper level, which from now on is indented like it.
-    if (popped) {
-      popped.indent = line.indent;
-      frames.push(popped);
-      popped.lines.push(line);
-    } else {
-      outer.lines.push(line);
-    }
+    deeper.indent = line.indent;
+    frames.push(deeper);
+    deeper.lines.push(line);
   }
   return roots;
 }
@@ -113,36 +115,4 @@ function splitLines(tokens: IToken[], source: string, file: string, report: (d: 
     });
   }
   return lines;
-}
-
-function reportUnknown(run: UnknownRun, source: string, file: string, report: (d: Diagnostic) => void): void {
-  const text = source.slice(run.offset, run.offset + run.length);
-  const shown = text.length > 12 ? text.slice(0, 12) + '...' : text;
-  const start = { offset: run.offset, line: run.line, col: run.col };
-  const span = { start, end: { offset: run.offset + run.length, line: run.line, col: run.col + run.length } };
-  const d = syntax(file, span, `unknown character${text.length > 1 ? 's' : ''} \`${printable(shown)}\``);
-  const help = unknownHelp(text, source[run.offset + run.length]);
-  report(help ? { ...d, help } : d);
-}
-
-function unknownHelp(run: string, next: string | undefined): string | undefined {
-  const c = run[0]!;
-  if (c === '.' && next !== undefined && /\d/.test(next)) return 'write a digit before the point: `0.5`';
-  if (c === '!') return '`!=` means "not equal"';
-  if (c === '"' || c === "'") return 'arch has no strings';
-  if (c === ';') return 'a statement ends at the end of its line: no `;` is needed';
-  if (c === '{' || c === '}') return 'blocks are made by indentation, not braces';
-  if (c === '_') return 'a name starts with a letter';
-  if (c === '\uFFFD' || /[\u0000-\u0008\u000e-\u001f]/.test(c)) return 'the file is not plain UTF-8 text here';
-  if (/\p{L}/u.test(run)) return 'names are made of ASCII letters, digits and `_`';
-  return undefined;
-}
-
-/** Control characters and the like, written as escapes so that a message stays one readable line. */
-export function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\uFFFD\uFEFF]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
-}
-
-export function syntax(file: string, span: Span, message: string): Diagnostic {
-  return { severity: 'error', code: 'syntax', message, file, span };
 }

@@ -3,8 +3,7 @@
 import type { IToken } from 'chevrotain';
 import type { Span } from './ast.js';
 import type { Diagnostic } from './diagnostic.js';
-import { printable, syntax } from './layout.js';
-import { fromTo, KEYWORDS, LBracket, LParen, RBracket, RParen, spanAfter, tokenSpan } from './lexer.js';
+import { fromTo, KEYWORDS, LBracket, LParen, RBracket, RParen, spanAfter, tokenSpan, type UnknownRun } from './lexer.js';
 import { isEnd, MAX_LINE_TOKENS, MAX_NESTING, type LineRule, type ParseProblem } from './parser.js';
 
 const WORDS: Record<string, string> = {
@@ -263,4 +262,37 @@ function nearlyEqual(a: string, b: string): boolean {
     }
   }
   return row[b.length]! <= (b.length > 4 ? 2 : 1);
+}
+
+/** One diagnostic for a run of characters that start no token. */
+export function unknownCharacters(run: UnknownRun, source: string, file: string): Diagnostic {
+  const text = source.slice(run.offset, run.offset + run.length);
+  const shown = text.length > 12 ? text.slice(0, 12) + '...' : text;
+  const start = { offset: run.offset, line: run.line, col: run.col };
+  const span = { start, end: { offset: run.offset + run.length, line: run.line, col: run.col + run.length } };
+  const d = syntax(file, span, `unknown character${text.length > 1 ? 's' : ''} \`${printable(shown)}\``);
+  const help = unknownHelp(text, source[run.offset + run.length]);
+  return help ? { ...d, help } : d;
+}
+
+function unknownHelp(run: string, next: string | undefined): string | undefined {
+  const c = run[0]!;
+  if (c === '.' && next !== undefined && /\d/.test(next)) return 'write a digit before the point: `0.5`';
+  if (c === '!') return '`!=` means "not equal"';
+  if (c === '"' || c === "'") return 'arch has no strings';
+  if (c === ';') return 'a statement ends at the end of its line: no `;` is needed';
+  if (c === '{' || c === '}') return 'blocks are made by indentation, not braces';
+  if (c === '_') return 'a name starts with a letter';
+  if (c === '\uFFFD' || /[\u0000-\u0008\u000e-\u001f]/.test(c)) return 'the file is not plain UTF-8 text here';
+  if (/\p{L}/u.test(run)) return 'names are made of ASCII letters, digits and `_`';
+  return undefined;
+}
+
+/** Control characters and the like, written as escapes so that a message stays one readable line. */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\uFFFD\uFEFF]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
+export function syntax(file: string, span: Span, message: string): Diagnostic {
+  return { severity: 'error', code: 'syntax', message, file, span };
 }

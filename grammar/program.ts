@@ -3,9 +3,9 @@
 // it cannot, and still checks the lines nested under a line that failed.
 import type { IfStmt, Program, Span, Stmt } from './ast.js';
 import type { Diagnostic } from './diagnostic.js';
-import { syntax, type Line } from './layout.js';
+import type { Line } from './layout.js';
 import { fromTo, KEYWORDS, tokenSpan } from './lexer.js';
-import { syntaxError } from './messages.js';
+import { syntax, syntaxError } from './messages.js';
 import { parseLine } from './parser.js';
 import { LineConverter, type LineNode } from './to-ast.js';
 

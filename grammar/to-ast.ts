@@ -6,7 +6,7 @@ import type {
   VariantDecl, VariantValue,
 } from './ast.js';
 import type { Diagnostic } from './diagnostic.js';
-import { syntax } from './layout.js';
+import { syntax } from './messages.js';
 import { fromTo, tokenSpan } from './lexer.js';
 
 /** A chain like `a + a + a ...` builds a tree this deep; the stages after the parser walk it recursively. */
@@ -47,7 +47,7 @@ export function tensorName(text: string, span: Span): TensorName {
 }
 
 export class LineConverter {
-  private depths = new WeakMap<Expr, number>();
+  private readonly depths = new Map<Expr, number>(); // of this line's expression nodes
   private tooLong = false;
 
   constructor(
@@ -58,6 +58,7 @@ export class LineConverter {
   /** The AST of a line parsed by the `line` or `dimLine` rule; null when an error leaves nothing to keep. */
   convert(cst: CstNode, span: Span): LineNode | null {
     this.tooLong = false;
+    this.depths.clear();
     try {
       const inner = cst.name === 'line' ? (Object.values(cst.children)[0]![0] as CstNode) : cst;
       const result = this.lineNode(inner, span);
@@ -280,7 +281,7 @@ export class LineConverter {
     const value = Number(t.image);
     const span = tokenSpan(t);
     if (!(value <= Number.MAX_SAFE_INTEGER)) {
-      this.error(span, `number too large: \`${t.image.length > 30 ? t.image.slice(0, 30) + '...' : t.image}\``, 'numbers in arch are at most 2^53 = 9007199254740991, where every integer is exact');
+      this.error(span, `number too large: \`${t.image.length > 30 ? t.image.slice(0, 30) + '...' : t.image}\``, 'a number is at most 2^53 - 1 = 9007199254740991, below which every integer is exact');
     } else if (value === 0 && /[1-9]/.test(t.image.split(/[eE]/)[0]!)) {
       this.report({ severity: 'warning', code: 'syntax', message: `number too small: \`${t.image}\` rounds to 0`, file: this.file, span });
     }

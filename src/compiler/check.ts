@@ -73,6 +73,9 @@ class Checker {
   /** Dims whose value could not be computed: already reported, so their uses stay quiet. */
   private badDims = new Set<string>();
   private unknownTarget = false;
+  /** The block calls being checked, outermost first: where a prelude diagnostic came from. */
+  private callSites: { block: string; file: string; span: Span }[] = [];
+  private called = new Set<string>();
 
   constructor(private program: Program, private prelude: Program | null, opts: CheckOptions) {
     this.sets = opts.sets ?? new Map();
@@ -104,6 +107,14 @@ class Checker {
       });
     }
     this.warnUnused(top);
+    if (!p.body.length && !p.inputs.length)
+      this.error('model', p.model ? `the model ${quote(p.model.name)} computes nothing` : 'this file defines no model', p.model?.span ?? zeroSpan(), {
+        help: 'a model declares its dims, its inputs and the tensors it computes: see models/gpt-nano.arch',
+      });
+    // A block is checked at its calls, with the caller's sizes: one never called is never checked.
+    for (const b of this.program.blocks)
+      if (!this.called.has(b.name) && this.blocks.get(b.name)?.decl === b)
+        this.report('warning', 'unused', `the block ${quote(b.name)} is never called, so it is not checked`, b.nameSpan, { help: 'call it, or remove it' });
     const outputs = new Map<string, number>();
     const loss = top.env.get('loss');
     if (loss) {
@@ -112,6 +123,9 @@ class Checker {
     }
     for (const [name, b] of top.env) if (name.startsWith('logits_')) outputs.set('logits', b.node);
     const errors = this.diags.some((d) => d.severity === 'error');
+    // Checking stops at each error, so a name used only past one looks unused: with errors, an
+    // unused-name warning is more likely noise than news.
+    if (errors) this.diags = this.diags.filter((d) => d.code !== 'unused');
     const model: CheckedModel | null = errors
       ? null
       : {
@@ -140,7 +154,18 @@ class Checker {
     const key = `${file}:${span.start.offset}:${span.end.offset}:${message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    this.diags.push({ severity, code, message, file, span, ...extra });
+    const d: Diagnostic = { severity, code, message, file, span, ...extra };
+    // A problem inside the prelude: say which line of the user's model led there.
+    const site = file === this.program.file ? undefined : this.callSites.findLast((c) => c.file === this.program.file);
+    if (site) d.notes = [...(d.notes ?? []), `in the prelude's ${quote(site.block)}, called at ${site.file}:${site.span.start.line}:${site.span.start.col}`];
+    this.diags.push(d);
+  }
+
+  /** Where a block is declared: an underline when it is in the file being shown, else a note
+   *  (a diagnostic's spans all point into one file). */
+  private declaredAt(decl: BlockDecl, declFile: string, shownFile: string, signature: string): Partial<Diagnostic> {
+    if (declFile === shownFile) return { secondary: [{ span: decl.nameSpan, label: signature }] };
+    return { notes: [`${signature} is declared at ${declFile}:${decl.nameSpan.start.line}`] };
   }
 
   private axisText(a: string): string {
@@ -207,7 +232,8 @@ class Checker {
     const resolve = (letter: string, chain: string[]): number | null | undefined => {
       const d = byLetter.get(letter);
       if (!d) return undefined;
-      if (state.get(letter) === 'done') return this.dims.get(letter)?.size ?? undefined;
+      // null is a runtime dim (B); undefined, a dim with no value (already reported).
+      if (state.get(letter) === 'done') return this.dims.has(letter) ? this.dims.get(letter)!.size : undefined;
       if (state.get(letter) === 'busy') {
         this.error('cycle', `the dims ${[...chain, letter].join(' -> ')} depend on each other in a cycle`, d.span, { help: 'give one of them a number' });
         return undefined;
@@ -229,9 +255,13 @@ class Checker {
           if (/^[A-Z]$/.test(name)) {
             const v = resolve(name, [...chain, letter]);
             if (v === null) {
-              this.error('dims', `${letter} can't be computed from ${name}: ${name} is chosen when the model runs`, d.span);
+              this.error('dims', `${letter} can't be computed from ${name}: ${name} is chosen when the model runs`, d.span, {
+                help: `give ${letter} a number, or compute it from dims that have one`,
+              });
               bad = true;
             }
+            // A declared dim with no value has its own diagnostic (a cycle, a bad --set): stay quiet.
+            if (v === undefined && byLetter.has(name)) bad = true;
             return v ?? undefined;
           }
           return undefined;
@@ -254,7 +284,13 @@ class Checker {
             const di = this.dims.get(l);
             return di && di.size !== null ? [`${di.derivation} (${di.file}:${di.span.start.line})`] : [];
           });
-          this.error('dims', r.message, r.span, { label: r.label, help: r.help ?? `the dim ${letter} must be a whole number: choose sizes that divide`, notes });
+          if (r.name !== undefined) {
+            const near = closest(r.name, byLetter.keys());
+            this.error('dims', `the dim ${letter} uses ${quote(r.name)}, which is not a dim`, r.span, {
+              label: /^[A-Z]$/.test(r.name) ? `${r.name} is not declared under ${quote('dims')}` : 'not a dim',
+              help: near && near !== letter ? `did you mean ${quote(near)}? a dim is computed from numbers and other dims, e.g. ${quote('F = 4 * D')}` : `a dim is computed from numbers and other dims, e.g. ${quote('F = 4 * D')}`,
+            });
+          } else this.error('dims', r.message, r.span, { label: r.label, help: r.help, notes });
         }
       }
       state.set(letter, 'done');
@@ -456,7 +492,8 @@ class Checker {
     const extra = v.axes.filter((a) => !axes.includes(a));
     if (missing.length || extra.length) {
       const helps: string[] = [];
-      if (extra.length && !missing.length) helps.push(`sum over ${extra.map((a) => this.axes.get(a)?.letter ?? a).join(' ')} with sum(..., ${extra.map((a) => this.axes.get(a)?.letter ?? a).join(', ')}), or name the result ${target.base}_${[...axes, ...extra].map((a) => this.axes.get(a)?.letter ?? a).join('')}`);
+      if (target.text === 'loss' && !axes.length) helps.push('the loss is one number: reduce it, e.g. `loss = mean(...)`');
+      else if (extra.length && !missing.length) helps.push(`sum over ${extra.map((a) => this.axes.get(a)?.letter ?? a).join(' ')} with sum(..., ${extra.map((a) => this.axes.get(a)?.letter ?? a).join(', ')}), or name the result ${target.base}_${[...axes, ...extra].map((a) => this.axes.get(a)?.letter ?? a).join('')}`);
       if (missing.length) {
         const letters = missing.map((a) => this.axes.get(a)?.letter ?? a);
         helps.push(`no operand has ${letters.join(' ')}: a result letter must come from an operand`);
@@ -485,7 +522,14 @@ class Checker {
     }
     const runtime = axes.find((a) => this.axes.get(a)?.size === null);
     if (runtime) {
-      this.error('shape', `the parameter ${quote(name.text)} can't have the dim ${this.axisText(runtime)}: its size is only known when the model runs`, name.span, { file: scope.file });
+      const letter = this.axes.get(runtime)?.letter ?? runtime;
+      const rest = name.letters.filter((l) => l !== letter).join('');
+      this.error('shape', `the parameter ${quote(name.text)} can't have the dim ${letter}: its size is only known when the model runs`, name.span, {
+        label: `${letter} is chosen when the model runs`,
+        help: `a parameter's size is fixed before training; leave ${letter} out and let it broadcast${rest ? `: ${quote(`param ${name.base}_${rest} ~ ...`)}` : ''}`,
+        file: scope.file,
+      });
+      if (!scope.env.has(name.text)) scope.env.set(name.text, { node: -1, axes, span: name.span, used: true, onehot: false, kind: 'param' });
       return;
     }
     const path = scope.path + name.base;
@@ -543,7 +587,9 @@ class Checker {
       if (!v) {
         const near = closest(br.variant.letter, this.variants.keys());
         this.error('variant', `unknown variant ${quote(br.variant.letter)}`, br.variant.span, {
-          help: near ? `did you mean ${quote(near)}?` : `declare it: ${quote(`variant ${br.variant.letter} = a | b`)}`,
+          help: near
+            ? `did you mean ${quote(near)}?`
+            : `${this.variants.size ? `the model's variants are ${[...this.variants.keys()].map(quote).join(', ')}; or ` : ''}declare it: ${quote(`variant ${br.variant.letter} = a | b`)}`,
           file: scope.file,
         });
         continue;
@@ -660,8 +706,14 @@ class Checker {
       const letters = c.slice(c.lastIndexOf('_') + 1).split('');
       return letters.length === e.name.letters.length && letters.every((l) => e.name.letters.includes(l));
     });
+    // A name of the same base whose definition failed was reported there; this use adds nothing.
+    const failed = sameBase.find((c) => scope.env.get(c)!.node < 0);
+    if (failed) {
+      scope.env.get(failed)!.used = true;
+      return null;
+    }
     if (sameSet) help = `${quote(sameSet)} has the same letters in another order: refer to it as ${quote(sameSet)} (layout is the compiler's job)`;
-    else if (sameBase.length) help = `did you mean ${quote(sameBase[0]!)}? ${this.shapeText(scope.env.get(sameBase[0]!)!.axes)}`;
+    else if (sameBase.length) help = `did you mean ${quote(sameBase[0]!)}? it is ${this.shapeText(scope.env.get(sameBase[0]!)!.axes)}`;
     else {
       const near = closest(text, candidates);
       if (near) help = `did you mean ${quote(near)}?`;
@@ -714,9 +766,14 @@ class Checker {
       const lost = [...a.axes, ...b.axes].filter((x) => !shared.includes(x) && !out.includes(x));
       if (lost.length) {
         const side = a.axes.includes(lost[0]!) ? left : right;
-        this.error('contract', `${letters([lost[0]!])} is in only one side of \`@\` and not in the result`, side.span, {
+        const l = letters([lost[0]!]);
+        // What `@` gives when the result keeps every unshared letter: usually what was meant.
+        const natural = [...a.axes.filter((x) => !shared.includes(x)), ...b.axes.filter((x) => !shared.includes(x))];
+        this.error('contract', `${l} is on only one side of \`@\` and not in the result's name, so nothing can sum it`, side.span, {
           label: `${this.shapeText(a.axes.includes(lost[0]!) ? a.axes : b.axes)}`,
-          help: `\`@\` sums only letters that both sides have; sum ${letters([lost[0]!])} explicitly with sum(x, ${letters([lost[0]!])}), or keep it in the result's name`,
+          secondary: [{ span: (side === left ? right : left).span, label: `${this.shapeText(side === left ? b.axes : a.axes)}: no ${l}` }],
+          notes: [`\`@\` sums the letters both sides share (here ${letters(shared)}) unless the result's name keeps them; the result's name is ${this.shapeText(expected)}`],
+          help: `sum over ${letters(shared)} gives ${this.shapeText(natural)}: end the result's name with ${natural.map((x) => this.axes.get(x)?.letter ?? x).join('') || 'no letters'}; or sum ${l} explicitly first with sum(..., ${l})`,
           file: scope.file,
         });
         return null;
@@ -781,7 +838,17 @@ class Checker {
     const st = size(to);
     const rename = from.length === 1 && to.length === 1;
     if (sf !== st || (sf === null && !rename)) {
-      this.error('shape', `the reshape changes the number of elements: ${from.map((x) => this.axisText(x)).join(' * ')} = ${sf ?? '?'}, but ${to.map((x) => this.axisText(x)).join(' * ')} = ${st ?? '?'}`, e.span, {
+      // `D = 32` for one letter, `H K = 4 * 8 = 32` for several; `?` for a size known only at run time.
+      const sizeText = (xs: string[], total: number | null) => {
+        const ls = xs.map((x) => this.axes.get(x)?.letter ?? x).join(' ');
+        const each = xs.map((x) => this.axes.get(x)?.size ?? '?');
+        return xs.length === 1 ? `${ls} = ${each[0]}` : `${ls} = ${each.join(' * ')} = ${total ?? '?'}`;
+      };
+      const message = rename
+        ? `a rename keeps the size, but ${sizeText(from, sf)} and ${sizeText(to, st)}`
+        : `the reshape changes the number of elements: ${sizeText(from, sf)}, but ${sizeText(to, st)}`;
+      this.error('shape', message, e.span, {
+        label: rename ? `renames ${this.axes.get(from[0]!)?.letter} to ${this.axes.get(to[0]!)?.letter}` : `${from.length} letter${from.length === 1 ? '' : 's'} -> ${to.length}`,
         notes: this.dimNotes([...from, ...to]),
         help: rename ? 'a rename needs two dims of the same size' : 'a split or merge keeps the product of the sizes',
         file: scope.file,
@@ -861,7 +928,13 @@ class Checker {
         const v = this.expr(e.args[0]!, scope, expected);
         if (!v || !over) return null;
         if (over.length !== 1 || !v.axes.includes(over[0]!)) {
-          this.error('shape', `softmax over ${(e.args[1] as NameExpr).name.text}, but the operand has no such letter`, e.args[0]!.span, { label: `this is ${this.shapeText(v.axes)}`, file: scope.file });
+          const l = (e.args[1] as NameExpr).name.text;
+          this.error('shape', `softmax over ${l}, but the operand has no ${l}`, e.args[0]!.span, {
+            label: `this is ${this.shapeText(v.axes)}`,
+            secondary: [{ span: e.args[1]!.span, label: `normalises along ${l}` }],
+            help: v.axes.length ? `softmax normalises along one of the operand's letters: ${listOr(v.axes.map((a) => this.axes.get(a)?.letter ?? a))}` : undefined,
+            file: scope.file,
+          });
           return null;
         }
         return { node: this.emit({ kind: 'softmax', over: over[0]! }, [v.node], v.axes, e.span, scope), axes: v.axes };
@@ -952,8 +1025,12 @@ class Checker {
     const entry = this.blocks.get(name);
     if (!entry) {
       const near = closest(name, [...this.blocks.keys(), ...BUILTINS]);
+      // The prelude calls a few names the model supplies (its `act`): say so, not "define it here".
+      const fromPrelude = scope.file !== this.program.file && !via;
       this.error('name', via ? `the variant ${via} names no block` : `unknown function or block ${quote(name)}`, e.calleeSpan, {
-        help: near ? `did you mean ${quote(near)}?` : `define it with ${quote(`block ${name}(x_BLD) -> BLD`)}`,
+        help: fromPrelude
+          ? `the prelude's ${quote(scope.blocks[scope.blocks.length - 1] ?? '')} calls ${quote(name)}, which your model provides: declare ${quote(`variant ${name} = gelu | relu`)} (each value names a block) or define ${quote(`block ${name}(x_*) -> *`)}`
+          : near ? `did you mean ${quote(near)}?` : `define it with ${quote(`block ${name}(x_BLD) -> BLD`)}`,
         file: scope.file,
       });
       return null;
@@ -968,7 +1045,7 @@ class Checker {
     }
     if (e.args.length !== decl.params.length) {
       this.error('block', `${quote(name)} takes ${decl.params.length} argument${decl.params.length === 1 ? '' : 's'}, but ${e.args.length} ${e.args.length === 1 ? 'was' : 'were'} given`, e.span, {
-        secondary: [{ span: decl.nameSpan, label: `${name}(${decl.params.map((p) => p.text).join(', ')})` }],
+        ...this.declaredAt(decl, entry.file, scope.file, `${name}(${decl.params.map((p) => p.text).join(', ')})`),
         file: scope.file,
       });
       return null;
@@ -987,7 +1064,7 @@ class Checker {
     const sigma = new Map<string, string[]>();
     let star: string[] | null = null;
     const fail = (message: string, extra: Partial<Diagnostic> = {}) => {
-      this.error('block', message, e.span, { secondary: [{ span: decl.nameSpan, label: `${decl.name}(${decl.params.map((p) => p.text).join(', ')}) -> ${decl.result.text || 'scalar'}` }], file: scope.file, ...extra });
+      this.error('block', message, e.span, { ...this.declaredAt(decl, file, scope.file, `${decl.name}(${decl.params.map((p) => p.text).join(', ')}) -> ${decl.result.text || 'scalar'}`), file: scope.file, ...extra });
       return null;
     };
     for (let i = 0; i < decl.params.length; i++) {
@@ -1077,10 +1154,19 @@ class Checker {
       this.define(p, { node: v.node, axes: v.axes, span: p.span, used: false, onehot: Boolean(v.onehot), kind: 'argument' }, inner);
     });
     const before = this.diags.length;
-    const result = this.statements(decl.body, inner);
+    this.callSites.push({ block: decl.name, file: scope.file, span: e.span });
+    this.called.add(decl.name);
+    let result: Val | null;
+    try {
+      result = this.statements(decl.body, inner);
+    } finally {
+      this.callSites.pop();
+    }
     if (!inner.quiet) this.warnUnused(inner, result?.node);
     if (!result) {
-      if (this.diags.length === before)
+      // Only when nothing else went wrong: a statement that failed on an earlier error (a bad dim)
+      // returns nothing quietly, and this would blame the block for it.
+      if (this.diags.length === before && !this.badDims.size && !this.diags.some((d) => d.severity === 'error'))
         this.error('block', `the block ${quote(decl.name)} computes nothing: its value is its last assignment`, decl.nameSpan, { file });
       return null;
     }

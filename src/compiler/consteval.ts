@@ -14,6 +14,8 @@ export interface ConstError {
   span: Span;
   label?: string;
   help?: string;
+  /** Set when the error is a name with no constant value: the caller knows what names mean there. */
+  name?: string;
 }
 
 /** Looks a name up: a number, or undefined when the name means nothing constant here. */
@@ -26,6 +28,18 @@ const FUNCS: Record<string, (x: number) => number> = {
   abs: Math.abs,
 };
 
+const PRECEDENCE: Record<string, number> = { '+': 1, '-': 1, '*': 2, '/': 2, '%': 2, '^': 3 };
+
+/** An operand's text, in parentheses when its own operator binds more loosely than `op`. */
+function wrap(operand: Expr, text: string, op: string, right: boolean): string {
+  if (operand.kind !== 'binary') return text;
+  const inner = PRECEDENCE[operand.op] ?? 0;
+  const outer = PRECEDENCE[op] ?? 0;
+  // `a - (b - c)` and `a / (b * c)` need them on the right; `^` is right-associative.
+  const loose = inner < outer || (inner === outer && (op === '^' ? !right : right && !(operand.op === op && (op === '+' || op === '*'))));
+  return loose ? `(${text})` : text;
+}
+
 export function evalConst(e: Expr, lookup: ConstLookup, integer: boolean): ConstValue | ConstError {
   const go = (e: Expr): ConstValue | ConstError => {
     switch (e.kind) {
@@ -35,12 +49,12 @@ export function evalConst(e: Expr, lookup: ConstLookup, integer: boolean): Const
       case 'name': {
         const v = lookup(e.name.text);
         if (v === undefined)
-          return { message: `${'`'}${e.name.text}${'`'} has no constant value here`, span: e.span, label: 'not a dim, a number or a numeric variant' };
+          return { message: `${'`'}${e.name.text}${'`'} has no constant value here`, span: e.span, label: 'not a dim, a number or a numeric variant', name: e.name.text };
         return { value: v, substituted: String(v) };
       }
       case 'unary': {
         const r = go(e.operand);
-        return 'value' in r ? { value: -r.value, substituted: `-${r.substituted}` } : r;
+        return 'value' in r ? { value: -r.value, substituted: e.operand.kind === 'binary' ? `-(${r.substituted})` : `-${r.substituted}` } : r;
       }
       case 'call': {
         const f = FUNCS[e.callee];
@@ -54,7 +68,8 @@ export function evalConst(e: Expr, lookup: ConstLookup, integer: boolean): Const
         if (!('value' in a)) return a;
         const b = go(e.right);
         if (!('value' in b)) return b;
-        const text = `${a.substituted} ${e.op} ${b.substituted}`;
+        // The tree has no parentheses: put back the ones the precedence needs (`32 / (16 - 16)`).
+        const text = `${wrap(e.left, a.substituted, e.op, false)} ${e.op} ${wrap(e.right, b.substituted, e.op, true)}`;
         let v: number;
         switch (e.op) {
           case '+': v = a.value + b.value; break;
@@ -64,7 +79,12 @@ export function evalConst(e: Expr, lookup: ConstLookup, integer: boolean): Const
             if (b.value === 0) return { message: 'division by zero', span: e.span, label: `${text}` };
             v = a.value / b.value;
             if (integer && !Number.isInteger(v))
-              return { message: `${a.value} is not divisible by ${b.value}`, span: e.span, label: `${text} = ${+v.toFixed(4)}, not a whole number` };
+              return {
+                message: `${a.value} is not divisible by ${b.value}`,
+                span: e.span,
+                label: `${text} = ${+v.toFixed(4)}, not a whole number`,
+                help: 'a dim is a whole number: choose sizes that divide',
+              };
             break;
           case '%': v = a.value % b.value; break;
           case '^': v = Math.pow(a.value, b.value); break;
@@ -72,7 +92,7 @@ export function evalConst(e: Expr, lookup: ConstLookup, integer: boolean): Const
             return { message: `${'`'}${e.op}${'`'} can't be used in a constant expression`, span: e.opSpan };
         }
         if (!Number.isFinite(v)) return { message: `${text} is too large`, span: e.span };
-        return { value: v, substituted: `(${text})`.replace(/^\((.*)\)$/, '$1') };
+        return { value: v, substituted: text };
       }
       default:
         return { message: 'expected a constant expression here', span: e.span, help: 'constants may use numbers, dims, + - * / ^ and sqrt' };

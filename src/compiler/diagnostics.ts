@@ -14,7 +14,8 @@ const MAX_SHOWN_LINE = 160;
 export function renderDiagnostic(d: Diagnostic, opts: RenderOptions): string {
   const c = colors(opts.color ?? false);
   const src = opts.sources.get(d.file) ?? '';
-  const lines = src.split('\n');
+  // The lexer's line breaks: a lone \r (an old Mac file, or junk) ends a line too.
+  const lines = src.split(/\r\n|\r|\n/);
   const head = d.severity === 'error' ? c.red(`error[${d.code}]`) : c.yellow(`warning[${d.code}]`);
   const out: string[] = [`${head}${c.bold(`: ${d.message}`)}`];
   const spans = [{ span: d.span, label: d.label ?? '', primary: true }, ...(d.secondary ?? []).map((s) => ({ ...s, primary: false }))]

@@ -2,7 +2,8 @@
 
 /** Levenshtein distance, capped: only used to suggest near names. */
 export function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 3) return 99;
+  // Far apart in length: too far to be a typo, whatever the threshold (long names allow more edits).
+  if (Math.abs(a.length - b.length) > 3) return Number.POSITIVE_INFINITY;
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]!;
@@ -37,7 +38,8 @@ export function sameLetters(a: readonly string[], b: readonly string[]): boolean
 
 export const fmtLetters = (ls: readonly string[]): string => (ls.length ? ls.join('') : 'a scalar');
 
-export const quote = (s: string): string => '`' + s + '`';
+/** A name in backticks; a very long one is shortened in the middle, so messages stay one line. */
+export const quote = (s: string): string => '`' + (s.length > 60 ? `${s.slice(0, 30)}…${s.slice(-20)}` : s) + '`';
 
 export function listOr(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');

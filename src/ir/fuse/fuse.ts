@@ -54,7 +54,10 @@ interface Draft {
   rowAxes?: string[];
   redAxes?: string[];
   rowKey?: string;
-  contract?: { node: number; batch: string[]; m: string[]; n: string[]; k: string[]; a: StridedView; b: StridedView; out: number; epilogue: number };
+  contract?: {
+    node: number; batch: string[]; m: string[]; n: string[]; k: string[];
+    aNode: number; bNode: number; a: StridedView; b: StridedView; out: number; epilogue: number; epilogueReads: number[];
+  };
   /** Elementwise kernels that copy a value into another layout. */
   space?: string[];
 }
@@ -264,7 +267,7 @@ function attemptFuse(
     d.reads.add(av.tensor);
     d.reads.add(bv.tensor);
     addMember(d, c.id, [], true, t);
-    d.contract = { node: c.id, batch, m, n, k, a: av, b: bv, out: t, epilogue: c.id };
+    d.contract = { node: c.id, batch, m, n, k, aNode: a, bNode: b, a: av, b: bv, out: t, epilogue: c.id, epilogueReads: [] };
   };
 
   const formReduction = (r: Node): void => {
@@ -316,6 +319,7 @@ function attemptFuse(
           primary.set(e.id, t);
           addMember(d, e.id, mr.reads, false, t);
           d.contract!.epilogue = e.id;
+          d.contract!.epilogueReads = [...new Set(mr.reads)];
           d.contract!.out = t;
         } else addMember(d, e.id, mr.reads, false);
         return;

@@ -65,8 +65,13 @@ export interface ContractKernel extends KernelBase {
   m: string[];
   n: string[];
   k: string[];
+  /** The operand nodes read as A (owns m) and B (owns n), through views `a` and `b`. */
+  aNode: number;
+  bNode: number;
   a: StridedView;
   b: StridedView;
+  /** Tensors the epilogue reads (bias, residual). */
+  epilogueReads: number[];
   /** The written tensor; its layout groups batch, m, n so that each has one stride. */
   out: number;
   epilogue: number;

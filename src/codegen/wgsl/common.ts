@@ -1,0 +1,77 @@
+// What every kernel template shares: the generated kernel's shape, bindings and dispatch geometry.
+
+import type { FusedGraph, Kernel, Tensor } from '../../ir/fuse/types.js';
+import type { TextureBinding } from './contraction.js';
+import { newEnv, type EmitEnv } from './expr.js';
+
+export type KernelBinding =
+  | { kind: 'storage'; binding: number; tensor: number; access: 'read' | 'read_write' }
+  | (Omit<TextureBinding, 'name'> & { tensor: number })
+  | { kind: 'uniform'; binding: number; what: 'seed' };
+
+export interface KernelCode {
+  name: string;
+  code: string;
+  /** dispatchWorkgroups(x, y, z). */
+  workgroups: [number, number, number];
+  bindings: KernelBinding[];
+}
+
+export interface CodegenOptions {
+  /** Device limit: workgroups per dispatch dimension. */
+  maxWorkgroupsPerDimension?: number;
+}
+
+/** Workgroups for `count` groups, folded into a second dimension past the per-dimension limit. */
+export function grid(count: number, limit: number): { workgroups: [number, number, number]; nx: number } {
+  if (count <= limit) return { workgroups: [Math.max(1, count), 1, 1], nx: Math.max(1, count) };
+  const ny = Math.ceil(count / limit);
+  const nx = Math.ceil(count / ny);
+  return { workgroups: [nx, ny, 1], nx };
+}
+
+/** Storage declarations for a kernel's tensors: reads first, then writes; names t<binding>. */
+export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string> }): { decls: string[]; bindings: KernelBinding[] } {
+  const decls: string[] = [];
+  const bindings: KernelBinding[] = [];
+  const add = (t: number, access: 'read' | 'read_write'): void => {
+    const b = bindings.length;
+    const tensor = fg.tensors[t]!;
+    const ty = fg.graph.nodes[tensor.node]!.type.dtype === 'i32' ? 'i32' : 'f32';
+    decls.push(`@group(0) @binding(${b}) var<storage, ${access}> t${b}: array<${ty}>;`);
+    bindings.push({ kind: 'storage', binding: b, tensor: t, access });
+    env.bound.set(t, `t${b}`);
+  };
+  for (const t of k.reads) add(t, 'read');
+  for (const t of k.writes) add(t, 'read_write');
+  return { decls, bindings };
+}
+
+/** The seed uniform and helper functions, appended once the body is emitted. */
+export function preamble(env: EmitEnv, decls: string[], bindings: KernelBinding[]): string[] {
+  const out = [...decls];
+  if (env.usesRandom) {
+    const b = bindings.length;
+    out.push(`@group(0) @binding(${b}) var<uniform> run_seed: vec4<u32>;`);
+    bindings.push({ kind: 'uniform', binding: b, what: 'seed' });
+  }
+  for (const h of env.helpers.values()) out.push(h);
+  return out;
+}
+
+export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map()): EmitEnv & { bound: Map<number, string> } {
+  const bound = new Map<number, string>();
+  return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided }) as EmitEnv & {
+    bound: Map<number, string>;
+  };
+}
+
+export function axesOf(fg: FusedGraph, t: Tensor | number, names?: readonly string[]): { name: string; size: number }[] {
+  const tensor = typeof t === 'number' ? fg.tensors[t]! : t;
+  const node = fg.graph.nodes[tensor.node]!;
+  return (names ?? tensor.layout).map((n) => ({ name: n, size: node.type.axes.find((a) => a.name === n)!.size as number }));
+}
+
+export function indent(lines: readonly string[], by = '  '): string[] {
+  return lines.map((l) => by + l);
+}

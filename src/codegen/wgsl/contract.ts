@@ -1,0 +1,76 @@
+// Contractions through the register-blocked template (contraction.ts): the fusion pass chose the
+// batch / m / n / k groups and strided views of A and B; this file turns them into a
+// ContractionSpec and the fused epilogue (bias, activation, residual) into its WGSL hook.
+
+import type { ContractKernel, FusedGraph, StridedView } from '../../ir/fuse/types.js';
+import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
+import { mergedStride } from '../../ir/fuse/views.js';
+import { contractionKernel, type ContractionSpec } from './contraction.js';
+import { axesOf, kernelEnv, type KernelBinding, type KernelCode } from './common.js';
+import { Emitter, unflatten, type Coords } from './expr.js';
+
+export interface ContractCodegenOptions {
+  /** Where the template reads A and B: textures (fast on llvmpipe) or storage buffers. */
+  source?: 'texture' | 'buffer';
+}
+
+export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions = {}): KernelCode {
+  const g = fg.graph;
+  const c = g.nodes[k.node]!;
+  const an = g.nodes[k.aNode]!;
+  const bn = g.nodes[k.bNode]!;
+  const size = (names: string[]) => names.reduce((p, x) => p * sizeOf(c.type.axes.some((y) => y.name === x) ? c : an, x), 1);
+  const stride = (view: StridedView, names: string[], node = an): number => {
+    const s = mergedStride(names.map((x) => ({ size: sizeOf(node, x), stride: view.strides[x]! })));
+    if (s === null) throw new Error(`codegen: ${k.name}: axes [${names.join(', ')}] are not evenly strided`);
+    return s;
+  };
+  const out = fg.tensors[k.out]!;
+  const outNode = g.nodes[out.node]!;
+  const cs = layoutStrides(outNode, out.layout);
+  const cView: StridedView = { tensor: k.out, offset: 0, strides: cs };
+  const spec: ContractionSpec = {
+    batch: size(k.batch),
+    m: size(k.m),
+    n: size(k.n),
+    k: size(k.k),
+    a: { offset: k.a.offset, batchStride: stride(k.a, k.batch), mStride: stride(k.a, k.m), kStride: stride(k.a, k.k) },
+    b: { offset: k.b.offset, batchStride: stride(k.b, k.batch, bn), kStride: stride(k.b, k.k, bn), nStride: stride(k.b, k.n, bn) },
+    c: { offset: 0, batchStride: stride(cView, k.batch, outNode), mStride: stride(cView, k.m, outNode), nStride: stride(cView, k.n, outNode) },
+    source: opts.source ?? 'texture',
+  };
+  const inputTensors: number[] = [];
+  if (k.epilogue !== k.node) {
+    const inputs = k.epilogueReads;
+    const env = kernelEnv(fg, k);
+    inputs.forEach((t, i) => env.bound.set(t, `e${i}`));
+    const e = new Emitter(env);
+    const coords: Coords = {
+      ...unflatten(e, 'i32(b)', axesOf(fg, out, k.batch), 'cb'),
+      ...unflatten(e, 'i32(m)', axesOf(fg, out, k.m), 'cm'),
+      ...unflatten(e, 'i32(n)', axesOf(fg, out, k.n), 'cn'),
+    };
+    (env.provided as Map<number, { value: string; coords: Coords }>).set(k.node, { value: 'v', coords });
+    const value = e.value(k.epilogue, coords);
+    spec.epilogue = {
+      expr: 'fused_epilogue(v, b, m, n)',
+      inputs: inputs.map((_, i) => `e${i}`),
+      functions: [...env.helpers.values(), 'fn fused_epilogue(v: f32, b: u32, m: u32, n: u32) -> f32 {', ...e.lines.map((l) => '  ' + l), `  return ${value};`, '}'].join('\n'),
+    };
+    inputTensors.push(...inputs);
+  }
+  const kernel = contractionKernel(spec);
+  const byName: Record<string, number> = { A: k.a.tensor, B: k.b.tensor, C: k.out };
+  inputTensors.forEach((t, i) => (byName[`e${i}`] = t));
+  const bindings: KernelBinding[] = kernel.bindings.map((x) => {
+    const tensor = byName[x.name];
+    if (tensor === undefined) throw new Error(`codegen: ${k.name}: no tensor for binding ${x.name}`);
+    if (x.kind === 'texture') {
+      const { name: _name, ...rest } = x;
+      return { ...rest, tensor };
+    }
+    return { kind: 'storage', binding: x.binding, tensor, access: x.access };
+  });
+  return { name: k.name, code: `// ${k.name}\n${kernel.code}`, workgroups: kernel.workgroups, bindings };
+}
+

@@ -1,0 +1,37 @@
+// The elementwise template: one invocation per element of the kernel's space; every written
+// tensor's node is computed in place (its expression DAG inlined, materialised inputs loaded
+// through their views) and stored in the tensor's own storage order.
+
+import type { ElementwiseKernel, FusedGraph } from '../../ir/fuse/types.js';
+import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
+import { Emitter, unflatten } from './expr.js';
+
+const WG = 64;
+
+export function elementwiseKernel(fg: FusedGraph, k: ElementwiseKernel, opts: Required<CodegenOptions>): KernelCode {
+  const env = kernelEnv(fg, k);
+  const { decls, bindings } = storageBindings(fg, k, env);
+  const space = axesOf(fg, k.writes[0]!, k.space);
+  const total = space.reduce((p, a) => p * a.size, 1);
+  const { workgroups, nx } = grid(Math.ceil(total / WG), opts.maxWorkgroupsPerDimension);
+  const e = new Emitter(env);
+  const coords = unflatten(e, 'i', space, 'c');
+  const stores: string[] = [];
+  for (const t of k.writes) {
+    const tensor = fg.tensors[t]!;
+    stores.push(`${env.bound.get(t)}[${e.offset(tensor, coords)}] = ${e.value(tensor.node, coords)};`);
+  }
+  const code = [
+    `// ${k.name}`,
+    ...preamble(env, decls, bindings),
+    `@compute @workgroup_size(${WG})`,
+    'fn main(@builtin(global_invocation_id) gid: vec3u) {',
+    `  let i = i32(gid.x + gid.y * ${nx * WG}u);`,
+    `  if (i >= ${total}) { return; }`,
+    ...indent(e.lines),
+    ...indent(stores),
+    '}',
+    '',
+  ].join('\n');
+  return { name: k.name, code, workgroups, bindings };
+}

@@ -1,0 +1,248 @@
+// The expression emitter: the WGSL for one node's value at given coordinates.
+//
+// Coordinates are i32 WGSL expressions, one per axis name. Broadcasting is free (a node reads only
+// the coordinates of its own axes), and layout ops are index arithmetic on the coordinates: this
+// is how a view works. A materialised node is a load at offset = sum(coord * stride) in its
+// tensor's storage order; anything else is computed in place. Values are memoised per node and
+// coordinates, so a DAG shared inside one kernel is computed once.
+
+import type { Graph, Node, UnaryFn, BinaryFn } from '../../ir/types.js';
+import type { Tensor } from '../../ir/fuse/types.js';
+import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
+
+export type Coords = Record<string, string>;
+
+export interface EmitEnv {
+  g: Graph;
+  tensors: readonly Tensor[];
+  /** Materialised node -> the tensor consumers read it from. */
+  primary: ReadonlyMap<number, number>;
+  /** Tensor -> the WGSL array bound to it in this kernel. */
+  bound: ReadonlyMap<number, string>;
+  /** Nodes this kernel computes in place even though they are materialised. */
+  inline: ReadonlySet<number>;
+  /** Values held in registers, valid at exactly these coordinates (a row's reductions). */
+  provided: ReadonlyMap<number, { value: string; coords: Coords }>;
+  /** Set when a random op was emitted: the kernel must bind the seed uniform. */
+  usesRandom: boolean;
+  /** Helper functions the emitted code calls (name -> WGSL). */
+  helpers: Map<string, string>;
+  counter: { n: number };
+}
+
+/** An f32 literal WGSL accepts: non-finite values go through bit patterns at run time. */
+export function f32Lit(v: number): string {
+  const f = Math.fround(v);
+  if (Number.isNaN(f)) return helperCall('nan');
+  if (!Number.isFinite(f)) return f > 0 ? helperCall('inf') : `(-${helperCall('inf')})`;
+  const text = Number.isInteger(f) && Math.abs(f) < 1e16 ? `${Math.abs(f)}.0` : String(Math.abs(f));
+  return f < 0 || Object.is(f, -0) ? `(-${text}f)` : `${text}f`;
+}
+
+function helperCall(name: 'inf' | 'nan'): string {
+  return `${name}_f32()`;
+}
+
+/** Helper WGSL functions by name; non-finite constants are bit patterns in a private variable
+ *  (a const-expression that overflows f32 is a shader-creation error). */
+export const HELPERS: Record<string, string> = {
+  inf_f32: 'var<private> INF_BITS: u32 = 0x7f800000u;\nfn inf_f32() -> f32 { return bitcast<f32>(INF_BITS); }',
+  nan_f32: 'var<private> NAN_BITS: u32 = 0x7fc00000u;\nfn nan_f32() -> f32 { return bitcast<f32>(NAN_BITS); }',
+  // src/ir/random.ts in u32 arithmetic: pcg(v), then bits = pcg(i + pcg(stream + pcg(seed)))
+  pcg: [
+    'fn pcg(v: u32) -> u32 {',
+    '  let state = v * 747796405u + 2891336453u;',
+    '  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;',
+    '  return (word >> 22u) ^ word;',
+    '}',
+    'fn rng_uniform(seed: u32, stream: u32, i: u32) -> f32 {',
+    '  let t = pcg(stream + pcg(seed));',
+    '  return f32(pcg(i + t) >> 8u) / 16777216.0;',
+    '}',
+  ].join('\n'),
+};
+
+const UNARY: Record<UnaryFn, (x: string) => string> = {
+  neg: (x) => `(-${x})`,
+  exp: (x) => `exp(${x})`,
+  log: (x) => `log(${x})`,
+  sqrt: (x) => `sqrt(${x})`,
+  recip: (x) => `(1.0 / ${x})`,
+  // tanh(±20) is ±1 in f32; clamping keeps backends that compute tanh through exp from overflowing
+  tanh: (x) => `tanh(clamp(${x}, -20.0, 20.0))`,
+  sin: (x) => `sin(${x})`,
+  cos: (x) => `cos(${x})`,
+};
+
+const cmp = (op: string) => (a: string, b: string) => `select(0.0, 1.0, ${a} ${op} ${b})`;
+const BINARY: Record<BinaryFn, (a: string, b: string) => string> = {
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  mul: (a, b) => `(${a} * ${b})`,
+  div: (a, b) => `(${a} / ${b})`,
+  max: (a, b) => `select(${b}, ${a}, ${a} >= ${b})`,
+  min: (a, b) => `select(${b}, ${a}, ${a} <= ${b})`,
+  mod: (a, b) => `(${a} - ${b} * floor(${a} / ${b}))`,
+  lt: cmp('<'),
+  le: cmp('<='),
+  gt: cmp('>'),
+  ge: cmp('>='),
+  eq: cmp('=='),
+  ne: cmp('!='),
+};
+
+export function newEnv(base: Omit<EmitEnv, 'usesRandom' | 'helpers' | 'counter'>): EmitEnv {
+  return { ...base, usesRandom: false, helpers: new Map(), counter: { n: 0 } };
+}
+
+export class Emitter {
+  readonly lines: string[] = [];
+  private readonly memo: Map<string, string>;
+
+  constructor(readonly env: EmitEnv, parent?: Emitter) {
+    this.memo = new Map(parent?.memo ?? []);
+  }
+
+  /** A fresh let-bound name for an expression. */
+  bind(expr: string, prefix = 'v'): string {
+    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(expr)) return expr;
+    const name = `${prefix}${this.env.counter.n++}`;
+    this.lines.push(`let ${name} = ${expr};`);
+    return name;
+  }
+
+  /** The offset of coordinates in a tensor's storage order. */
+  offset(t: Tensor, coords: Coords): string {
+    const node = this.env.g.nodes[t.node]!;
+    const strides = layoutStrides(node, t.layout);
+    const terms = t.layout
+      .filter((a) => sizeOf(node, a) !== 1)
+      .map((a) => (strides[a] === 1 ? coord(coords, a) : `${coord(coords, a)} * ${strides[a]}`));
+    return terms.length === 0 ? '0' : terms.join(' + ');
+  }
+
+  /** The value of node `id` at `coords` (which must hold every axis of the node). */
+  value(id: number, coords: Coords): string {
+    const node = this.env.g.nodes[id]!;
+    const key = `${id}@${node.type.axes.map((a) => coords[a.name]).join(',')}`;
+    const hit = this.memo.get(key);
+    if (hit !== undefined) return hit;
+    const v = this.bind(this.compute(node, coords));
+    this.memo.set(key, v);
+    return v;
+  }
+
+  private compute(node: Node, coords: Coords): string {
+    const env = this.env;
+    const p = env.provided.get(node.id);
+    if (p !== undefined) {
+      for (const a of node.type.axes) {
+        if (p.coords[a.name] !== coords[a.name]) {
+          throw new Error(`codegen: %${node.id} is a register value read at other coordinates (${a.name})`);
+        }
+      }
+      return p.value;
+    }
+    const t = env.primary.get(node.id);
+    if (t !== undefined && !env.inline.has(node.id)) {
+      const name = env.bound.get(t);
+      if (name === undefined) throw new Error(`codegen: tensor ${t} (%${node.id}) is read but not bound`);
+      return `${name}[${this.offset(env.tensors[t]!, coords)}]`;
+    }
+    const x = (j: number, c: Coords = coords): string => this.value(node.inputs[j]!, c);
+    const op = node.op;
+    switch (op.kind) {
+      case 'const': {
+        const lit = f32Lit(op.value as number);
+        for (const h of ['inf_f32', 'nan_f32']) if (lit.includes(h)) env.helpers.set(h, HELPERS[h]!);
+        return lit;
+      }
+      case 'iota': return `f32(${coord(coords, op.axis.name)} + ${op.offset as number})`;
+      case 'random': {
+        env.usesRandom = true;
+        env.helpers.set('pcg', HELPERS.pcg!);
+        const flat = this.offset({ id: -1, node: node.id, layout: node.type.axes.map((a) => a.name), role: 'intermediate' }, coords);
+        return `rng_uniform(run_seed.x, ${op.stream}u, u32(${flat}))`;
+      }
+      case 'unary': return UNARY[op.fn](x(0));
+      case 'binary': return BINARY[op.fn](x(0), x(1));
+      case 'select': return `select(${x(2)}, ${x(1)}, ${x(0)} != 0.0)`;
+      case 'cast': return op.to === 'i32' ? `i32(${x(0)})` : `f32(${x(0)})`;
+      case 'permute':
+      case 'expand':
+        return x(0);
+      case 'rename': return x(0, { ...coords, [op.from]: coord(coords, op.to) });
+      case 'split': {
+        let s = 1;
+        const terms: string[] = [];
+        for (let j = op.into.length - 1; j >= 0; j--) {
+          const a = op.into[j]!;
+          if ((a.size as number) !== 1) terms.push(s === 1 ? coord(coords, a.name) : `${coord(coords, a.name)} * ${s}`);
+          s *= a.size as number;
+        }
+        return x(0, { ...coords, [op.axis]: this.bind(terms.length === 0 ? '0' : terms.join(' + '), 'i') });
+      }
+      case 'merge': {
+        const src = env.g.nodes[node.inputs[0]!]!;
+        const m = coord(coords, op.into.name);
+        const next: Coords = { ...coords };
+        let after = 1;
+        for (let j = op.axes.length - 1; j >= 0; j--) {
+          const size = sizeOf(src, op.axes[j]!);
+          const q = after === 1 ? m : `(${m} / ${after})`;
+          next[op.axes[j]!] = this.bind(j === 0 ? q : `${q} % ${size}`, 'i');
+          after *= size;
+        }
+        return x(0, next);
+      }
+      case 'slice': return x(0, { ...coords, [op.axis]: this.bind(`${coord(coords, op.axis)} + ${op.start as number}`, 'i') });
+      case 'pad': {
+        const size = sizeOf(env.g.nodes[node.inputs[0]!]!, op.axis);
+        const c = coord(coords, op.axis);
+        const start = op.start as number;
+        const ok = this.bind(`${c} >= ${start} && ${c} < ${start + size}`, 'ok');
+        const inner = this.bind(`select(0, ${c} - ${start}, ${ok})`, 'i');
+        return `select(${zero(node)}, ${x(0, { ...coords, [op.axis]: inner })}, ${ok})`;
+      }
+      case 'gather': {
+        const size = sizeOf(env.g.nodes[node.inputs[0]!]!, op.axis);
+        const k = x(1);
+        const ok = this.bind(`${k} >= 0 && ${k} < ${size}`, 'ok');
+        const at = this.bind(`select(0, ${k}, ${ok})`, 'i');
+        return `select(${zero(node)}, ${x(0, { ...coords, [op.axis]: at })}, ${ok})`;
+      }
+      case 'scatterAdd':
+        // no index axis is summed (fusion made summing ones row reductions): a masked copy
+        return `select(0.0, ${x(0)}, ${x(1)} == ${coord(coords, op.axis.name)})`;
+      default:
+        throw new Error(`codegen: %${node.id} (${op.kind}) cannot be computed inline`);
+    }
+  }
+}
+
+function zero(n: Node): string {
+  return n.type.dtype === 'i32' ? '0i' : '0.0';
+}
+
+function coord(coords: Coords, axis: string): string {
+  const c = coords[axis];
+  if (c === undefined) throw new Error(`codegen: no coordinate for axis '${axis}'`);
+  return c;
+}
+
+/** Statements that split a flat i32 index into coordinates of axes (row-major in `axes` order). */
+export function unflatten(e: Emitter, flat: string, axes: readonly { name: string; size: number }[], prefix: string): Coords {
+  const coords: Coords = {};
+  let after = 1;
+  for (let j = axes.length - 1; j >= 0; j--) {
+    const a = axes[j]!;
+    if (a.size === 1) {
+      coords[a.name] = '0';
+    } else {
+      const q = after === 1 ? flat : `(${flat} / ${after})`;
+      coords[a.name] = e.bind(j === 0 ? q : `${q} % ${a.size}`, prefix);
+    }
+    after *= a.size;
+  }
+  return coords;
+}

@@ -1,0 +1,18 @@
+// Fused kernels -> WGSL: one template per kernel kind, specialised by constants.
+import type { FusedGraph, Kernel } from '../../ir/fuse/types.js';
+import type { CodegenOptions, KernelCode } from './common.js';
+import { contractKernel, type ContractCodegenOptions } from './contract.js';
+import { elementwiseKernel } from './elementwise.js';
+import { rowKernel } from './row.js';
+
+export type { CodegenOptions, KernelBinding, KernelCode } from './common.js';
+export { rowLanes } from './row.js';
+
+export function generateKernel(fg: FusedGraph, k: Kernel, opts: CodegenOptions & ContractCodegenOptions = {}): KernelCode {
+  const o = { maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension ?? 65535 };
+  switch (k.kind) {
+    case 'elementwise': return elementwiseKernel(fg, k, o);
+    case 'row': return rowKernel(fg, k, o);
+    case 'contract': return contractKernel(fg, k, opts);
+  }
+}

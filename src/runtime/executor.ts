@@ -1,0 +1,358 @@
+// The executor: an IR graph compiled for one binding of its runtime symbols and run on a WebGPU
+// device. Compiling fuses the graph (src/ir/fuse), generates one WGSL kernel per fused kernel
+// (src/codegen/wgsl), plans memory by liveness (src/ir/plan.ts) and creates every buffer,
+// pipeline, texture and bind group once. A run writes the inputs, records the whole graph into one
+// command encoder, submits once and reads back only the outputs asked for.
+//
+// Params (and their gradients, which are graph outputs) live on the GPU: setParams uploads,
+// getParam downloads, paramBuffer / outputBuffer expose the GPUBuffers for an optimizer kernel.
+
+import type { Data } from '../ir/interpret.js';
+import type { Graph } from '../ir/types.js';
+import { formatOp } from '../ir/print.js';
+import { fuse } from '../ir/fuse/fuse.js';
+import { numelOf } from '../ir/fuse/resolve.js';
+import type { FuseOptions, FusedGraph, Kernel, Tensor } from '../ir/fuse/types.js';
+import { planMemory } from '../ir/plan.js';
+import { generateKernel, type KernelBinding, type KernelCode } from '../codegen/wgsl/index.js';
+import type { ArchDevice } from './device.js';
+
+export interface CompileOptions extends FuseOptions {
+  /** Where contractions read their operands (default 'texture', fastest on llvmpipe). */
+  contractionSource?: 'texture' | 'buffer';
+}
+
+export interface KernelInfo {
+  name: string;
+  kind: Kernel['kind'];
+  /** The IR ops it fused, one `%id = op` line each. */
+  ops: string[];
+  bindings: { binding: number; kind: string; tensor?: string; access?: string }[];
+  workgroups: [number, number, number];
+  wgsl: string;
+}
+
+export interface BufferInfo {
+  index: number;
+  bytes: number;
+  tensors: string[];
+  persistent: boolean;
+}
+
+export interface ExecPlan {
+  kernels: KernelInfo[];
+  buffers: BufferInfo[];
+  /** Compute dispatches per run (texture fills of contractions are copies, not dispatches). */
+  dispatchesPerRun: number;
+  totalBytes: number;
+}
+
+export interface RunFeeds {
+  inputs: Record<string, Data>;
+  params?: Record<string, Float32Array | Float64Array>;
+  /** The value of the runtime symbol 'seed' for random ops (default: symbols.seed, else 0). */
+  seed?: number;
+}
+
+export interface KernelTiming {
+  name: string;
+  /** Mean milliseconds per dispatch, timed from the CPU (submit, then onSubmittedWorkDone). */
+  ms: number;
+}
+
+export interface CompiledGraph {
+  readonly fused: FusedGraph;
+  readonly plan: ExecPlan;
+  run(feeds: RunFeeds, want: readonly string[]): Promise<Record<string, Float32Array | Int32Array>>;
+  setParams(values: Record<string, Float32Array | Float64Array>): void;
+  getParam(name: string): Promise<Float32Array>;
+  paramBuffer(name: string): GPUBuffer;
+  /** The buffer holding a graph output after a run (e.g. 'grad:w'); it is not reused by other tensors. */
+  outputBuffer(name: string): GPUBuffer;
+  timeKernels(reps?: number): Promise<KernelTiming[]>;
+  destroy(): void;
+}
+
+const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+function tensorName(fg: FusedGraph, t: Tensor): string {
+  const n = fg.graph.nodes[t.node]!;
+  const base = n.op.kind === 'input' || n.op.kind === 'param' ? n.op.name : n.label ?? `%${n.id}`;
+  const logical = n.type.axes.map((a) => a.name).join('');
+  const layout = t.layout.join('');
+  return layout === logical ? base : `${base} as ${layout}`;
+}
+
+function tensorBytes(fg: FusedGraph, t: Tensor): number {
+  return numelOf(fg.graph.nodes[t.node]!) * 4;
+}
+
+/** Round up to 16 bytes: vec4 and texel reads may run to the end of a group of four. */
+const align16 = (x: number) => Math.max(16, Math.ceil(x / 16) * 16);
+
+export async function compileGraph(
+  target: ArchDevice | GPUDevice,
+  graph: Graph,
+  symbols: Record<string, number>,
+  opts: CompileOptions = {},
+): Promise<CompiledGraph> {
+  const device: GPUDevice = 'device' in target && 'adapter' in target ? target.device : (target as GPUDevice);
+  const limits = device.limits;
+  const maxBindings = Math.min(opts.maxBindings ?? 8, limits.maxStorageBuffersPerShaderStage);
+  const fg = fuse(graph, symbols, { ...opts, maxBindings });
+  const codes: KernelCode[] = fg.kernels.map((k) =>
+    generateKernel(fg, k, { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension, source: opts.contractionSource }),
+  );
+
+  // ---- memory ----
+  const persistentTensors = new Set<number>([...fg.inputs.values(), ...fg.params.values(), ...fg.outputs.values()]);
+  const bytes = fg.tensors.map((t) => tensorBytes(fg, t));
+  for (const c of codes) {
+    for (const b of c.bindings) if (b.kind === 'texture') bytes[b.tensor] = Math.max(bytes[b.tensor]!, b.bufferBytesNeeded);
+  }
+  fg.tensors.forEach((t, i) => {
+    if (bytes[i]! > limits.maxStorageBufferBindingSize) {
+      throw new Error(
+        `tensor ${tensorName(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ` +
+          `${bytes[i]} bytes, more than this device's maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize} bytes); ` +
+          'use a smaller batch or split the tensor',
+      );
+    }
+  });
+  const mem = planMemory(
+    fg.tensors.map((t, i) => ({ bytes: align16(bytes[i]!), persistent: persistentTensors.has(i) })),
+    codes.map((c) => ({
+      reads: c.bindings.filter((b) => b.kind === 'texture' || (b.kind === 'storage' && b.access === 'read')).map((b) => (b as { tensor: number }).tensor),
+      writes: c.bindings.filter((b) => b.kind === 'storage' && b.access === 'read_write').map((b) => (b as { tensor: number }).tensor),
+    })),
+  );
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const buffers = mem.buffers.map((size, i) => device.createBuffer({ size, usage, label: `arch buffer ${i}` }));
+  const bufferOfTensor = (t: number): GPUBuffer => {
+    const b = mem.bufferOf[t]!;
+    if (b < 0) throw new Error(`executor: tensor ${tensorName(fg, fg.tensors[t]!)} has no buffer`);
+    return buffers[b]!;
+  };
+  const seedBuffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+
+  // ---- pipelines, textures, bind groups ----
+  let cache = pipelineCache.get(device);
+  if (!cache) pipelineCache.set(device, (cache = new Map()));
+  const pipelines: GPUComputePipeline[] = [];
+  for (const c of codes) {
+    let p = cache.get(c.code);
+    if (!p) {
+      const module = device.createShaderModule({ code: c.code, label: c.name });
+      const info = await module.getCompilationInfo();
+      const errors = info.messages.filter((m) => m.type === 'error');
+      if (errors.length > 0) {
+        throw new Error(`WGSL for kernel ${c.name} does not compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}\n${c.code}`);
+      }
+      p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: c.name });
+      cache.set(c.code, p);
+    }
+    pipelines.push(p);
+  }
+  const textures: GPUTexture[] = [];
+  interface Step {
+    code: KernelCode;
+    pipeline: GPUComputePipeline;
+    group: GPUBindGroup;
+    fills: { texture: GPUTexture; binding: Extract<KernelBinding, { kind: 'texture' }> }[];
+  }
+  const steps: Step[] = codes.map((code, i) => {
+    const fills: Step['fills'] = [];
+    const entries: GPUBindGroupEntry[] = code.bindings.map((b) => {
+      if (b.kind === 'texture') {
+        const texture = device.createTexture({
+          size: [b.width, b.height],
+          format: b.format,
+          usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+        });
+        textures.push(texture);
+        fills.push({ texture, binding: b });
+        return { binding: b.binding, resource: texture.createView() };
+      }
+      if (b.kind === 'uniform') return { binding: b.binding, resource: { buffer: seedBuffer } };
+      return { binding: b.binding, resource: { buffer: bufferOfTensor(b.tensor) } };
+    });
+    const group = device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries });
+    return { code, pipeline: pipelines[i]!, group, fills };
+  });
+
+  const record = (encoder: GPUCommandEncoder, which: readonly Step[], repeat = 1): void => {
+    let pass: GPUComputePassEncoder | undefined;
+    for (const s of which) {
+      if (s.fills.length > 0) {
+        pass?.end();
+        pass = undefined;
+        for (const f of s.fills) {
+          for (const c of f.binding.copies) {
+            encoder.copyBufferToTexture(
+              { buffer: bufferOfTensor(f.binding.tensor), offset: c.bufferOffset, bytesPerRow: c.bytesPerRow },
+              { texture: f.texture, origin: [0, c.originY] },
+              [c.width, c.height],
+            );
+          }
+        }
+      }
+      pass ??= encoder.beginComputePass();
+      pass.setPipeline(s.pipeline);
+      pass.setBindGroup(0, s.group);
+      for (let r = 0; r < repeat; r++) pass.dispatchWorkgroups(...s.code.workgroups);
+    }
+    pass?.end();
+  };
+
+  // ---- plan description ----
+  const plan: ExecPlan = {
+    kernels: fg.kernels.map((k, i) => ({
+      name: k.name,
+      kind: k.kind,
+      ops: k.fused.map((id) => `%${id} = ${formatOp(fg.graph.nodes[id]!.op, fg.graph.nodes[id]!.inputs)}`),
+      bindings: codes[i]!.bindings.map((b) =>
+        b.kind === 'uniform'
+          ? { binding: b.binding, kind: 'uniform', tensor: 'seed' }
+          : { binding: b.binding, kind: b.kind, tensor: tensorName(fg, fg.tensors[b.tensor]!), access: b.kind === 'storage' ? b.access : 'read' },
+      ),
+      workgroups: codes[i]!.workgroups,
+      wgsl: codes[i]!.code,
+    })),
+    buffers: mem.buffers.map((size, i) => ({
+      index: i,
+      bytes: size,
+      tensors: fg.tensors.filter((t) => mem.bufferOf[t.id] === i).map((t) => tensorName(fg, t)),
+      persistent: fg.tensors.some((t) => mem.bufferOf[t.id] === i && persistentTensors.has(t.id)),
+    })),
+    dispatchesPerRun: codes.length,
+    totalBytes: mem.buffers.reduce((s, b) => s + b, 0),
+  };
+
+  // ---- host side ----
+  const staging = new Map<string, GPUBuffer>();
+  const stagingFor = (key: string, size: number): GPUBuffer => {
+    let b = staging.get(key);
+    if (!b || b.size < size) {
+      b?.destroy();
+      b = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      staging.set(key, b);
+    }
+    return b;
+  };
+  const upload = (t: number, data: Data, what: string): void => {
+    const tensor = fg.tensors[t]!;
+    const node = fg.graph.nodes[tensor.node]!;
+    const n = numelOf(node);
+    if (data.length !== n) throw new Error(`${what} has ${data.length} elements, expected ${n} for [${node.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}]`);
+    const typed = node.type.dtype === 'i32'
+      ? (data instanceof Int32Array ? data : Int32Array.from(data))
+      : (data instanceof Float32Array ? data : Float32Array.from(data));
+    device.queue.writeBuffer(bufferOfTensor(t), 0, typed.buffer, typed.byteOffset, typed.byteLength);
+  };
+  const download = async (entries: { key: string; tensor: number }[]): Promise<(Float32Array | Int32Array)[]> => {
+    const encoder = device.createCommandEncoder();
+    const stages = entries.map((e) => {
+      const size = align16(tensorBytes(fg, fg.tensors[e.tensor]!));
+      const s = stagingFor(e.key, size);
+      encoder.copyBufferToBuffer(bufferOfTensor(e.tensor), 0, s, 0, size);
+      return s;
+    });
+    device.queue.submit([encoder.finish()]);
+    return readStaged(entries, stages);
+  };
+  const readStaged = async (entries: { key: string; tensor: number }[], stages: GPUBuffer[]): Promise<(Float32Array | Int32Array)[]> => {
+    await Promise.all(stages.map((s) => s.mapAsync(GPUMapMode.READ)));
+    return entries.map((e, i) => {
+      const node = fg.graph.nodes[fg.tensors[e.tensor]!.node]!;
+      const n = numelOf(node);
+      const range = stages[i]!.getMappedRange();
+      const out = node.type.dtype === 'i32' ? new Int32Array(range.slice(0, n * 4)) : new Float32Array(range.slice(0, n * 4));
+      stages[i]!.unmap();
+      return out;
+    });
+  };
+  const paramTensor = (name: string): number => {
+    const t = fg.params.get(name);
+    if (t === undefined) throw new Error(`no param '${name}' (params: ${[...fg.params.keys()].join(', ')})`);
+    return t;
+  };
+  const outputTensor = (name: string): number => {
+    const t = fg.outputs.get(name);
+    if (t === undefined) throw new Error(`no output '${name}' (outputs: ${[...fg.outputs.keys()].join(', ')})`);
+    return t;
+  };
+  const setParams = (values: Record<string, Float32Array | Float64Array>): void => {
+    for (const [name, v] of Object.entries(values)) upload(paramTensor(name), v, `param '${name}'`);
+  };
+
+  return {
+    fused: fg,
+    plan,
+    setParams,
+    async getParam(name) {
+      const [v] = await download([{ key: `param:${name}`, tensor: paramTensor(name) }]);
+      return v as Float32Array;
+    },
+    paramBuffer: (name) => bufferOfTensor(paramTensor(name)),
+    outputBuffer: (name) => bufferOfTensor(outputTensor(name)),
+    async run(feeds, want) {
+      for (const [name, t] of fg.inputs) {
+        const data = feeds.inputs[name];
+        if (data === undefined) throw new Error(`run: no value for input '${name}'`);
+        upload(t, data, `input '${name}'`);
+      }
+      if (feeds.params) setParams(feeds.params);
+      const seed = feeds.seed ?? symbols.seed ?? 0;
+      device.queue.writeBuffer(seedBuffer, 0, new Uint32Array([seed >>> 0, 0, 0, 0]));
+      const entries = want.map((name) => ({ key: `out:${name}`, tensor: outputTensor(name) }));
+      const encoder = device.createCommandEncoder();
+      record(encoder, steps);
+      const stages = entries.map((e) => {
+        const size = align16(tensorBytes(fg, fg.tensors[e.tensor]!));
+        const s = stagingFor(e.key, size);
+        encoder.copyBufferToBuffer(bufferOfTensor(e.tensor), 0, s, 0, size);
+        return s;
+      });
+      device.queue.submit([encoder.finish()]);
+      const values = await readStaged(entries, stages);
+      const out: Record<string, Float32Array | Int32Array> = {};
+      want.forEach((name, i) => (out[name] = values[i]!));
+      return out;
+    },
+    async timeKernels(reps = 10) {
+      const out: KernelTiming[] = [];
+      for (const s of steps) {
+        const warm = device.createCommandEncoder();
+        record(warm, [s]);
+        device.queue.submit([warm.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        const encoder = device.createCommandEncoder();
+        record(encoder, [s], reps);
+        const t0 = performance.now();
+        device.queue.submit([encoder.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        out.push({ name: s.code.name, ms: (performance.now() - t0) / reps });
+      }
+      return out;
+    },
+    destroy() {
+      for (const b of buffers) b.destroy();
+      for (const b of staging.values()) b.destroy();
+      for (const t of textures) t.destroy();
+      seedBuffer.destroy();
+    },
+  };
+}
+
+/** A readable account of a plan (`arch compile --emit plan`). */
+export function describePlan(plan: ExecPlan): string {
+  const lines = [`${plan.kernels.length} kernels, ${plan.dispatchesPerRun} dispatches per run, ${plan.buffers.length} buffers (${plan.totalBytes} bytes)`];
+  for (const k of plan.kernels) {
+    lines.push(`${k.name}  [${k.workgroups.join('x')} workgroups]`);
+    for (const b of k.bindings) lines.push(`    @binding(${b.binding}) ${b.kind} ${b.access ?? ''} ${b.tensor ?? ''}`.trimEnd());
+    for (const op of k.ops) lines.push(`    ${op}`);
+  }
+  lines.push('buffers:');
+  for (const b of plan.buffers) lines.push(`  #${b.index} ${b.bytes} bytes${b.persistent ? ' (persistent)' : ''}: ${b.tensors.join(', ')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,34 @@
+// Shared by tests that run whole models: compile a models/ file with --set values, lower it,
+// and make inputs for it.
+import { readFileSync } from 'node:fs';
+import { compileSource } from '../src/compiler/compile.js';
+import type { CheckedModel } from '../src/compiler/graph.js';
+import { lower, type Lowered } from '../src/compiler/lower.js';
+
+export function compileModel(file: string, sets: Record<string, string | number> = {}): CheckedModel {
+  const r = compileSource(file, readFileSync(file, 'utf8'), new Map(Object.entries(sets).map(([k, v]) => [k, String(v)])));
+  if (!r.model) throw new Error(`${file}: ${r.diagnostics.map((d) => `${d.span.start.line}:${d.span.start.col} ${d.message}`).join('; ')}`);
+  return r.model;
+}
+
+export function lowerModel(file: string, sets: Record<string, string | number> = {}, training = false): Lowered {
+  return lower(compileModel(file, sets), { training });
+}
+
+/** Random token ids for every token input (and its next), sized by the given symbols. */
+export function randomInputs(l: Lowered, symbols: Record<string, number>, rand: () => number): Record<string, Int32Array> {
+  const out: Record<string, Int32Array> = {};
+  for (const [name, id] of l.graph.inputs) {
+    const info = l.inputs.get(name)!;
+    const n = l.graph.nodes[id]!.type.axes.reduce((p, a) => p * (typeof a.size === 'number' ? a.size : symbols[a.size]!), 1);
+    out[name] = Int32Array.from({ length: n }, () => Math.floor(rand() * info.classes!));
+  }
+  return out;
+}
+
+/** Runtime sizes: batch 2 and every sequence length at min(max, len). */
+export function tinySymbols(l: Lowered, len = 4, batch = 2): Record<string, number> {
+  const s: Record<string, number> = { seed: 7 };
+  for (const [sym, info] of l.symbols) s[sym] = info.max === undefined ? batch : Math.min(info.max, len);
+  return s;
+}

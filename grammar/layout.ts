@@ -58,7 +58,7 @@ export function layout(
     // Between two levels, so the loop above popped the deeper one.
     const deeper = popped!;
     report({
-      ...syntax(file, line.indentSpan, `inconsistent indentation: this line is indented ${line.indent} spaces, the lines around it ${outer.indent} or ${deeper.indent}`),
+      ...syntax(file, line.indentSpan, `inconsistent indentation: this line is indented ${line.indent} space${line.indent === 1 ? '' : 's'}, the lines around it ${outer.indent} or ${deeper.indent}`),
       help: 'indent the line exactly like the other lines of its block',
     });
     // Recover: the line joins the deeper level, which from now on is indented like it.

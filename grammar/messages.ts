@@ -50,8 +50,8 @@ export function syntaxError(problem: ParseProblem, line: IToken[], rule: LineRul
   const at = problem.token;
   const last = line[line.length - 1]!;
   const w = word(problem, line, rule, last);
-  const d = syntax(file, w.span ?? (isEnd(at) ? spanAfter(last) : tokenSpan(at)), w.message);
-  return { ...d, ...(w.help ? { help: w.help } : {}), ...(w.secondary ? { secondary: w.secondary } : {}) };
+  const d = syntax(file, w.span ?? (isEnd(at) ? spanAfter(last) : tokenSpan(at)), w.message, w.help);
+  return w.secondary ? { ...d, secondary: w.secondary } : d;
 }
 
 function word(p: ParseProblem, line: IToken[], rule: LineRule, last: IToken): Wording {
@@ -147,6 +147,7 @@ function word(p: ParseProblem, line: IToken[], rule: LineRule, last: IToken): Wo
     case 'repeatExpr':
       return { message: `\`repeat\` needs a count and then a block call${end ? '' : `, found ${show(at)}`}`, help: `for example ${EXAMPLE.repeat}` };
     case 'args':
+      if (prev?.tokenType === LParen) return { message: `expected an argument or \`)\` after \`(\`${found}` };
       return { message: `expected \`,\` or \`)\` after the argument ${show(prev)}${found}` };
     case 'primary':
       if (expected.includes('RParen')) return { message: `expected an operator or \`)\` after ${show(prev)}${found}` };
@@ -202,6 +203,10 @@ function blockHeader(p: ParseProblem, prev: IToken | undefined, found: string): 
   }
   if (p.rule === 'resultShape') return { message: `expected the result's letters after \`->\`${found}`, help: 'for example `-> BLD`, `-> *D` or `-> scalar`' };
   if (e.length === 1 && e[0] === 'LParen') return { message: `a block lists its parameters in parentheses${found}`, help: `for example ${EXAMPLE.block}` };
+  if (e.includes('RParen')) {
+    const after = prev?.tokenType === LParen ? 'a parameter or `)` after `(`' : `\`,\` or \`)\` after the parameter ${show(prev)}`;
+    return { message: `expected ${after}${found}`, help: `for example ${EXAMPLE.block}` };
+  }
   return { message: `expected ${expect(e)} in the block's parameters${found}`, help: `for example ${EXAMPLE.block}` };
 }
 
@@ -238,8 +243,13 @@ function previous(line: IToken[], at: IToken): IToken | undefined {
 
 function show(t: IToken | undefined): string {
   if (!t || isEnd(t)) return 'the end of the line';
-  const text = t.image.length > 30 ? t.image.slice(0, 30) + '...' : t.image;
-  return '`' + printable(text) + '`';
+  return quote(t.image.length > 30 ? t.image.slice(0, 30) + '...' : t.image);
+}
+
+/** Source text in backticks, as the messages write code; a backtick itself gets double ones. */
+function quote(text: string): string {
+  const shown = printable(text);
+  return shown.includes('`') ? '`` ' + shown + ' ``' : '`' + shown + '`';
 }
 
 function expect(names: string[]): string {
@@ -270,9 +280,8 @@ export function unknownCharacters(run: UnknownRun, source: string, file: string)
   const shown = text.length > 12 ? text.slice(0, 12) + '...' : text;
   const start = { offset: run.offset, line: run.line, col: run.col };
   const span = { start, end: { offset: run.offset + run.length, line: run.line, col: run.col + run.length } };
-  const d = syntax(file, span, `unknown character${text.length > 1 ? 's' : ''} \`${printable(shown)}\``);
-  const help = unknownHelp(text, source[run.offset + run.length]);
-  return help ? { ...d, help } : d;
+  const message = `unknown character${text.length > 1 ? 's' : ''} ${quote(shown)}`;
+  return syntax(file, span, message, unknownHelp(text, source[run.offset + run.length]));
 }
 
 function unknownHelp(run: string, next: string | undefined): string | undefined {
@@ -293,6 +302,6 @@ export function printable(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\uFFFD\uFEFF]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
-export function syntax(file: string, span: Span, message: string): Diagnostic {
-  return { severity: 'error', code: 'syntax', message, file, span };
+export function syntax(file: string, span: Span, message: string, help?: string): Diagnostic {
+  return help ? { severity: 'error', code: 'syntax', message, file, span, help } : { severity: 'error', code: 'syntax', message, file, span };
 }

@@ -37,7 +37,7 @@ class Assembler {
   }
 
   private error(span: Span, message: string, help?: string): void {
-    this.report(help ? { ...syntax(this.program.file, span, message), help } : syntax(this.program.file, span, message));
+    this.report(syntax(this.program.file, span, message, help));
   }
 
   statements(lines: Line[], ctx: Context, out: Stmt[]): void {

@@ -70,7 +70,7 @@ export class LineConverter {
   }
 
   private error(span: Span, message: string, help?: string): void {
-    this.report(help ? { ...syntax(this.file, span, message), help } : syntax(this.file, span, message));
+    this.report(syntax(this.file, span, message, help));
   }
 
   private lineNode(n: CstNode, span: Span): LineNode {

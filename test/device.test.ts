@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -81,7 +81,7 @@ describe('openDevice', () => {
     // Run device.ts, transpiled, in a fresh node process; 'webgpu' resolved to an absolute URL.
     const dir = mkdtempSync(join(tmpdir(), 'arch-device-'));
     try {
-      const src = readFileSync(resolve(__dirname, '../src/runtime/device.ts'), 'utf8');
+      const src = readFileSync(new URL('../src/runtime/device.ts', import.meta.url), 'utf8');
       const webgpu = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
       const js = ts
         .transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } })

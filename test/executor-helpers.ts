@@ -72,7 +72,8 @@ export async function compare(
     if (got.length !== want.length) throw new Error(`${name}: ${got.length} values, expected ${want.length}`);
     let w = 0;
     for (let i = 0; i < want.length; i++) {
-      const e = Math.abs(got[i]! - want[i]!) / (tol.atol + tol.rtol * Math.abs(want[i]!));
+      const diff = Math.abs(got[i]! - want[i]!);
+      const e = diff === 0 || got[i] === want[i] ? 0 : diff / (tol.atol + tol.rtol * Math.abs(want[i]!));
       if (!(e <= w)) w = Number.isNaN(e) ? Infinity : e;
     }
     worst[name] = w;

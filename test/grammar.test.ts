@@ -163,8 +163,11 @@ describe('models/gpt2.arch', () => {
 
   it('parses 100 times quickly (logged, not asserted)', () => {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < 100; i++) parse('gpt2.arch', GPT2);
-    console.log(`parse gpt2.arch x100: ${(performance.now() - t0).toFixed(0)} ms`);
+    const cpu = process.cpuUsage(cpu0);
+    // CPU time as well: on a shared machine the wall time mostly measures the neighbours.
+    console.log(`parse gpt2.arch x100: ${(performance.now() - t0).toFixed(0)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms cpu`);
   });
 });
 
@@ -173,10 +176,10 @@ describe('src/compiler/prelude.arch', () => {
 
   it('parses with no diagnostics', () => {
     expect(diagnostics).toEqual([]);
-    expect(program.blocks.map((b) => b.name)).toEqual([
-      'linear', 'linear_out', 'project', 'layernorm', 'gelu', 'relu', 'mlp', 'attention', 'causal_attention',
-      'cross_entropy', 'sinusoidal',
-    ]);
+    // (The prelude may grow: these are the blocks gpt2.arch needs.)
+    expect(program.blocks.map((b) => b.name)).toEqual(
+      expect.arrayContaining(['linear', 'linear_out', 'project', 'layernorm', 'gelu', 'relu', 'mlp', 'causal_attention', 'cross_entropy', 'sinusoidal']),
+    );
     expect(checkSpans(PRELUDE, program)).toBeGreaterThan(300);
   });
 

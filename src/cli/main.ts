@@ -7,8 +7,12 @@ import { inspectCommand } from './commands/inspect.js';
 import { compileCommand } from './commands/compile.js';
 import { evalCommand } from './commands/eval.js';
 import { CheckpointError } from '../runtime/safetensors.js';
+import { DataError } from '../runtime/data/index.js';
+import { FeedError } from '../runtime/train/feeds.js';
+import { trainCommand } from './commands/train.js';
+import { sampleCommand } from './commands/sample.js';
 
-const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand];
+const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand];
 
 export function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -65,7 +69,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Errors from lower layers that carry their own clear message (set up as those layers land). */
-const HANDLED: { match: (e: unknown) => boolean; code: number }[] = [{ match: (e) => e instanceof CheckpointError, code: 1 }];
+const HANDLED: { match: (e: unknown) => boolean; code: number }[] = [
+  { match: (e) => e instanceof CheckpointError, code: 1 },
+  { match: (e) => e instanceof DataError || e instanceof FeedError, code: 2 },
+];
 
 export function registerHandledError(match: (e: unknown) => boolean, code: number): void {
   HANDLED.push({ match, code });

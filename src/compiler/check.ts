@@ -76,6 +76,8 @@ class Checker {
   /** The block calls being checked, outermost first: where a prelude diagnostic came from. */
   private callSites: { block: string; file: string; span: Span }[] = [];
   private called = new Set<string>();
+  /** Undeclared letters already reported. */
+  private unknownLetters = new Set<string>();
 
   constructor(private program: Program, private prelude: Program | null, opts: CheckOptions) {
     this.sets = opts.sets ?? new Map();
@@ -285,6 +287,7 @@ class Checker {
             return di && di.size !== null ? [`${di.derivation} (${di.file}:${di.span.start.line})`] : [];
           });
           if (r.name !== undefined) {
+            if (/^[A-Z]$/.test(r.name)) this.unknownLetters.add(r.name);
             const near = closest(r.name, byLetter.keys());
             this.error('dims', `the dim ${letter} uses ${quote(r.name)}, which is not a dim`, r.span, {
               label: /^[A-Z]$/.test(r.name) ? `${r.name} is not declared under ${quote('dims')}` : 'not a dim',
@@ -304,8 +307,19 @@ class Checker {
     for (const letter of byLetter.keys()) resolve(letter, []);
   }
 
-  private constError(r: ConstError, context: string): void {
-    this.error('dims', r.message, r.span, { label: r.label, help: r.help, notes: [context] });
+  /** A constant (repeat count, init scale) that failed; a missing dim letter is said plainly, once. */
+  private constError(r: ConstError, scope: Scope, help: string | undefined): void {
+    if (r.name !== undefined && /^[A-Z]$/.test(r.name) && !this.dims.has(r.name) && !scope.sigma.has(r.name)) {
+      if (this.badDims.has(r.name) || this.unknownLetters.has(r.name)) return;
+      this.unknownLetters.add(r.name);
+      this.error('dims', `${r.name} is not a dim`, r.span, {
+        label: `${r.name} is not declared under ${quote('dims')}`,
+        help: `declare it, e.g. ${quote(`${r.name} = 12`)}`,
+        file: scope.file,
+      });
+      return;
+    }
+    this.error('dims', r.message, r.span, { label: r.label, help, file: scope.file });
   }
 
   private resolveVariants(): void {
@@ -346,12 +360,15 @@ class Checker {
     if (this.badDims.has(letter)) return null;
     if (!this.dims.has(letter)) {
       const declared = this.program.dims.some((d) => d.letter === letter);
-      if (!declared)
+      // One missing dim is one mistake: report its first use, not every name that spells it.
+      if (!declared && !this.unknownLetters.has(letter)) {
+        this.unknownLetters.add(letter);
         this.error('name', `unknown letter ${letter} in ${what}`, span, {
           label: `${letter} is not a dim`,
           help: `declare it under ${quote('dims')} (e.g. ${quote(`${letter} = 64`)}), or use one of ${[...this.dims.keys()].join(' ')}`,
           file: scope.file,
         });
+      }
       return null;
     }
     // A model dim that a block letter already stands for gets an axis of its own here.
@@ -544,7 +561,7 @@ class Checker {
     if (init.kind === 'call' && init.callee === 'normal' && init.args.length === 1) {
       const r = evalConst(init.args[0]!, (n) => this.constLookup(n, scope), false);
       if (!('value' in r)) {
-        this.error('dims', r.message, r.span, { label: r.label, help: r.help, file: scope.file });
+        this.constError(r, scope, r.help);
         return null;
       }
       if (!(r.value >= 0)) {
@@ -608,6 +625,7 @@ class Checker {
           const near = closest(text, v.choices);
           this.error('variant', `${quote(text)} is not a value of the variant ${quote(br.variant.letter)}`, br.value!.span, {
             label: `${br.variant.letter} is one of ${listOr(v.choices)}`,
+            secondary: scope.file === this.program.file ? [{ span: v.span, label: 'declared here' }] : undefined,
             help: near ? `did you mean ${quote(near)}?` : undefined,
             file: scope.file,
           });
@@ -772,8 +790,8 @@ class Checker {
         this.error('contract', `${l} is on only one side of \`@\` and not in the result's name, so nothing can sum it`, side.span, {
           label: `${this.shapeText(a.axes.includes(lost[0]!) ? a.axes : b.axes)}`,
           secondary: [{ span: (side === left ? right : left).span, label: `${this.shapeText(side === left ? b.axes : a.axes)}: no ${l}` }],
-          notes: [`\`@\` sums the letters both sides share (here ${letters(shared)}) unless the result's name keeps them; the result's name is ${this.shapeText(expected)}`],
-          help: `sum over ${letters(shared)} gives ${this.shapeText(natural)}: end the result's name with ${natural.map((x) => this.axes.get(x)?.letter ?? x).join('') || 'no letters'}; or sum ${l} explicitly first with sum(..., ${l})`,
+          notes: [`\`@\` sums the letters both sides share (here ${letters(shared)}) unless the result's name keeps them; the result's name asks for ${this.shapeText(expected)}`],
+          help: `summing ${letters(shared)} gives ${this.shapeText(natural)}: end the result's name with ${natural.map((x) => this.axes.get(x)?.letter ?? x).join('') || 'no letters'}; or sum ${l} first with sum(..., ${l})`,
           file: scope.file,
         });
         return null;
@@ -848,9 +866,9 @@ class Checker {
         ? `a rename keeps the size, but ${sizeText(from, sf)} and ${sizeText(to, st)}`
         : `the reshape changes the number of elements: ${sizeText(from, sf)}, but ${sizeText(to, st)}`;
       this.error('shape', message, e.span, {
-        label: rename ? `renames ${this.axes.get(from[0]!)?.letter} to ${this.axes.get(to[0]!)?.letter}` : `${from.length} letter${from.length === 1 ? '' : 's'} -> ${to.length}`,
+        label: rename ? `renames ${this.axes.get(from[0]!)?.letter} to ${this.axes.get(to[0]!)?.letter}` : `${sf ?? '?'} elements -> ${st ?? '?'}`,
         notes: this.dimNotes([...from, ...to]),
-        help: rename ? 'a rename needs two dims of the same size' : 'a split or merge keeps the product of the sizes',
+        help: this.reshapeHelp(e, v.axes, from, to, sf) ?? (rename ? 'a rename needs two dims of the same size' : 'a split or merge keeps the product of the sizes'),
         file: scope.file,
       });
       return null;
@@ -861,6 +879,28 @@ class Checker {
     const axes = [...before, ...to, ...rest.slice(before.length)];
     for (const t of to) if (rename && this.axes.get(from[0]!)?.sequence) this.axes.get(t)!.sequence = true;
     return { node: this.emit({ kind: 'reshape', from, to }, [v.node], axes, e.span, scope), axes };
+  }
+
+  /** A reshape that would work with one letter changed: `did you mean x[D -> H K]?`. */
+  private reshapeHelp(e: Extract<Expr, { kind: 'reshape' }>, has: string[], from: string[], to: string[], total: number | null): string | undefined {
+    if (total === null) return undefined;
+    const letter = (x: string) => this.axes.get(x)?.letter ?? x;
+    const busy = new Set([...has, ...from, ...to].map(letter));
+    for (let i = 0; i < to.length; i++) {
+      const others = to.filter((_, j) => j !== i).reduce<number | null>((p, x) => (p === null || this.axes.get(x)?.size == null ? null : p * this.axes.get(x)!.size!), 1);
+      if (!others || total % others) continue;
+      const need = total / others;
+      // Among dims of the right size, prefer one defined from the letters at hand (K = D / H).
+      const spoken = new Set([...from, ...to].map(letter));
+      const score = (d: DimInfo) => [...d.derivation.replace(/^[A-Z] = /, '').matchAll(/\b[A-Z]\b/g)].filter((m) => spoken.has(m[0])).length;
+      const fit = [...this.dims.entries()].filter(([l, d]) => d.size === need && !busy.has(l)).sort((a, b) => score(b[1]) - score(a[1]))[0];
+      if (!fit) continue;
+      const spec = to.map((x, j) => (j === i ? fit[0] : letter(x))).join(' ');
+      const src = this.program.source.slice(e.operand.span.start.offset, e.operand.span.end.offset);
+      const shown = src.length <= 40 && e.operand.kind === 'name' ? src : 'x';
+      return `did you mean ${quote(`${shown}[${from.map(letter).join(' ')} -> ${spec}]`)}? ${fit[1].derivation}`;
+    }
+    return undefined;
   }
 
   /** A bare dim letter given as an argument (`softmax(x, M)`), mapped to its axes. */
@@ -999,7 +1039,12 @@ class Checker {
         const arg = e.args[0]!;
         const b = arg.kind === 'name' ? scope.env.get(arg.name.text) : undefined;
         if (!b || b.kind !== 'input' || !b.onehot) {
-          this.error('name', '`next` takes a one-hot input: it means the same tokens one position later (the targets)', arg.span, { file: scope.file });
+          const inputs = [...scope.env].filter(([, x]) => x.kind === 'input' && x.onehot).map(([n]) => n);
+          this.error('name', '`next` takes a one-hot input: it means the same tokens one position later (the targets)', arg.span, {
+            label: b ? `a ${b.kind === 'param' ? 'parameter' : b.kind}, not a one-hot input` : undefined,
+            help: inputs.length ? `did you mean ${quote(`next(${inputs[0]})`)}?` : 'declare the tokens as an input: `input tokens_BLV : onehot`',
+            file: scope.file,
+          });
           if (b) b.used = true;
           return null;
         }
@@ -1173,8 +1218,11 @@ class Checker {
     const want = this.nameAxes(decl.result, inner);
     if (!want) return null;
     if (want.length !== result.axes.length || want.some((x) => !result.axes.includes(x))) {
+      const last = [...decl.body].reverse().find((st) => st.kind === 'assign');
       this.error('block', `the block ${quote(decl.name)} should return ${this.shapeText(want)}, but its last assignment is ${this.shapeText(result.axes)}`, decl.result.span, {
         label: `declared ${decl.result.text || 'scalar'}`,
+        secondary: last?.kind === 'assign' ? [{ span: last.target.span, label: `the block's value: ${this.shapeText(result.axes)}` }] : undefined,
+        help: `a block's value is its last assignment: end ${quote(decl.name)} with a tensor named ..._${decl.result.text}, or change the declared result`,
         file,
       });
       return null;
@@ -1192,7 +1240,7 @@ class Checker {
   private repeat(e: Extract<Expr, { kind: 'repeat' }>, scope: Scope, expected: string[] | null, label: string): Val | null {
     const r = evalConst(e.count, (n) => this.constLookup(n, scope), true);
     if (!('value' in r)) {
-      this.error('dims', r.message, r.span, { label: r.label, help: r.help ?? 'repeat takes a whole number or a dim, e.g. `repeat N layer(x_BLD)`', file: scope.file });
+      this.constError(r, scope, r.help ?? 'repeat takes a whole number or a dim, e.g. `repeat N layer(x_BLD)`');
       return null;
     }
     if (!Number.isSafeInteger(r.value) || r.value < 1 || r.value > MAX_REPEAT) {

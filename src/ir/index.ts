@@ -8,3 +8,4 @@ export { differentiate } from './autodiff.js';
 export { printGraph, formatNode, formatOp } from './print.js';
 export { pcgHash, randomBits, randomUniform } from './random.js';
 export { initParams, initValues } from './init.js';
+export { prune } from './prune.js';

@@ -53,7 +53,8 @@ export function matchParams(tensors: Map<string, StTensor | { shape: number[]; d
     }
     out.set(p.name, t.data);
   }
-  for (const name of tensors.keys()) if (!wanted.has(name) && !name.startsWith('__')) problems.push(`unexpected ${name} ${fmt(tensors.get(name)!.shape)} (the model has no such parameter)`);
+  // Optimizer state rides along in training checkpoints; it is not a parameter.
+  for (const name of tensors.keys()) if (!wanted.has(name) && !name.startsWith('__') && !name.startsWith('optimizer.')) problems.push(`unexpected ${name} ${fmt(tensors.get(name)!.shape)} (the model has no such parameter)`);
   if (problems.length) {
     const shown = problems.slice(0, 20);
     if (problems.length > 20) shown.push(`... and ${problems.length - 20} more`);

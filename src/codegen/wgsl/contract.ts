@@ -39,6 +39,9 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     c: { offset: 0, batchStride: stride(cView, k.batch, outNode), mStride: stride(cView, k.m, outNode), nStride: stride(cView, k.n, outNode) },
     source: opts.source ?? 'texture',
   };
+  // small blocks for small matrices: less wasted work and much less code for the JIT
+  const blk = (x: number) => (x <= 4 ? 4 : x <= 32 ? 8 : 16);
+  spec.tile = { tm: blk(spec.m), tn: blk(spec.n) };
   const inputTensors: number[] = [];
   if (k.epilogue !== k.node) {
     const inputs = k.epilogueReads;

@@ -28,7 +28,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   const { decls, bindings } = storageBindings(fg, k, env);
   const first = g.nodes[k.reductions[0]!]!;
   const rowAxes = k.rowAxes.map((n) => ({ name: n, size: sizeOf(first, n) }));
-  const src = termSource(fg, first);
+  const src = fg.graph.nodes[first.op.kind === 'scatterAdd' ? first.inputs[0]! : k.terms[0]!]!;
   const redAxes = k.redAxes.map((n) => ({ name: n, size: sizeOf(src, n) }));
   const rows = rowAxes.reduce((p, a) => p * a.size, 1);
   const reduced = redAxes.reduce((p, a) => p * a.size, 1);
@@ -55,7 +55,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     body.lines.push(`var ${acc}: f32 = ${isMax ? '(-inf_f32())' : '0.0'};`);
     // the interpreter's max keeps the first of equal values: v > acc ? v : acc
     const combine = (a: string, v: string) => (isMax ? `select(${a}, ${v}, ${v} > ${a})` : `${a} + ${v}`);
-    sweep((e, coords) => [`${acc} = ${combine(acc, term(e, node, coords))};`]);
+    sweep((e, coords) => [`${acc} = ${combine(acc, term(e, node, k.terms[i]!, coords))};`]);
     let result = acc;
     if (lanes > 1) {
       body.lines.push(
@@ -103,14 +103,9 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   return { name: k.name, code, workgroups, bindings };
 }
 
-/** The node whose axes include the reduced ones: reduce's input, or scatterAdd's values. */
-function termSource(fg: FusedGraph, r: Node): Node {
-  return fg.graph.nodes[r.inputs[0]!]!;
-}
-
 /** One element of a reduction's sweep. */
-function term(e: Emitter, r: Node, coords: Coords): string {
-  if (r.op.kind === 'reduce') return e.value(r.inputs[0]!, coords);
+function term(e: Emitter, r: Node, summed: number, coords: Coords): string {
+  if (r.op.kind === 'reduce') return e.value(summed, coords);
   if (r.op.kind === 'scatterAdd') {
     // out[axis = index[i..], ..] += values[i.., ..]: this row's slot of `axis` gathers the matches
     const v = e.value(r.inputs[0]!, coords);

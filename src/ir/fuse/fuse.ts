@@ -41,6 +41,26 @@ export function reducedAxes(g: Graph, n: Node): string[] {
   return n.op.kind === 'reduce' ? [n.op.axis] : scatterSummed(g, n);
 }
 
+/**
+ * sum(sum(x, B), L) is one reduction of x over [B, L] when the inner result feeds nothing else
+ * (autodiff's unbroadcast writes bias gradients this way). Returns, per outer reduction, the
+ * term it reduces and all its axes; the inner reductions are no longer materialised.
+ */
+function collapseReductions(g: Graph, consumers: number[][], keep: (id: number) => boolean): Map<number, { term: number; axes: string[] }> {
+  const out = new Map<number, { term: number; axes: string[] }>();
+  for (const n of g.nodes) {
+    if (n.op.kind !== 'reduce') continue;
+    const inner = g.nodes[n.inputs[0]!]!;
+    const nested = out.get(inner.id);
+    const fits = inner.op.kind === 'reduce' && inner.op.fn === n.op.fn && consumers[inner.id]!.length === 1 && !keep(inner.id);
+    if (fits) {
+      out.set(n.id, { term: nested?.term ?? inner.inputs[0]!, axes: [...(nested?.axes ?? [(inner.op as { axis: string }).axis]), n.op.axis] });
+      out.delete(inner.id);
+    } else out.set(n.id, { term: n.inputs[0]!, axes: [n.op.axis] });
+  }
+  return out;
+}
+
 interface Draft {
   index: number;
   kind: 'elementwise' | 'row' | 'contract';
@@ -118,6 +138,10 @@ function attemptFuse(
       if (!mat.has(cur)) mat.add(viewable ? cur : x);
     }
   }
+  const collapsed = opts.unfused ? new Map<number, { term: number; axes: string[] }>() : collapseReductions(g, consumers, (id) => outputNodes.has(id) || forced.has(id));
+  for (const n of g.nodes) if (n.op.kind === 'reduce' && needed[n.id] && !collapsed.has(n.id) && !opts.unfused) mat.delete(n.id);
+  const redAxesOf = (n: Node): string[] => collapsed.get(n.id)?.axes ?? reducedAxes(g, n);
+  const termOf = (n: Node): number => collapsed.get(n.id)?.term ?? (n.op.kind === 'reduce' ? n.inputs[0]! : n.id);
   const cost = new Array<number>(N).fill(0);
   for (const n of g.nodes) {
     if (!needed[n.id] || mat.has(n.id)) continue;
@@ -193,10 +217,17 @@ function attemptFuse(
     drafts.push(d);
     return d;
   };
+  const readers = new Map<number, Set<Draft>>(); // tensor -> drafts reading it
+  const addReads = (d: Draft, reads: Iterable<number>): void => {
+    for (const t of reads) {
+      d.reads.add(t);
+      (readers.get(t) ?? readers.set(t, new Set()).get(t)!).add(d);
+    }
+  };
   const addMember = (d: Draft, m: number, reads: readonly number[], provided: boolean, tensor = tensorOf(m)): void => {
     d.members.push(m);
     (provided ? d.provided : d.inlineMembers).add(m);
-    for (const t of reads) d.reads.add(t);
+    addReads(d, reads);
     d.writes.add(tensor);
     writer.set(tensor, d);
     kernelOf.set(m, d);
@@ -228,8 +259,8 @@ function attemptFuse(
     const t = newTensor(node, layout);
     const d = newDraft('elementwise');
     d.space = layout;
-    if (mat.has(node)) d.reads.add(tensorOf(node));
-    else for (const r of dagOf(g, node, (id) => mat.has(id)).reads) d.reads.add(tensorOf(r.node));
+    if (mat.has(node)) addReads(d, [tensorOf(node)]);
+    else addReads(d, dagOf(g, node, (id) => mat.has(id)).reads.map((r) => tensorOf(r.node)));
     d.writes.add(t);
     writer.set(t, d);
     copies.set(key, t);
@@ -264,20 +295,27 @@ function attemptFuse(
     const t = newTensor(c.id, layout);
     primary.set(c.id, t);
     const d = newDraft('contract');
-    d.reads.add(av.tensor);
-    d.reads.add(bv.tensor);
+    addReads(d, [av.tensor, bv.tensor]);
     addMember(d, c.id, [], true, t);
     d.contract = { node: c.id, batch, m, n, k, aNode: a, bNode: b, a: av, b: bv, out: t, epilogue: c.id, epilogueReads: [] };
   };
 
   const formReduction = (r: Node): void => {
-    const red = reducedAxes(g, r);
+    const red = redAxesOf(r);
     const rows = logical(r.id);
-    const key = `${setKey(g, r, rows)}|${red.map((a) => `${a}=${sizeOf(g.nodes[r.inputs[0]!]!, a)}`).sort().join(',')}`;
+    const src = r.op.kind === 'scatterAdd' ? g.nodes[r.inputs[0]!]! : g.nodes[termOf(r)]!;
+    const key = `${setKey(g, r, rows)}|${red.map((a) => `${a}=${sizeOf(src, a)}`).sort().join(',')}`;
     if (!opts.unfused) {
-      for (let i = drafts.length - 1; i >= 0; i--) {
-        const d = drafts[i]!;
-        if (d.kind !== 'row' || d.rowKey !== key) continue;
+      // candidates: row kernels whose results this reduction reads, or that read what it reads
+      const dag0 = dagOf(g, r.id, (id) => mat.has(id));
+      const near = new Set<Draft>();
+      for (const x of dag0.reads) {
+        const w = kernelOf.get(x.node);
+        if (w) near.add(w);
+        for (const u of readers.get(tensorOf(x.node)) ?? []) near.add(u);
+      }
+      const candidates = [...near].filter((d) => d.kind === 'row' && d.rowKey === key).sort((x, y) => y.index - x.index);
+      for (const d of candidates) {
         const mr = memberReads(d, r.id);
         if (mr === null) continue;
         const touches = dagOf(g, r.id, stopFor(d)).reads.some((x) => d.provided.has(x.node)) || mr.reads.some((t) => d.reads.has(t));
@@ -361,7 +399,7 @@ function attemptFuse(
     if (d.kind === 'contract') d.writes.add(d.contract!.out); // the template always stores C
   }
   const order = topoOrder(drafts.filter((d) => d.writes.size > 0), writer);
-  const kernels: Kernel[] = order.map((d, i) => toKernel(g, d, i, tensors));
+  const kernels: Kernel[] = order.map((d, i) => toKernel(g, d, i, tensors, (id) => termOf(g.nodes[id]!)));
   const inputs = new Map<string, number>();
   for (const [name, id] of g.inputs) if (primary.has(id)) inputs.set(name, primary.get(id)!);
   const params = new Map<string, number>();
@@ -407,7 +445,7 @@ function onlyFeeds(g: Graph, consumers: number[][], src: number, root: number, i
   return true;
 }
 
-function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[]): Kernel {
+function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], termOf: (id: number) => number): Kernel {
   const stored = new Set(tensors.map((t) => t.node));
   const fused = new Set<number>();
   for (const m of d.members) for (const id of dagOf(g, m, (x) => d.provided.has(x) || stored.has(x)).inlined) fused.add(id);
@@ -429,7 +467,10 @@ function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[]): Kernel 
     members: [...d.members],
     fused: [...fused].sort((a, b) => a - b),
   };
-  if (d.kind === 'row') return { ...base, kind: 'row', rowAxes: d.rowAxes!, redAxes: d.redAxes!, reductions: d.members.filter((m) => d.provided.has(m)) };
+  if (d.kind === 'row') {
+    const reductions = d.members.filter((m) => d.provided.has(m));
+    return { ...base, kind: 'row', rowAxes: d.rowAxes!, redAxes: d.redAxes!, reductions, terms: reductions.map(termOf) };
+  }
   if (d.kind === 'contract') return { ...base, kind: 'contract', ...d.contract! };
   const first = tensors[base.writes[0]!]!;
   return { ...base, kind: 'elementwise', space: first.layout };

@@ -51,6 +51,12 @@ export interface RowKernel extends KernelBase {
   redAxes: string[];
   /** reduce or scatterAdd nodes (scatterAdd sums over index axes), in order. */
   reductions: number[];
+  /**
+   * Per reduction, the node summed (or maxed) over all of redAxes: the reduce's input, or the
+   * innermost input of a chain like sum(sum(x, B), L) that fusion collapsed into one reduction.
+   * For scatterAdd, the scatterAdd node itself.
+   */
+  terms: number[];
 }
 
 /**

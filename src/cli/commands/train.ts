@@ -1,0 +1,283 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
+import { loadModel, readModelFile } from '../load.js';
+import { buildGraph } from '../pipeline.js';
+import { classLetters, inputRoles } from '../model-io.js';
+import { fmtDuration, Progress } from '../progress.js';
+import { compileSource } from '../../compiler/compile.js';
+import { initParams } from '../../ir/index.js';
+import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../../runtime/data/index.js';
+import { loadWeights, paramShapes } from '../../runtime/weights.js';
+import { InterpreterBackend } from '../../runtime/train/interpreter-backend.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../runtime/train/checkpoint.js';
+import { trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../../runtime/train/loop.js';
+import { describeRoles } from '../../runtime/train/feeds.js';
+import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
+import { writeLossPlot } from '../plots.js';
+
+export const TRAIN_BACKENDS = ['interpreter'] as const;
+
+const num = (args: ParsedArgs, name: string, fallback: number, check: (n: number) => boolean = Number.isFinite, what = 'a number'): number => {
+  const v = args.values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (String(v).trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} ${v}: expected ${what}`);
+  return n;
+};
+const posInt = (n: number) => Number.isInteger(n) && n >= 1;
+
+export const trainCommand: CommandSpec = {
+  name: 'train',
+  summary: 'train a model on a text file or a built-in task; checkpoints, metrics and a loss plot in --out',
+  usage: 'arch train FILE --data PATH|task:NAME [--steps N] [--batch B] [--seed S] [--out DIR] [--set NAME=VALUE ...] [optimizer flags]',
+  options: {
+    set: { type: 'string', multiple: true },
+    data: { type: 'string' },
+    tokenizer: { type: 'string' },
+    steps: { type: 'string' },
+    batch: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    lr: { type: 'string' },
+    schedule: { type: 'string' },
+    warmup: { type: 'string' },
+    'min-lr': { type: 'string' },
+    'weight-decay': { type: 'string' },
+    'grad-clip': { type: 'string' },
+    accum: { type: 'string' },
+    dropout: { type: 'string' },
+    'eval-every': { type: 'string' },
+    'eval-batches': { type: 'string' },
+    resume: { type: 'string' },
+    'init-from': { type: 'string' },
+    backend: { type: 'string' },
+  },
+  help: [
+    ['--data PATH|task:NAME', 'a UTF-8 text file, or a built-in task: copy reverse sort add induction classify seq2seq'],
+    ['--tokenizer char|gpt2', 'for text: characters (default) or GPT-2 BPE'],
+    ['--steps N', 'optimizer steps (default 200)'],
+    ['--batch B', `sequences per step (default ${TRAIN_DEFAULTS.batch})`],
+    ['--seed S', 'seeds the initial weights, the data order and dropout (default 1)'],
+    ['--out DIR', 'where checkpoint.safetensors, metrics.jsonl and loss.svg go (default runs/MODEL)'],
+    SET_HELP,
+    ['--lr X', `peak learning rate (default ${TRAIN_DEFAULTS.lr})`],
+    ['--schedule cosine|constant', 'after warmup: cosine decay to --min-lr (default), or constant'],
+    ['--warmup N', 'linear warmup steps (default steps/20)'],
+    ['--min-lr X', 'the floor of the cosine decay (default lr/10)'],
+    ['--weight-decay X', `AdamW decoupled weight decay on matrices (default ${TRAIN_DEFAULTS.weightDecay})`],
+    ['--grad-clip X', `clip the global gradient norm (default ${TRAIN_DEFAULTS.gradClip}; 0: off)`],
+    ['--accum N', 'accumulate gradients over N batches per step (default 1)'],
+    ['--dropout P', "set the model's dropout variant (training only)"],
+    ['--eval-every N', 'validation loss and a checkpoint every N steps (default steps/10)'],
+    ['--eval-batches N', `validation batches per evaluation (default ${TRAIN_DEFAULTS.evalBatches})`],
+    ['--resume DIR', 'continue the run in DIR from its checkpoint (same losses as uninterrupted); --steps may extend it'],
+    ['--init-from W', 'start from these weights (a safetensors file; a GPT-2 checkpoint works for models/gpt2.arch)'],
+    ['--backend NAME', `where to run: ${TRAIN_BACKENDS.join(', ')}`],
+  ],
+  examples: [
+    'arch train models/gpt-nano.arch --data task:reverse --steps 300',
+    'arch train models/gpt-nano.arch --data ../shared/data/tinyshakespeare.txt --steps 200 --out runs/shakespeare',
+    'arch train models/gpt-nano.arch --data task:reverse --resume runs/gpt_nano --steps 600',
+  ],
+  run: runTrain,
+};
+
+async function runTrain(args: ParsedArgs): Promise<number> {
+  const file = oneFile(args, trainCommand);
+  const resumeDir = args.values.resume ? String(args.values.resume) : undefined;
+  const resumed = resumeDir ? loadCheckpoint(join(resumeDir, 'checkpoint.safetensors')) : undefined;
+  if (resumed && !resumed.meta) throw new UsageError(`${resumeDir}/checkpoint.safetensors holds weights but no training state; use --init-from to start from it`);
+  const prev = resumed?.meta?.options as Record<string, unknown> | undefined;
+  // On resume, the run's own settings win over flags (only --steps may change), so it continues exactly.
+  const pick = <T>(key: string, fresh: T): T => (prev && key in prev ? (prev[key] as T) : fresh);
+  const dataSpec = pick('data', args.values.data ? String(args.values.data) : '');
+  if (!dataSpec) throw new UsageError('--data is required: a text file, or task:NAME (copy, reverse, sort, add, induction, classify, seq2seq)');
+  const steps = num(args, 'steps', 200, posInt, 'a whole number of steps');
+  const o = {
+    data: dataSpec,
+    tokenizer: pick('tokenizer', String(args.values.tokenizer ?? 'char')),
+    batch: pick('batch', num(args, 'batch', TRAIN_DEFAULTS.batch, posInt, 'a whole number >= 1')),
+    seed: pick('seed', num(args, 'seed', TRAIN_DEFAULTS.seed, Number.isInteger, 'a whole number')),
+    lr: pick('lr', num(args, 'lr', TRAIN_DEFAULTS.lr, (n) => n > 0, 'a positive number')),
+    schedule: pick('schedule', String(args.values.schedule ?? 'cosine')),
+    warmup: pick('warmup', num(args, 'warmup', Math.floor(steps / 20), (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0')),
+    minLr: pick('minLr', num(args, 'min-lr', NaN, (n) => n >= 0, 'a number >= 0')),
+    weightDecay: pick('weightDecay', num(args, 'weight-decay', TRAIN_DEFAULTS.weightDecay, (n) => n >= 0, 'a number >= 0')),
+    gradClip: pick('gradClip', num(args, 'grad-clip', TRAIN_DEFAULTS.gradClip, (n) => n >= 0, 'a number >= 0')),
+    accum: pick('accum', num(args, 'accum', TRAIN_DEFAULTS.accum, posInt, 'a whole number >= 1')),
+    evalEvery: pick('evalEvery', num(args, 'eval-every', Math.max(1, Math.floor(steps / 10)), (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0')),
+    evalBatches: pick('evalBatches', num(args, 'eval-batches', TRAIN_DEFAULTS.evalBatches, posInt, 'a whole number >= 1')),
+    backend: pick('backend', String(args.values.backend ?? 'interpreter')),
+  };
+  if (!Number.isFinite(o.minLr)) o.minLr = o.lr / 10;
+  if (o.schedule !== 'cosine' && o.schedule !== 'constant') throw new UsageError(`--schedule ${o.schedule}: expected cosine or constant`);
+  if (o.tokenizer !== 'char' && o.tokenizer !== 'gpt2') throw new UsageError(`--tokenizer ${o.tokenizer}: expected char or gpt2`);
+  if (!(TRAIN_BACKENDS as readonly string[]).includes(o.backend)) throw new UsageError(`--backend ${o.backend}: expected one of ${TRAIN_BACKENDS.join(', ')}`);
+  if (args.values.dropout !== undefined) args.sets.set('dropout', String(num(args, 'dropout', 0, (n) => n >= 0 && n < 1, 'a rate from 0 to 1')));
+  const sets: Map<string, string> = resumed ? new Map(Object.entries(resumed.meta!.sets)) : args.sets;
+
+  // Data first: its vocabulary decides V (and a task's classes decide C) unless --set says otherwise.
+  const tokenizer = resumed?.meta?.tokenizer ? tokenizerFromJSON(resumed.meta.tokenizer) : undefined;
+  const data: DataSource = openData(o.data, { tokenizer: tokenizer ?? (o.tokenizer as 'char' | 'gpt2') });
+  const source = resumed ? resumed.meta!.modelSource : readModelFile(file);
+  if (resumed && readModelFile(file) !== source) process.stderr.write(`note: ${file} has changed since the checkpoint; resuming with the model as it was then\n`);
+  const first = compileSource(file, source, sets);
+  if (first.model && !resumed) {
+    const letters = classLetters(first.model);
+    const roles = inputRoles(buildGraph(first.model).lowered);
+    for (const r of roles) {
+      const letter = letters.get(r.name);
+      if (!letter || sets.has(letter)) continue;
+      const want = r.role === 'labels' ? data.task?.numClasses : data.vocabSize;
+      const have = first.model.dims.get(letter)?.size;
+      if (want && have !== want) {
+        sets.set(letter, String(want));
+        process.stderr.write(`note: ${letter} = ${want} (from the data${r.role === 'labels' ? "'s classes" : "'s vocabulary"}; the model declares ${have})\n`);
+      }
+    }
+  }
+  const { model } = loadModel(file, sets, { quietWarnings: true });
+  const train = buildGraph(model, { training: true, grad: true });
+  const evalG = buildGraph(model);
+  const roles = inputRoles(train.lowered);
+  const vocabLetter = classLetters(model);
+  for (const r of roles) {
+    const cls = train.lowered.inputs.get(r.name)?.classes;
+    const need = r.role === 'labels' ? data.task?.numClasses : data.vocabSize;
+    if (cls !== undefined && need !== undefined && cls < need)
+      throw new UsageError(`the data has ${fmtInt(need)} ${r.role === 'labels' ? 'classes' : 'distinct tokens'}, but ${r.name}'s ${vocabLetter.get(r.name) ?? 'class'} is ${fmtInt(cls)}\n  hint: --set ${vocabLetter.get(r.name) ?? 'V'}=${need}`);
+  }
+  const tokensRole = roles.find((r) => r.role === 'tokens');
+  const lengthSym = tokensRole?.symbols[1];
+  const L = lengthSym ? train.lowered.symbols.get(lengthSym)?.max : undefined;
+  if (!L) throw new UsageError(`${file}: can't tell the model's context length (its inputs: ${describeRoles(roles)})`);
+  const minL = data.task?.minContextLength ?? 1;
+  if (L < minL) throw new UsageError(`${o.data} needs a context of at least ${minL} positions; the model's is ${L}\n  hint: --set ${model.axes.get(lengthSym!)?.letter ?? 'L'}=${minL}`);
+
+  const shapes = new Map(paramShapes(train.graph).map((p) => [p.name, p.shape]));
+  let weights: Weights;
+  if (resumed) weights = new Map([...resumed.weights].map(([k, v]) => [k, v.data]));
+  else if (args.values['init-from']) weights = loadWeights(String(args.values['init-from']), paramShapes(train.graph)).weights;
+  else weights = new Map(Object.entries(initParams(train.lowered.graph, {}, o.seed)).map(([k, v]) => [k, Float32Array.from(v)]));
+  if (resumed) {
+    const missing = [...shapes.keys()].filter((k) => !weights.has(k));
+    if (missing.length) throw new UsageError(`the checkpoint in ${resumeDir} lacks ${missing.slice(0, 3).join(', ')}: it belongs to another model`);
+  }
+
+  const outDir = resumeDir ?? String(args.values.out ?? join('runs', model.name));
+  mkdirSync(outDir, { recursive: true });
+  const metricsPath = join(outDir, 'metrics.jsonl');
+  const ckptPath = join(outDir, 'checkpoint.safetensors');
+  if (!resumed && existsSync(ckptPath) && !args.values.out) {
+    // A default directory already holding a run: keep it, use a fresh one.
+    throw new UsageError(`${outDir} already holds a run; continue it with --resume ${outDir}, or choose --out DIR`);
+  }
+  if (resumed) keepMetricsUpTo(metricsPath, resumed.meta!.step);
+  else writeFileSync(metricsPath, '');
+
+  const backend: TrainBackend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
+  const opts: TrainOptions = {
+    steps,
+    batch: o.batch,
+    length: L,
+    accum: o.accum,
+    seed: o.seed,
+    schedule: { lr: o.lr, minLr: o.minLr, warmup: o.warmup, steps, kind: o.schedule as 'cosine' },
+    adamw: { ...TRAIN_DEFAULTS, weightDecay: o.weightDecay },
+    gradClip: o.gradClip,
+    evalEvery: o.evalEvery,
+    evalBatches: o.evalBatches,
+  };
+  const params = [...shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+  process.stderr.write(
+    `training ${model.name} (${fmtInt(params)} parameters) on ${o.data}: ${steps} steps of ${o.batch}x${L} tokens${o.accum > 1 ? ` x${o.accum}` : ''}, ${backend.name} backend -> ${outDir}\n`,
+  );
+  const ideal = data.idealLoss?.(L);
+  if (ideal !== undefined) process.stderr.write(`the task's ideal loss is ${ideal.toFixed(3)}\n`);
+
+  let stop = false;
+  const onSigint = () => {
+    if (stop) {
+      process.stderr.write('\ninterrupted again: exiting now (the last checkpoint is intact)\n');
+      process.exit(130);
+    }
+    stop = true;
+    process.stderr.write('\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSigint);
+  const progress = new Progress(steps);
+  const history: { train: [number, number][]; val: [number, number][] } = readHistory(metricsPath);
+  let lastStep: StepMetrics | undefined;
+  const meta = (step: number, rng: RngState, elapsedS: number): CheckpointMeta => ({
+    step,
+    elapsedS,
+    rng,
+    tokenizer: data.tokenizer.toJSON(),
+    modelFile: file,
+    modelSource: source,
+    sets: Object.fromEntries(sets),
+    data: o.data,
+    options: { ...o },
+  });
+  try {
+    const result = await trainLoop(backend, data, roles, opts, {
+      onStep(m) {
+        lastStep = m;
+        appendFileSync(metricsPath, JSON.stringify(m) + '\n');
+        history.train.push([m.step, m.loss]);
+        const eta = ((steps - m.step) * o.batch * L * o.accum) / Math.max(1e-9, m.tokens_per_s);
+        progress.update(m.step, `loss ${m.loss.toFixed(4)} | ${m.tokens_per_s.toFixed(0)} tok/s`, eta);
+      },
+      onEval(m) {
+        appendFileSync(metricsPath, JSON.stringify(m) + '\n');
+        history.val.push([m.step, m.val_loss]);
+        progress.log(`step ${m.step}: validation loss ${m.val_loss.toFixed(4)}`);
+      },
+      stopRequested: () => stop,
+      async checkpoint(step, rng, elapsedS) {
+        saveCheckpoint(ckptPath, await backend.weights(), shapes, await backend.optimizerState(), meta(step, rng, elapsedS));
+        writeLossPlot(join(outDir, 'loss.svg'), `${model.name} on ${o.data}`, history, ideal);
+      },
+    }, resumed ? { step: resumed.meta!.step, rng: resumed.meta!.rng as RngState, elapsedS: resumed.meta!.elapsedS } : undefined);
+    progress.done();
+    const val = history.val.at(-1)?.[1];
+    process.stderr.write(
+      `${result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${lastStep?.tokens_per_s.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
+        `  ${ckptPath}\n  ${metricsPath}\n  ${join(outDir, 'loss.svg')}\n` +
+        (result.stopped ? `  continue with: arch train ${file} --resume ${outDir} --steps ${steps}\n` : `  sample with: arch sample ${file} --weights ${ckptPath}\n`),
+    );
+    return result.stopped ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    backend.dispose();
+  }
+}
+
+/** On resume, metrics past the checkpoint's step belong to a future that did not happen. */
+function keepMetricsUpTo(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8').split('\n').filter((l) => {
+    if (!l.trim()) return false;
+    try {
+      return JSON.parse(l).step <= step;
+    } catch {
+      return false;
+    }
+  });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, kept.map((l) => l + '\n').join(''));
+  renameSync(tmp, path);
+}
+
+function readHistory(path: string): { train: [number, number][]; val: [number, number][] } {
+  const h = { train: [] as [number, number][], val: [] as [number, number][] };
+  if (!existsSync(path)) return h;
+  for (const l of readFileSync(path, 'utf8').split('\n')) {
+    if (!l.trim()) continue;
+    const m = JSON.parse(l);
+    if ('val_loss' in m) h.val.push([m.step, m.val_loss]);
+    else if ('loss' in m) h.train.push([m.step, m.loss]);
+  }
+  return h;
+}

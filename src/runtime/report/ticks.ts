@@ -1,0 +1,106 @@
+// Axis ranges and tick values a person can read at a glance: steps of 1, 2 or 5 times a power of
+// ten on a linear axis, 1-2-5 (or whole decades, when the range is wide) on a log axis.
+
+export interface Axis {
+  /** Data value at the axis' low end and high end. */
+  min: number;
+  max: number;
+  log: boolean;
+  ticks: number[];
+  labels: string[];
+}
+
+/** The 1-2-5 step that splits `span` into about `target` parts. */
+export function niceStep(span: number, target: number): number {
+  const raw = span / target;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const norm = raw / mag;
+  return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+}
+
+/**
+ * A linear axis covering [lo, hi], widened to whole steps (d3's `nice()`), so the outermost
+ * gridlines frame the data. A zero-width range (one point) is padded to show something around it.
+ */
+export function linearAxis(lo: number, hi: number, target = 6): Axis {
+  if (!(hi > lo)) {
+    const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
+    lo -= pad;
+    hi += pad;
+  }
+  const step = niceStep(hi - lo, target);
+  const k0 = Math.floor(lo / step + 1e-9);
+  const k1 = Math.ceil(hi / step - 1e-9);
+  const ticks: number[] = [];
+  // Integer multiples of the step, not repeated addition: no 0.30000000000000004 drift.
+  for (let k = k0; k <= k1; k++) ticks.push(k * step);
+  return { min: k0 * step, max: k1 * step, log: false, ticks, labels: ticks.map((v) => formatLinear(v, step)) };
+}
+
+/**
+ * A log axis over [lo, hi] (both > 0), padded a little in log space rather than widened to whole
+ * decades: a loss curve from 4.2 down to 1.3 should fill the plot, not a tenth of it.
+ */
+export function logAxis(lo: number, hi: number): Axis {
+  let a = Math.log10(lo);
+  let b = Math.log10(hi);
+  if (!(b > a)) {
+    a -= 0.2;
+    b += 0.2;
+  }
+  const pad = (b - a) * 0.04;
+  a -= pad;
+  b += pad;
+  const decades = b - a;
+  // Wide ranges: whole decades (every other one past ~7); a decade or two: 1-2-5 in each decade;
+  // less than a decade: plain 1-2-5 steps of the values, as a linear axis would have them.
+  let ticks = decades > 2.5 ? ticksIn(a, b, Math.ceil(decades / 7), [1])
+    : decades >= 1 ? ticksIn(a, b, 1, [1, 2, 5])
+    : linearAxis(10 ** a, 10 ** b, 6).ticks.filter((v) => v > 0 && Math.log10(v) >= a - 1e-9 && Math.log10(v) <= b + 1e-9);
+  if (ticks.length < 3) ticks = ticksIn(a, b, 1, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  return { min: 10 ** a, max: 10 ** b, log: true, ticks, labels: ticks.map(formatLog) };
+}
+
+function ticksIn(a: number, b: number, decadeStride: number, mantissas: number[]): number[] {
+  const out: number[] = [];
+  const first = Math.floor(a);
+  for (let k = first; k <= Math.ceil(b); k++) {
+    if ((k - first) % decadeStride !== 0) continue;
+    for (const m of mantissas) {
+      const v = m * 10 ** k;
+      const lv = Math.log10(v);
+      if (lv >= a - 1e-9 && lv <= b + 1e-9) out.push(Number(v.toPrecision(12)));
+    }
+  }
+  return out;
+}
+
+/** Label for a value on a linear axis with the given step: as many decimals as the step needs. */
+export function formatLinear(v: number, step: number): string {
+  if (Math.abs(v) < step * 1e-6) return '0';
+  const big = Math.max(Math.abs(v), step);
+  if (step >= 1e6 && big >= 1e7) return trimmed(v / 1e6, step / 1e6) + 'M';
+  if (step >= 1e3 && big >= 1e4) return trimmed(v / 1e3, step / 1e3) + 'k';
+  if (step < 1e-4) return v.toExponential(Math.max(0, Math.round(Math.log10(Math.abs(v) / step))));
+  return trimmed(v, step);
+}
+
+function trimmed(v: number, step: number): string {
+  const decimals = Math.max(0, Math.ceil(-Math.log10(step) - 1e-9));
+  return v.toFixed(Math.min(decimals, 20));
+}
+
+/** Label for a log-axis tick: plain decimals in everyday ranges, `2e-7` style beyond. */
+export function formatLog(v: number): string {
+  const r = Number(v.toPrecision(6));
+  const k = Math.floor(Math.log10(r) + 1e-9);
+  return k >= -4 && k <= 5 ? String(r) : r.toExponential().replace('e+', 'e');
+}
+
+/** Maps a data value on the axis to a pixel between `p0` (axis min) and `p1` (axis max). */
+export function toPixel(axis: Axis, v: number, p0: number, p1: number): number {
+  const t = axis.log
+    ? (Math.log10(v) - Math.log10(axis.min)) / (Math.log10(axis.max) - Math.log10(axis.min))
+    : (v - axis.min) / (axis.max - axis.min);
+  return p0 + t * (p1 - p0);
+}

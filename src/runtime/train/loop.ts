@@ -1,0 +1,93 @@
+// The training loop: batches from the data, steps on a backend, a learning-rate schedule,
+// validation every so often, and checkpoints when asked (Ctrl-C included). It knows nothing of
+// terminals or files: the caller's hooks print, append metrics and save.
+import { Rng, type DataSource, type RngState } from '../data/index.js';
+import { ADAMW_DEFAULTS, type AdamWConfig } from './adamw.js';
+import type { Feeds, TrainBackend } from './backend.js';
+import { feedsFor, type InputSpec } from './feeds.js';
+import { learningRate, type Schedule } from './schedule.js';
+
+export interface TrainOptions {
+  steps: number;
+  batch: number;
+  length: number;
+  accum: number;
+  seed: number;
+  schedule: Schedule;
+  adamw: AdamWConfig;
+  gradClip: number;
+  evalEvery: number; // 0: only at the end
+  evalBatches: number;
+}
+
+export const TRAIN_DEFAULTS = { batch: 8, accum: 1, seed: 1, lr: 1e-3, warmup: 0, gradClip: 1, evalBatches: 4, ...ADAMW_DEFAULTS };
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  lr: number;
+  tokens_per_s: number;
+  elapsed_s: number;
+  grad_norm: number;
+}
+
+export interface TrainHooks {
+  onStep(m: StepMetrics): void;
+  onEval(m: { step: number; val_loss: number }): void;
+  /** Checked after every step: true stops the loop (after a checkpoint). */
+  stopRequested(): boolean;
+  checkpoint(step: number, rng: RngState, elapsedS: number): Promise<void>;
+}
+
+export interface ResumeState {
+  step: number;
+  rng: RngState;
+  elapsedS: number;
+}
+
+/** Per-step dropout seeds: distinct for every step and micro-batch, the same on every run. */
+const dropoutSeed = (seed: number, step: number, micro: number): number => (Math.imul(seed, 0x9e3779b1) ^ Math.imul(step, 0x85ebca6b) ^ (micro * 0xc2b2ae35)) >>> 0;
+
+export async function evaluate(backend: TrainBackend, data: DataSource, inputs: InputSpec[], o: TrainOptions): Promise<number> {
+  let total = 0;
+  let weight = 0;
+  for (const b of data.evalBatches(o.batch, o.length, o.evalBatches)) {
+    const counted = b.mask ? b.mask.reduce((a, x) => a + x, 0) : b.batch * b.length;
+    if (counted === 0) continue;
+    total += (await backend.loss(feedsFor(inputs, b, 0))) * counted;
+    weight += counted;
+  }
+  return weight ? total / weight : NaN;
+}
+
+export async function trainLoop(backend: TrainBackend, data: DataSource, inputs: InputSpec[], o: TrainOptions, hooks: TrainHooks, resume?: ResumeState): Promise<{ step: number; stopped: boolean }> {
+  const rng = resume ? Rng.fromState(resume.rng) : new Rng(o.seed);
+  const started = performance.now() - (resume?.elapsedS ?? 0) * 1000;
+  let step = resume?.step ?? 0;
+  let window = { t: performance.now(), tokens: 0 };
+  while (step < o.steps) {
+    step++;
+    const micro: Feeds[] = [];
+    let tokens = 0;
+    for (let i = 0; i < o.accum; i++) {
+      const b = data.trainBatch(rng, o.batch, o.length);
+      micro.push(feedsFor(inputs, b, dropoutSeed(o.seed, step, i)));
+      tokens += b.batch * b.length;
+    }
+    const lr = learningRate(step, o.schedule);
+    const r = await backend.step(micro, { lr, step, gradClip: o.gradClip, adamw: o.adamw });
+    window.tokens += tokens;
+    const now = performance.now();
+    const tps = window.tokens / Math.max(1e-9, (now - window.t) / 1000);
+    if (now - window.t > 2000) window = { t: now, tokens: 0 };
+    hooks.onStep({ step, loss: r.loss, lr, tokens_per_s: tps, elapsed_s: (now - started) / 1000, grad_norm: r.gradNorm });
+    const last = step === o.steps;
+    if ((o.evalEvery > 0 && step % o.evalEvery === 0) || last) hooks.onEval({ step, val_loss: await evaluate(backend, data, inputs, o) });
+    if (hooks.stopRequested()) {
+      await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
+      return { step, stopped: true };
+    }
+    if (last || (o.evalEvery > 0 && step % o.evalEvery === 0)) await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
+  }
+  return { step, stopped: false };
+}

@@ -1,0 +1,77 @@
+// The executor's API: params live on the GPU, runs reuse everything they compiled, the seed is a
+// run-time value, oversized tensors are refused by name, and the plan / timings are exposed.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { differentiate } from '../src/ir/autodiff.js';
+import { GraphBuilder } from '../src/ir/builder.js';
+import { interpret } from '../src/ir/interpret.js';
+import type { Axis } from '../src/ir/types.js';
+import { compileGraph, describePlan } from '../src/runtime/executor.js';
+import { device, randomFeeds } from './executor-helpers.js';
+
+const ax = (name: string, size: number | string): Axis => ({ name, size });
+
+afterAll(async () => (await device()).destroy());
+
+function linearModel() {
+  const b = new GraphBuilder();
+  const x = b.input('x', [ax('N', 'N'), ax('I', 5)]);
+  const w = b.param('w', [ax('I', 5), ax('O', 3)], { kind: 'normal', std: 1 });
+  // dropout-style mask from the random op, so the seed matters
+  const keep = b.binary('lt', b.random([ax('N', 'N'), ax('O', 3)], 7), b.constant(0.7));
+  const y = b.mul(b.contract(x, w, ['N', 'O']), keep);
+  let loss = b.mul(y, y);
+  for (const a of ['N', 'O']) loss = b.reduce('sum', loss, a);
+  b.output('y', y);
+  b.output('loss', loss);
+  return differentiate(b.build(), 'loss', ['w']);
+}
+
+describe('compileGraph', () => {
+  it('keeps params on the GPU, exposes param and gradient buffers, and reruns with new inputs and seeds', async () => {
+    const d = await device();
+    const graph = linearModel();
+    const symbols = { N: 6 };
+    const c = await compileGraph(d, graph, symbols);
+    const feeds = randomFeeds(graph, symbols, 3);
+    c.setParams(feeds.params);
+    expect(Array.from(await c.getParam('w'))).toEqual(Array.from(feeds.params.w!));
+    expect(c.paramBuffer('w').size).toBeGreaterThanOrEqual(15 * 4);
+    expect(c.outputBuffer('grad:w').size).toBeGreaterThanOrEqual(15 * 4);
+    expect(() => c.paramBuffer('nope')).toThrow(/no param 'nope'/);
+
+    for (const [i, seed] of [11, 12, 11].entries()) {
+      const f = randomFeeds(graph, symbols, 10 + (i % 2));
+      const out = await c.run({ inputs: f.inputs, seed }, ['loss', 'grad:w', 'y']);
+      const ref = interpret(graph, { inputs: f.inputs, params: feeds.params, symbols: { ...symbols, seed } });
+      expect(out.loss![0]).toBeCloseTo(ref.get('loss')!.data[0]!, 3);
+      const gw = ref.get('grad:w')!.data;
+      out['grad:w']!.forEach((v, j) => expect(v).toBeCloseTo(gw[j]!, 3));
+      const y = ref.get('y')!.data;
+      out.y!.forEach((v, j) => expect(v).toBeCloseTo(y[j]!, 4));
+    }
+    await expect(c.run({ inputs: {} }, ['loss'])).rejects.toThrow(/no value for input 'x'/);
+    await expect(c.run(feeds, ['nope'])).rejects.toThrow(/no output 'nope'/);
+
+    // the plan and per-kernel timings
+    expect(c.plan.dispatchesPerRun).toBe(c.plan.kernels.length);
+    for (const k of c.plan.kernels) {
+      expect(k.wgsl).toContain('@compute');
+      expect(k.ops.length).toBeGreaterThan(0);
+    }
+    expect(describePlan(c.plan)).toContain('dispatches per run');
+    const times = await c.timeKernels(3);
+    expect(times.map((t) => t.name)).toEqual(c.plan.kernels.map((k) => k.name));
+    for (const t of times) expect(t.ms).toBeGreaterThan(0);
+    c.destroy();
+  });
+
+  it('refuses a tensor larger than maxStorageBufferBindingSize, naming it and its size', async () => {
+    const d = await device();
+    const b = new GraphBuilder();
+    const x = b.input('huge_input', [ax('N', 'N'), ax('V', 50257)]);
+    b.output('y', b.unary('exp', x));
+    const n = Math.ceil(d.limits.maxStorageBufferBindingSize / (4 * 50257)) + 1;
+    await expect(compileGraph(d, b.build(), { N: n })).rejects.toThrow(new RegExp(`huge_input .*needs ${n * 50257 * 4} bytes`));
+  });
+});

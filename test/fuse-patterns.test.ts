@@ -1,0 +1,148 @@
+// Fusion patterns: each runs fused on the Dawn device against the interpreter, and the kernel
+// count shows what fusion bought (softmax and layernorm are one kernel each, a contraction takes
+// its bias + gelu, an elementwise chain over broadcasts and permutes is one kernel).
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../src/ir/builder.js';
+import { fuse } from '../src/ir/fuse/fuse.js';
+import { planMemory } from '../src/ir/plan.js';
+import type { Axis } from '../src/ir/types.js';
+import { causalMask, crossEntropy, gelu, layernorm, softmax } from './ir-helpers.js';
+import { compare, device, type Tolerance } from './executor-helpers.js';
+
+const ax = (name: string, size: number | string): Axis => ({ name, size });
+const B = ax('B', 'B');
+const L = ax('L', 7);
+const M = ax('M', 7);
+const D = ax('D', 10);
+const H = ax('H', 3);
+const TOL: Tolerance = { atol: 1e-5, rtol: 1e-4 };
+
+afterAll(async () => (await device()).destroy());
+
+async function fusedMatch(b: GraphBuilder, symbols: Record<string, number>, tol = TOL, intRange?: Record<string, number>): Promise<number> {
+  const r = await compare(b.build(), symbols, { tol, intRange });
+  for (const [name, w] of Object.entries(r.worst)) expect(w, name).toBeLessThanOrEqual(1);
+  r.compiled.destroy();
+  return r.kernels;
+}
+
+describe('fusion patterns on the device', () => {
+  it('an elementwise chain with broadcasts and a permute is one kernel', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [B, L, D]);
+    const bias = b.input('bias', [D]);
+    const s = b.input('s', [L, B]);
+    const y = b.unary('tanh', b.mul(b.add(x, bias), b.permute(b.expand(s, [L, B, D]), ['B', 'L', 'D'])));
+    b.output('y', b.permute(b.sub(y, b.unary('exp', s)), ['D', 'B', 'L']));
+    expect(await fusedMatch(b, { B: 2 })).toBe(1);
+  });
+
+  it('softmax over a middle axis is one kernel (one row per workgroup or per invocation)', async () => {
+    for (const size of [7, 130]) {
+      const b = new GraphBuilder();
+      const x = b.input('x', [B, ax('M', size), H]);
+      b.output('p', softmax(b, x, 'M'));
+      expect(await fusedMatch(b, { B: 2 })).toBe(1);
+    }
+  });
+
+  it('layernorm is one kernel', async () => {
+    for (const width of [10, 97]) {
+      const b = new GraphBuilder();
+      const Dw = ax('D', width);
+      const x = b.input('x', [B, L, Dw]);
+      b.output('y', layernorm(b, x, 'D', b.input('g', [Dw]), b.input('beta', [Dw])));
+      expect(await fusedMatch(b, { B: 1 })).toBe(1);
+    }
+  });
+
+  it('cross-entropy via gather: one row kernel over the classes', async () => {
+    const b = new GraphBuilder();
+    const V = ax('V', 37);
+    const logits = b.input('logits', [B, L, V]);
+    const targets = b.input('targets', [B, L], 'i32');
+    b.output('loss', crossEntropy(b, logits, targets, 'V'));
+    // max and sum of exp share the row kernel; the mean over B then L (lse - picked logit inlined)
+    // is a second reduction and the mean over L a third
+    expect(await fusedMatch(b, { B: 3 }, TOL, { targets: 37 })).toBeLessThanOrEqual(3);
+  });
+
+  it('a contraction takes its bias + gelu epilogue, and a residual', async () => {
+    const b = new GraphBuilder();
+    const F = ax('F', 19);
+    const x = b.input('x', [B, L, D]);
+    const w = b.input('w', [D, F]);
+    const h = gelu(b, b.add(b.contract(x, w, ['B', 'L', 'F']), b.input('bias', [F])));
+    b.output('h', h);
+    expect(await fusedMatch(b, { B: 2 }, { atol: 1e-4, rtol: 1e-4 })).toBe(1);
+
+    const r = new GraphBuilder();
+    const xr = r.input('x', [B, L, D]);
+    const E = ax('E', 6);
+    const wr = r.input('w', [D, E]);
+    r.output('y', r.add(r.contract(xr, wr, ['B', 'L', 'E']), r.input('res', [B, L, E])));
+    expect(await fusedMatch(r, { B: 2 }, { atol: 1e-4, rtol: 1e-4 })).toBe(1);
+  });
+
+  it('a causal mask from iota / compare / select fuses into the softmax', async () => {
+    const b = new GraphBuilder();
+    const scores = b.input('scores', [B, H, L, M]);
+    b.output('p', softmax(b, causalMask(b, b.scale(scores, 0.5), L, M), 'M'));
+    expect(await fusedMatch(b, { B: 2 })).toBe(1);
+  });
+
+  it('a kernel that would bind too many buffers is split under the limit', async () => {
+    const b = new GraphBuilder();
+    const xs = Array.from({ length: 7 }, (_, i) => b.input(`x${i}`, [B, D]));
+    b.output('sum', xs.reduce((s, x) => b.add(s, b.unary('exp', x))));
+    for (const maxBindings of [4, 5]) {
+      const r = await compare(b.build(), { B: 2 }, { maxBindings });
+      expect(r.worst.sum).toBeLessThanOrEqual(1);
+      for (const k of r.compiled.plan.kernels) expect(k.bindings.filter((x) => x.kind === 'storage').length).toBeLessThanOrEqual(maxBindings);
+      expect(r.kernels).toBeGreaterThan(1);
+      r.compiled.destroy();
+    }
+  });
+});
+
+describe('the fusion pass (no device)', () => {
+  it('fusion cuts kernels: softmax, layernorm and a bias+gelu MLP against one kernel per op', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [B, L, D]);
+    const ln = layernorm(b, x, 'D', b.param('g', [D], { kind: 'ones' }), b.param('beta', [D], { kind: 'zeros' }));
+    const h = gelu(b, b.add(b.contract(ln, b.param('w', [D, ax('F', 16)], { kind: 'zeros' }), ['B', 'L', 'F']), b.param('bias', [ax('F', 16)], { kind: 'zeros' })));
+    b.output('p', softmax(b, h, 'F'));
+    const g = b.build();
+    const fused = fuse(g, { B: 2 });
+    const unfused = fuse(g, { B: 2 }, { unfused: true });
+    expect(fused.kernels.map((k) => k.kind)).toEqual(['row', 'contract', 'row']);
+    expect(unfused.kernels.length).toBeGreaterThan(20);
+  });
+
+  it('intermediates share buffers by liveness; a row reduction kept in registers is not stored', () => {
+    const b = new GraphBuilder();
+    let x = b.input('x', [B, L, D]);
+    for (let i = 0; i < 6; i++) {
+    const p = softmax(b, b.contract(x, b.param(`w${i}`, [D, ax('E', 10)], { kind: 'zeros' }), ['B', 'L', 'E']), 'E');
+    x = i < 5 ? b.rename(p, 'E', 'D') : p;
+  }
+    b.output('y', x);
+    const f = fuse(b.build(), { B: 2 });
+    expect(f.kernels.length).toBe(12);
+    // softmax writes only its probabilities: its max and sum stay in registers
+    for (const k of f.kernels.filter((k) => k.kind === 'row')) expect(k.writes.length).toBe(1);
+    const steps = f.kernels.map((k) => ({ reads: k.reads, writes: k.writes }));
+    const plan = planMemory(f.tensors.map((t) => ({ bytes: 4 * 140, persistent: t.role !== 'intermediate' || f.outputs.get('y') === t.id })), steps);
+    const written = new Set(f.kernels.flatMap((k) => k.writes));
+    const intermediates = f.tensors.filter((t) => written.has(t.id) && t.role === 'intermediate' && f.outputs.get('y') !== t.id);
+    const shared = new Set(intermediates.map((t) => plan.bufferOf[t.id]));
+    expect(intermediates.length).toBe(11);
+    expect(shared.size).toBe(2); // ping-pong
+    // no kernel writes a buffer it reads
+    for (const k of f.kernels) {
+      const read = new Set(k.reads.map((t) => plan.bufferOf[t]));
+      for (const t of k.writes) expect(read.has(plan.bufferOf[t])).toBe(false);
+    }
+  });
+});

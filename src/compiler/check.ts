@@ -570,8 +570,11 @@ class Checker {
       }
       return { kind: 'normal', std: r.value };
     }
-    this.error('name', 'unknown initialiser', init.span, {
-      help: 'a parameter is initialised with normal(std), zeros or ones',
+    const what = init.kind === 'call' ? init.callee : init.kind === 'name' ? init.name.text : null;
+    const near = what ? closest(what, ['normal', 'zeros', 'ones']) : undefined;
+    this.error('name', what && !['normal', 'zeros', 'ones'].includes(what) ? `${quote(what)} is not an initialiser` : 'unknown initialiser', init.span, {
+      label: what === 'normal' ? 'normal takes one argument, the standard deviation' : undefined,
+      help: `${near && near !== what ? `did you mean ${quote(near)}? ` : ''}a parameter is initialised with normal(std), zeros or ones`,
       file: scope.file,
     });
     return null;

@@ -96,11 +96,12 @@ export function fuse(graph: Graph, symbols: Record<string, number>, options: Fus
   const forced = new Set<number>();
   for (let attempt = 0; ; attempt++) {
     const result = attemptFuse(g, opts, forced);
-    if (result.overflow === undefined) return result.fused;
-    if (result.overflow < 0 || attempt > g.nodes.length) {
+    if (result.fused !== undefined) return result.fused;
+    const fresh = (result.overflow ?? []).filter((id) => id >= 0 && !forced.has(id));
+    if (fresh.length === 0 || attempt > g.nodes.length) {
       throw new Error(`fuse: a kernel needs more than ${opts.maxBindings} storage buffers and cannot be split`);
     }
-    forced.add(result.overflow);
+    for (const id of fresh) forced.add(id);
   }
 }
 
@@ -108,7 +109,7 @@ function attemptFuse(
   g: Graph,
   opts: Required<Pick<FuseOptions, 'maxBindings' | 'recomputeMaxOps'>> & FuseOptions,
   forced: ReadonlySet<number>,
-): { fused: FusedGraph; overflow?: undefined } | { overflow: number } {
+): { fused?: FusedGraph; overflow?: number[] } {
   const N = g.nodes.length;
   const outputNodes = new Set(g.outputs.values());
   const needed = new Array<boolean>(N).fill(false);
@@ -189,28 +190,33 @@ function attemptFuse(
     }
     return { reads, fused: dag.inlined };
   };
-  const dependsOn = (from: Draft, target: Draft): boolean => {
-    const seen = new Set<Draft>();
-    const stack = [from];
+  /** Whether any of the drafts writing `reads` depends on `target` (one search from all of them). */
+  const reachesFrom = (reads: readonly number[], target: Draft): boolean => {
+    const seen = new Set<Draft>([target]);
+    const stack: Draft[] = [];
+    for (const t of reads) {
+      const w = writer.get(t);
+      if (w !== undefined && !seen.has(w)) {
+        seen.add(w);
+        stack.push(w);
+      }
+    }
     while (stack.length > 0) {
       const d = stack.pop()!;
-      if (d === target) return true;
-      if (seen.has(d)) continue;
-      seen.add(d);
       for (const t of d.reads) {
         const w = writer.get(t);
-        if (w !== undefined && w !== d) stack.push(w);
+        if (w === target) return true;
+        if (w !== undefined && !seen.has(w)) {
+          seen.add(w);
+          stack.push(w);
+        }
       }
     }
     return false;
   };
   const bindings = (d: Draft, reads: readonly number[], writes: number): number =>
     new Set([...d.reads, ...d.writes, ...reads]).size + writes;
-  const acyclic = (d: Draft, reads: readonly number[]): boolean =>
-    reads.every((t) => {
-      const w = writer.get(t);
-      return w === undefined || w === d || !dependsOn(w, d);
-    });
+  const acyclic = (d: Draft, reads: readonly number[]): boolean => !reachesFrom(reads, d);
 
   const newDraft = (kind: Draft['kind']): Draft => {
     const d: Draft = { index: drafts.length, kind, members: [], inlineMembers: new Set(), provided: new Set(), reads: new Set(), writes: new Set() };
@@ -232,9 +238,9 @@ function attemptFuse(
     writer.set(tensor, d);
     kernelOf.set(m, d);
   };
-  let overflow: number | undefined;
+  const overflow: number[] = [];
   const checkAlone = (d: Draft, m: number): void => {
-    if (overflow !== undefined || d.reads.size + d.writes.size <= opts.maxBindings) return;
+    if (d.reads.size + d.writes.size <= opts.maxBindings) return;
     // materialise the inlined subexpression that reads the most buffers, and start over
     const dag = dagOf(g, m, stopFor(d));
     let best = -1;
@@ -247,7 +253,7 @@ function attemptFuse(
         bestReads = r;
       }
     }
-    overflow = best;
+    overflow.push(best);
   };
 
   const copies = new Map<string, number>();
@@ -374,8 +380,8 @@ function attemptFuse(
     if (n.op.kind === 'contract') formContract(n);
     else if (isAnchor(g, n)) formReduction(n);
     else formElementwise(n);
-    if (overflow !== undefined) return { overflow };
   }
+  if (overflow.length > 0) return { overflow };
 
   // ---- graph outputs in their own axis order ----
   const outputs = new Map<string, number>();

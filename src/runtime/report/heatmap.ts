@@ -66,8 +66,9 @@ export function visibleToken(token: string): string {
 }
 
 function cellSize(n: number): number {
-  // Small maps get big cells (room for every label); long sequences shrink to ~240 px a map.
-  return n <= 12 ? 20 : Math.max(1, Math.floor(240 / n));
+  // Up to 30 tokens every one gets a readable label (cells >= 12 px); longer sequences shrink to
+  // ~256 px a map and label every k-th token.
+  return n <= 30 ? Math.min(20, Math.max(12, Math.floor(360 / Math.max(n, 1)))) : Math.max(1, Math.floor(256 / n));
 }
 
 function sortedUnique(values: readonly number[]): number[] {

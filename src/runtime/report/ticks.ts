@@ -23,8 +23,11 @@ export function niceStep(span: number, target: number): number {
  * gridlines frame the data. A zero-width range (one point) is padded to show something around it.
  */
 export function linearAxis(lo: number, hi: number, target = 6): Axis {
-  if (!(hi > lo)) {
-    const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
+  // Keep hi - lo finite, and a range too narrow for doubles to step through counts as one point.
+  const clamp = (v: number): number => Math.min(Math.max(v, -1e307), 1e307);
+  [lo, hi] = [clamp(Math.min(lo, hi)), clamp(Math.max(lo, hi))];
+  if (!(hi - lo > Math.max(Math.abs(lo), Math.abs(hi)) * 1e-12 && hi - lo > 1e-250)) {
+    const pad = Math.abs(lo) < 1e-200 ? 1 : Math.abs(lo) * 0.1;
     lo -= pad;
     hi += pad;
   }
@@ -33,7 +36,7 @@ export function linearAxis(lo: number, hi: number, target = 6): Axis {
   const k1 = Math.ceil(hi / step - 1e-9);
   const ticks: number[] = [];
   // Integer multiples of the step, not repeated addition: no 0.30000000000000004 drift.
-  for (let k = k0; k <= k1; k++) ticks.push(k * step);
+  for (let k = k0; k <= k1 && ticks.length < 100; k++) ticks.push(k * step);
   return { min: k0 * step, max: k1 * step, log: false, ticks, labels: ticks.map((v) => formatLinear(v, step)) };
 }
 
@@ -42,22 +45,27 @@ export function linearAxis(lo: number, hi: number, target = 6): Axis {
  * decades: a loss curve from 4.2 down to 1.3 should fill the plot, not a tenth of it.
  */
 export function logAxis(lo: number, hi: number): Axis {
-  let a = Math.log10(lo);
-  let b = Math.log10(hi);
-  if (!(b > a)) {
+  // Past 1e±300 the padded range would round to 0 or infinity.
+  let a = Math.min(Math.max(Math.log10(lo), -290), 290);
+  let b = Math.min(Math.max(Math.log10(hi), -290), 290);
+  if (!(b - a > 1e-6)) {
     a -= 0.2;
     b += 0.2;
   }
   const pad = (b - a) * 0.04;
-  a -= pad;
-  b += pad;
+  a = Math.max(a - pad, -300);
+  b = Math.min(b + pad, 300);
   const decades = b - a;
   // Wide ranges: whole decades (every other one past ~7); a decade or two: 1-2-5 in each decade;
   // less than a decade: plain 1-2-5 steps of the values, as a linear axis would have them.
-  let ticks = decades > 2.5 ? ticksIn(a, b, Math.ceil(decades / 7), [1])
+  const inRange = (v: number): boolean => v > 0 && Math.log10(v) >= a - 1e-9 && Math.log10(v) <= b + 1e-9;
+  let ticks = decades > 3.5 ? ticksIn(a, b, Math.ceil(decades / 7), [1])
     : decades >= 1 ? ticksIn(a, b, 1, [1, 2, 5])
-    : linearAxis(10 ** a, 10 ** b, 6).ticks.filter((v) => v > 0 && Math.log10(v) >= a - 1e-9 && Math.log10(v) <= b + 1e-9);
-  if (ticks.length < 3) ticks = ticksIn(a, b, 1, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    : linearAxis(10 ** a, 10 ** b, 6).ticks.filter(inRange);
+  if (ticks.length < 3) {
+    const dense = ticksIn(a, b, 1, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    if (dense.length > ticks.length) ticks = dense;
+  }
   return { min: 10 ** a, max: 10 ** b, log: true, ticks, labels: ticks.map(formatLog) };
 }
 
@@ -81,7 +89,7 @@ export function formatLinear(v: number, step: number): string {
   const big = Math.max(Math.abs(v), step);
   if (step >= 1e6 && big >= 1e7) return trimmed(v / 1e6, step / 1e6) + 'M';
   if (step >= 1e3 && big >= 1e4) return trimmed(v / 1e3, step / 1e3) + 'k';
-  if (step < 1e-4) return v.toExponential(Math.max(0, Math.round(Math.log10(Math.abs(v) / step))));
+  if (step < 1e-4) return v.toExponential(Math.max(0, Math.floor(Math.log10(Math.abs(v))) - Math.floor(Math.log10(step) + 1e-9)));
   return trimmed(v, step);
 }
 

@@ -83,6 +83,8 @@ export async function trainLoop(backend: TrainBackend, data: DataSource, inputs:
     hooks.onStep({ step, loss: r.loss, lr, tokens_per_s: tps, elapsed_s: (now - started) / 1000, grad_norm: r.gradNorm });
     const last = step === o.steps;
     if ((o.evalEvery > 0 && step % o.evalEvery === 0) || last) hooks.onEval({ step, val_loss: await evaluate(backend, data, inputs, o) });
+    // Let signal handlers (Ctrl-C) run: a CPU backend's step never yields on its own.
+    await new Promise((r) => setImmediate(r));
     if (hooks.stopRequested()) {
       await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
       return { step, stopped: true };

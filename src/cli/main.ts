@@ -8,6 +8,7 @@ import { compileCommand } from './commands/compile.js';
 import { evalCommand } from './commands/eval.js';
 import { CheckpointError } from '../runtime/safetensors.js';
 import { DataError } from '../runtime/data/index.js';
+import { NoAdapterError } from '../runtime/device.js';
 import { FeedError } from '../runtime/train/feeds.js';
 import { trainCommand } from './commands/train.js';
 import { sampleCommand } from './commands/sample.js';
@@ -72,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
 const HANDLED: { match: (e: unknown) => boolean; code: number }[] = [
   { match: (e) => e instanceof CheckpointError, code: 1 },
   { match: (e) => e instanceof DataError || e instanceof FeedError, code: 2 },
+  { match: (e) => e instanceof NoAdapterError, code: 3 },
 ];
 
 export function registerHandledError(match: (e: unknown) => boolean, code: number): void {

@@ -20,6 +20,17 @@ import type { ArchDevice } from './device.js';
 export interface CompileOptions extends FuseOptions {
   /** Where contractions read their operands (default 'texture', fastest on llvmpipe). */
   contractionSource?: 'texture' | 'buffer';
+  /** Parameters to place, in this order, in one buffer (and their `grad:` outputs in another, at
+   *  the same offsets), so an optimizer updates them all with one dispatch. */
+  slab?: string[];
+}
+
+/** Where each slab member lives: byte offsets shared by the parameter and gradient buffers. */
+export interface SlabLayout {
+  params: GPUBuffer;
+  grads: GPUBuffer | null; // null when the graph has no gradients
+  bytes: number;
+  members: { name: string; offset: number; length: number }[];
 }
 
 export interface KernelInfo {
@@ -52,6 +63,8 @@ export interface RunFeeds {
   params?: Record<string, Float32Array | Float64Array>;
   /** The value of the runtime symbol 'seed' for random ops (default: symbols.seed, else 0). */
   seed?: number;
+  /** Appends more work (an optimizer step) to the run's command encoder, before the readback. */
+  after?: (encoder: GPUCommandEncoder) => void;
 }
 
 export interface KernelTiming {
@@ -69,6 +82,8 @@ export interface CompiledGraph {
   setParams(values: Record<string, Float32Array | Float64Array>): void;
   getParam(name: string): Promise<Float32Array>;
   paramBuffer(name: string): GPUBuffer;
+  /** The parameter slab (CompileOptions.slab), if one was asked for. */
+  readonly slab: SlabLayout | null;
   /** The buffer holding a graph output after a run (e.g. 'grad:w'); it is not reused by other tensors. */
   outputBuffer(name: string): GPUBuffer;
   timeKernels(reps?: number): Promise<KernelTiming[]>;
@@ -121,8 +136,10 @@ export async function compileGraph(
       );
     }
   });
+  // Slab members get space in the slab, not a buffer of their own.
+  const inSlab = new Set((opts.slab ?? []).flatMap((n) => [fg.params.get(n), fg.outputs.get(`grad:${n}`)].filter((t): t is number => t !== undefined)));
   const mem = planMemory(
-    fg.tensors.map((t, i) => ({ bytes: align16(bytes[i]!), persistent: persistentTensors.has(i) })),
+    fg.tensors.map((t, i) => ({ bytes: inSlab.has(i) ? 16 : align16(bytes[i]!), persistent: persistentTensors.has(i) })),
     codes.map((c) => ({
       reads: c.bindings.filter((b) => b.kind === 'texture' || (b.kind === 'storage' && b.access === 'read')).map((b) => (b as { tensor: number }).tensor),
       writes: c.bindings.filter((b) => b.kind === 'storage' && b.access === 'read_write').map((b) => (b as { tensor: number }).tensor),
@@ -130,11 +147,45 @@ export async function compileGraph(
   );
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const buffers = mem.buffers.map((size, i) => device.createBuffer({ size, usage, label: `arch buffer ${i}` }));
-  const bufferOfTensor = (t: number): GPUBuffer => {
+  // Slab members live at an offset in one shared buffer instead of their own.
+  const placed = new Map<number, { buffer: GPUBuffer; offset: number }>();
+  let slab: SlabLayout | null = null;
+  if (opts.slab?.length) {
+    const align = Math.max(256, limits.minStorageBufferOffsetAlignment);
+    const members: SlabLayout['members'] = [];
+    let at = 0;
+    for (const name of opts.slab) {
+      const t = fg.params.get(name);
+      if (t === undefined) throw new Error(`slab: no param '${name}'`);
+      members.push({ name, offset: at, length: numelOf(fg.graph.nodes[fg.tensors[t]!.node]!) });
+      at += Math.ceil(align16(bytes[t]!) / align) * align;
+      const g = fg.outputs.get(`grad:${name}`);
+      if (g !== undefined) at = Math.max(at, members.at(-1)!.offset + Math.ceil(align16(bytes[g]!) / align) * align);
+    }
+    const paramsBuf = device.createBuffer({ size: Math.max(16, at), usage, label: 'arch parameter slab' });
+    const hasGrads = opts.slab.every((n) => fg.outputs.has(`grad:${n}`));
+    const gradsBuf = hasGrads ? device.createBuffer({ size: Math.max(16, at), usage, label: 'arch gradient slab' }) : null;
+    const gradTensors = new Set<number>();
+    for (const m of members) {
+      placed.set(fg.params.get(m.name)!, { buffer: paramsBuf, offset: m.offset });
+      if (gradsBuf) {
+        const g = fg.outputs.get(`grad:${m.name}`)!;
+        // Two gradients computed as one tensor can't sit at two offsets: keep slabs exact.
+        if (gradTensors.has(g) || placed.has(g)) throw new Error(`slab: grad:${m.name} is shared with another tensor`);
+        gradTensors.add(g);
+        placed.set(g, { buffer: gradsBuf, offset: m.offset });
+      }
+    }
+    slab = { params: paramsBuf, grads: gradsBuf, bytes: at, members };
+  }
+  const locOf = (t: number): { buffer: GPUBuffer; offset: number } => {
+    const p = placed.get(t);
+    if (p) return p;
     const b = mem.bufferOf[t]!;
     if (b < 0) throw new Error(`executor: tensor ${tensorName(fg, fg.tensors[t]!)} has no buffer`);
-    return buffers[b]!;
+    return { buffer: buffers[b]!, offset: 0 };
   };
+  const bufferOfTensor = (t: number): GPUBuffer => locOf(t).buffer;
   const seedBuffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
 
   // ---- pipelines, textures, bind groups ----
@@ -176,7 +227,8 @@ export async function compileGraph(
         return { binding: b.binding, resource: texture.createView() };
       }
       if (b.kind === 'uniform') return { binding: b.binding, resource: { buffer: seedBuffer } };
-      return { binding: b.binding, resource: { buffer: bufferOfTensor(b.tensor) } };
+      const loc = locOf(b.tensor);
+      return { binding: b.binding, resource: placed.has(b.tensor) ? { buffer: loc.buffer, offset: loc.offset, size: align16(bytes[b.tensor]!) } : { buffer: loc.buffer } };
     });
     const group = device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries });
     return { code, pipeline: pipelines[i]!, group, fills };
@@ -190,8 +242,9 @@ export async function compileGraph(
         pass = undefined;
         for (const f of s.fills) {
           for (const c of f.binding.copies) {
+            const loc = locOf(f.binding.tensor);
             encoder.copyBufferToTexture(
-              { buffer: bufferOfTensor(f.binding.tensor), offset: c.bufferOffset, bytesPerRow: c.bytesPerRow },
+              { buffer: loc.buffer, offset: loc.offset + c.bufferOffset, bytesPerRow: c.bytesPerRow },
               { texture: f.texture, origin: [0, c.originY] },
               [c.width, c.height],
             );
@@ -249,14 +302,16 @@ export async function compileGraph(
     const typed = node.type.dtype === 'i32'
       ? (data instanceof Int32Array ? data : Int32Array.from(data))
       : (data instanceof Float32Array ? data : Float32Array.from(data));
-    device.queue.writeBuffer(bufferOfTensor(t), 0, typed.buffer, typed.byteOffset, typed.byteLength);
+    const loc = locOf(t);
+    device.queue.writeBuffer(loc.buffer, loc.offset, typed.buffer, typed.byteOffset, typed.byteLength);
   };
   const download = async (entries: { key: string; tensor: number }[]): Promise<(Float32Array | Int32Array)[]> => {
     const encoder = device.createCommandEncoder();
     const stages = entries.map((e) => {
       const size = align16(tensorBytes(fg, fg.tensors[e.tensor]!));
       const s = stagingFor(e.key, size);
-      encoder.copyBufferToBuffer(bufferOfTensor(e.tensor), 0, s, 0, size);
+      const loc = locOf(e.tensor);
+      encoder.copyBufferToBuffer(loc.buffer, loc.offset, s, 0, size);
       return s;
     });
     device.queue.submit([encoder.finish()]);
@@ -296,6 +351,7 @@ export async function compileGraph(
       return v as Float32Array;
     },
     paramBuffer: (name) => bufferOfTensor(paramTensor(name)),
+    slab,
     outputBuffer: (name) => bufferOfTensor(outputTensor(name)),
     async run(feeds, want) {
       for (const [name, t] of fg.inputs) {
@@ -309,10 +365,12 @@ export async function compileGraph(
       const entries = want.map((name) => ({ key: `out:${name}`, tensor: outputTensor(name) }));
       const encoder = device.createCommandEncoder();
       record(encoder, steps);
+      feeds.after?.(encoder);
       const stages = entries.map((e) => {
         const size = align16(tensorBytes(fg, fg.tensors[e.tensor]!));
         const s = stagingFor(e.key, size);
-        encoder.copyBufferToBuffer(bufferOfTensor(e.tensor), 0, s, 0, size);
+        const loc = locOf(e.tensor);
+        encoder.copyBufferToBuffer(loc.buffer, loc.offset, s, 0, size);
         return s;
       });
       device.queue.submit([encoder.finish()]);
@@ -343,6 +401,8 @@ export async function compileGraph(
       for (const b of buffers) b.destroy();
       for (const b of staging.values()) b.destroy();
       for (const t of textures) t.destroy();
+      slab?.params.destroy();
+      slab?.grads?.destroy();
       seedBuffer.destroy();
     },
   };

@@ -10,13 +10,15 @@ import { initParams } from '../../ir/index.js';
 import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../../runtime/data/index.js';
 import { loadWeights, paramShapes } from '../../runtime/weights.js';
 import { InterpreterBackend } from '../../runtime/train/interpreter-backend.js';
+import { createWebGPUBackend } from '../../runtime/train/webgpu-backend.js';
+import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
+import type { ArchDevice } from '../../runtime/device.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../runtime/train/checkpoint.js';
 import { trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../../runtime/train/loop.js';
 import { describeRoles } from '../../runtime/train/feeds.js';
 import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
 import { writeLossPlot } from '../plots.js';
 
-export const TRAIN_BACKENDS = ['interpreter'] as const;
 
 const num = (args: ParsedArgs, name: string, fallback: number, check: (n: number) => boolean = Number.isFinite, what = 'a number'): number => {
   const v = args.values[name];
@@ -73,7 +75,7 @@ export const trainCommand: CommandSpec = {
     ['--eval-batches N', `validation batches per evaluation (default ${TRAIN_DEFAULTS.evalBatches})`],
     ['--resume DIR', 'continue the run in DIR from its checkpoint (same losses as uninterrupted); --steps may extend it'],
     ['--init-from W', 'start from these weights (a safetensors file; a GPT-2 checkpoint works for models/gpt2.arch)'],
-    ['--backend NAME', `where to run: ${TRAIN_BACKENDS.join(', ')}`],
+    BACKEND_HELP,
   ],
   examples: [
     'arch train models/gpt-nano.arch --data task:reverse --steps 300',
@@ -108,12 +110,11 @@ async function runTrain(args: ParsedArgs): Promise<number> {
     accum: pick('accum', num(args, 'accum', TRAIN_DEFAULTS.accum, posInt, 'a whole number >= 1')),
     evalEvery: pick('evalEvery', num(args, 'eval-every', Math.max(1, Math.floor(steps / 10)), (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0')),
     evalBatches: pick('evalBatches', num(args, 'eval-batches', TRAIN_DEFAULTS.evalBatches, posInt, 'a whole number >= 1')),
-    backend: pick('backend', String(args.values.backend ?? 'interpreter')),
+    backend: pick('backend', parseBackend(args.values.backend)),
   };
   if (!Number.isFinite(o.minLr)) o.minLr = o.lr / 10;
   if (o.schedule !== 'cosine' && o.schedule !== 'constant') throw new UsageError(`--schedule ${o.schedule}: expected cosine or constant`);
   if (o.tokenizer !== 'char' && o.tokenizer !== 'gpt2') throw new UsageError(`--tokenizer ${o.tokenizer}: expected char or gpt2`);
-  if (!(TRAIN_BACKENDS as readonly string[]).includes(o.backend)) throw new UsageError(`--backend ${o.backend}: expected one of ${TRAIN_BACKENDS.join(', ')}`);
   if (args.values.dropout !== undefined) args.sets.set('dropout', String(num(args, 'dropout', 0, (n) => n >= 0 && n < 1, 'a rate from 0 to 1')));
   const sets: Map<string, string> = resumed ? new Map(Object.entries(resumed.meta!.sets)) : args.sets;
 
@@ -176,7 +177,20 @@ async function runTrain(args: ParsedArgs): Promise<number> {
   if (resumed) keepMetricsUpTo(metricsPath, resumed.meta!.step);
   else writeFileSync(metricsPath, '');
 
-  const backend: TrainBackend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
+  let device: ArchDevice | undefined;
+  let backend: TrainBackend;
+  if (o.backend === 'interpreter') backend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
+  else {
+    device = await deviceFor(o.backend);
+    const symbols: Record<string, number> = { seed: 0 };
+    for (const r of roles) r.symbols.forEach((sym, i) => {
+      const info = train.lowered.symbols.get(sym);
+      symbols[sym] = info?.max === undefined ? o.batch : r.role === 'source' ? data.task?.contextLength ?? info.max : L;
+      if (i === 0) symbols[sym] = o.batch;
+    });
+    process.stderr.write(`compiling for ${device.info.adapterName || device.info.backend} (${device.info.backend})...\n`);
+    backend = await createWebGPUBackend(device, train.graph, evalG.graph, { symbols, weights, state: resumed?.optimizer ?? undefined });
+  }
   const opts: TrainOptions = {
     steps,
     batch: o.batch,
@@ -251,6 +265,7 @@ async function runTrain(args: ParsedArgs): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     backend.dispose();
+    device?.destroy();
   }
 }
 

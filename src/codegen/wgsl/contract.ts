@@ -39,8 +39,9 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     c: { offset: 0, batchStride: stride(cView, k.batch, outNode), mStride: stride(cView, k.m, outNode), nStride: stride(cView, k.n, outNode) },
     source: opts.source ?? 'texture',
   };
-  // small blocks for small matrices: less wasted work and much less code for the JIT
-  const blk = (x: number) => (x <= 4 ? 4 : x <= 32 ? 8 : 16);
+  // 8x8 at most: 16-wide blocks measured no faster on llvmpipe but took ~4 s each to compile
+  // (8x8: ~0.2 s; docs/llvmpipe.md). 4 for tiny matrices: less wasted work and code.
+  const blk = (x: number) => (x <= 4 ? 4 : 8);
   spec.tile = { tm: blk(spec.m), tn: blk(spec.n) };
   const inputTensors: number[] = [];
   if (k.epilogue !== k.node) {

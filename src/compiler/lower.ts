@@ -10,7 +10,11 @@ export interface LowerOptions {
   /** A runtime symbol added to query positions (the KV cache's offset); causal masks and
    *  position tables read it. Absent: positions start at 0. */
   positionOffset?: string;
+  /** Also output every softmax's weights as `attention:<block instance>` (for `arch attention`). */
+  attentionMaps?: boolean;
 }
+
+export const ATTENTION_PREFIX = 'attention:';
 
 export interface Lowered {
   graph: Graph;
@@ -65,6 +69,14 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
 
   for (const n of m.nodes) ids.push(lowerNode(n));
   for (const [name, id] of m.outputs) b.output(name, ids[id]!);
+  if (opts.attentionMaps)
+    for (const n of m.nodes)
+      if (n.op.kind === 'softmax') {
+        const name = ATTENTION_PREFIX + (n.scope || n.name || `%${n.id}`);
+        let unique = name;
+        for (let i = 2; b.build().outputs.has(unique); i++) unique = `${name}#${i}`;
+        b.output(unique, ids[n.id]!);
+      }
   return { graph: b.build(), symbols, inputs };
 
   function lowerNode(n: GNode): number {

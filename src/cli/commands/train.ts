@@ -13,7 +13,8 @@ import { InterpreterBackend } from '../../runtime/train/interpreter-backend.js';
 import { createWebGPUBackend } from '../../runtime/train/webgpu-backend.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
 import type { ArchDevice } from '../../runtime/device.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../runtime/train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from '../../runtime/train/checkpoint.js';
+import { modelStats } from '../../compiler/stats.js';
 import { trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../../runtime/train/loop.js';
 import { describeRoles } from '../../runtime/train/feeds.js';
 import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
@@ -117,12 +118,75 @@ async function runTrain(args: ParsedArgs): Promise<number> {
   if (o.tokenizer !== 'char' && o.tokenizer !== 'gpt2') throw new UsageError(`--tokenizer ${o.tokenizer}: expected char or gpt2`);
   if (args.values.dropout !== undefined) args.sets.set('dropout', String(num(args, 'dropout', 0, (n) => n >= 0 && n < 1, 'a rate from 0 to 1')));
   const sets: Map<string, string> = resumed ? new Map(Object.entries(resumed.meta!.sets)) : args.sets;
+  const outcome = await trainRun({ ...o, steps, file, sets, out: args.values.out ? String(args.values.out) : undefined, resumeDir, resumed, initFrom: args.values['init-from'] ? String(args.values['init-from']) : undefined }, { installSigint: true });
+  return outcome.diverged ? 1 : outcome.stopped ? 130 : 0;
+}
+
+export interface TrainRequest {
+  file: string;
+  data: string;
+  tokenizer: string;
+  steps: number;
+  batch: number;
+  seed: number;
+  lr: number;
+  schedule: string;
+  warmup: number;
+  minLr: number;
+  weightDecay: number;
+  gradClip: number;
+  accum: number;
+  evalEvery: number;
+  evalBatches: number;
+  backend: string;
+  sets: Map<string, string>;
+  out?: string;
+  resumeDir?: string;
+  resumed?: LoadedCheckpoint;
+  initFrom?: string;
+}
+
+export interface TrainContext {
+  /** A device to share across runs (ablate); otherwise one is opened and closed here. */
+  device?: ArchDevice;
+  /** No progress bar or summary (ablate draws its own). */
+  quiet?: boolean;
+  installSigint?: boolean;
+  stopRequested?: () => boolean;
+  onStep?: (m: StepMetrics) => void;
+  onEval?: (m: { step: number; val_loss: number }) => void;
+}
+
+export interface TrainOutcome {
+  step: number;
+  stopped: boolean;
+  diverged: boolean;
+  outDir: string;
+  model: string;
+  params: number;
+  flopsPerToken: number;
+  trainLoss: number;
+  bestTrainLoss: number;
+  valLoss: number;
+  bestValLoss: number;
+  tokensPerS: number;
+  elapsedS: number;
+  history: { train: [number, number][]; val: [number, number][] };
+}
+
+/** One training run, start to finish: what `arch train` does, and what `arch ablate` repeats. */
+export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promise<TrainOutcome> {
+  const { file, steps, sets, resumed, resumeDir } = req;
+  const o = { data: req.data, tokenizer: req.tokenizer, batch: req.batch, seed: req.seed, lr: req.lr, schedule: req.schedule, warmup: req.warmup, minLr: req.minLr, weightDecay: req.weightDecay, gradClip: req.gradClip, accum: req.accum, evalEvery: req.evalEvery, evalBatches: req.evalBatches, backend: req.backend };
+  const log = (text: string) => {
+    if (!ctx.quiet) process.stderr.write(text);
+  };
 
   // Data first: its vocabulary decides V (and a task's classes decide C) unless --set says otherwise.
   const tokenizer = resumed?.meta?.tokenizer ? tokenizerFromJSON(resumed.meta.tokenizer) : undefined;
   const data: DataSource = openData(o.data, { tokenizer: tokenizer ?? (o.tokenizer as 'char' | 'gpt2') });
   const source = resumed ? resumed.meta!.modelSource : readModelFile(file);
-  if (resumed && readModelFile(file) !== source) process.stderr.write(`note: ${file} has changed since the checkpoint; resuming with the model as it was then\n`);
+  if (resumed && readModelFile(file) !== source) log(`note: ${file} has changed since the checkpoint; resuming with the model as it was then\n`);
   const first = compileSource(file, source, sets);
   if (first.model && !resumed) {
     const letters = classLetters(first.model);
@@ -134,7 +198,7 @@ async function runTrain(args: ParsedArgs): Promise<number> {
       const have = first.model.dims.get(letter)?.size;
       if (want && have !== want) {
         sets.set(letter, String(want));
-        process.stderr.write(`note: ${letter} = ${want} (from the data${r.role === 'labels' ? "'s classes" : "'s vocabulary"}; the model declares ${have})\n`);
+        log(`note: ${letter} = ${want} (from the data${r.role === 'labels' ? "'s classes" : "'s vocabulary"}; the model declares ${have})\n`);
       }
     }
   }
@@ -159,18 +223,18 @@ async function runTrain(args: ParsedArgs): Promise<number> {
   const shapes = new Map(paramShapes(train.graph).map((p) => [p.name, p.shape]));
   let weights: Weights;
   if (resumed) weights = new Map([...resumed.weights].map(([k, v]) => [k, v.data]));
-  else if (args.values['init-from']) weights = loadWeights(String(args.values['init-from']), paramShapes(train.graph)).weights;
+  else if (req.initFrom) weights = loadWeights(req.initFrom, paramShapes(train.graph)).weights;
   else weights = new Map(Object.entries(initParams(train.lowered.graph, {}, o.seed)).map(([k, v]) => [k, Float32Array.from(v)]));
   if (resumed) {
     const missing = [...shapes.keys()].filter((k) => !weights.has(k));
     if (missing.length) throw new UsageError(`the checkpoint in ${resumeDir} lacks ${missing.slice(0, 3).join(', ')}: it belongs to another model`);
   }
 
-  const outDir = resumeDir ?? String(args.values.out ?? join('runs', model.name));
+  const outDir = resumeDir ?? req.out ?? join('runs', model.name);
   mkdirSync(outDir, { recursive: true });
   const metricsPath = join(outDir, 'metrics.jsonl');
   const ckptPath = join(outDir, 'checkpoint.safetensors');
-  if (!resumed && existsSync(ckptPath) && !args.values.out) {
+  if (!resumed && existsSync(ckptPath) && !req.out) {
     // A default directory already holding a run: keep it, use a fresh one.
     throw new UsageError(`${outDir} already holds a run; continue it with --resume ${outDir}, or choose --out DIR`);
   }
@@ -181,14 +245,14 @@ async function runTrain(args: ParsedArgs): Promise<number> {
   let backend: TrainBackend;
   if (o.backend === 'interpreter') backend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
   else {
-    device = await deviceFor(o.backend);
+    device = ctx.device ?? (await deviceFor(o.backend));
     const symbols: Record<string, number> = { seed: 0 };
     for (const r of roles) r.symbols.forEach((sym, i) => {
       const info = train.lowered.symbols.get(sym);
       symbols[sym] = info?.max === undefined ? o.batch : r.role === 'source' ? data.task?.contextLength ?? info.max : L;
       if (i === 0) symbols[sym] = o.batch;
     });
-    process.stderr.write(`compiling for ${device.info.adapterName || device.info.backend} (${device.info.backend})...\n`);
+    log(`compiling for ${device.info.adapterName || device.info.backend} (${device.info.backend})...\n`);
     backend = await createWebGPUBackend(device, train.graph, evalG.graph, { symbols, weights, state: resumed?.optimizer ?? undefined });
   }
   const opts: TrainOptions = {
@@ -204,11 +268,11 @@ async function runTrain(args: ParsedArgs): Promise<number> {
     evalBatches: o.evalBatches,
   };
   const params = [...shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
-  process.stderr.write(
+  log(
     `training ${model.name} (${fmtInt(params)} parameters) on ${o.data}: ${steps} steps of ${o.batch}x${L} tokens${o.accum > 1 ? ` x${o.accum}` : ''}, ${backend.name} backend -> ${outDir}\n`,
   );
   const ideal = data.idealLoss?.(L);
-  if (ideal !== undefined) process.stderr.write(`the task's ideal loss is ${ideal.toFixed(3)}\n`);
+  if (ideal !== undefined) log(`the task's ideal loss is ${ideal.toFixed(3)}\n`);
 
   let stop = false;
   const onSigint = () => {
@@ -219,10 +283,11 @@ async function runTrain(args: ParsedArgs): Promise<number> {
     stop = true;
     process.stderr.write('\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit at once)\n');
   };
-  process.on('SIGINT', onSigint);
-  const progress = new Progress(steps);
+  if (ctx.installSigint) process.on('SIGINT', onSigint);
+  const progress = ctx.quiet ? null : new Progress(steps);
   const history: { train: [number, number][]; val: [number, number][] } = readHistory(metricsPath);
   let lastStep: StepMetrics | undefined;
+  let diverged = false;
   const meta = (step: number, rng: RngState, elapsedS: number): CheckpointMeta => ({
     step,
     elapsedS,
@@ -238,34 +303,53 @@ async function runTrain(args: ParsedArgs): Promise<number> {
     const result = await trainLoop(backend, data, roles, opts, {
       onStep(m) {
         lastStep = m;
+        ctx.onStep?.(m);
+        if (!Number.isFinite(m.loss)) diverged = true;
         appendFileSync(metricsPath, JSON.stringify(m) + '\n');
         history.train.push([m.step, m.loss]);
         const eta = ((steps - m.step) * o.batch * L * o.accum) / Math.max(1e-9, m.tokens_per_s);
-        progress.update(m.step, `loss ${m.loss.toFixed(4)} | ${m.tokens_per_s.toFixed(0)} tok/s`, eta);
+        progress?.update(m.step, `loss ${m.loss.toFixed(4)} | ${m.tokens_per_s.toFixed(0)} tok/s`, eta);
       },
       onEval(m) {
+        ctx.onEval?.(m);
         appendFileSync(metricsPath, JSON.stringify(m) + '\n');
         history.val.push([m.step, m.val_loss]);
-        progress.log(`step ${m.step}: validation loss ${m.val_loss.toFixed(4)}`);
+        progress?.log(`step ${m.step}: validation loss ${m.val_loss.toFixed(4)}`);
       },
-      stopRequested: () => stop,
+      stopRequested: () => stop || diverged || Boolean(ctx.stopRequested?.()),
       async checkpoint(step, rng, elapsedS) {
         saveCheckpoint(ckptPath, await backend.weights(), shapes, await backend.optimizerState(), meta(step, rng, elapsedS));
         writeLossPlot(join(outDir, 'loss.svg'), `${model.name} on ${o.data}`, history, ideal);
       },
     }, resumed ? { step: resumed.meta!.step, rng: resumed.meta!.rng as RngState, elapsedS: resumed.meta!.elapsedS } : undefined);
-    progress.done();
+    progress?.done();
     const val = history.val.at(-1)?.[1];
-    process.stderr.write(
-      `${result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${lastStep?.tokens_per_s.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
+    log(
+      `${diverged ? 'diverged (the loss is not a number)' : result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${lastStep?.tokens_per_s.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
         `  ${ckptPath}\n  ${metricsPath}\n  ${join(outDir, 'loss.svg')}\n` +
-        (result.stopped ? `  continue with: arch train ${file} --resume ${outDir} --steps ${steps}\n` : `  sample with: arch sample ${file} --weights ${ckptPath}\n`),
+        (result.stopped && !diverged ? `  continue with: arch train ${file} --resume ${outDir} --steps ${steps}\n` : `  sample with: arch sample ${file} --weights ${ckptPath}\n`),
     );
-    return result.stopped ? 130 : 0;
+    const finite = (xs: [number, number][]) => xs.map((x) => x[1]).filter(Number.isFinite);
+    return {
+      step: result.step,
+      stopped: result.stopped && !diverged,
+      diverged,
+      outDir,
+      model: model.name,
+      params,
+      flopsPerToken: modelStats(model).flopsPerToken,
+      trainLoss: lastStep?.loss ?? NaN,
+      bestTrainLoss: Math.min(...finite(history.train)),
+      valLoss: val ?? NaN,
+      bestValLoss: Math.min(...finite(history.val)),
+      tokensPerS: lastStep?.tokens_per_s ?? 0,
+      elapsedS: lastStep?.elapsed_s ?? 0,
+      history,
+    };
   } finally {
-    process.off('SIGINT', onSigint);
+    if (ctx.installSigint) process.off('SIGINT', onSigint);
     backend.dispose();
-    device?.destroy();
+    if (!ctx.device) device?.destroy();
   }
 }
 

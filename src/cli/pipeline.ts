@@ -12,8 +12,8 @@ export interface Built {
   params: string[];
 }
 
-export function buildGraph(model: CheckedModel, opts: { training?: boolean; grad?: boolean; positionOffset?: string } = {}): Built {
-  const lowered = lower(model, { training: opts.training, positionOffset: opts.positionOffset });
+export function buildGraph(model: CheckedModel, opts: { training?: boolean; grad?: boolean; positionOffset?: string; attentionMaps?: boolean } = {}): Built {
+  const lowered = lower(model, { training: opts.training, positionOffset: opts.positionOffset, attentionMaps: opts.attentionMaps });
   const params = [...lowered.graph.params.keys()];
   if (opts.grad && !lowered.graph.outputs.has('loss')) throw new UsageError(`${model.file} defines no \`loss\`, so there is nothing to differentiate`);
   const graph = opts.grad ? differentiate(lowered.graph, 'loss', params) : lowered.graph;

@@ -91,6 +91,9 @@ describe('arch compile / eval', () => {
     expect(r.code).toBe(0);
     const { loss } = JSON.parse(r.out);
     expect(Math.abs(loss - Math.log(11))).toBeLessThan(0.2);
+    // The WebGPU backend (the default) and the interpreter agree.
+    const ref = arch('eval', 'models/gpt-nano.arch', '--weights', w, '--tokens', rows, '--json', '--backend', 'interpreter', ...setArgs);
+    expect(Math.abs(JSON.parse(ref.out).loss - loss)).toBeLessThan(1e-4);
     // Wrong vocabulary in the tokens file, and a checkpoint for other dims: clear errors.
     writeFileSync(rows, JSON.stringify([[1, 2, 99]]));
     const bad = arch('eval', 'models/gpt-nano.arch', '--weights', w, '--tokens', rows, ...setArgs);

@@ -9,11 +9,14 @@ import { evalCommand } from './commands/eval.js';
 import { CheckpointError } from '../runtime/safetensors.js';
 import { DataError } from '../runtime/data/index.js';
 import { NoAdapterError } from '../runtime/device.js';
+import { PlanLimitError } from '../runtime/executor.js';
 import { FeedError } from '../runtime/train/feeds.js';
 import { trainCommand } from './commands/train.js';
 import { sampleCommand } from './commands/sample.js';
+import { infoCommand } from './commands/info.js';
+import { profileCommand } from './commands/profile.js';
 
-const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand];
+const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand, profileCommand, infoCommand];
 
 export function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -74,6 +77,7 @@ const HANDLED: { match: (e: unknown) => boolean; code: number }[] = [
   { match: (e) => e instanceof CheckpointError, code: 1 },
   { match: (e) => e instanceof DataError || e instanceof FeedError, code: 2 },
   { match: (e) => e instanceof NoAdapterError, code: 3 },
+  { match: (e) => e instanceof PlanLimitError, code: 2 },
 ];
 
 export function registerHandledError(match: (e: unknown) => boolean, code: number): void {

@@ -12,9 +12,14 @@ export const PRELUDE_FILE = 'prelude.arch';
 
 let prelude: { program: Program; source: string } | undefined;
 
-/** The prelude ships next to this file in src/ and is found from dist/ as well. */
+/** The prelude ships next to this file in src/; found from dist/src/compiler/ (tsc) and from the
+ *  bundled CLI dist/arch.mjs as well. */
 export function preludeSource(): string {
-  const candidates = [new URL('./prelude.arch', import.meta.url), new URL('../../../src/compiler/prelude.arch', import.meta.url)];
+  const candidates = [
+    new URL('./prelude.arch', import.meta.url),
+    new URL('../../../src/compiler/prelude.arch', import.meta.url),
+    new URL('../src/compiler/prelude.arch', import.meta.url),
+  ];
   for (const u of candidates) {
     try {
       return readFileSync(fileURLToPath(u), 'utf8');

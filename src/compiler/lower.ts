@@ -12,7 +12,15 @@ export interface LowerOptions {
   positionOffset?: string;
   /** Also output every softmax's weights as `attention:<block instance>` (for `arch attention`). */
   attentionMaps?: boolean;
+  /** The KV-cache decoder: new positions (one per step) at the position given by the scalar input
+   *  `position`, keys and values of earlier positions read from `cache:*` inputs, updated caches
+   *  as `cache:*` outputs. Shapes stay fixed (keys span the whole context, masked), so one
+   *  compiled graph serves every step. */
+  decode?: boolean;
 }
+
+export const POSITION_INPUT = 'position';
+export const CACHE_PREFIX = 'cache:';
 
 export const ATTENTION_PREFIX = 'attention:';
 
@@ -38,6 +46,26 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
   const symbolOf = new Map<string, string>(); // sequence axis -> the runtime symbol of its length
   let randomStream = 0;
 
+  // Decoding: the token input's length letters are the query positions; an axis renamed from one
+  // (self-attention's M) holds key positions. A key-side node (keys, no queries) that meets the
+  // queries is where the cache goes: keys and values after their projections.
+  const queryAxes = new Set(m.inputs.filter((i) => i.onehot).flatMap((i) => i.axes.slice(0, -1)).filter((a) => m.axes.get(a)?.sequence));
+  const keyOf = new Map<string, string>(); // key axis -> its query axis
+  if (opts.decode)
+    for (const n of m.nodes)
+      if (n.op.kind === 'reshape' && n.op.from.length === 1 && n.op.to.length === 1 && queryAxes.has(n.op.from[0]!)) keyOf.set(n.op.to[0]!, n.op.from[0]!);
+  const consumers = new Map<number, GNode[]>();
+  for (const n of m.nodes) for (const a of n.args) consumers.set(a, [...(consumers.get(a) ?? []), n]);
+  const keySide = (n: GNode) => n.axes.some((a) => keyOf.has(a) && !n.axes.includes(keyOf.get(a)!));
+  const hasQuery = (n: GNode) => n.axes.some((a) => queryAxes.has(a));
+  const cachePoint = (n: GNode) =>
+    keySide(n) && (consumers.get(n.id) ?? []).some((c) => hasQuery(c) || c.args.some((a) => hasQuery(m.nodes[a]!)));
+  let position: number | undefined;
+  const pos = (): number => (position ??= b.input(POSITION_INPUT, [], 'f32'));
+  /** Positions along a query axis: 0.. in training, position.. when decoding. */
+  const positions = (a: string, offset?: Size): number =>
+    opts.decode && queryAxes.has(a) ? b.binary('add', b.iota(axis(a)), pos()) : b.iota(axis(a), offset ?? 0);
+
   const info = (a: string): AxisInfo => {
     const i = m.axes.get(a);
     if (!i) throw new Error(`lowering: unknown axis ${a}`);
@@ -46,6 +74,8 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
   /** The size an axis has in activations: runtime dims and sequence lengths are symbols. */
   const runtimeSize = (a: string): Size => {
     const i = info(a);
+    // Decoding reads keys over the whole context from the cache.
+    if (opts.decode && keyOf.has(a)) return i.size!;
     if (i.size === null) {
       symbols.set(i.letter, { letter: i.letter });
       return i.letter;
@@ -100,8 +130,15 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
       }
       case 'param': {
         id = b.param(op.path, n.axes.map(declared), op.init);
-        // A table over a sequence letter (wpe_LD) holds the maximum; a run uses its first rows.
-        for (const x of n.axes) if (info(x).sequence) id = b.slice(id, x, 0, runtimeSize(x));
+        // A table over a sequence letter (wpe_LD) holds the maximum; a run uses its first rows,
+        // a decoding step the rows of its positions.
+        for (const x of n.axes) {
+          if (!info(x).sequence) continue;
+          if (opts.decode && queryAxes.has(x)) {
+            const table = b.rename(id, x, `${x}#table`);
+            id = b.gather(table, b.cast(positions(x), 'i32'), `${x}#table`);
+          } else id = b.slice(id, x, 0, runtimeSize(x));
+        }
         break;
       }
       case 'number':
@@ -147,7 +184,7 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
         break;
       }
       case 'causal': {
-        const q = b.iota(axis(op.query), opts.positionOffset ?? 0);
+        const q = positions(op.query, opts.positionOffset);
         const k = b.iota(axis(op.key));
         id = b.select(b.binary('le', k, q), a[0]!, b.constant(MASKED));
         break;
@@ -159,7 +196,7 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
         id = a[0]!;
         break;
       case 'iota':
-        id = b.iota(axis(op.axis), info(op.axis).sequence ? opts.positionOffset ?? 0 : 0);
+        id = info(op.axis).sequence ? positions(op.axis, opts.positionOffset) : b.iota(axis(op.axis));
         break;
       case 'valid':
         id = b.binary('ge', b.cast(a[0]!, 'f32'), b.constant(0));
@@ -178,7 +215,22 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
     }
     id = conform(id, n.axes.filter((x) => !(isTokens(n.id) && x === n.axes.at(-1))));
     if (n.name) b.label(id, n.scope ? `${n.scope}.${n.name}` : n.name);
+    if (opts.decode && cachePoint(n)) id = cached(n, id);
     return id;
+  }
+
+  /** The cache of a key-side tensor: this step's position written in, every position read out. */
+  function cached(n: GNode, fresh: number): number {
+    const key = n.axes.find((a) => keyOf.has(a))!;
+    const cacheAxes = n.axes.map((a) => (a === key ? { name: a, size: info(a).size! } : axis(a)));
+    const name = `${CACHE_PREFIX}${n.scope ? `${n.scope}.` : ''}${n.name ?? `%${n.id}`}`;
+    const previous = b.input(name, cacheAxes, 'f32');
+    // One new position per step: drop its key axis (size 1), then write it at `position`.
+    const one = b.reduce('sum', fresh, key);
+    const here = b.binary('eq', b.iota({ name: key, size: info(key).size! }), pos());
+    const updated = conform(b.select(here, one, previous), n.axes);
+    b.output(name, updated);
+    return updated;
   }
 
   function power(n: GNode, x: number, e: number): number {

@@ -13,7 +13,7 @@ import { formatOp } from '../ir/print.js';
 import { fuse } from '../ir/fuse/fuse.js';
 import { numelOf } from '../ir/fuse/resolve.js';
 import type { FuseOptions, FusedGraph, Kernel, Tensor } from '../ir/fuse/types.js';
-import { planMemory } from '../ir/plan.js';
+import { planMemory, type MemoryPlan } from '../ir/plan.js';
 import { generateKernel, type KernelBinding, type KernelCode } from '../codegen/wgsl/index.js';
 import type { ArchDevice } from './device.js';
 
@@ -23,6 +23,9 @@ export interface CompileOptions extends FuseOptions {
   /** Parameters to place, in this order, in one buffer (and their `grad:` outputs in another, at
    *  the same offsets), so an optimizer updates them all with one dispatch. */
   slab?: string[];
+  /** Graph state: input name -> the output that replaces it after each run (a KV cache). The
+   *  copy happens on the GPU; such inputs start at zero and need no feed. */
+  state?: Record<string, string>;
 }
 
 /** Where each slab member lives: byte offsets shared by the parameter and gradient buffers. */
@@ -87,6 +90,8 @@ export interface CompiledGraph {
   /** The buffer holding a graph output after a run (e.g. 'grad:w'); it is not reused by other tensors. */
   outputBuffer(name: string): GPUBuffer;
   timeKernels(reps?: number): Promise<KernelTiming[]>;
+  /** Zeroes the state inputs (CompileOptions.state). */
+  resetState(): void;
   destroy(): void;
 }
 
@@ -107,6 +112,94 @@ function tensorBytes(fg: FusedGraph, t: Tensor): number {
 /** Round up to 16 bytes: vec4 and texel reads may run to the end of a group of four. */
 const align16 = (x: number) => Math.max(16, Math.ceil(x / 16) * 16);
 
+/** The device limits that compiling depends on. */
+export interface PlanLimits {
+  maxStorageBuffersPerShaderStage: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxStorageBufferBindingSize: number;
+}
+
+/** WebGPU's default limits: what every adapter offers, so a plan made with them runs anywhere. */
+export const DEFAULT_LIMITS: PlanLimits = {
+  maxStorageBuffersPerShaderStage: 8,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBufferBindingSize: 128 * 1024 * 1024,
+};
+
+/** A tensor that does not fit the device's limits (exit code 2 in the CLI: a smaller batch helps). */
+export class PlanLimitError extends Error {
+  override name = 'PlanLimitError';
+}
+
+/** Everything compiling decides before a device is involved (`arch compile --emit wgsl|plan`). */
+export interface GraphPlan {
+  fused: FusedGraph;
+  codes: KernelCode[];
+  plan: ExecPlan;
+  memory: MemoryPlan;
+  /** Bytes each tensor needs (before the 16-byte rounding), texture fills included. */
+  bytes: number[];
+  persistent: Set<number>;
+}
+
+/** Fusion, WGSL generation and the memory plan: no GPUDevice needed. */
+export function planGraph(graph: Graph, symbols: Record<string, number>, opts: CompileOptions = {}, limits: PlanLimits = DEFAULT_LIMITS): GraphPlan {
+  const maxBindings = Math.min(opts.maxBindings ?? 8, limits.maxStorageBuffersPerShaderStage);
+  const fg = fuse(graph, symbols, { ...opts, maxBindings });
+  const codes: KernelCode[] = fg.kernels.map((k) =>
+    generateKernel(fg, k, { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension, source: opts.contractionSource }),
+  );
+
+  const persistent = new Set<number>([...fg.inputs.values(), ...fg.params.values(), ...fg.outputs.values()]);
+  const bytes = fg.tensors.map((t) => tensorBytes(fg, t));
+  for (const c of codes) {
+    for (const b of c.bindings) if (b.kind === 'texture') bytes[b.tensor] = Math.max(bytes[b.tensor]!, b.bufferBytesNeeded);
+  }
+  fg.tensors.forEach((t, i) => {
+    if (bytes[i]! > limits.maxStorageBufferBindingSize) {
+      throw new PlanLimitError(
+        `tensor ${tensorName(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ` +
+          `${bytes[i]} bytes, more than one binding may hold (maxStorageBufferBindingSize: ${limits.maxStorageBufferBindingSize} bytes); ` +
+          (fg.graph.nodes[t.node]!.op.kind === 'param'
+            ? 'splitting a parameter over several buffers is not implemented yet'
+            : 'use a smaller batch or sequence length'),
+      );
+    }
+  });
+  // Slab members get space in the slab, not a buffer of their own.
+  const inSlab = new Set((opts.slab ?? []).flatMap((n) => [fg.params.get(n), fg.outputs.get(`grad:${n}`)].filter((t): t is number => t !== undefined)));
+  const memory = planMemory(
+    fg.tensors.map((t, i) => ({ bytes: inSlab.has(i) ? 16 : align16(bytes[i]!), persistent: persistent.has(i) })),
+    codes.map((c) => ({
+      reads: c.bindings.filter((b) => b.kind === 'texture' || (b.kind === 'storage' && b.access === 'read')).map((b) => (b as { tensor: number }).tensor),
+      writes: c.bindings.filter((b) => b.kind === 'storage' && b.access === 'read_write').map((b) => (b as { tensor: number }).tensor),
+    })),
+  );
+  const plan: ExecPlan = {
+    kernels: fg.kernels.map((k, i) => ({
+      name: k.name,
+      kind: k.kind,
+      ops: k.fused.map((id) => `%${id} = ${formatOp(fg.graph.nodes[id]!.op, fg.graph.nodes[id]!.inputs)}`),
+      bindings: codes[i]!.bindings.map((b) =>
+        b.kind === 'uniform'
+          ? { binding: b.binding, kind: 'uniform', tensor: 'seed' }
+          : { binding: b.binding, kind: b.kind, tensor: tensorName(fg, fg.tensors[b.tensor]!), access: b.kind === 'storage' ? b.access : 'read' },
+      ),
+      workgroups: codes[i]!.workgroups,
+      wgsl: codes[i]!.code,
+    })),
+    buffers: memory.buffers.map((size, i) => ({
+      index: i,
+      bytes: size,
+      tensors: fg.tensors.filter((t) => memory.bufferOf[t.id] === i).map((t) => tensorName(fg, t)),
+      persistent: fg.tensors.some((t) => memory.bufferOf[t.id] === i && persistent.has(t.id)),
+    })),
+    dispatchesPerRun: codes.length,
+    totalBytes: memory.buffers.reduce((s, b) => s + b, 0),
+  };
+  return { fused: fg, codes, plan, memory, bytes, persistent };
+}
+
 export async function compileGraph(
   target: ArchDevice | GPUDevice,
   graph: Graph,
@@ -115,36 +208,7 @@ export async function compileGraph(
 ): Promise<CompiledGraph> {
   const device: GPUDevice = 'device' in target && 'adapter' in target ? target.device : (target as GPUDevice);
   const limits = device.limits;
-  const maxBindings = Math.min(opts.maxBindings ?? 8, limits.maxStorageBuffersPerShaderStage);
-  const fg = fuse(graph, symbols, { ...opts, maxBindings });
-  const codes: KernelCode[] = fg.kernels.map((k) =>
-    generateKernel(fg, k, { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension, source: opts.contractionSource }),
-  );
-
-  // ---- memory ----
-  const persistentTensors = new Set<number>([...fg.inputs.values(), ...fg.params.values(), ...fg.outputs.values()]);
-  const bytes = fg.tensors.map((t) => tensorBytes(fg, t));
-  for (const c of codes) {
-    for (const b of c.bindings) if (b.kind === 'texture') bytes[b.tensor] = Math.max(bytes[b.tensor]!, b.bufferBytesNeeded);
-  }
-  fg.tensors.forEach((t, i) => {
-    if (bytes[i]! > limits.maxStorageBufferBindingSize) {
-      throw new Error(
-        `tensor ${tensorName(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ` +
-          `${bytes[i]} bytes, more than this device's maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize} bytes); ` +
-          'use a smaller batch or split the tensor',
-      );
-    }
-  });
-  // Slab members get space in the slab, not a buffer of their own.
-  const inSlab = new Set((opts.slab ?? []).flatMap((n) => [fg.params.get(n), fg.outputs.get(`grad:${n}`)].filter((t): t is number => t !== undefined)));
-  const mem = planMemory(
-    fg.tensors.map((t, i) => ({ bytes: inSlab.has(i) ? 16 : align16(bytes[i]!), persistent: persistentTensors.has(i) })),
-    codes.map((c) => ({
-      reads: c.bindings.filter((b) => b.kind === 'texture' || (b.kind === 'storage' && b.access === 'read')).map((b) => (b as { tensor: number }).tensor),
-      writes: c.bindings.filter((b) => b.kind === 'storage' && b.access === 'read_write').map((b) => (b as { tensor: number }).tensor),
-    })),
-  );
+  const { fused: fg, codes, plan, memory: mem, bytes } = planGraph(graph, symbols, opts, limits);
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const buffers = mem.buffers.map((size, i) => device.createBuffer({ size, usage, label: `arch buffer ${i}` }));
   // Slab members live at an offset in one shared buffer instead of their own.
@@ -259,30 +323,6 @@ export async function compileGraph(
     pass?.end();
   };
 
-  // ---- plan description ----
-  const plan: ExecPlan = {
-    kernels: fg.kernels.map((k, i) => ({
-      name: k.name,
-      kind: k.kind,
-      ops: k.fused.map((id) => `%${id} = ${formatOp(fg.graph.nodes[id]!.op, fg.graph.nodes[id]!.inputs)}`),
-      bindings: codes[i]!.bindings.map((b) =>
-        b.kind === 'uniform'
-          ? { binding: b.binding, kind: 'uniform', tensor: 'seed' }
-          : { binding: b.binding, kind: b.kind, tensor: tensorName(fg, fg.tensors[b.tensor]!), access: b.kind === 'storage' ? b.access : 'read' },
-      ),
-      workgroups: codes[i]!.workgroups,
-      wgsl: codes[i]!.code,
-    })),
-    buffers: mem.buffers.map((size, i) => ({
-      index: i,
-      bytes: size,
-      tensors: fg.tensors.filter((t) => mem.bufferOf[t.id] === i).map((t) => tensorName(fg, t)),
-      persistent: fg.tensors.some((t) => mem.bufferOf[t.id] === i && persistentTensors.has(t.id)),
-    })),
-    dispatchesPerRun: codes.length,
-    totalBytes: mem.buffers.reduce((s, b) => s + b, 0),
-  };
-
   // ---- host side ----
   const staging = new Map<string, GPUBuffer>();
   const stagingFor = (key: string, size: number): GPUBuffer => {
@@ -356,7 +396,10 @@ export async function compileGraph(
     async run(feeds, want) {
       for (const [name, t] of fg.inputs) {
         const data = feeds.inputs[name];
-        if (data === undefined) throw new Error(`run: no value for input '${name}'`);
+        if (data === undefined) {
+          if (opts.state?.[name]) continue;
+          throw new Error(`run: no value for input '${name}'`);
+        }
         upload(t, data, `input '${name}'`);
       }
       if (feeds.params) setParams(feeds.params);
@@ -365,6 +408,11 @@ export async function compileGraph(
       const entries = want.map((name) => ({ key: `out:${name}`, tensor: outputTensor(name) }));
       const encoder = device.createCommandEncoder();
       record(encoder, steps);
+      for (const [input, output] of Object.entries(opts.state ?? {})) {
+        const from = locOf(outputTensor(output));
+        const to = locOf(fg.inputs.get(input)!);
+        encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, align16(tensorBytes(fg, fg.tensors[fg.inputs.get(input)!]!)));
+      }
       feeds.after?.(encoder);
       const stages = entries.map((e) => {
         const size = align16(tensorBytes(fg, fg.tensors[e.tensor]!));
@@ -396,6 +444,14 @@ export async function compileGraph(
         out.push({ name: s.code.name, ms: (performance.now() - t0) / reps, firstMs });
       }
       return out;
+    },
+    resetState() {
+      for (const input of Object.keys(opts.state ?? {})) {
+        const t = fg.inputs.get(input);
+        if (t === undefined) throw new Error(`state: no input '${input}'`);
+        const loc = locOf(t);
+        device.queue.writeBuffer(loc.buffer, loc.offset, new Float32Array(numelOf(fg.graph.nodes[fg.tensors[t]!.node]!)));
+      }
     },
     destroy() {
       for (const b of buffers) b.destroy();

@@ -1,22 +1,41 @@
-import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
+// `arch compile`: what a model becomes, at each stage, without running anything: the IR, the WGSL
+// kernels fusion produced, or the execution plan (kernels, buffers, dispatches). No adapter is
+// needed: kernels are generated for WebGPU's default limits, which every adapter meets.
+import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
 import { loadModel } from '../load.js';
-import { buildGraph } from '../pipeline.js';
+import { buildGraph, type Built } from '../pipeline.js';
 import { printGraph } from '../../ir/index.js';
+import { describePlan, planGraph, type GraphPlan } from '../../runtime/executor.js';
 
-export const EMITS = ['ir'] as const;
+export const EMITS = ['ir', 'wgsl', 'plan'] as const;
 
 export const compileCommand: CommandSpec = {
   name: 'compile',
-  summary: 'show what a model becomes: its IR (forward, and backward with --grad)',
-  usage: 'arch compile FILE --emit ir [--grad] [--train] [--set NAME=VALUE ...]',
-  options: { set: { type: 'string', multiple: true }, emit: { type: 'string', default: 'ir' }, grad: { type: 'boolean' }, train: { type: 'boolean' } },
+  summary: 'show what a model becomes: its IR, its fused WGSL kernels, or the execution plan (no GPU needed)',
+  usage: 'arch compile FILE --emit ir|wgsl|plan [--grad] [--train] [--batch B] [--length L] [--unfused] [--set NAME=VALUE ...]',
+  options: {
+    set: { type: 'string', multiple: true },
+    emit: { type: 'string', default: 'ir' },
+    grad: { type: 'boolean' },
+    train: { type: 'boolean' },
+    batch: { type: 'string' },
+    length: { type: 'string' },
+    unfused: { type: 'boolean' },
+  },
   help: [
     SET_HELP,
-    ['--emit ir', 'what to print: ir (one primitive op per line, with shapes)'],
+    ['--emit ir|wgsl|plan', 'ir: one primitive op per line, with shapes; wgsl: every kernel, with what it fused; plan: kernels, buffers, dispatches'],
     ['--grad', 'also differentiate: the backward graph, with grad:<param> outputs'],
     ['--train', 'the training graph (dropout active)'],
+    ['--batch B', 'the batch size the kernels are generated for (wgsl, plan; default 8)'],
+    ['--length L', "the sequence length (wgsl, plan; default: the model's context length)"],
+    ['--unfused', 'one kernel per op (wgsl, plan), to compare with fusion'],
   ],
-  examples: ['arch compile models/gpt-nano.arch --emit ir', 'arch compile models/gpt-nano.arch --emit ir --grad'],
+  examples: [
+    'arch compile models/gpt-nano.arch --emit ir',
+    'arch compile models/gpt-nano.arch --emit plan --grad --train',
+    'arch compile models/gpt-nano.arch --emit wgsl --batch 1 --length 16',
+  ],
   async run(args) {
     const file = oneFile(args, compileCommand);
     const emit = String(args.values.emit);
@@ -28,7 +47,74 @@ export const compileCommand: CommandSpec = {
       `# ${model.name}: ${g.nodes.length} ops, ${g.params.size} parameters, inputs ${[...g.inputs.keys()].join(', ')}`,
       `# runtime symbols: ${[...built.lowered.symbols].map(([s, i]) => (i.max ? `${s} <= ${i.max}` : s)).join(', ') || 'none'}`,
     ];
-    process.stdout.write(header.join('\n') + '\n' + printGraph(g));
+    if (emit === 'ir') {
+      process.stdout.write(header.join('\n') + '\n' + printGraph(g));
+      return 0;
+    }
+    const symbols = bindSymbols(built, sizeArgs(args));
+    const planned = planGraph(g, symbols, { unfused: Boolean(args.values.unfused) });
+    header.push(
+      `# compiled for ${Object.entries(symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ') || 'fixed sizes'}` +
+        ` and WebGPU's default limits: ${fmtInt(planned.plan.kernels.length)} kernels from ${fmtInt(g.nodes.length)} ops`,
+    );
+    process.stdout.write(header.join('\n') + '\n' + (emit === 'plan' ? describePlan(planned.plan) + '\n' : emitWgsl(planned)));
     return 0;
   },
 };
+
+/** Every kernel's WGSL, each behind a comment saying what it computes and which IR ops it fused. */
+export function emitWgsl(p: GraphPlan): string {
+  return p.plan.kernels
+    .map((k, i) => {
+      const head = [
+        `// ---- kernel ${i + 1}/${p.plan.kernels.length}: ${k.name} (${k.kind}, ${k.workgroups.join('x')} workgroups)`,
+        `// fuses ${k.ops.length} op${k.ops.length === 1 ? '' : 's'}: ${fusedSummary(k.ops)}`,
+        ...k.ops.map((op) => `//   ${op}`),
+        ...k.bindings.map((b) => `// @binding(${b.binding}) ${b.kind}${b.access ? ` ${b.access}` : ''} ${b.tensor ?? ''}`.trimEnd()),
+      ];
+      return head.join('\n') + '\n' + k.wgsl.trimEnd() + '\n';
+    })
+    .join('\n');
+}
+
+/** "contract + add + gelu": the op kinds a kernel fused, in order, repeats collapsed. */
+export function fusedSummary(ops: readonly string[]): string {
+  const kinds: string[] = [];
+  for (const line of ops) {
+    const kind = /^%\d+ = ([A-Za-z_]+)/.exec(line)?.[1] ?? '?';
+    if (kinds.at(-1) !== kind) kinds.push(kind);
+  }
+  const shown = kinds.slice(0, 8).join(' + ');
+  return kinds.length > 8 ? `${shown} + ... (${kinds.length - 8} more)` : shown;
+}
+
+export interface Sizes {
+  batch?: number;
+  length?: number;
+}
+
+export function sizeArgs(args: ParsedArgs): Sizes {
+  const int = (name: string): number | undefined => {
+    const v = args.values[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${v}: expected a whole number >= 1`);
+    return n;
+  };
+  return { batch: int('batch'), length: int('length') };
+}
+
+/** One value per runtime symbol: batch symbols get --batch (default 8), sequence symbols --length
+ *  (default: their declared maximum), and the random seed 0. */
+export function bindSymbols(built: Built, sizes: Sizes): Record<string, number> {
+  const out: Record<string, number> = { seed: 0 };
+  for (const [sym, info] of built.lowered.symbols) {
+    if (info.max === undefined) out[sym] = sizes.batch ?? 8;
+    else {
+      if (sizes.length !== undefined && sizes.length > info.max)
+        throw new UsageError(`--length ${sizes.length}: the model's ${info.letter} is at most ${info.max}`);
+      out[sym] = sizes.length ?? info.max;
+    }
+  }
+  return out;
+}

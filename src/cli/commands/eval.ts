@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
 import { loadModel } from '../load.js';
 import { buildGraph, tokenFeeds, tokenInput } from '../pipeline.js';
-import { interpret } from '../../ir/index.js';
+import { interpret, prune } from '../../ir/index.js';
+import { compileGraph } from '../../runtime/executor.js';
+import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
 import { loadWeights, paramShapes } from '../../runtime/weights.js';
-
-export const BACKENDS = ['interpreter'] as const;
 
 /** Reads T.json: rows of token ids, each of length seq+1, all the same length. */
 export function readTokenRows(path: string, vocab: number, maxLength: number | undefined): number[][] {
@@ -36,19 +36,19 @@ export function readTokenRows(path: string, vocab: number, maxLength: number | u
 export const evalCommand: CommandSpec = {
   name: 'eval',
   summary: 'the mean next-token cross-entropy of a model on rows of tokens',
-  usage: 'arch eval FILE --weights W.safetensors --tokens T.json [--set NAME=VALUE ...] [--backend interpreter] [--json]',
+  usage: 'arch eval FILE --weights W.safetensors --tokens T.json [--set NAME=VALUE ...] [--backend interpreter|webgpu] [--json]',
   options: {
     set: { type: 'string', multiple: true },
     weights: { type: 'string' },
     tokens: { type: 'string' },
-    backend: { type: 'string', default: 'interpreter' },
+    backend: { type: 'string' },
     json: { type: 'boolean' },
   },
   help: [
     SET_HELP,
     ['--weights W', 'a safetensors checkpoint: arch\'s own, or GPT-2\'s (Hugging Face names)'],
     ['--tokens T', 'a JSON array of rows of token ids; each row is seq+1 long (inputs row[:-1], targets row[1:])'],
-    ['--backend B', `where to run: ${BACKENDS.join(', ')}`],
+    BACKEND_HELP,
     ['--json', 'print {"loss": <number>}'],
   ],
   examples: ['arch eval models/gpt-nano.arch --weights runs/nano/checkpoint.safetensors --tokens rows.json'],
@@ -56,16 +56,27 @@ export const evalCommand: CommandSpec = {
     const file = oneFile(args, evalCommand);
     if (!args.values.weights) throw new UsageError('--weights is required: a safetensors checkpoint');
     if (!args.values.tokens) throw new UsageError('--tokens is required: a JSON array of rows of token ids');
-    const backend = String(args.values.backend);
-    if (!(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend ${backend}: expected one of ${BACKENDS.join(', ')}`);
+    const backend = parseBackend(args.values.backend);
     const { model } = loadModel(file, args.sets, { quietWarnings: true });
     const built = buildGraph(model);
     const t = tokenInput(built.lowered, file);
     const rows = readTokenRows(String(args.values.tokens), t.classes, t.maxLength);
     const { weights } = loadWeights(String(args.values.weights), paramShapes(built.graph));
     const feeds = tokenFeeds(built.lowered, file, rows);
-    const out = interpret(built.graph, { inputs: feeds.inputs, params: Object.fromEntries(weights), symbols: feeds.symbols });
-    const loss = out.get('loss')!.data[0]!;
+    const graph = prune(built.graph, ['loss']);
+    let loss: number;
+    if (backend === 'interpreter') loss = interpret(graph, { inputs: feeds.inputs, params: Object.fromEntries(weights), symbols: feeds.symbols }).get('loss')!.data[0]!;
+    else {
+      const device = await deviceFor(backend);
+      try {
+        const compiled = await compileGraph(device, graph, feeds.symbols);
+        compiled.setParams(Object.fromEntries(weights));
+        loss = (await compiled.run({ inputs: feeds.inputs }, ['loss'])).loss![0]!;
+        compiled.destroy();
+      } finally {
+        device.destroy();
+      }
+    }
     process.stdout.write(args.values.json ? JSON.stringify({ loss }) + '\n' : `loss ${loss.toFixed(4)} (${rows.length} rows x ${rows[0]!.length - 1} positions, ${backend})\n`);
     return 0;
   },

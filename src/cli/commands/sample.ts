@@ -2,6 +2,10 @@ import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from
 import { loadModel } from '../load.js';
 import { buildGraph, tokenInput } from '../pipeline.js';
 import { interpret, prune } from '../../ir/index.js';
+import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
+import { cachedDecoder, fullDecoder } from '../../runtime/sample/decoders.js';
+import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
+import type { ArchDevice } from '../../runtime/device.js';
 import { Rng, tokenizerFromJSON, Gpt2Tokenizer, type Tokenizer } from '../../runtime/data/index.js';
 import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
 import { matchParams, isGpt2Checkpoint, fromGpt2Names, paramShapes } from '../../runtime/weights.js';
@@ -24,6 +28,8 @@ export const sampleCommand: CommandSpec = {
     seed: { type: 'string' },
     greedy: { type: 'boolean' },
     json: { type: 'boolean' },
+    'no-cache': { type: 'boolean' },
+    backend: { type: 'string' },
   },
   help: [
     ['--weights W', 'a checkpoint from arch train (its tokenizer and --set values come with it), or a safetensors weights file'],
@@ -36,6 +42,8 @@ export const sampleCommand: CommandSpec = {
     ['--seed S', 'the sampling RNG seed (default 1)'],
     ['--greedy', 'always take the most likely token'],
     ['--json', 'print {"tokens": [...], "text": "..."} at the end instead of streaming'],
+    ['--no-cache', 'recompute the whole context for every token instead of using the KV cache'],
+    BACKEND_HELP,
     SET_HELP,
   ],
   examples: ['arch sample models/gpt-nano.arch --weights runs/gpt_nano/checkpoint.safetensors --prompt "ROMEO:" --tokens 300'],
@@ -101,7 +109,21 @@ async function runSample(args: ParsedArgs): Promise<number> {
   const rng = new Rng(numArg(args, 'seed', 1, Number.isInteger, 'a whole number'));
   const json = Boolean(args.values.json);
   const decode = (ids: number[]) => (tokenizer ? tokenizer.decode(ids) : ids.join(' ') + ' ');
-  const src = interpreterSource(prune(built.graph, ['logits']), Object.fromEntries(weights), t.name, t.batchSymbol, t.lengthSymbol, t.classes);
+  const backend = parseBackend(args.values.backend);
+  const params = Object.fromEntries(weights);
+  let device: ArchDevice | undefined;
+  let src: LogitsSource & { destroy?: () => void };
+  if (backend === 'interpreter') src = interpreterSource(prune(built.graph, ['logits']), params, t.name, t.batchSymbol, t.lengthSymbol, t.classes);
+  else {
+    device = await deviceFor(backend);
+    const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: L, params };
+    if (args.values['no-cache']) src = await fullDecoder(device, prune(built.graph, ['logits']), spec);
+    else {
+      const dec = lower(model, { decode: true });
+      const caches = [...dec.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+      src = await cachedDecoder(device, prune(dec.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
+    }
+  }
   let printed = '';
   const generated: number[] = [];
   if (!json) process.stdout.write(decode(prompt));
@@ -113,6 +135,8 @@ async function runSample(args: ParsedArgs): Promise<number> {
     if (text.startsWith(printed)) process.stdout.write(text.slice(printed.length));
     printed = text;
   }, L);
+  src.destroy?.();
+  device?.destroy();
   if (json) process.stdout.write(JSON.stringify({ prompt_tokens: prompt, tokens: out, text: decode(out) }) + '\n');
   else process.stdout.write('\n');
   return 0;

@@ -1,6 +1,7 @@
 // Fused kernels -> WGSL: one template per kernel kind, specialised by constants.
 import type { FusedGraph, Kernel } from '../../ir/fuse/types.js';
 import type { CodegenOptions, KernelCode } from './common.js';
+import { attentionKernel } from './attention.js';
 import { contractKernel, type ContractCodegenOptions } from './contract.js';
 import { elementwiseKernel } from './elementwise.js';
 import { rowKernel } from './row.js';
@@ -14,5 +15,6 @@ export function generateKernel(fg: FusedGraph, k: Kernel, opts: CodegenOptions &
     case 'elementwise': return elementwiseKernel(fg, k, o);
     case 'row': return rowKernel(fg, k, o);
     case 'contract': return contractKernel(fg, k, opts);
+    case 'attention': return attentionKernel(fg, k, o);
   }
 }

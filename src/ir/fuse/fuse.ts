@@ -21,6 +21,7 @@ import { LAYOUT_KINDS } from '../types.js';
 import { formatOp } from '../print.js';
 import { layoutStrides, resolveGraph, sizeOf } from './resolve.js';
 import type { FuseOptions, FusedGraph, Kernel, StridedView, Tensor } from './types.js';
+import { findAttention, type AttentionMatch } from './attention.js';
 import { dagOf, mergedStride, stridedView } from './views.js';
 
 const DEFAULTS = { maxBindings: 8, recomputeMaxOps: 8 };
@@ -63,7 +64,7 @@ function collapseReductions(g: Graph, consumers: number[][], keep: (id: number) 
 
 interface Draft {
   index: number;
-  kind: 'elementwise' | 'row' | 'contract';
+  kind: 'elementwise' | 'row' | 'contract' | 'attention';
   members: number[];
   /** Members computed by inlining their expression (not reductions or the contraction). */
   inlineMembers: Set<number>;
@@ -80,6 +81,7 @@ interface Draft {
   };
   /** Elementwise kernels that copy a value into another layout. */
   space?: string[];
+  attention?: AttentionMatch & { tensor: number };
 }
 
 function setKey(g: Graph, n: Node, names: readonly string[]): string {
@@ -118,10 +120,14 @@ function attemptFuse(
   const consumers: number[][] = g.nodes.map(() => []);
   for (const n of g.nodes) if (needed[n.id]) for (const i of new Set(n.inputs)) consumers[i]!.push(n.id);
 
+  // attention chains whose scores and weights nobody else reads: one kernel, nothing stored inside
+  const attention = opts.unfused || opts.flashAttention === false ? new Map<number, AttentionMatch>() : findAttention(g, consumers, outputNodes, needed);
+  const interior = new Set([...attention.values()].flatMap((m) => m.interior));
+
   // ---- 1. what is materialised ----
   const mat = new Set<number>(forced);
   for (const n of g.nodes) {
-    if (!needed[n.id]) continue;
+    if (!needed[n.id] || interior.has(n.id)) continue;
     const k = n.op.kind;
     if (k === 'input' || k === 'param' || outputNodes.has(n.id) || isAnchor(g, n)) mat.add(n.id);
     else if (opts.unfused && !LAYOUT_KINDS.has(k)) mat.add(n.id);
@@ -129,6 +135,7 @@ function attemptFuse(
   for (const n of g.nodes) {
     if (!needed[n.id] || n.op.kind !== 'contract') continue;
     for (const x of n.inputs) {
+      if (interior.has(x)) continue; // the weights of an attention kernel
       // operands are read with strides: materialise the value under the layout chain
       let cur = x;
       let viewable = true;
@@ -145,7 +152,7 @@ function attemptFuse(
   const termOf = (n: Node): number => collapsed.get(n.id)?.term ?? (n.op.kind === 'reduce' ? n.inputs[0]! : n.id);
   const cost = new Array<number>(N).fill(0);
   for (const n of g.nodes) {
-    if (!needed[n.id] || mat.has(n.id)) continue;
+    if (!needed[n.id] || mat.has(n.id) || interior.has(n.id)) continue;
     cost[n.id] = (LAYOUT_KINDS.has(n.op.kind) ? 0 : 1) + n.inputs.reduce((s, i) => s + cost[i]!, 0);
     if (consumers[n.id]!.length >= 2 && cost[n.id]! > opts.recomputeMaxOps) {
       mat.add(n.id);
@@ -348,6 +355,7 @@ function attemptFuse(
         if (d.kind === 'row') {
           if (!sameSet(axes, d.rowAxes!) && !sameSet(axes, [...d.rowAxes!, ...d.redAxes!])) continue;
         } else {
+          if (d.kind !== 'contract') continue;
           const c = d.contract!;
           if (c.epilogue !== c.node || outputNodes.has(c.node) || !sameSet(axes, logical(c.node))) continue;
           // the template stores only the epilogue's value: nothing else may read the raw sum
@@ -375,9 +383,25 @@ function attemptFuse(
     checkAlone(d, e.id);
   };
 
+  const formAttention = (o: Node, m: AttentionMatch): void => {
+    const reads = new Set<number>();
+    for (const root of [m.scores, m.v]) for (const r of dagOf(g, root, (id) => mat.has(id)).reads) reads.add(tensorOf(r.node));
+    const t = newTensor(o.id, logical(o.id));
+    primary.set(o.id, t);
+    const d = newDraft('attention');
+    addReads(d, reads);
+    addMember(d, o.id, [], true, t);
+    d.attention = { ...m, tensor: t };
+    if (reads.size + 1 > opts.maxBindings) {
+      throw new Error(`fuse: the attention kernel for %${o.id} reads ${reads.size} tensors, more than the binding limit allows`);
+    }
+  };
+
   for (const n of g.nodes) {
     if (!mat.has(n.id) || n.op.kind === 'input' || n.op.kind === 'param') continue;
-    if (n.op.kind === 'contract') formContract(n);
+    const att = attention.get(n.id);
+    if (att !== undefined) formAttention(n, att);
+    else if (n.op.kind === 'contract') formContract(n);
     else if (isAnchor(g, n)) formReduction(n);
     else formElementwise(n);
   }
@@ -478,6 +502,10 @@ function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], termOf: 
     return { ...base, kind: 'row', rowAxes: d.rowAxes!, redAxes: d.redAxes!, reductions, terms: reductions.map(termOf) };
   }
   if (d.kind === 'contract') return { ...base, kind: 'contract', ...d.contract! };
+  if (d.kind === 'attention') {
+    const a = d.attention!;
+    return { ...base, kind: 'attention', node: a.out, out: a.tensor, q: a.q, k: a.k, v: a.v, logits: a.logits, scores: a.scores, axis: a.axis, rowAxes: a.rowAxes };
+  }
   const first = tensors[base.writes[0]!]!;
   return { ...base, kind: 'elementwise', space: first.layout };
 }

@@ -83,7 +83,25 @@ export interface ContractKernel extends KernelBase {
   epilogue: number;
 }
 
-export type Kernel = ElementwiseKernel | RowKernel | ContractKernel;
+/**
+ * Attention in one pass over the key axis (src/ir/fuse/attention.ts): per row of `rowAxes`,
+ * out = sum_M softmax_M(scores(q . k)) v with an online softmax; the dot products and weights
+ * stay in registers. `node` is the output contraction, written to tensor `out`.
+ */
+export interface AttentionKernel extends KernelBase {
+  kind: 'attention';
+  node: number;
+  out: number;
+  q: number;
+  k: number;
+  v: number;
+  logits: number;
+  scores: number;
+  axis: string;
+  rowAxes: string[];
+}
+
+export type Kernel = ElementwiseKernel | RowKernel | ContractKernel | AttentionKernel;
 
 export interface FusedGraph {
   /** The graph with every size resolved to a number. */
@@ -108,6 +126,11 @@ export interface FuseOptions {
    * most this many arithmetic ops; above it, it is materialised once.
    */
   recomputeMaxOps?: number;
+  /**
+   * Attention (contract, elementwise scores, softmax, contract) as one streaming kernel where
+   * nothing else reads its intermediates (default true).
+   */
+  flashAttention?: boolean;
   /** Fuse nothing: one kernel per op (for differential tests). */
   unfused?: boolean;
 }

@@ -13,10 +13,12 @@ import { PlanLimitError } from '../runtime/executor.js';
 import { FeedError } from '../runtime/train/feeds.js';
 import { trainCommand } from './commands/train.js';
 import { sampleCommand } from './commands/sample.js';
+import { ablateCommand } from './commands/ablate.js';
+import { attentionCommand } from './commands/attention.js';
 import { infoCommand } from './commands/info.js';
 import { profileCommand } from './commands/profile.js';
 
-const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand, profileCommand, infoCommand];
+const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand, ablateCommand, attentionCommand, profileCommand, infoCommand];
 
 export function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

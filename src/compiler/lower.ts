@@ -225,8 +225,9 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
     const cacheAxes = n.axes.map((a) => (a === key ? { name: a, size: info(a).size! } : axis(a)));
     const name = `${CACHE_PREFIX}${n.scope ? `${n.scope}.` : ''}${n.name ?? `%${n.id}`}`;
     const previous = b.input(name, cacheAxes, 'f32');
-    // One new position per step: drop its key axis (size 1), then write it at `position`.
-    const one = b.reduce('sum', fresh, key);
+    // One new position per step: drop its key axis (size 1), then write it at `position`. The axis
+    // is renamed first so the sum's axis and the cache's are different names in fused kernels.
+    const one = b.reduce('sum', b.rename(fresh, key, `${key}#new`), `${key}#new`);
     const here = b.binary('eq', b.iota({ name: key, size: info(key).size! }), pos());
     const updated = conform(b.select(here, one, previous), n.axes);
     b.output(name, updated);

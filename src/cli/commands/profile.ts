@@ -180,7 +180,7 @@ export async function profileTraining(
 }
 
 /** Median milliseconds of a forward + backward run (after one untimed warm-up run). */
-async function timeSteps(c: CompiledGraph, inputs: Record<string, Data>, steps: number): Promise<number> {
+export async function timeSteps(c: CompiledGraph, inputs: Record<string, Data>, steps: number): Promise<number> {
   await c.run({ inputs }, ['loss']);
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {

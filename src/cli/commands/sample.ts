@@ -5,12 +5,12 @@ import { interpret, prune } from '../../ir/index.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
 import { cachedDecoder, fullDecoder } from '../../runtime/sample/decoders.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
-import type { ArchDevice } from '../../runtime/device.js';
-import { Rng, tokenizerFromJSON, Gpt2Tokenizer, type Tokenizer } from '../../runtime/data/index.js';
+import { Rng, tokenizerFromJSON, Gpt2Tokenizer, taskFromSpec, isTaskSpec, type Tokenizer } from '../../runtime/data/index.js';
 import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
 import { matchParams, isGpt2Checkpoint, fromGpt2Names, paramShapes } from '../../runtime/weights.js';
 import { generate, type LogitsSource } from '../../runtime/sample/generate.js';
 import type { Graph } from '../../ir/index.js';
+import type { CheckedModel } from '../../compiler/graph.js';
 
 export const sampleCommand: CommandSpec = {
   name: 'sample',
@@ -29,6 +29,7 @@ export const sampleCommand: CommandSpec = {
     greedy: { type: 'boolean' },
     json: { type: 'boolean' },
     'no-cache': { type: 'boolean' },
+    examples: { type: 'string' },
     backend: { type: 'string' },
   },
   help: [
@@ -43,6 +44,7 @@ export const sampleCommand: CommandSpec = {
     ['--greedy', 'always take the most likely token'],
     ['--json', 'print {"tokens": [...], "text": "..."} at the end instead of streaming'],
     ['--no-cache', 'recompute the whole context for every token instead of using the KV cache'],
+    ['--examples N', 'for a model trained on a task, with no prompt: how many fresh examples to answer and grade (default 5)'],
     BACKEND_HELP,
     SET_HELP,
   ],
@@ -69,7 +71,18 @@ function interpreterSource(graph: Graph, params: Record<string, Float32Array>, i
   };
 }
 
-async function runSample(args: ParsedArgs): Promise<number> {
+interface Prepared {
+  file: string;
+  model: CheckedModel;
+  built: ReturnType<typeof buildGraph>;
+  t: ReturnType<typeof tokenInput>;
+  weights: Map<string, Float32Array>;
+  tokenizer?: Tokenizer;
+  taskSpec?: string;
+  L: number;
+}
+
+function prepare(args: ParsedArgs): Prepared {
   const file = oneFile(args, sampleCommand);
   if (!args.values.weights) throw new UsageError('--weights is required: a checkpoint from arch train, or a safetensors weights file');
   const ckpt = loadCheckpoint(String(args.values.weights));
@@ -80,64 +93,106 @@ async function runSample(args: ParsedArgs): Promise<number> {
   const t = tokenInput(built.lowered, file);
   const shapes = paramShapes(built.graph);
   const raw = new Map([...ckpt.weights].map(([k, v]) => [k, { dtype: 'F32', shape: v.shape, data: v.data }]));
-  const weights = matchParams(isGpt2Checkpoint(raw) ? fromGpt2Names(raw, shapes, String(args.values.weights)) : raw, shapes, String(args.values.weights), isGpt2Checkpoint(raw) ? 'GPT-2' : 'arch');
-  const tokenizer: Tokenizer | undefined = ckpt.meta?.tokenizer ? tokenizerFromJSON(ckpt.meta.tokenizer) : t.classes === 50257 ? new Gpt2Tokenizer() : undefined;
+  const gpt2 = isGpt2Checkpoint(raw);
+  const weights = matchParams(gpt2 ? fromGpt2Names(raw, shapes, String(args.values.weights)) : raw, shapes, String(args.values.weights), gpt2 ? 'GPT-2' : 'arch');
+  const tokenizer = ckpt.meta?.tokenizer ? tokenizerFromJSON(ckpt.meta.tokenizer) : t.classes === 50257 ? new Gpt2Tokenizer() : undefined;
+  const taskSpec = ckpt.meta?.data && isTaskSpec(ckpt.meta.data) ? ckpt.meta.data : undefined;
+  return { file, model, built, t, weights, tokenizer, taskSpec, L: t.maxLength ?? 1 << 20 };
+}
 
-  let prompt: number[];
-  if (args.values['prompt-tokens'] !== undefined) {
-    prompt = String(args.values['prompt-tokens']).split(',').filter((s) => s.trim()).map((s) => Number(s));
-    const bad = prompt.find((x) => !Number.isInteger(x) || x < 0 || x >= t.classes);
-    if (bad !== undefined) throw new UsageError(`--prompt-tokens: ${bad} is not a token id of this model (0 .. ${t.classes - 1})`);
-  } else {
-    if (!tokenizer) throw new UsageError(`${args.values.weights} carries no tokenizer; give the prompt as ids with --prompt-tokens`);
-    const text = args.values.prompt !== undefined ? String(args.values.prompt) : tokenizer.kind === 'task' ? '' : '\n';
-    prompt = tokenizer.encode(text);
+/** Where next-token logits come from: the interpreter, or WebGPU with (default) or without a KV cache. */
+async function logitsSource(args: ParsedArgs, p: Prepared): Promise<{ src: LogitsSource; close: () => void }> {
+  const backend = parseBackend(args.values.backend);
+  const params = Object.fromEntries(p.weights);
+  const { t } = p;
+  if (backend === 'interpreter') return { src: interpreterSource(prune(p.built.graph, ['logits']), params, t.name, t.batchSymbol, t.lengthSymbol, t.classes), close: () => {} };
+  const device = await deviceFor(backend);
+  const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: p.L, params };
+  let dec: LogitsSource & { destroy(): void };
+  if (args.values['no-cache']) dec = await fullDecoder(device, prune(p.built.graph, ['logits']), spec);
+  else {
+    const lowered = lower(p.model, { decode: true });
+    const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+    dec = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
   }
-  if (prompt.length === 0) prompt = [0];
-  const L = t.maxLength ?? prompt.length;
-  if (prompt.length > L) {
-    process.stderr.write(`warning: the prompt has ${prompt.length} tokens, more than the model's context of ${L}; keeping the last ${L}\n`);
-    prompt = prompt.slice(prompt.length - L);
-  }
+  return { src: dec, close: () => { dec.destroy(); device.destroy(); } };
+}
+
+function chooseOptions(args: ParsedArgs) {
   const greedy = Boolean(args.values.greedy);
-  const o = {
+  return {
     temperature: greedy ? 0 : numArg(args, 'temperature', 1, (n) => n >= 0, 'a number >= 0'),
     topK: numArg(args, 'top-k', 0, (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0'),
     topP: numArg(args, 'top-p', 1, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
   };
+}
+
+async function runSample(args: ParsedArgs): Promise<number> {
+  const p = prepare(args);
+  const { t, tokenizer } = p;
+  if (p.taskSpec && args.values.prompt === undefined && args.values['prompt-tokens'] === undefined) return gradeTask(args, p);
+  let prompt: number[];
+  if (args.values['prompt-tokens'] !== undefined) {
+    prompt = String(args.values['prompt-tokens']).split(',').filter((x) => x.trim()).map((x) => Number(x));
+    const bad = prompt.find((x) => !Number.isInteger(x) || x < 0 || x >= t.classes);
+    if (bad !== undefined) throw new UsageError(`--prompt-tokens: ${bad} is not a token id of this model (0 .. ${t.classes - 1})`);
+  } else {
+    if (!tokenizer) throw new UsageError(`${args.values.weights} carries no tokenizer; give the prompt as ids with --prompt-tokens`);
+    prompt = tokenizer.encode(args.values.prompt !== undefined ? String(args.values.prompt) : '\n');
+  }
+  if (prompt.length === 0) prompt = [0];
+  if (prompt.length > p.L) {
+    process.stderr.write(`warning: the prompt has ${prompt.length} tokens, more than the model's context of ${p.L}; keeping the last ${p.L}\n`);
+    prompt = prompt.slice(prompt.length - p.L);
+  }
+  const o = chooseOptions(args);
   const count = numArg(args, 'tokens', 200, (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0');
   const rng = new Rng(numArg(args, 'seed', 1, Number.isInteger, 'a whole number'));
   const json = Boolean(args.values.json);
   const decode = (ids: number[]) => (tokenizer ? tokenizer.decode(ids) : ids.join(' ') + ' ');
-  const backend = parseBackend(args.values.backend);
-  const params = Object.fromEntries(weights);
-  let device: ArchDevice | undefined;
-  let src: LogitsSource & { destroy?: () => void };
-  if (backend === 'interpreter') src = interpreterSource(prune(built.graph, ['logits']), params, t.name, t.batchSymbol, t.lengthSymbol, t.classes);
-  else {
-    device = await deviceFor(backend);
-    const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: L, params };
-    if (args.values['no-cache']) src = await fullDecoder(device, prune(built.graph, ['logits']), spec);
-    else {
-      const dec = lower(model, { decode: true });
-      const caches = [...dec.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
-      src = await cachedDecoder(device, prune(dec.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
-    }
-  }
+  const { src, close } = await logitsSource(args, p);
   let printed = '';
   const generated: number[] = [];
   if (!json) process.stdout.write(decode(prompt));
-  const out = await generate(src, prompt, count, o, rng, (tok) => {
-    generated.push(tok);
-    if (json) return;
-    // Decode everything so far and print what is new: BPE tokens may join into one character.
-    const text = decode(generated);
-    if (text.startsWith(printed)) process.stdout.write(text.slice(printed.length));
-    printed = text;
-  }, L);
-  src.destroy?.();
-  device?.destroy();
-  if (json) process.stdout.write(JSON.stringify({ prompt_tokens: prompt, tokens: out, text: decode(out) }) + '\n');
-  else process.stdout.write('\n');
+  try {
+    const out = await generate(src, prompt, count, o, rng, (tok) => {
+      generated.push(tok);
+      if (json) return;
+      // Decode everything so far and print what is new: BPE tokens may join into one character.
+      const text = decode(generated);
+      if (text.startsWith(printed)) process.stdout.write(text.slice(printed.length));
+      printed = text;
+    }, p.L);
+    if (json) process.stdout.write(JSON.stringify({ prompt_tokens: prompt, tokens: out, text: decode(out) }) + '\n');
+    else process.stdout.write('\n');
+  } finally {
+    close();
+  }
+  return 0;
+}
+
+/** A model trained on a built-in task, sampled with no prompt: fresh examples, graded. */
+async function gradeTask(args: ParsedArgs, p: Prepared): Promise<number> {
+  const task = taskFromSpec(p.taskSpec!.slice('task:'.length));
+  const n = numArg(args, 'examples', 5, (x) => Number.isInteger(x) && x >= 1, 'a whole number >= 1');
+  const rng = new Rng(numArg(args, 'seed', 1, Number.isInteger, 'a whole number'));
+  const o = chooseOptions(args);
+  const length = Math.min(p.L, Math.max(task.contextLength, task.minContextLength));
+  const { src, close } = await logitsSource(args, p);
+  const results: { prompt: string; completion: string; expected: string; correct: boolean }[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const ex = task.example(rng, length);
+      const out = await generate(src, ex.prompt, ex.answer.length, o, rng, () => {}, p.L);
+      const r = { prompt: task.format(ex.prompt), completion: task.format(out), expected: task.format(ex.answer), correct: task.check(ex.prompt, out) };
+      results.push(r);
+      if (!args.values.json) process.stdout.write(`${r.prompt}${r.completion}  ${r.correct ? '\u2713' : `\u2717 (expected ${r.expected})`}\n`);
+    }
+  } finally {
+    close();
+  }
+  const accuracy = results.filter((r) => r.correct).length / results.length;
+  if (args.values.json) process.stdout.write(JSON.stringify({ task: task.name, accuracy, examples: results }) + '\n');
+  else process.stdout.write(`${task.name}: ${results.filter((r) => r.correct).length}/${results.length} correct\n`);
   return 0;
 }

@@ -215,10 +215,12 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
   }
   const tokensRole = roles.find((r) => r.role === 'tokens');
   const lengthSym = tokensRole?.symbols[1];
-  const L = lengthSym ? train.lowered.symbols.get(lengthSym)?.max : undefined;
+  const maxL = lengthSym ? train.lowered.symbols.get(lengthSym)?.max : undefined;
+  // A task trains at its own length (reverse 8 digits, not 32) when the model's context allows.
+  const L = maxL && data.task ? Math.min(maxL, Math.max(data.task.contextLength, data.task.minContextLength)) : maxL;
   if (!L) throw new UsageError(`${file}: can't tell the model's context length (its inputs: ${describeRoles(roles)})`);
   const minL = data.task?.minContextLength ?? 1;
-  if (L < minL) throw new UsageError(`${o.data} needs a context of at least ${minL} positions; the model's is ${L}\n  hint: --set ${model.axes.get(lengthSym!)?.letter ?? 'L'}=${minL}`);
+  if (maxL! < minL) throw new UsageError(`${o.data} needs a context of at least ${minL} positions; the model's is ${maxL}\n  hint: --set ${model.axes.get(lengthSym!)?.letter ?? 'L'}=${minL}`);
 
   const shapes = new Map(paramShapes(train.graph).map((p) => [p.name, p.shape]));
   let weights: Weights;

@@ -16,6 +16,8 @@ import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions
 import { Emitter, f32Lit, unflatten, type Coords } from './expr.js';
 
 const WG = 64;
+const UNROLL = 64;
+const QUERIES = 4;
 
 export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Required<CodegenOptions>): KernelCode {
   const g = fg.graph;
@@ -31,42 +33,111 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   const headAxes = axesOfNode([...new Set([k.q, k.k].flatMap((id) => g.nodes[id]!.type.axes.map((a) => a.name)))].filter((a) => !logitAxes.has(a)), k.q);
   const valueAxes = axesOfNode(out.type.axes.map((a) => a.name).filter((a) => !k.rowAxes.includes(a)), k.node);
   const size = (axes: { size: number }[]) => axes.reduce((p, a) => p * a.size, 1);
-  const rows = size(rowAxes);
   const keys = sizeOf(logits, k.axis);
   const HK = size(headAxes);
   const NV = size(valueAxes);
-  const { workgroups, nx } = grid(Math.ceil(rows / WG), opts.maxWorkgroupsPerDimension);
+  // Head and value sums are unrolled (accumulators in registers: a dynamically indexed private
+  // array costs a per-lane scatter on llvmpipe) when small; then each invocation also takes TQ
+  // neighbouring queries along an axis that k and v do not have, so one load of k[m] and v[m]
+  // serves TQ rows (loads, not FMAs, are the cost on llvmpipe) and q is loaded once, not per key.
+  const unrolled = HK <= UNROLL && NV <= UNROLL;
+  const kvAxes = new Set([k.k, k.v].flatMap((id) => g.nodes[id]!.type.axes.map((a) => a.name)));
+  const qAxis = unrolled ? [...rowAxes].reverse().find((a) => a.size > 1 && !kvAxes.has(a.name)) : undefined;
+  const TQ = qAxis ? Math.min(QUERIES, qAxis.size) : 1;
+  const blocks = qAxis ? Math.ceil(qAxis.size / TQ) : 1;
+  const space = rowAxes.map((a) => (a === qAxis ? { name: `${a.name}__block`, size: blocks } : a));
+  const invocations = size(space);
+  const { workgroups, nx } = grid(Math.ceil(invocations / WG), opts.maxWorkgroupsPerDimension);
 
   const body = new Emitter(env);
-  const rowCoords = unflatten(body, 'row', rowAxes, 'r');
-  body.lines.push(`var mx: f32 = ${f32Lit(-3.4028234663852886e38)};`, 'var total: f32 = 0.0;', `var acc: array<f32, ${NV}>;`);
+  const shared = unflatten(body, 'row', space, 'r');
+  /** The coordinates of query t of this invocation (clamped: a duplicate past the end is not stored). */
+  const rowsOf: Coords[] = Array.from({ length: TQ }, (_, t) => {
+    if (!qAxis) return shared;
+    const c: Coords = { ...shared, [qAxis.name]: body.bind(`min(${shared[`${qAxis.name}__block`]} * ${TQ} + ${t}, ${qAxis.size - 1})`, 'qi') };
+    delete c[`${qAxis.name}__block`];
+    return c;
+  });
+  const valid = (t: number): string | undefined => (qAxis && t > 0 ? `${shared[`${qAxis.name}__block`]} * ${TQ} + ${t} < ${qAxis.size}` : undefined);
+  body.lines.push(`var mx: array<f32, ${TQ}>;`, `var total: array<f32, ${TQ}>;`);
+  for (let t = 0; t < TQ; t++) body.lines.push(`mx[${t}] = ${f32Lit(-3.4028234663852886e38)};`, `total[${t}] = 0.0;`);
+  const acc = (t: number, j: string | number) => (unrolled ? `acc${t}_${j}` : `acc[${j}]`);
+  if (unrolled) for (let t = 0; t < TQ; t++) for (let j = 0; j < NV; j++) body.lines.push(`var ${acc(t, j)}: f32 = 0.0;`);
+  else body.lines.push(`var acc: array<f32, ${NV}>;`);
 
-  // one key position
   const perKey = new Emitter(env, body);
-  const keyCoords: Coords = { ...rowCoords, [k.axis]: 'm' };
-  const dot = new Emitter(env, perKey);
-  const headCoords = { ...keyCoords, ...unflatten(dot, 'h', headAxes, 'hq') };
-  dot.lines.push(`dot = fma(${dot.value(k.q, headCoords)}, ${dot.value(k.k, headCoords)}, dot);`);
-  perKey.lines.push('var dot: f32 = 0.0;', `for (var h: i32 = 0; h < ${HK}; h++) {`, ...indent(dot.lines), '}');
-  provided.set(k.logits, { value: 'dot', coords: keyCoords });
-  const s = perKey.value(k.scores, keyCoords);
-  perKey.lines.push(
-    `let mx_new = max(mx, ${s});`,
-    'let rescale = exp(mx - mx_new);',
-    `let p = exp(${s} - mx_new);`,
-    'total = total * rescale + p;',
-    'mx = mx_new;',
-  );
-  const val = new Emitter(env, perKey);
-  const valueCoords = { ...keyCoords, ...unflatten(val, 'j', valueAxes, 'vj') };
-  val.lines.push(`acc[j] = fma(p, ${val.value(k.v, valueCoords)}, acc[j] * rescale);`);
-  perKey.lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent(val.lines), '}');
+  for (let t = 0; t < TQ; t++) {
+    const keyCoords: Coords = { ...rowsOf[t]!, [k.axis]: 'm' };
+    const dot = `dot${t}`;
+    perKey.lines.push(`var ${dot}: f32 = 0.0;`);
+    // q does not depend on the key: loaded before the loop (into `body`) when unrolled
+    const term = (e: Emitter, qe: Emitter, flat: string): string => {
+      const c = { ...keyCoords, ...unflatten(e, flat, headAxes, 'hq') };
+      return `${dot} = fma(${qe.value(k.q, c)}, ${e.value(k.k, c)}, ${dot});`;
+    };
+    if (unrolled) {
+      for (let h = 0; h < HK; h++) {
+        const e = new Emitter(env, perKey);
+        const line = term(e, body, String(h));
+        perKey.lines.push(...e.lines, line);
+      }
+    } else {
+      const e = new Emitter(env, perKey);
+      const line = term(e, e, 'h');
+      perKey.lines.push(`for (var h: i32 = 0; h < ${HK}; h++) {`, ...indent([...e.lines, line]), '}');
+    }
+    provided.set(k.logits, { value: dot, coords: keyCoords });
+    const sc = perKey.value(k.scores, keyCoords);
+    perKey.lines.push(
+      `let mx_new${t} = max(mx[${t}], ${sc});`,
+      `let rescale${t} = exp(mx[${t}] - mx_new${t});`,
+      `let p${t} = exp(${sc} - mx_new${t});`,
+      `total[${t}] = total[${t}] * rescale${t} + p${t};`,
+      `mx[${t}] = mx_new${t};`,
+    );
+  }
+  const valueTerms = (e: Emitter, flat: string, j: string | number): string[] => {
+    const lines: string[] = [];
+    for (let t = 0; t < TQ; t++) {
+      const c = { ...rowsOf[t]!, [k.axis]: 'm', ...unflatten(e, flat, valueAxes, 'vj') };
+      lines.push(`${acc(t, j)} = fma(p${t}, ${e.value(k.v, c)}, ${acc(t, j)} * rescale${t});`);
+    }
+    return lines;
+  };
+  if (unrolled) {
+    for (let j = 0; j < NV; j++) {
+      const e = new Emitter(env, perKey);
+      const lines = valueTerms(e, String(j), j);
+      perKey.lines.push(...e.lines, ...lines);
+    }
+  } else {
+    const e = new Emitter(env, perKey);
+    const lines = valueTerms(e, 'j', 'j');
+    perKey.lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, ...lines]), '}');
+  }
   body.lines.push(`for (var m: i32 = 0; m < ${keys}; m++) {`, ...indent(perKey.lines), '}');
 
-  const store = new Emitter(env, body);
-  const outCoords = { ...rowCoords, ...unflatten(store, 'j', valueAxes, 'oj') };
-  store.lines.push(`${env.bound.get(k.out)}[${store.offset(fg.tensors[k.out]!, outCoords)}] = acc[j] / total;`);
-  body.lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent(store.lines), '}');
+  for (let t = 0; t < TQ; t++) {
+    const storeTerm = (e: Emitter, flat: string, j: string | number): string => {
+      const c = { ...rowsOf[t]!, ...unflatten(e, flat, valueAxes, 'oj') };
+      return `${env.bound.get(k.out)}[${e.offset(fg.tensors[k.out]!, c)}] = ${acc(t, j)} / total[${t}];`;
+    };
+    const lines: string[] = [];
+    if (unrolled) {
+      for (let j = 0; j < NV; j++) {
+        const e = new Emitter(env, body);
+        const line = storeTerm(e, String(j), j);
+        lines.push(...e.lines, line);
+      }
+    } else {
+      const e = new Emitter(env, body);
+      const line = storeTerm(e, 'j', 'j');
+      lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, line]), '}');
+    }
+    const guard = valid(t);
+    body.lines.push(...(guard ? [`if (${guard}) {`, ...indent(lines), '}'] : lines));
+  }
+  const rows = size(rowAxes);
 
   const code = [
     `// ${k.name}: ${rows} rows x ${keys} keys, head ${HK}, value ${NV}`,
@@ -74,7 +145,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     `@compute @workgroup_size(${WG})`,
     'fn main(@builtin(global_invocation_id) gid: vec3u) {',
     `  let row = i32(gid.x + gid.y * ${nx * WG}u);`,
-    `  if (row >= ${rows}) { return; }`,
+    `  if (row >= ${invocations}) { return; }`,
     ...indent(body.lines),
     '}',
     '',

@@ -385,7 +385,8 @@ function attemptFuse(
 
   const formAttention = (o: Node, m: AttentionMatch): void => {
     const reads = new Set<number>();
-    for (const root of [m.scores, m.v]) for (const r of dagOf(g, root, (id) => mat.has(id)).reads) reads.add(tensorOf(r.node));
+    if (mat.has(m.v)) reads.add(tensorOf(m.v));
+    for (const root of mat.has(m.v) ? [m.scores] : [m.scores, m.v]) for (const r of dagOf(g, root, (id) => mat.has(id)).reads) reads.add(tensorOf(r.node));
     const t = newTensor(o.id, logical(o.id));
     primary.set(o.id, t);
     const d = newDraft('attention');

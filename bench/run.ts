@@ -1,0 +1,104 @@
+// `npm run bench [-- --quick] [-- --out FILE]`: the figures the issues set targets for, measured on
+// the adapter in use, printed and written as JSON (bench/results/latest.json by default).
+//
+//   contraction GFLOP/s at 128^3, 256^3, 512^3 (warm; target >= 1.5 at 512^3 on llvmpipe)
+//   elementwise GB/s
+//   dispatches per training step, fused and unfused; forward + backward step time, fused and unfused
+//   training tokens/s on the speed configuration (target >= 250 on llvmpipe)
+//   sampling tokens/s with the KV cache (target >= 300)
+//   `arch check models/gpt2.arch` wall time (target: well under a second)
+//
+// Timings are from the CPU side (llvmpipe has no timestamp queries). On a machine shared with
+// other work, wall-clock figures are low and noisy: the load average is recorded with them.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { dirname } from 'node:path';
+import { openDevice } from '../src/runtime/device.js';
+import { benchContraction, benchElementwise } from './matmul.js';
+import { dispatchCounts, speedGraph, stepTime, trainingSpeed, SPEED_CONFIG } from './training.js';
+import { samplingSpeed } from './sampling.js';
+import { checkTime } from './startup.js';
+
+const TARGETS = {
+  contraction512Gflops: 1.5,
+  trainingTokensPerS: 250,
+  samplingTokensPerS: 300,
+  checkMs: 1000,
+};
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const outAt = args.indexOf('--out');
+  const outFile = outAt >= 0 ? args[outAt + 1]! : 'bench/results/latest.json';
+  const reps = quick ? 2 : 3;
+  const log = (s: string) => process.stdout.write(s + '\n');
+
+  const loadBefore = loadavg();
+  const dev = await openDevice();
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    quick,
+    adapter: dev.info.adapterName,
+    backend: dev.info.backend,
+    cpuFallback: dev.info.isFallbackCpu,
+    cores: availableParallelism(),
+    node: process.version,
+    loadAverageBefore: loadBefore.map((x) => Number(x.toFixed(2))),
+    config: { ...SPEED_CONFIG, model: 'gpt-nano: V=65 (char-level), L=64, D=128, 4 blocks, 4 heads, GELU, pre-norm, learned positions, tied head, AdamW' },
+    targets: TARGETS,
+  };
+  log(`adapter: ${dev.info.adapterName} (${dev.info.backend}), ${availableParallelism()} cores, load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
+  try {
+    const contraction = [];
+    for (const size of [128, 256, 512]) {
+      const r = await benchContraction(dev.device, 'default (texture)', size, {}, reps);
+      contraction.push({ size, gflops: round(r.gflops), cpuTimeGflops: round(r.cpuGflops), compileAndFirstMs: Math.round(r.pipelineMs) });
+      log(`contraction ${size}^3: ${r.gflops.toFixed(2)} GFLOP/s (${r.cpuGflops.toFixed(2)} by CPU time), first dispatch after ${r.pipelineMs.toFixed(0)} ms`);
+    }
+    results.contraction = contraction;
+
+    const ew = await benchElementwise(dev.device, 1, reps);
+    results.elementwise = { what: 'z = x + y, 4M f32 (48 MiB moved)', gbs: round(ew.gbs), cpuTimeGbs: round(ew.cpuGbs) };
+    log(`elementwise add, 4M f32: ${ew.gbs.toFixed(2)} GB/s (${ew.cpuGbs.toFixed(2)} by CPU time)`);
+
+    const { built, symbols } = speedGraph();
+    const dispatches = dispatchCounts(built, symbols);
+    results.dispatchesPerStep = dispatches;
+    log(`dispatches per training step: ${dispatches.fused} fused, ${dispatches.unfused} unfused (each with ${dispatches.optimizer} optimizer dispatches)`);
+
+    const fused = await stepTime(dev, built, symbols, false, quick ? 3 : 5);
+    log(`forward + backward step, fused: ${fused.ms.toFixed(1)} ms (${fused.kernels} kernels; compile + first run ${(fused.compileMs / 1000).toFixed(1)} s)`);
+    let unfused = null;
+    if (!quick) {
+      unfused = await stepTime(dev, built, symbols, true, 3);
+      log(`forward + backward step, unfused: ${unfused.ms.toFixed(1)} ms (${unfused.kernels} kernels; compile + first run ${(unfused.compileMs / 1000).toFixed(1)} s)`);
+    }
+    results.stepMs = { fused: round(fused.ms), unfused: unfused && round(unfused.ms), fusedCompileMs: Math.round(fused.compileMs), unfusedCompileMs: unfused && Math.round(unfused.compileMs) };
+
+    const train = await trainingSpeed(dev, quick ? 8 : 30);
+    results.training = { ...train, tokensPerS: round(train.tokensPerS), msPerStep: round(train.msPerStep), firstStepMs: Math.round(train.firstStepMs), finalLoss: round(train.finalLoss) };
+    log(`training on ${train.data}: ${train.tokensPerS.toFixed(0)} tokens/s (${train.msPerStep.toFixed(1)} ms per step of ${train.tokensPerStep} tokens; first step after ${(train.firstStepMs / 1000).toFixed(1)} s)`);
+
+    // SLOT: KV-cache sampling tokens/s (the decoder is the lead's work in progress; 'unavailable' until it runs).
+    const sampling = await samplingSpeed(dev, quick ? 24 : 63);
+    results.sampling = sampling.status === 'measured' ? { ...sampling, tokensPerS: round(sampling.tokensPerS), msPerToken: round(sampling.msPerToken), compileAndFirstMs: Math.round(sampling.compileAndFirstMs) } : sampling;
+    log(sampling.status === 'measured' ? `sampling (KV cache): ${sampling.tokensPerS.toFixed(0)} tokens/s (${sampling.tokens} tokens)` : `sampling: unavailable (${sampling.reason})`);
+  } finally {
+    dev.destroy();
+  }
+
+  const check = checkTime(quick ? 3 : 5);
+  results.check = { ...check, bestMs: Math.round(check.bestMs), medianMs: Math.round(check.medianMs) };
+  log(`arch check models/gpt2.arch: ${check.medianMs.toFixed(0)} ms median, ${check.bestMs.toFixed(0)} ms best (wall, fresh process, ${check.bundled ? 'bundled CLI' : 'unbundled: run `npm run build` for the bundle'})`);
+  results.loadAverageAfter = loadavg().map((x) => Number(x.toFixed(2)));
+
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+  log(`written to ${outFile}`);
+}
+
+const round = (x: number): number => Number(x.toFixed(x >= 100 ? 0 : 2));
+
+await main();

@@ -1,0 +1,111 @@
+// Training-speed figures for `npm run bench`: dispatches per step and forward + backward step time,
+// fused and unfused, and end-to-end training tokens/s through the same path as `arch train`.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModel } from '../src/cli/load.js';
+import { buildGraph, type Built } from '../src/cli/pipeline.js';
+import { bindSymbols } from '../src/cli/commands/compile.js';
+import { OPTIMIZER_DISPATCHES, randomInputs, timeSteps } from '../src/cli/commands/profile.js';
+import { trainRun } from '../src/cli/commands/train.js';
+import { initParams } from '../src/ir/index.js';
+import { compileGraph, planGraph } from '../src/runtime/executor.js';
+import { TRAIN_DEFAULTS } from '../src/runtime/train/loop.js';
+import type { ArchDevice } from '../src/runtime/device.js';
+
+/** The issue's speed configuration: gpt-nano at D=128, 4 blocks (4 heads, GELU, pre-norm, learned positions, tied head). */
+export const SPEED_CONFIG = { file: 'models/gpt-nano.arch', sets: { D: '128', N: '4' }, batch: 8, length: 64 };
+export const SHAKESPEARE = '../shared/data/tinyshakespeare.txt';
+
+export function speedGraph(): { built: Built; symbols: Record<string, number> } {
+  const { model } = loadModel(SPEED_CONFIG.file, new Map(Object.entries({ ...SPEED_CONFIG.sets, V: '65' })), { quietWarnings: true });
+  const built = buildGraph(model, { training: true, grad: true });
+  return { built, symbols: bindSymbols(built, { batch: SPEED_CONFIG.batch, length: SPEED_CONFIG.length }) };
+}
+
+export interface DispatchCounts {
+  fused: number;
+  unfused: number;
+  /** Included in both: gradient norm, clip scale, AdamW. */
+  optimizer: number;
+}
+
+export function dispatchCounts(built: Built, symbols: Record<string, number>): DispatchCounts {
+  const fused = planGraph(built.graph, symbols).plan.dispatchesPerRun;
+  const unfused = planGraph(built.graph, symbols, { unfused: true }).plan.dispatchesPerRun;
+  return { fused: fused + OPTIMIZER_DISPATCHES, unfused: unfused + OPTIMIZER_DISPATCHES, optimizer: OPTIMIZER_DISPATCHES };
+}
+
+export interface StepTime {
+  /** Median forward + backward run, end to end (inputs in, loss out). */
+  ms: number;
+  /** compileGraph plus the first run (pipelines, then the driver's shader compiles). */
+  compileMs: number;
+  kernels: number;
+}
+
+export async function stepTime(dev: ArchDevice, built: Built, symbols: Record<string, number>, unfused: boolean, steps: number): Promise<StepTime> {
+  const t0 = performance.now();
+  const c = await compileGraph(dev, built.graph, symbols, { unfused });
+  try {
+    c.setParams(Object.fromEntries(Object.entries(initParams(built.lowered.graph, {}, 1)).map(([k, v]) => [k, Float32Array.from(v)])));
+    const inputs = randomInputs(built, symbols);
+    await c.run({ inputs }, ['loss']);
+    const compileMs = performance.now() - t0;
+    return { ms: await timeSteps(c, inputs, steps), compileMs, kernels: c.plan.kernels.length };
+  } finally {
+    c.destroy();
+  }
+}
+
+export interface TrainingSpeed {
+  data: string;
+  steps: number;
+  tokensPerStep: number;
+  /** Steady state: the steps after the first `warmup`, optimizer and data included. */
+  tokensPerS: number;
+  msPerStep: number;
+  /** From the start of trainRun to the end of the first step: data, compiling both graphs, the shaders' first dispatch. */
+  firstStepMs: number;
+  finalLoss: number;
+}
+
+/** A real `arch train` run (trainRun) on tiny Shakespeare, or a built-in task where the file is absent. */
+export async function trainingSpeed(dev: ArchDevice, steps: number, warmup = 3): Promise<TrainingSpeed> {
+  const data = existsSync(SHAKESPEARE) ? SHAKESPEARE : 'task:copy';
+  const out = mkdtempSync(join(tmpdir(), 'arch-bench-'));
+  const stamps: number[] = [];
+  const started = performance.now();
+  try {
+    const outcome = await trainRun(
+      {
+        file: SPEED_CONFIG.file,
+        data,
+        tokenizer: 'char',
+        steps,
+        batch: SPEED_CONFIG.batch,
+        seed: 1,
+        lr: 1e-3,
+        schedule: 'constant',
+        warmup: 0,
+        minLr: 1e-4,
+        weightDecay: TRAIN_DEFAULTS.weightDecay,
+        gradClip: TRAIN_DEFAULTS.gradClip,
+        accum: 1,
+        evalEvery: 0,
+        evalBatches: 1,
+        backend: 'webgpu',
+        sets: new Map(Object.entries(SPEED_CONFIG.sets)),
+        out,
+      },
+      { device: dev, quiet: true, onStep: () => stamps.push(performance.now()) },
+    );
+    const tokens = SPEED_CONFIG.batch * SPEED_CONFIG.length;
+    const w = Math.min(warmup, stamps.length - 2);
+    const ms = (stamps.at(-1)! - stamps[w]!) / (stamps.length - 1 - w);
+    // The first stamp counts from the start of trainRun: data, compile and the first step.
+    return { data, steps, tokensPerStep: tokens, tokensPerS: (tokens / ms) * 1000, msPerStep: ms, firstStepMs: stamps[0]! - started, finalLoss: outcome.trainLoss };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,109 @@
+// What an ablation reports: one record per run, and per cell the mean and spread over its seeds.
+import type { Cell } from './grid.js';
+
+/** One finished run (trained to the end, or diverged). */
+export interface RunResult {
+  cell: Record<string, string>;
+  label: string;
+  seed: number;
+  diverged: boolean;
+  /** The step it ended at: the last step, or where the loss stopped being a number. */
+  step: number;
+  params: number;
+  flopsPerToken: number;
+  trainLoss: number;
+  bestTrainLoss: number;
+  valLoss: number;
+  bestValLoss: number;
+  tokensPerS: number;
+  elapsedS: number;
+  /** Validation loss at each evaluation: [step, loss]. */
+  val: [number, number][];
+}
+
+/** A metric over a cell's seeds (the runs that did not diverge); NaN when there are none. */
+export interface Spread {
+  mean: number;
+  /** Sample standard deviation (n - 1); 0 for one run. */
+  std: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export interface CellSummary {
+  cell: Record<string, string>;
+  label: string;
+  seeds: number[];
+  diverged: number;
+  params: number;
+  flopsPerToken: number;
+  valLoss: Spread;
+  bestValLoss: Spread;
+  trainLoss: Spread;
+  bestTrainLoss: Spread;
+  tokensPerS: Spread;
+  elapsedS: Spread;
+}
+
+export function spread(xs: readonly number[]): Spread {
+  const v = xs.filter(Number.isFinite);
+  const n = v.length;
+  if (n === 0) return { mean: NaN, std: NaN, min: NaN, max: NaN, n };
+  const mean = v.reduce((a, x) => a + x, 0) / n;
+  const std = n > 1 ? Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, min: Math.min(...v), max: Math.max(...v), n };
+}
+
+const METRICS = ['valLoss', 'bestValLoss', 'trainLoss', 'bestTrainLoss', 'tokensPerS', 'elapsedS'] as const;
+
+/** Cells in order of mean final validation loss; cells with no finished, finite run go last. */
+export function summarize(cells: readonly Cell[], runs: readonly RunResult[]): CellSummary[] {
+  const out: CellSummary[] = [];
+  for (const c of cells) {
+    const mine = runs.filter((r) => r.label === c.label);
+    if (!mine.length) continue;
+    const ok = mine.filter((r) => !r.diverged);
+    const s = {} as Record<(typeof METRICS)[number], Spread>;
+    for (const m of METRICS) s[m] = spread(ok.map((r) => r[m]));
+    out.push({
+      cell: Object.fromEntries(c.values),
+      label: c.label,
+      seeds: mine.map((r) => r.seed),
+      diverged: mine.length - ok.length,
+      params: mine[0]!.params,
+      flopsPerToken: mine[0]!.flopsPerToken,
+      ...s,
+    });
+  }
+  const key = (c: CellSummary) => (Number.isFinite(c.valLoss.mean) ? c.valLoss.mean : Infinity);
+  return out.sort((a, b) => key(a) - key(b));
+}
+
+/** A cell's validation curve: at each evaluated step, the mean and min/max over the seeds that got there. */
+export function meanCurve(runs: readonly RunResult[]): { points: [number, number][]; band: [number, number, number][] } {
+  const bySteps = new Map<number, number[]>();
+  for (const r of runs) for (const [step, loss] of r.val) if (Number.isFinite(loss)) bySteps.set(step, [...(bySteps.get(step) ?? []), loss]);
+  const steps = [...bySteps.keys()].sort((a, b) => a - b);
+  const points: [number, number][] = [];
+  const band: [number, number, number][] = [];
+  for (const step of steps) {
+    const s = spread(bySteps.get(step)!);
+    points.push([step, s.mean]);
+    band.push([step, s.min, s.max]);
+  }
+  return { points, band };
+}
+
+/** JSON with NaN and infinities as null (JSON has no such numbers). */
+export function toJSON(value: unknown): string {
+  return JSON.stringify(value, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+}
+
+/** The inverse for the numbers a RunResult holds: null back to NaN. */
+export function runFromJSON(text: string): RunResult {
+  const r = JSON.parse(text) as Record<string, unknown>;
+  for (const k of ['trainLoss', 'bestTrainLoss', 'valLoss', 'bestValLoss', 'tokensPerS', 'elapsedS']) if (r[k] === null) r[k] = NaN;
+  r.val = ((r.val as [number, number | null][]) ?? []).map(([s, l]) => [s, l ?? NaN]);
+  return r as unknown as RunResult;
+}

@@ -1,0 +1,214 @@
+// `arch ablate`: trains every cell of a grid of variants and dims, with every seed, and reports
+// the mean and spread per cell. Each run is `trainRun`, on one shared device; an interrupted
+// ablation continues where it stopped when run again with the same command.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
+import { readModelFile } from '../load.js';
+import { fmtDuration, Progress } from '../progress.js';
+import { deviceFor, parseBackend } from '../device.js';
+import { compileSource } from '../../compiler/compile.js';
+import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
+import { openData } from '../../runtime/data/index.js';
+import { TRAIN_DEFAULTS } from '../../runtime/train/loop.js';
+import type { ArchDevice } from '../../runtime/device.js';
+import { trainCommand, trainRun, type TrainOutcome } from './train.js';
+import { gridCells, parseSeeds, parseVary, type Cell } from '../ablate/grid.js';
+import { checkGrid } from '../ablate/check.js';
+import { claimDirectory, readResult, runDir, sha256, writeResult } from '../ablate/store.js';
+import { summarize, type RunResult } from '../ablate/stats.js';
+import { writeReports, type AblationInfo } from '../ablate/report.js';
+
+/** The flags ablate passes on to every run, as `arch train` defines them. */
+const TRAIN_FLAGS = ['data', 'tokenizer', 'steps', 'batch', 'lr', 'schedule', 'warmup', 'min-lr', 'weight-decay', 'grad-clip', 'accum', 'dropout', 'eval-every', 'eval-batches', 'backend'];
+const trainHelp = (flag: string) => trainCommand.help.find(([k]) => k.startsWith(`--${flag} `))!;
+
+export const ablateCommand: CommandSpec = {
+  name: 'ablate',
+  summary: 'train a grid of variants and dims x seeds; a table, results.json and a loss plot with the spread over seeds',
+  usage: 'arch ablate FILE --vary NAME=V1,V2 [--vary ...] --data PATH|task:NAME [--steps N] [--seeds 3] [--out DIR] [--set NAME=VALUE ...] [train flags]',
+  options: {
+    ...Object.fromEntries(TRAIN_FLAGS.map((f) => [f, trainCommand.options[f]!])),
+    set: { type: 'string', multiple: true },
+    vary: { type: 'string', multiple: true },
+    seeds: { type: 'string' },
+    out: { type: 'string' },
+  },
+  help: [
+    ['--vary NAME=V1,V2,...', 'a variant or dim and the values to try; repeat for a grid (every combination)'],
+    ['--seeds N | S1,S2,...', 'train every cell with seeds 1..N (default 3), or with these seeds; seed s gives every cell the same data order'],
+    ['--out DIR', 'results.json, results.md, loss.svg and runs/CELL/seed-S/ (default runs/ablate-MODEL); the same command continues an interrupted ablation'],
+    SET_HELP,
+    ...TRAIN_FLAGS.map(trainHelp),
+  ],
+  examples: [
+    'arch ablate models/gpt-nano.arch --vary act=gelu,relu --vary D=32,64 --data task:reverse --steps 300 --seeds 2',
+    'arch ablate models/gpt-nano.arch --vary pos=learned,sinusoidal,none --data task:reverse --steps 300 --out runs/positions',
+  ],
+  run: runAblate,
+};
+
+const numFlag = (args: ParsedArgs, name: string, fallback: number, ok: (n: number) => boolean, what: string): number => {
+  const v = args.values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (String(v).trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`--${name} ${v}: expected ${what}`);
+  return n;
+};
+const posInt = (n: number) => Number.isInteger(n) && n >= 1;
+const nonNegInt = (n: number) => Number.isInteger(n) && n >= 0;
+
+/** Everything of a run's request but its seed, sets and directory: the same for every run. */
+function trainOptions(args: ParsedArgs, file: string) {
+  const data = args.values.data ? String(args.values.data) : '';
+  if (!data) throw new UsageError('--data is required: a text file, or task:NAME (copy, reverse, sort, add, induction, classify, seq2seq)');
+  const steps = numFlag(args, 'steps', 200, posInt, 'a whole number of steps');
+  const lr = numFlag(args, 'lr', TRAIN_DEFAULTS.lr, (n) => n > 0, 'a positive number');
+  const o = {
+    file,
+    data,
+    steps,
+    tokenizer: String(args.values.tokenizer ?? 'char'),
+    batch: numFlag(args, 'batch', TRAIN_DEFAULTS.batch, posInt, 'a whole number >= 1'),
+    lr,
+    schedule: String(args.values.schedule ?? 'cosine'),
+    warmup: numFlag(args, 'warmup', Math.floor(steps / 20), nonNegInt, 'a whole number >= 0'),
+    minLr: numFlag(args, 'min-lr', lr / 10, (n) => n >= 0, 'a number >= 0'),
+    weightDecay: numFlag(args, 'weight-decay', TRAIN_DEFAULTS.weightDecay, (n) => n >= 0, 'a number >= 0'),
+    gradClip: numFlag(args, 'grad-clip', TRAIN_DEFAULTS.gradClip, (n) => n >= 0, 'a number >= 0'),
+    accum: numFlag(args, 'accum', TRAIN_DEFAULTS.accum, posInt, 'a whole number >= 1'),
+    evalEvery: numFlag(args, 'eval-every', Math.max(1, Math.floor(steps / 10)), nonNegInt, 'a whole number >= 0'),
+    evalBatches: numFlag(args, 'eval-batches', TRAIN_DEFAULTS.evalBatches, posInt, 'a whole number >= 1'),
+    backend: parseBackend(args.values.backend),
+  };
+  if (o.schedule !== 'cosine' && o.schedule !== 'constant') throw new UsageError(`--schedule ${o.schedule}: expected cosine or constant`);
+  if (o.tokenizer !== 'char' && o.tokenizer !== 'gpt2') throw new UsageError(`--tokenizer ${o.tokenizer}: expected char or gpt2`);
+  if (args.values.dropout !== undefined) args.sets.set('dropout', String(numFlag(args, 'dropout', 0, (n) => n >= 0 && n < 1, 'a rate from 0 to 1')));
+  return o;
+}
+
+const shellWord = (s: string) => (/^[A-Za-z0-9_./:=,+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+async function runAblate(args: ParsedArgs): Promise<number> {
+  const file = oneFile(args, ablateCommand);
+  const source = readModelFile(file);
+  const varies = parseVary((args.values.vary as string[] | undefined) ?? []);
+  const seeds = parseSeeds(args.values.seeds === undefined ? undefined : String(args.values.seeds));
+  const o = trainOptions(args, file);
+  const cells = gridCells(varies);
+  checkGrid(file, source, args.sets, varies, cells);
+  const model = compileSource(file, source, new Map([...args.sets, ...cells[0]!.values])).model!;
+  openData(o.data, { tokenizer: o.tokenizer as 'char' | 'gpt2' }); // a missing file or unknown task: exit 2 before anything starts
+  const dir = args.values.out ? String(args.values.out) : join('runs', `ablate-${model.name}`);
+  const command = ['arch', ...process.argv.slice(2)].map(shellWord).join(' ');
+  const { file: _f, ...shared } = o;
+  claimDirectory(dir, { file, modelSha256: sha256(source), ...shared, sets: Object.fromEntries(args.sets) }, command);
+
+  const jobs = cells.flatMap((cell) => seeds.map((seed) => ({ cell, seed, dir: runDir(dir, cell, seed) })));
+  const info: AblationInfo = { command, model: model.name, file, data: o.data, steps: o.steps, batch: o.batch, seeds, vary: varies, backend: o.backend, total: jobs.length };
+  const results = new Map<string, RunResult>();
+  const keyOf = (j: { cell: Cell; seed: number }) => `${j.cell.key}/${j.seed}`;
+  for (const j of jobs) {
+    const r = readResult(j.dir);
+    if (r) results.set(keyOf(j), r);
+  }
+  const report = () => {
+    const runs = jobs.map((j) => results.get(keyOf(j))).filter((r): r is RunResult => r !== undefined);
+    writeReports(dir, info, runs, summarize(cells, runs));
+  };
+
+  const partial = jobs.filter((j) => !results.has(keyOf(j)) && existsSync(join(j.dir, 'checkpoint.safetensors'))).length;
+  process.stderr.write(
+    `ablation of ${model.name} on ${o.data}: ${cells.length} cell${cells.length === 1 ? '' : 's'} x ${seeds.length} seed${seeds.length === 1 ? '' : 's'} = ${jobs.length} runs of ${o.steps} steps -> ${dir}` +
+      (results.size || partial ? ` (${results.size} finished, ${partial} to continue)` : '') + '\n',
+  );
+
+  let stop = false;
+  const onSigint = () => {
+    if (stop) {
+      process.stderr.write('\ninterrupted again: exiting now (finished runs and the last checkpoint are kept)\n');
+      process.exit(130);
+    }
+    stop = true;
+    process.stderr.write('\ninterrupted: checkpointing the current run (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSigint);
+  let device: ArchDevice | undefined;
+  const progress = new Progress(jobs.length * o.steps);
+  const started = performance.now();
+  let stepsHere = 0;
+  try {
+    if (o.backend !== 'interpreter' && results.size < jobs.length) device = await deviceFor(o.backend);
+    for (const [k, j] of jobs.entries()) {
+      if (results.has(keyOf(j))) continue;
+      if (stop) break;
+      const before = results.size * o.steps;
+      const resumed = existsSync(join(j.dir, 'checkpoint.safetensors')) ? loadCheckpoint(join(j.dir, 'checkpoint.safetensors')) : undefined;
+      const fromStep = resumed?.meta?.step ?? 0;
+      const runTag = `run ${k + 1}/${jobs.length} ${j.cell.label} seed ${j.seed}`;
+      let lastVal = NaN;
+      const sets = resumed?.meta ? new Map(Object.entries(resumed.meta.sets)) : new Map([...args.sets, ...j.cell.values]);
+      const outcome: TrainOutcome = await trainRun(
+        { ...o, seed: j.seed, sets, out: j.dir, ...(resumed?.meta ? { resumeDir: j.dir, resumed } : {}) },
+        {
+          device,
+          quiet: true,
+          stopRequested: () => stop,
+          onStep(m) {
+            stepsHere += m.step > fromStep ? 1 : 0;
+            const rate = stepsHere / Math.max(1e-9, (performance.now() - started) / 1000);
+            const left = jobs.length * o.steps - before - m.step;
+            const val = Number.isFinite(lastVal) ? ` val ${lastVal.toFixed(4)}` : '';
+            progress.update(before + m.step, `${runTag} | step ${m.step}/${o.steps} loss ${m.loss.toFixed(4)}${val}`, stepsHere > 2 ? left / rate : undefined);
+          },
+          onEval(m) {
+            lastVal = m.val_loss;
+          },
+        },
+      );
+      if (outcome.stopped) break;
+      const r = runResult(j.cell, j.seed, outcome);
+      writeResult(j.dir, r);
+      results.set(keyOf(j), r);
+      progress.log(
+        r.diverged
+          ? `${runTag}: diverged at step ${r.step} (the loss is not a number)`
+          : `${runTag}: validation ${r.valLoss.toFixed(4)} (best ${r.bestValLoss.toFixed(4)}), train ${r.trainLoss.toFixed(4)}, ${Math.round(r.tokensPerS)} tokens/s, ${fmtDuration(r.elapsedS)}`,
+      );
+      report();
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.done();
+    device?.destroy();
+  }
+  report();
+  const finished = results.size === jobs.length;
+  if (!finished) {
+    process.stderr.write(`stopped after ${results.size} of ${jobs.length} runs (${fmtDuration((performance.now() - started) / 1000)}); run the same command again to continue\n`);
+    return 130;
+  }
+  process.stdout.write(readFileSync(join(dir, 'results.md'), 'utf8'));
+  process.stderr.write(`  ${join(dir, 'results.md')}\n  ${join(dir, 'results.json')}\n  ${join(dir, 'loss.svg')}\n`);
+  return 0;
+}
+
+function runResult(cell: Cell, seed: number, t: TrainOutcome): RunResult {
+  const last = (xs: [number, number][]) => xs.at(-1)?.[1] ?? NaN;
+  return {
+    cell: Object.fromEntries(cell.values),
+    label: cell.label,
+    seed,
+    diverged: t.diverged,
+    step: t.step,
+    params: t.params,
+    flopsPerToken: t.flopsPerToken,
+    trainLoss: Number.isFinite(t.trainLoss) ? t.trainLoss : last(t.history.train),
+    bestTrainLoss: t.bestTrainLoss,
+    valLoss: t.valLoss,
+    bestValLoss: t.bestValLoss,
+    tokensPerS: t.tokensPerS,
+    elapsedS: t.elapsedS,
+    val: t.history.val,
+  };
+}

@@ -1,0 +1,141 @@
+// `arch attention`: the attention weights of every head of every layer for one prompt, drawn as
+// a grid of heatmaps (rows: layers, columns: heads) with the prompt's tokens on the axes.
+import { writeFileSync } from 'node:fs';
+import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
+import { loadModel } from '../load.js';
+import { buildGraph, tokenInput } from '../pipeline.js';
+import { interpret, prune, type Value } from '../../ir/index.js';
+import { ATTENTION_PREFIX } from '../../compiler/lower.js';
+import { tokenizerFromJSON, Gpt2Tokenizer, type Tokenizer } from '../../runtime/data/index.js';
+import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
+import { matchParams, isGpt2Checkpoint, fromGpt2Names, paramShapes } from '../../runtime/weights.js';
+import { heatmapGrid, type AttentionMap } from '../../runtime/report/heatmap.js';
+
+export const attentionCommand: CommandSpec = {
+  name: 'attention',
+  summary: 'draw the attention pattern of every head of every layer for a prompt (SVG heatmaps)',
+  usage: 'arch attention FILE --weights W --prompt TEXT [--out attention.svg] [--set NAME=VALUE ...]',
+  options: {
+    set: { type: 'string', multiple: true },
+    weights: { type: 'string' },
+    prompt: { type: 'string' },
+    'prompt-tokens': { type: 'string' },
+    out: { type: 'string' },
+  },
+  help: [
+    ['--weights W', 'a checkpoint from arch train or arch ablate (its tokenizer and --set values come with it), or a safetensors weights file'],
+    ['--prompt TEXT', 'the tokens to look at (at most the model\'s context; the last ones are kept)'],
+    ['--prompt-tokens 1,2,3', 'the prompt as token ids'],
+    ['--out FILE', 'where the SVG goes (default attention.svg)'],
+    SET_HELP,
+  ],
+  examples: [
+    'arch attention models/gpt-nano.arch --weights runs/gpt_nano/checkpoint.safetensors --prompt "ROMEO: But soft"',
+    'arch attention models/gpt-nano.arch --weights runs/induction/checkpoint.safetensors --prompt abcdefgabcdefg --out induction.svg',
+  ],
+  run: runAttention,
+};
+
+export interface HeadMaps {
+  /** One entry per attention (softmax) in the model, in forward order: its block instance and maps. */
+  layers: { name: string; maps: Float32Array[] }[];
+}
+
+/**
+ * Splits an `attention:*` output into one [query, key] map per head. The batch axis is the
+ * token input's batch symbol (size 1 here); the query axis is the token input's length letter;
+ * the key axis is the other axis that runs over positions; every remaining axis (G then R in
+ * GPT-2) indexes heads, merged in order, so head = g * R + r as in q_BLHK[H -> G R].
+ */
+export function splitHeads(v: Value, batchSymbol: string, lengthSymbol: string, lengthAxis: string, n: number, sizes: readonly (string | number)[]): Float32Array[] {
+  const axes = v.type.axes;
+  const strides = axes.map((_, i) => axes.slice(i + 1).reduce((a, x) => a * (x.size as number), 1));
+  const batch = sizes.findIndex((s) => s === batchSymbol);
+  const seq = sizes.map((s, i) => (s === lengthSymbol && i !== batch ? i : -1)).filter((i) => i >= 0);
+  if (seq.length !== 2) throw new UsageError(`${axes.map((a) => a.name).join(' ')}: expected two position axes (queries and keys) in an attention map`);
+  const q = seq.find((i) => axes[i]!.name === lengthAxis) ?? seq[0]!;
+  const k = seq.find((i) => i !== q)!;
+  const heads = axes.map((_, i) => i).filter((i) => i !== batch && i !== q && i !== k);
+  const count = heads.reduce((a, i) => a * (axes[i]!.size as number), 1);
+  const out: Float32Array[] = [];
+  for (let h = 0; h < count; h++) {
+    let base = 0;
+    let rest = h;
+    for (let j = heads.length - 1; j >= 0; j--) {
+      const size = axes[heads[j]!]!.size as number;
+      base += (rest % size) * strides[heads[j]!]!;
+      rest = Math.floor(rest / size);
+    }
+    const m = new Float32Array(n * n);
+    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) m[a * n + b] = v.data[base + a * strides[q]! + b * strides[k]!]!;
+    out.push(m);
+  }
+  return out;
+}
+
+export interface AttentionRequest {
+  file: string;
+  weights: string;
+  prompt?: string;
+  promptTokens?: number[];
+  sets?: Map<string, string>;
+}
+
+/** The forward pass on the interpreter with every softmax's weights as outputs. */
+export function attentionMaps(req: AttentionRequest): { tokens: string[]; ids: number[]; layers: HeadMaps['layers']; model: string } {
+  const ckpt = loadCheckpoint(req.weights);
+  const sets = new Map([...Object.entries(ckpt.meta?.sets ?? {}), ...(req.sets ?? [])]);
+  const { model } = loadModel(req.file, sets, { quietWarnings: true });
+  const built = buildGraph(model, { attentionMaps: true });
+  const t = tokenInput(built.lowered, req.file);
+  const names = [...built.graph.outputs.keys()].filter((k) => k.startsWith(ATTENTION_PREFIX));
+  if (!names.length) throw new UsageError(`${req.file} has no softmax, so there is no attention to draw`);
+  const shapes = paramShapes(built.graph);
+  const raw = new Map([...ckpt.weights].map(([k, v]) => [k, { dtype: 'F32', shape: v.shape, data: v.data }]));
+  const gpt2 = isGpt2Checkpoint(raw);
+  const weights = matchParams(gpt2 ? fromGpt2Names(raw, shapes, req.weights) : raw, shapes, req.weights, gpt2 ? 'GPT-2' : 'arch');
+  const tokenizer: Tokenizer | undefined = ckpt.meta?.tokenizer ? tokenizerFromJSON(ckpt.meta.tokenizer) : t.classes === 50257 ? new Gpt2Tokenizer() : undefined;
+
+  let ids: number[];
+  if (req.promptTokens) {
+    ids = req.promptTokens;
+    const bad = ids.find((x) => !Number.isInteger(x) || x < 0 || x >= t.classes);
+    if (bad !== undefined) throw new UsageError(`--prompt-tokens: ${bad} is not a token id of this model (0 .. ${t.classes - 1})`);
+  } else {
+    if (req.prompt === undefined) throw new UsageError('--prompt is required: the text whose attention to draw (or --prompt-tokens 1,2,3)');
+    if (!tokenizer) throw new UsageError(`${req.weights} carries no tokenizer; give the prompt as ids with --prompt-tokens`);
+    ids = tokenizer.encode(req.prompt);
+  }
+  if (ids.length === 0) throw new UsageError('the prompt is empty: give at least one token');
+  const L = t.maxLength ?? ids.length;
+  if (ids.length > L) {
+    process.stderr.write(`warning: the prompt has ${ids.length} tokens, more than the model's context of ${L}; keeping the last ${L}\n`);
+    ids = ids.slice(ids.length - L);
+  }
+  const n = ids.length;
+  const graph = prune(built.graph, names);
+  const out = interpret(graph, { inputs: { [t.name]: Int32Array.from(ids) }, params: Object.fromEntries(weights), symbols: { [t.batchSymbol]: 1, [t.lengthSymbol]: n, seed: 0 } });
+  const lengthAxis = built.graph.nodes[built.graph.inputs.get(t.name)!]!.type.axes[1]!.name;
+  const layers = names.map((name) => {
+    const sizes = built.graph.nodes[built.graph.outputs.get(name)!]!.type.axes.map((a) => a.size);
+    return { name: name.slice(ATTENTION_PREFIX.length), maps: splitHeads(out.get(name)!, t.batchSymbol, t.lengthSymbol, lengthAxis, n, sizes) };
+  });
+  const tokens = ids.map((id) => (tokenizer ? tokenizer.decode([id]) : String(id)));
+  return { tokens, ids, layers, model: model.name };
+}
+
+async function runAttention(args: ParsedArgs): Promise<number> {
+  const file = oneFile(args, attentionCommand);
+  if (!args.values.weights) throw new UsageError('--weights is required: a checkpoint from arch train, or a safetensors weights file');
+  let promptTokens: number[] | undefined;
+  if (args.values['prompt-tokens'] !== undefined) promptTokens = String(args.values['prompt-tokens']).split(',').filter((s) => s.trim()).map(Number);
+  const prompt = args.values.prompt === undefined ? undefined : String(args.values.prompt);
+  const r = attentionMaps({ file, weights: String(args.values.weights), prompt, promptTokens, sets: args.sets });
+  const maps: AttentionMap[] = r.layers.flatMap((l, layer) => l.maps.map((weights, head) => ({ layer, head, weights })));
+  const title = `attention: ${r.model}, ${JSON.stringify(prompt ?? r.ids.join(','))}`;
+  const out = args.values.out ? String(args.values.out) : 'attention.svg';
+  writeFileSync(out, heatmapGrid({ title, tokens: r.tokens, maps }));
+  for (const [i, l] of r.layers.entries()) process.stderr.write(`layer ${i}: ${l.name}, ${l.maps.length} head${l.maps.length === 1 ? '' : 's'}\n`);
+  process.stderr.write(`${r.tokens.length} tokens -> ${out}\n`);
+  return 0;
+}

@@ -1,0 +1,104 @@
+// Attention as one streaming kernel (src/ir/fuse/attention.ts, src/codegen/wgsl/attention.ts):
+// contract -> scores -> softmax -> contract fuses into one kernel that stores no L x M tensor,
+// and matches the interpreter at awkward sizes, B = 1, size-1 axes, masks and layouts.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { differentiate } from '../src/ir/autodiff.js';
+import { GraphBuilder } from '../src/ir/builder.js';
+import { fuse } from '../src/ir/fuse/fuse.js';
+import type { Axis, Graph } from '../src/ir/types.js';
+import { causalMask, softmax } from './ir-helpers.js';
+import { compare, device, F32 } from './executor-helpers.js';
+
+const ax = (name: string, size: number | string): Axis => ({ name, size });
+
+afterAll(async () => (await device()).destroy());
+
+interface Shape { L: number; M: number; H: number; K: number; N?: number }
+
+/** out[B, L, H, N] = softmax_M(mask(scale * q . k)) v, with k and v in the layouts given. */
+function attention(s: Shape, opts: { mask?: 'causal' | 'input' | 'none'; kLayout?: string[]; vLayout?: string[]; scale?: number } = {}): Graph {
+  const B = ax('B', 'B');
+  const [L, M, H, K, N] = [ax('L', s.L), ax('M', s.M), ax('H', s.H), ax('K', s.K), ax('N', s.N ?? s.K)];
+  const b = new GraphBuilder();
+  const q = b.input('q', [B, L, H, K]);
+  const byName: Record<string, Axis> = { B, M, H, K, N };
+  const k = b.input('k', (opts.kLayout ?? ['B', 'M', 'H', 'K']).map((a) => byName[a]!));
+  const v = b.input('v', (opts.vLayout ?? ['B', 'M', 'H', 'N']).map((a) => byName[a]!));
+  let scores = b.scale(b.contract(q, k, ['B', 'H', 'L', 'M']), opts.scale ?? 0.37);
+  if ((opts.mask ?? 'causal') === 'causal') scores = causalMask(b, scores, L, M);
+  if (opts.mask === 'input') scores = b.add(scores, b.input('bias', [L, M]));
+  b.output('out', b.contract(softmax(b, scores, 'M'), v, ['B', 'L', 'H', 'N']));
+  return b.build();
+}
+
+function attentionKernels(graph: Graph, symbols: Record<string, number>) {
+  const fg = fuse(graph, symbols);
+  const stored = fg.tensors.map((t) => fg.graph.nodes[t.node]!.type.axes.map((a) => a.name));
+  return { kinds: fg.kernels.map((k) => k.kind), storesScores: stored.some((axes) => axes.includes('L') && axes.includes('M')) };
+}
+
+async function expectMatch(graph: Graph, symbols: Record<string, number>): Promise<void> {
+  for (const flashAttention of [true, false]) {
+    const r = await compare(graph, symbols, { flashAttention, tol: F32 });
+    for (const [name, w] of Object.entries(r.worst)) expect(w, `${name} (flash ${flashAttention})`).toBeLessThanOrEqual(1);
+    r.compiled.destroy();
+  }
+}
+
+describe('flash-style attention', () => {
+  it('causal attention is one kernel that stores no L x M tensor', async () => {
+    const g = attention({ L: 9, M: 9, H: 3, K: 5 });
+    const { kinds, storesScores } = attentionKernels(g, { B: 2 });
+    expect(kinds).toEqual(['attention']);
+    expect(storesScores).toBe(false);
+    expect(attentionKernels(g, { B: 2 }).kinds).not.toContain('row');
+    await expectMatch(g, { B: 2 });
+  });
+
+  it('non-causal, B = 1, size-1 head and query axes, more keys than queries', async () => {
+    await expectMatch(attention({ L: 1, M: 7, H: 1, K: 1 }, { mask: 'none' }), { B: 1 });
+    await expectMatch(attention({ L: 5, M: 13, H: 2, K: 3, N: 6 }, { mask: 'none', scale: 2.5 }), { B: 1 });
+  });
+
+  it('an additive mask read from a tensor, k and v in transposed layouts', async () => {
+    const g = attention({ L: 6, M: 11, H: 2, K: 4, N: 3 }, { mask: 'input', kLayout: ['H', 'K', 'B', 'M'], vLayout: ['N', 'M', 'H', 'B'] });
+    expect(attentionKernels(g, { B: 3 }).kinds).toEqual(['attention']);
+    await expectMatch(g, { B: 3 });
+  });
+
+  it('a row whose keys are all masked gets uniform weights, like the interpreter', async () => {
+    // causal with more queries than keys: query 0 sees key 0 only; then mask key 0 everywhere
+    const B = ax('B', 'B');
+    const [L, M, K] = [ax('L', 4), ax('M', 4), ax('K', 3)];
+    const b = new GraphBuilder();
+    const q = b.input('q', [B, L, K]);
+    const k = b.input('k', [B, M, K]);
+    const v = b.input('v', [B, M, K]);
+    const first = b.binary('eq', b.iota(M), b.constant(0));
+    const scores = b.select(first, b.constant(-1e30), causalMask(b, b.contract(q, k, ['B', 'L', 'M']), L, M));
+    b.output('out', b.contract(softmax(b, scores, 'M'), v, ['B', 'L', 'K']));
+    const g = b.build();
+    expect(attentionKernels(g, { B: 2 }).kinds).toEqual(['attention']);
+    await expectMatch(g, { B: 2 });
+  });
+
+  it('is not used where the weights are read elsewhere (a training graph keeps them for the backward)', async () => {
+    const B = ax('B', 'B');
+    const [L, M, K] = [ax('L', 5), ax('M', 5), ax('K', 3)];
+    const b = new GraphBuilder();
+    const x = b.input('x', [B, L, K]);
+    const k = b.rename(x, 'L', 'M');
+    const w = softmax(b, causalMask(b, b.contract(x, k, ['B', 'L', 'M']), L, M), 'M');
+    let loss = b.contract(w, b.mul(k, b.param('g', [K], { kind: 'normal', std: 1 })), ['B', 'L', 'K']);
+    for (const a of ['B', 'L', 'K']) loss = b.reduce('sum', b.mul(loss, loss), a);
+    b.output('loss', loss);
+    const fwd = b.build();
+    expect(attentionKernels(fwd, { B: 2 }).kinds).toContain('attention');
+    const g = differentiate(fwd, 'loss', ['g']);
+    expect(attentionKernels(g, { B: 2 }).kinds).not.toContain('attention');
+    const r = await compare(g, { B: 2 }, { tol: { atol: 1e-4, rtol: 1e-3 } });
+    for (const [name, worst] of Object.entries(r.worst)) expect(worst, name).toBeLessThanOrEqual(1);
+    r.compiled.destroy();
+  });
+});

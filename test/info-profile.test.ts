@@ -1,0 +1,160 @@
+// `arch info`, `arch compile --emit plan|wgsl` and `arch profile` as a user runs them, plus the
+// pieces under them: the device-free plan (identical to what the executor compiles on a device)
+// and the stderr filter that keeps Dawn's native warnings out of the user's way.
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { createLineFilter, isDawnNoise as binIsDawnNoise } from '../bin/stderr-filter.js';
+import { isDawnNoise, openDevice } from '../src/runtime/device.js';
+import { compileGraph, planGraph } from '../src/runtime/executor.js';
+import { formatProfile, type Profile } from '../src/cli/commands/profile.js';
+import { loadModel } from '../src/cli/load.js';
+import { buildGraph } from '../src/cli/pipeline.js';
+import { bindSymbols } from '../src/cli/commands/compile.js';
+
+function arch(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync('node', ['bin/arch.js', ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/);
+const TINY = ['models/gpt-nano.arch', '--set', 'D=16', '--set', 'H=2', '--set', 'N=1'];
+
+describe('arch info', () => {
+  it('names the adapter and backend, lists limits, and keeps Dawn warnings off stderr', () => {
+    const r = arch('info');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^adapter: +\S+/m);
+    expect(r.out).toMatch(/llvmpipe|OpenGL ES|vulkan/i);
+    expect(r.out).toMatch(/maxStorageBufferBindingSize +\d+/);
+    expect(r.err).not.toMatch(/artificially reduced/);
+  });
+
+  it('--json gives the same adapter as data', () => {
+    const r = arch('info', '--backend', 'opengles', '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.backend).toBe('opengles');
+    expect(j.adapterName).toMatch(/llvmpipe/);
+    expect(j.limits.maxStorageBuffersPerShaderStage).toBeGreaterThanOrEqual(8);
+    expect(Array.isArray(j.features)).toBe(true);
+  });
+
+  it('an unknown backend exits 3 with the no-adapter paragraph, no stack trace', () => {
+    const r = arch('info', '--backend', 'nonsense');
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/No WebGPU adapter could be opened\. Tried: nonsense/);
+    expect(r.err).toMatch(/--backend/);
+    noStack(r.err);
+  });
+});
+
+describe('arch compile --emit plan|wgsl (no device needed)', () => {
+  it('plan lists fused kernels with their ops, buffers and dispatches', () => {
+    const r = arch('compile', ...TINY, '--emit', 'plan', '--grad', '--batch', '2', '--length', '8');
+    expect(r.code, r.err).toBe(0);
+    const m = /(\d+) kernels from (\d+) ops/.exec(r.out)!;
+    const [kernels, ops] = [Number(m[1]), Number(m[2])];
+    expect(kernels).toBeLessThan(ops / 2);
+    expect(r.out).toMatch(new RegExp(`^${kernels} kernels, ${kernels} dispatches per run, \\d+ buffers`, 'm'));
+    expect(r.out).toMatch(/_contract.*\(contract,add\)/); // a contraction with its bias epilogue
+    expect(r.out).toMatch(/^ +%\d+ = reduce\.sum/m);
+    expect(r.out).toMatch(/^buffers:\n +#0 \d+ bytes \(persistent\)/m);
+    const unfused = arch('compile', ...TINY, '--emit', 'plan', '--grad', '--batch', '2', '--length', '8', '--unfused');
+    expect(Number(/(\d+) kernels from/.exec(unfused.out)![1])).toBeGreaterThan(kernels);
+  });
+
+  it('wgsl gives every kernel with a header saying what it fused', () => {
+    const r = arch('compile', ...TINY, '--emit', 'wgsl', '--batch', '1', '--length', '4');
+    expect(r.code, r.err).toBe(0);
+    const kernels = Number(/(\d+) kernels from/.exec(r.out)![1]);
+    expect(r.out.match(/^\/\/ ---- kernel \d+\/\d+: /gm)).toHaveLength(kernels);
+    expect(r.out.match(/@compute @workgroup_size/g)).toHaveLength(kernels);
+    expect(r.out).toMatch(/^\/\/ fuses \d+ ops: .*contract \+ add/m);
+  });
+
+  it('a bad size or a length past the model\'s is an invocation error', () => {
+    expect(arch('compile', ...TINY, '--emit', 'plan', '--batch', '0').code).toBe(2);
+    const r = arch('compile', ...TINY, '--emit', 'plan', '--length', '65');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/at most 64/);
+  });
+
+  it('the device-free plan is the plan the executor compiles on the device', async () => {
+    const { model } = loadModel('models/gpt-nano.arch', new Map([['D', '16'], ['H', '2'], ['N', '1']]));
+    const built = buildGraph(model, { grad: true, training: true });
+    const symbols = bindSymbols(built, { batch: 2, length: 8 });
+    const offline = planGraph(built.graph, symbols).plan;
+    const d = await openDevice();
+    try {
+      const c = await compileGraph(d, built.graph, symbols);
+      expect(c.plan.kernels.map((k) => k.wgsl)).toEqual(offline.kernels.map((k) => k.wgsl));
+      expect(c.plan.buffers).toEqual(offline.buffers);
+      c.destroy();
+    } finally {
+      d.destroy();
+    }
+  });
+});
+
+describe('arch profile', () => {
+  it('times every fused kernel of a training step; the shares add up to the whole', () => {
+    const r = arch('profile', ...TINY, '--batch', '2', '--length', '8', '--steps', '2', '--reps', '2', '--json');
+    expect(r.code, r.err).toBe(0);
+    const p = JSON.parse(r.out) as Profile;
+    expect(p.kernels.length).toBe(p.dispatchesPerStep);
+    expect(p.kernels.length).toBeGreaterThan(10);
+    const shares = p.kernels.reduce((a, k) => a + k.share, 0);
+    expect(shares).toBeCloseTo(1, 6);
+    for (const k of p.kernels) {
+      expect(k.ms).toBeGreaterThan(0);
+      expect(k.fused).not.toBe('');
+    }
+    expect(p.kernels.map((k) => k.ms)).toEqual([...p.kernels.map((k) => k.ms)].sort((a, b) => b - a));
+    expect(p.stepMs).toBeGreaterThan(0);
+    expect(p.dispatchOverheadMs).toBeGreaterThan(0);
+    expect(p.overheadShare).toBeGreaterThan(0);
+    expect(p.overheadShare).toBeLessThanOrEqual(1);
+    expect(p.tokensPerStep).toBe(16);
+    expect(p.tokensPerS).toBeCloseTo((16 / p.stepMs) * 1000, 6);
+    expect(r.err).not.toMatch(/artificially reduced/);
+
+    const text = formatProfile(p, 5);
+    expect(text.match(/^k\d+_/gm)).toHaveLength(5);
+    expect(text).toMatch(new RegExp(`${p.kernels.length - 5} more kernels`));
+    expect(text).toMatch(/dispatch overhead: +\d+ us per dispatch/);
+  });
+
+  it('profile refuses the interpreter backend (exit 2)', () => {
+    const r = arch('profile', ...TINY, '--backend', 'interpreter');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/WebGPU backend/);
+  });
+});
+
+describe('the stderr filter in bin/arch.js', () => {
+  const lines = [
+    'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 90 to 16 to fit dynamic offset allocation limit.',
+    '    at operator() (../../third_party/dawn/src/dawn/native/Adapter.cpp:123)',
+    'Warning',
+    'training gpt_nano: 3 steps',
+    '  indented but ours',
+    'warning: lower case is ours',
+  ];
+  it('agrees with the runtime on what is Dawn noise', () => {
+    for (const l of lines) expect(binIsDawnNoise(l), l).toBe(isDawnNoise(l));
+  });
+
+  it('drops noise lines, passes the rest at once, and keeps a redrawn progress line live', () => {
+    let out = '';
+    const f = createLineFilter((s: string) => (out += s));
+    f.write(Buffer.from('Warn'));
+    f.write(Buffer.from('ing: artificially reduced\nstep 1'));
+    expect(out).toBe('step 1'); // a partial line that can't be noise is not held back
+    f.write(Buffer.from('/3\r\x1b[2Kstep 2/3'));
+    expect(out).toBe('step 1/3\r\x1b[2Kstep 2/3');
+    f.write(Buffer.from('\n    at operator() (x/third_party/dawn/y)\n  ours\n'));
+    f.write(Buffer.from([0xc3])); // a UTF-8 character split across chunks
+    f.write(Buffer.from([0xa9, 0x0a]));
+    f.end();
+    expect(out).toBe('step 1/3\r\x1b[2Kstep 2/3\n  ours\né\n');
+  });
+});

@@ -65,25 +65,29 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   if (unrolled) for (let t = 0; t < TQ; t++) for (let j = 0; j < NV; j++) body.lines.push(`var ${acc(t, j)}: f32 = 0.0;`);
   else body.lines.push(`var acc: array<f32, ${NV}>;`);
 
+  // unrolled: the head and value coordinates are constants, shared by the TQ queries so that
+  // the emitter loads k[m] and v[m] once for all of them
+  const headAt = unrolled ? Array.from({ length: HK }, (_, h) => unflatten(body, String(h), headAxes, 'hq')) : [];
+  const valueAt = unrolled ? Array.from({ length: NV }, (_, j) => unflatten(body, String(j), valueAxes, 'vj')) : [];
   const perKey = new Emitter(env, body);
   for (let t = 0; t < TQ; t++) {
     const keyCoords: Coords = { ...rowsOf[t]!, [k.axis]: 'm' };
     const dot = `dot${t}`;
     perKey.lines.push(`var ${dot}: f32 = 0.0;`);
     // q does not depend on the key: loaded before the loop (into `body`) when unrolled
-    const term = (e: Emitter, qe: Emitter, flat: string): string => {
+    const term = (e: Emitter, flat: string): string => {
       const c = { ...keyCoords, ...unflatten(e, flat, headAxes, 'hq') };
-      return `${dot} = fma(${qe.value(k.q, c)}, ${e.value(k.k, c)}, ${dot});`;
+      return `${dot} = fma(${e.value(k.q, c)}, ${e.value(k.k, c)}, ${dot});`;
     };
     if (unrolled) {
       for (let h = 0; h < HK; h++) {
-        const e = new Emitter(env, perKey);
-        const line = term(e, body, String(h));
-        perKey.lines.push(...e.lines, line);
+        const c = { ...keyCoords, ...headAt[h]! };
+        const line = `${dot} = fma(${body.value(k.q, c)}, ${perKey.value(k.k, c)}, ${dot});`;
+        perKey.lines.push(line);
       }
     } else {
       const e = new Emitter(env, perKey);
-      const line = term(e, e, 'h');
+      const line = term(e, 'h');
       perKey.lines.push(`for (var h: i32 = 0; h < ${HK}; h++) {`, ...indent([...e.lines, line]), '}');
     }
     provided.set(k.logits, { value: dot, coords: keyCoords });
@@ -96,24 +100,18 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
       `mx[${t}] = mx_new${t};`,
     );
   }
-  const valueTerms = (e: Emitter, flat: string, j: string | number): string[] => {
-    const lines: string[] = [];
-    for (let t = 0; t < TQ; t++) {
-      const c = { ...rowsOf[t]!, [k.axis]: 'm', ...unflatten(e, flat, valueAxes, 'vj') };
-      lines.push(`${acc(t, j)} = fma(p${t}, ${e.value(k.v, c)}, ${acc(t, j)} * rescale${t});`);
-    }
-    return lines;
-  };
   if (unrolled) {
     for (let j = 0; j < NV; j++) {
-      const e = new Emitter(env, perKey);
-      const lines = valueTerms(e, String(j), j);
-      perKey.lines.push(...e.lines, ...lines);
+      for (let t = 0; t < TQ; t++) {
+        const v = perKey.value(k.v, { ...rowsOf[t]!, [k.axis]: 'm', ...valueAt[j]! });
+        perKey.lines.push(`${acc(t, j)} = fma(p${t}, ${v}, ${acc(t, j)} * rescale${t});`);
+      }
     }
   } else {
     const e = new Emitter(env, perKey);
-    const lines = valueTerms(e, 'j', 'j');
-    perKey.lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, ...lines]), '}');
+    // TQ is 1 here (queries are blocked only when unrolled)
+    const v = e.value(k.v, { ...rowsOf[0]!, [k.axis]: 'm', ...unflatten(e, 'j', valueAxes, 'vj') });
+    perKey.lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, `${acc(0, 'j')} = fma(p0, ${v}, ${acc(0, 'j')} * rescale0);`]), '}');
   }
   body.lines.push(`for (var m: i32 = 0; m < ${keys}; m++) {`, ...indent(perKey.lines), '}');
 
@@ -125,9 +123,8 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     const lines: string[] = [];
     if (unrolled) {
       for (let j = 0; j < NV; j++) {
-        const e = new Emitter(env, body);
-        const line = storeTerm(e, String(j), j);
-        lines.push(...e.lines, line);
+        const c = { ...rowsOf[t]!, ...valueAt[j]! };
+        lines.push(`${env.bound.get(k.out)}[${body.offset(fg.tensors[k.out]!, c)}] = ${acc(t, j)} / total[${t}];`);
       }
     } else {
       const e = new Emitter(env, body);

@@ -1,7 +1,7 @@
 // Training-speed figures for `npm run bench`: dispatches per step and forward + backward step time,
 // fused and unfused, and end-to-end training tokens/s through the same path as `arch train`.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../src/cli/load.js';
 import { buildGraph, type Built } from '../src/cli/pipeline.js';
@@ -39,6 +39,8 @@ export function dispatchCounts(built: Built, symbols: Record<string, number>): D
 export interface StepTime {
   /** Median forward + backward run, end to end (inputs in, loss out). */
   ms: number;
+  /** The same from the process's CPU time / cores (llvmpipe runs in-process): what an idle machine gives. */
+  cpuMs: number;
   /** compileGraph plus the first run (pipelines, then the driver's shader compiles). */
   compileMs: number;
   kernels: number;
@@ -52,7 +54,12 @@ export async function stepTime(dev: ArchDevice, built: Built, symbols: Record<st
     const inputs = randomInputs(built, symbols);
     await c.run({ inputs }, ['loss']);
     const compileMs = performance.now() - t0;
-    return { ms: await timeSteps(c, inputs, steps), compileMs, kernels: c.plan.kernels.length };
+    const cpu0 = process.cpuUsage();
+    const ms = await timeSteps(c, inputs, steps);
+    const cpu = process.cpuUsage(cpu0);
+    // timeSteps runs one untimed warm-up step, then `steps`.
+    const cpuMs = (cpu.user + cpu.system) / 1000 / (steps + 1) / availableParallelism();
+    return { ms, cpuMs, compileMs, kernels: c.plan.kernels.length };
   } finally {
     c.destroy();
   }
@@ -64,6 +71,8 @@ export interface TrainingSpeed {
   tokensPerStep: number;
   /** Steady state: the steps after the first `warmup`, optimizer and data included. */
   tokensPerS: number;
+  /** The same from the process's CPU time / cores: what an idle machine gives. */
+  cpuTokensPerS: number;
   msPerStep: number;
   /** From the start of trainRun to the end of the first step: data, compiling both graphs, the shaders' first dispatch. */
   firstStepMs: number;
@@ -75,6 +84,7 @@ export async function trainingSpeed(dev: ArchDevice, steps: number, warmup = 3):
   const data = existsSync(SHAKESPEARE) ? SHAKESPEARE : 'task:copy';
   const out = mkdtempSync(join(tmpdir(), 'arch-bench-'));
   const stamps: number[] = [];
+  const cpus: number[] = [];
   const started = performance.now();
   try {
     const outcome = await trainRun(
@@ -98,13 +108,18 @@ export async function trainingSpeed(dev: ArchDevice, steps: number, warmup = 3):
         sets: new Map(Object.entries(SPEED_CONFIG.sets)),
         out,
       },
-      { device: dev, quiet: true, onStep: () => stamps.push(performance.now()) },
+      { device: dev, quiet: true, onStep: () => {
+          stamps.push(performance.now());
+          const c = process.cpuUsage();
+          cpus.push((c.user + c.system) / 1000);
+        } },
     );
     const tokens = SPEED_CONFIG.batch * SPEED_CONFIG.length;
     const w = Math.min(warmup, stamps.length - 2);
     const ms = (stamps.at(-1)! - stamps[w]!) / (stamps.length - 1 - w);
+    const cpuMs = (cpus.at(-1)! - cpus[w]!) / (cpus.length - 1 - w) / availableParallelism();
     // The first stamp counts from the start of trainRun: data, compile and the first step.
-    return { data, steps, tokensPerStep: tokens, tokensPerS: (tokens / ms) * 1000, msPerStep: ms, firstStepMs: stamps[0]! - started, finalLoss: outcome.trainLoss };
+    return { data, steps, tokensPerStep: tokens, tokensPerS: (tokens / ms) * 1000, cpuTokensPerS: (tokens / cpuMs) * 1000, msPerStep: ms, firstStepMs: stamps[0]! - started, finalLoss: outcome.trainLoss };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -42,6 +42,9 @@ async function runHere() {
 }
 
 function entry() {
+  // ARCH_ENTRY=bundle|modules picks one explicitly (benchmarks compare the two).
+  if (process.env.ARCH_ENTRY === 'bundle') return '../dist/arch.mjs';
+  if (process.env.ARCH_ENTRY === 'modules') return '../dist/src/cli/main.js';
   const mtime = (rel) => {
     try {
       return statSync(fileURLToPath(new URL(rel, import.meta.url))).mtimeMs;

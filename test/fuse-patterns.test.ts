@@ -3,6 +3,7 @@
 // its bias + gelu, an elementwise chain over broadcasts and permutes is one kernel).
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { differentiate } from '../src/ir/autodiff.js';
 import { GraphBuilder } from '../src/ir/builder.js';
 import { fuse } from '../src/ir/fuse/fuse.js';
 import { planMemory } from '../src/ir/plan.js';
@@ -47,6 +48,15 @@ describe('fusion patterns on the device', () => {
     }
   });
 
+  it('many long rows (one invocation per row, no workgroup tree) match: softmax and layernorm', async () => {
+    const b = new GraphBuilder();
+    const R = ax('R', 300);
+    const x = b.input('x', [B, R, ax('M', 77)]);
+    b.output('p', softmax(b, x, 'M'));
+    b.output('y', layernorm(b, x, 'M', b.input('g', [ax('M', 77)]), b.input('beta', [ax('M', 77)])));
+    expect(await fusedMatch(b, { B: 1 })).toBe(2);
+  });
+
   it('layernorm is one kernel', async () => {
     for (const width of [10, 97]) {
       const b = new GraphBuilder();
@@ -66,6 +76,30 @@ describe('fusion patterns on the device', () => {
     // max and sum of exp share the row kernel; the mean over B then L (lse - picked logit inlined)
     // is a second reduction and the mean over L a third
     expect(await fusedMatch(b, { B: 3 }, TOL, { targets: 37 })).toBeLessThanOrEqual(3);
+  });
+
+  it("cross-entropy's gradient is one row kernel over the classes (d_shifted recomputed, not stored)", async () => {
+    for (const [Bn, V] of [[3, 37], [1, 1]] as const) {
+      const b = new GraphBuilder();
+      const Vx = ax('V', V);
+      const logits = b.param('logits', [B, L, Vx], { kind: 'normal', std: 1 });
+      const targets = b.input('targets', [B, L], 'i32');
+      b.output('loss', crossEntropy(b, logits, targets, 'V'));
+      const fwd = b.build();
+      const g = differentiate(fwd, 'loss', ['logits']);
+      const fg = fuse(g, { B: Bn });
+      const overClasses = fg.kernels.filter((k) => k.kind === 'row' && k.redAxes.join() === 'V');
+      const backward = fg.kernels.filter((k) => k.writes.some((t) => fg.outputs.get('grad:logits') === t));
+      expect(backward.length).toBe(1);
+      expect(backward[0]!.kind).toBe('row');
+      // the forward's max and sum of exp, and the gradient: one or two kernels over the classes
+      expect(overClasses.length).toBeLessThanOrEqual(2);
+      expect(overClasses).toContain(backward[0]);
+      expect(fg.kernels.filter((k) => k.kind === 'elementwise').length).toBe(0);
+      const r = await compare(g, { B: Bn }, { tol: { atol: 1e-5, rtol: 1e-4 }, intRange: { targets: V + 1 } });
+      for (const [name, w] of Object.entries(r.worst)) expect(w, name).toBeLessThanOrEqual(1);
+      r.compiled.destroy();
+    }
   });
 
   it('a contraction takes its bias + gelu epilogue, and a residual', async () => {

@@ -70,7 +70,7 @@ describe('arch train', () => {
       expect(code).toBe(130);
       expect(err).toContain('saving a checkpoint');
     }
-    const s = arch('sample', 'models/gpt-nano.arch', '--weights', join(d, 'checkpoint.safetensors'), '--tokens', '5', '--greedy', '--json');
+    const s = arch('sample', 'models/gpt-nano.arch', '--weights', join(d, 'checkpoint.safetensors'), '--prompt', '123|', '--tokens', '5', '--greedy', '--json');
     expect(s.code, s.err).toBe(0);
     expect(JSON.parse(s.out).tokens).toHaveLength(5);
     const r = arch('train', 'models/gpt-nano.arch', '--resume', d, '--steps', '12');

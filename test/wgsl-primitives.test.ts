@@ -130,6 +130,19 @@ describe('indexing', () => {
     b.output('dlogits', b.scatterAdd(b.input('gl', [B, L]), tokens, V, ['B', 'L', 'V']));
     await expectMatch(b.build(), { B: 2 }, F32, { tokens: 8 });
   });
+
+  it('scatterAdd of a fused expression (computed only where the index matches), B = 1, size-1 axes', async () => {
+    for (const width of [1, 70]) {
+      const b = new GraphBuilder();
+      const V = ax('V', 9);
+      const W = ax('W', width);
+      const tokens = b.input('tokens', [B, L], 'i32');
+      const g = b.unary('tanh', b.mul(b.input('g', [B, L, W]), b.input('s', [L])));
+      b.output('dtable', b.add(b.scatterAdd(g, tokens, V, ['V', 'W']), b.input('r', [V, W])));
+      b.output('dtable_wv', b.scatterAdd(g, tokens, V, ['W', 'V']));
+      await expectMatch(b.build(), { B: 1 }, F32, { tokens: 11 });
+    }
+  });
 });
 
 describe('layout ops feed a kernel as views, and materialise as outputs', () => {

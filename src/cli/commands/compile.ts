@@ -9,6 +9,10 @@ import { describePlan, planGraph, type GraphPlan } from '../../runtime/executor.
 
 export const EMITS = ['ir', 'wgsl', 'plan'] as const;
 
+/** The optimizer's dispatches per training step (src/runtime/train/webgpu-backend.ts: gradient sum
+ *  of squares, norm and clip scale, AdamW over the parameter slab). */
+export const OPTIMIZER_DISPATCHES = 3;
+
 export const compileCommand: CommandSpec = {
   name: 'compile',
   summary: 'show what a model becomes: its IR, its fused WGSL kernels, or the execution plan (no GPU needed)',
@@ -57,6 +61,7 @@ export const compileCommand: CommandSpec = {
       `# compiled for ${Object.entries(symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ') || 'fixed sizes'}` +
         ` and WebGPU's default limits: ${fmtInt(planned.plan.kernels.length)} kernels from ${fmtInt(g.nodes.length)} ops`,
     );
+    if (args.values.grad) header.push(`# a training step: ${fmtInt(planned.plan.dispatchesPerRun + OPTIMIZER_DISPATCHES)} dispatches (these + ${OPTIMIZER_DISPATCHES} for the optimizer)`);
     process.stdout.write(header.join('\n') + '\n' + (emit === 'plan' ? describePlan(planned.plan) + '\n' : emitWgsl(planned)));
     return 0;
   },

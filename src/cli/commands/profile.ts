@@ -6,13 +6,12 @@ import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec } from '../args
 import { loadModel } from '../load.js';
 import { buildGraph, type Built } from '../pipeline.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
-import { bindSymbols, fusedSummary, sizeArgs } from './compile.js';
+import { bindSymbols, fusedSummary, OPTIMIZER_DISPATCHES, sizeArgs } from './compile.js';
 import { initParams, type Data } from '../../ir/index.js';
 import { compileGraph, type CompiledGraph } from '../../runtime/executor.js';
 import type { ArchDevice } from '../../runtime/device.js';
 
-/** The optimizer's dispatches per step (gradient sum of squares, norm and clip scale, AdamW). */
-export const OPTIMIZER_DISPATCHES = 3;
+export { OPTIMIZER_DISPATCHES };
 
 export interface KernelProfile {
   name: string;
@@ -36,7 +35,7 @@ export interface Profile {
   kernels: KernelProfile[];
   /** Forward + backward, end to end: inputs written, every kernel, the loss read back (median). */
   stepMs: number;
-  /** The kernels timed one at a time, summed. */
+  /** The kernels timed one at a time (less the submit round trip), summed. */
   kernelMs: number;
   dispatchesPerStep: number;
   /** A dispatch of a kernel that does (almost) nothing. */
@@ -139,9 +138,12 @@ export async function profileTraining(
     c.setParams(Object.fromEntries(Object.entries(initParams(built.lowered.graph, {}, 1)).map(([k, v]) => [k, Float32Array.from(v)])));
     const inputs = randomInputs(built, symbols);
     // Kernels one at a time first, so that each one's first dispatch is its very first (the driver's compile).
-    const timings = await c.timeKernels(o.reps);
+    const raw = await c.timeKernels(o.reps);
     const stepMs = await timeSteps(c, inputs, o.steps);
-    const dispatchOverheadMs = await emptyDispatchMs(dev.device, Math.max(50, o.reps * 10));
+    // Each kernel's timing includes one submit-and-wait round trip spread over its reps: take it out.
+    const roundTrip = await roundTripMs(dev.device);
+    const timings = raw.map((t) => ({ ...t, ms: Math.max(1e-3, t.ms - roundTrip / o.reps) }));
+    const dispatchOverheadMs = await emptyDispatchMs(dev.device, Math.max(50, o.reps * 10), roundTrip);
     const kernelMs = timings.reduce((a, t) => a + t.ms, 0);
     const kernels: KernelProfile[] = c.plan.kernels.map((k, i) => ({
       name: k.name,
@@ -192,8 +194,20 @@ export async function timeSteps(c: CompiledGraph, inputs: Record<string, Data>, 
   return times[Math.floor(times.length / 2)]!;
 }
 
+/** A submit of an empty command buffer and the wait for it: the fixed cost of any timing. */
+export async function roundTripMs(device: GPUDevice): Promise<number> {
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    device.queue.submit([device.createCommandEncoder().finish()]);
+    await device.queue.onSubmittedWorkDone();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
 /** What one dispatch costs when the kernel does next to nothing: timed like timeKernels does. */
-export async function emptyDispatchMs(device: GPUDevice, reps: number): Promise<number> {
+export async function emptyDispatchMs(device: GPUDevice, reps: number, roundTrip = 0): Promise<number> {
   const code = '@group(0) @binding(0) var<storage, read_write> x: array<u32>;\n@compute @workgroup_size(1) fn main() { x[0] = x[0] + 1u; }\n';
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
   const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
@@ -212,7 +226,7 @@ export async function emptyDispatchMs(device: GPUDevice, reps: number): Promise<
   };
   await once(1);
   let best = Infinity;
-  for (let r = 0; r < 3; r++) best = Math.min(best, (await once(reps)) / reps);
+  for (let r = 0; r < 3; r++) best = Math.min(best, Math.max(0, (await once(reps)) - roundTrip) / reps);
   buffer.destroy();
   return best;
 }

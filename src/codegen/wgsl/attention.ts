@@ -137,7 +137,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   const rows = size(rowAxes);
 
   const code = [
-    `// ${k.name}: ${rows} rows x ${keys} keys, head ${HK}, value ${NV}`,
+    `// attention: ${rows} rows x ${keys} keys, head ${HK}, value ${NV}, ${TQ} queries per invocation`,
     ...preamble(env, decls, bindings),
     `@compute @workgroup_size(${WG})`,
     'fn main(@builtin(global_invocation_id) gid: vec3u) {',

@@ -75,6 +75,6 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     }
     return { kind: 'storage', binding: x.binding, tensor, access: x.access };
   });
-  return { name: k.name, code: `// ${k.name}\n${kernel.code}`, workgroups: kernel.workgroups, bindings };
+  return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings };
 }
 

@@ -22,7 +22,7 @@ export function elementwiseKernel(fg: FusedGraph, k: ElementwiseKernel, opts: Re
     stores.push(`${env.bound.get(t)}[${e.offset(tensor, coords)}] = ${e.value(tensor.node, coords)};`);
   }
   const code = [
-    `// ${k.name}`,
+    `// elementwise: ${total} elements`,
     ...preamble(env, decls, bindings),
     `@compute @workgroup_size(${WG})`,
     'fn main(@builtin(global_invocation_id) gid: vec3u) {',

@@ -1,4 +1,6 @@
 // Fused kernels -> WGSL: one template per kernel kind, specialised by constants.
+// The WGSL text holds nothing kernel-specific beyond what it computes (no kernel names): the
+// runtime caches pipelines by text, so the same kernel in every layer compiles once.
 import type { FusedGraph, Kernel } from '../../ir/fuse/types.js';
 import type { CodegenOptions, KernelCode } from './common.js';
 import { attentionKernel } from './attention.js';

@@ -103,7 +103,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     ? [`let row = i32(gid.x + gid.y * ${nx * perGroup}u);`]
     : [`let row = i32(wid.x + wid.y * ${nx}u);`];
   const code = [
-    `// ${k.name}: ${rows} rows x ${reduced}, ${lanes} lane(s) per row`,
+    `// row: ${rows} rows x ${reduced}, ${lanes} lane(s) per row`,
     ...preamble(env, decls, bindings),
     ...(lanes > 1 ? [`var<workgroup> red: array<f32, ${lanes}>;`] : []),
     `@compute @workgroup_size(${lanes === 1 ? perGroup : lanes})`,

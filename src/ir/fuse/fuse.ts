@@ -3,7 +3,9 @@
 // 1. Choose what is materialised (stored in memory): inputs, params, outputs, every anchor
 //    (reduce, contract, scatterAdd that sums over index axes), contraction operands that are not
 //    strided views, and elementwise results that several consumers share when their expression
-//    is dearer than `recomputeMaxOps` ops. Everything else (elementwise ops, layout ops, constants,
+//    is dearer than `recomputeMaxOps` ops (unless all those consumers land in one row kernel:
+//    rowshare.ts). Attention chains whose intermediates nothing else reads are one kernel
+//    (attention.ts): nothing inside them is materialised. Everything else (elementwise ops, layout ops, constants,
 //    iota, random, gather, scatterAdd without a sum) is inlined into its consumer as an index
 //    expression: layout is indexing, not a kernel.
 // 2. Give each materialised node a kernel, in topological order, merging where it pays:
@@ -22,6 +24,7 @@ import { formatOp } from '../print.js';
 import { layoutStrides, resolveGraph, sizeOf } from './resolve.js';
 import type { FuseOptions, FusedGraph, Kernel, StridedView, Tensor } from './types.js';
 import { findAttention, type AttentionMatch } from './attention.js';
+import { feedsOneRow } from './rowshare.js';
 import { dagOf, mergedStride, stridedView } from './views.js';
 
 const DEFAULTS = { maxBindings: 8, recomputeMaxOps: 8 };
@@ -154,7 +157,7 @@ function attemptFuse(
   for (const n of g.nodes) {
     if (!needed[n.id] || mat.has(n.id) || interior.has(n.id)) continue;
     cost[n.id] = (LAYOUT_KINDS.has(n.op.kind) ? 0 : 1) + n.inputs.reduce((s, i) => s + cost[i]!, 0);
-    if (consumers[n.id]!.length >= 2 && cost[n.id]! > opts.recomputeMaxOps) {
+    if (consumers[n.id]!.length >= 2 && cost[n.id]! > opts.recomputeMaxOps && (opts.unfused || !feedsOneRow(g, consumers, outputNodes, n.id))) {
       mat.add(n.id);
       cost[n.id] = 0;
     }

@@ -1,0 +1,58 @@
+// Every model in models/ and every gpt2.arch variant, at tiny sizes: the loss and every
+// parameter's gradient from the fused WebGPU kernels match the reference interpreter.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { differentiate, gradName, initParams, interpret } from '../src/ir/index.js';
+import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+import { compileGraph } from '../src/runtime/executor.js';
+import { lowerModel, randomInputs, tinySymbols } from './model-helpers.js';
+import { rng } from './ir-helpers.js';
+
+const TINY_GPT = { V: 11, L: 6, D: 8, H: 2, N: 2 };
+const CASES: [string, string, Record<string, string | number>][] = [
+  ['gpt-nano', 'models/gpt-nano.arch', { V: 13, L: 7, D: 12, H: 3 }],
+  ['gpt2 default', 'models/gpt2.arch', TINY_GPT],
+  ['gpt2 act=relu', 'models/gpt2.arch', { ...TINY_GPT, act: 'relu' }],
+  ['gpt2 norm=post', 'models/gpt2.arch', { ...TINY_GPT, norm: 'post' }],
+  ['gpt2 pos=sinusoidal', 'models/gpt2.arch', { ...TINY_GPT, pos: 'sinusoidal' }],
+  ['gpt2 pos=none', 'models/gpt2.arch', { ...TINY_GPT, pos: 'none' }],
+  ['gpt2 head=untied', 'models/gpt2.arch', { ...TINY_GPT, head: 'untied' }],
+  ['gpt2 G=1', 'models/gpt2.arch', { ...TINY_GPT, G: 1 }],
+  ['transformer', 'models/transformer.arch', { V: 9, L: 5, D: 8, H: 2, N: 2 }],
+  ['encoder-classifier', 'models/encoder-classifier.arch', { V: 7, L: 5, C: 3, D: 8, H: 2 }],
+  ['encoder-decoder', 'models/encoder-decoder.arch', { V: 7, S: 4, L: 5, D: 8, H: 2 }],
+  ['gpt-gqa', 'models/gpt-gqa.arch', { V: 9, L: 5, D: 16, H: 4, G: 2 }],
+];
+
+let dev: ArchDevice;
+beforeAll(async () => {
+  dev = await openDevice();
+});
+afterAll(() => dev?.destroy());
+
+describe('WebGPU matches the interpreter: loss and every gradient', () => {
+  for (const [name, file, sets] of CASES) {
+    it(name, async () => {
+      const l = lowerModel(file, sets);
+      const g = differentiate(l.graph, 'loss', [...l.graph.params.keys()]);
+      const symbols = tinySymbols(l, 4, 2);
+      const inputs = randomInputs(l, symbols, rng(17));
+      const params = initParams(l.graph, symbols, 2);
+      for (const v of Object.values(params)) for (let i = 0; i < v.length; i++) v[i] = v[i]! * 5;
+      const want = ['loss', ...[...l.graph.params.keys()].map(gradName)];
+      const ref = interpret(g, { inputs, params, symbols });
+      const compiled = await compileGraph(dev, g, symbols);
+      compiled.setParams(params);
+      const out = await compiled.run({ inputs }, want);
+      compiled.destroy();
+      // f32 on both sides, summed in different orders: relative to the tensor's scale.
+      for (const k of want) {
+        const a = ref.get(k)!.data;
+        const b = out[k]!;
+        const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
+        let worst = 0;
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / scale);
+        expect(worst, `${k}: worst relative difference`).toBeLessThan(2e-4);
+      }
+    });
+  }
+});

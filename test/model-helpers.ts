@@ -32,3 +32,21 @@ export function tinySymbols(l: Lowered, len = 4, batch = 2): Record<string, numb
   for (const [sym, info] of l.symbols) s[sym] = info.max === undefined ? batch : Math.min(info.max, len);
   return s;
 }
+
+const TINY_GPT = { V: 11, L: 6, D: 8, H: 2, N: 2 };
+
+/** Every model in models/ and every gpt2.arch variant, at sizes the interpreter runs in a moment. */
+export const TINY_MODELS: [string, string, Record<string, string | number>][] = [
+  ['gpt-nano', 'models/gpt-nano.arch', { V: 13, L: 7, D: 12, H: 3 }],
+  ['gpt2 default', 'models/gpt2.arch', TINY_GPT],
+  ['gpt2 act=relu', 'models/gpt2.arch', { ...TINY_GPT, act: 'relu' }],
+  ['gpt2 norm=post', 'models/gpt2.arch', { ...TINY_GPT, norm: 'post' }],
+  ['gpt2 pos=sinusoidal', 'models/gpt2.arch', { ...TINY_GPT, pos: 'sinusoidal' }],
+  ['gpt2 pos=none', 'models/gpt2.arch', { ...TINY_GPT, pos: 'none' }],
+  ['gpt2 head=untied', 'models/gpt2.arch', { ...TINY_GPT, head: 'untied' }],
+  ['gpt2 G=1 (multi-query)', 'models/gpt2.arch', { ...TINY_GPT, G: 1 }],
+  ['transformer', 'models/transformer.arch', { V: 9, L: 5, D: 8, H: 2, N: 2 }],
+  ['encoder-classifier', 'models/encoder-classifier.arch', { V: 7, L: 5, C: 3, D: 8, H: 2 }],
+  ['encoder-decoder', 'models/encoder-decoder.arch', { V: 7, S: 4, L: 5, D: 8, H: 2 }],
+  ['gpt-gqa', 'models/gpt-gqa.arch', { V: 9, L: 5, D: 16, H: 4, G: 2 }],
+];

@@ -5,23 +5,10 @@ import { differentiate, gradName, initParams, interpret } from '../src/ir/index.
 import { openDevice, type ArchDevice } from '../src/runtime/device.js';
 import { compileGraph } from '../src/runtime/executor.js';
 import { lowerModel, randomInputs, tinySymbols } from './model-helpers.js';
+import { TINY_MODELS } from './model-helpers.js';
 import { rng } from './ir-helpers.js';
 
-const TINY_GPT = { V: 11, L: 6, D: 8, H: 2, N: 2 };
-const CASES: [string, string, Record<string, string | number>][] = [
-  ['gpt-nano', 'models/gpt-nano.arch', { V: 13, L: 7, D: 12, H: 3 }],
-  ['gpt2 default', 'models/gpt2.arch', TINY_GPT],
-  ['gpt2 act=relu', 'models/gpt2.arch', { ...TINY_GPT, act: 'relu' }],
-  ['gpt2 norm=post', 'models/gpt2.arch', { ...TINY_GPT, norm: 'post' }],
-  ['gpt2 pos=sinusoidal', 'models/gpt2.arch', { ...TINY_GPT, pos: 'sinusoidal' }],
-  ['gpt2 pos=none', 'models/gpt2.arch', { ...TINY_GPT, pos: 'none' }],
-  ['gpt2 head=untied', 'models/gpt2.arch', { ...TINY_GPT, head: 'untied' }],
-  ['gpt2 G=1', 'models/gpt2.arch', { ...TINY_GPT, G: 1 }],
-  ['transformer', 'models/transformer.arch', { V: 9, L: 5, D: 8, H: 2, N: 2 }],
-  ['encoder-classifier', 'models/encoder-classifier.arch', { V: 7, L: 5, C: 3, D: 8, H: 2 }],
-  ['encoder-decoder', 'models/encoder-decoder.arch', { V: 7, S: 4, L: 5, D: 8, H: 2 }],
-  ['gpt-gqa', 'models/gpt-gqa.arch', { V: 9, L: 5, D: 16, H: 4, G: 2 }],
-];
+const CASES = TINY_MODELS;
 
 let dev: ArchDevice;
 beforeAll(async () => {

@@ -56,3 +56,12 @@ export function oneFile(args: ParsedArgs, spec: CommandSpec): string {
 }
 
 export const fmtInt = (n: number): string => n.toLocaleString('en-US');
+
+/** A numeric option: its value, the fallback when absent, or a usage error saying what it expects. */
+export function numberOption(args: ParsedArgs, name: string, fallback: number, ok: (n: number) => boolean = Number.isFinite, what = 'a number'): number {
+  const v = args.values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (String(v).trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`--${name} ${v}: expected ${what}`);
+  return n;
+}

@@ -298,13 +298,23 @@ export async function compileGraph(
     return { code, pipeline: pipelines[i]!, group, fills };
   });
 
+  // A parameter's texture holds its value until setParams changes it, so it is filled once, not
+  // every run; unless the parameter's buffer is written behind the executor's back (a slab that an
+  // optimizer updates, or a buffer handed out by paramBuffer), which refills it every run.
+  const filled = new Set<Step['fills'][number]>();
+  const exposed = new Set<number>([...placed.keys()]);
+  const paramTensors = new Set(fg.params.values());
+  const needsFill = (f: Step['fills'][number]): boolean =>
+    !paramTensors.has(f.binding.tensor) || exposed.has(f.binding.tensor) || !filled.has(f);
   const record = (encoder: GPUCommandEncoder, which: readonly Step[], repeat = 1): void => {
     let pass: GPUComputePassEncoder | undefined;
     for (const s of which) {
-      if (s.fills.length > 0) {
+      const fills = s.fills.filter(needsFill);
+      if (fills.length > 0) {
         pass?.end();
         pass = undefined;
-        for (const f of s.fills) {
+        for (const f of fills) {
+          filled.add(f);
           for (const c of f.binding.copies) {
             const loc = locOf(f.binding.tensor);
             encoder.copyBufferToTexture(
@@ -345,15 +355,18 @@ export async function compileGraph(
     const loc = locOf(t);
     device.queue.writeBuffer(loc.buffer, loc.offset, typed.buffer, typed.byteOffset, typed.byteLength);
   };
-  const download = async (entries: { key: string; tensor: number }[]): Promise<(Float32Array | Int32Array)[]> => {
-    const encoder = device.createCommandEncoder();
-    const stages = entries.map((e) => {
+  /** Copies tensors into their mappable staging buffers, in the caller's encoder. */
+  const stage = (encoder: GPUCommandEncoder, entries: { key: string; tensor: number }[]): GPUBuffer[] =>
+    entries.map((e) => {
       const size = align16(tensorBytes(fg, fg.tensors[e.tensor]!));
       const s = stagingFor(e.key, size);
       const loc = locOf(e.tensor);
       encoder.copyBufferToBuffer(loc.buffer, loc.offset, s, 0, size);
       return s;
     });
+  const download = async (entries: { key: string; tensor: number }[]): Promise<(Float32Array | Int32Array)[]> => {
+    const encoder = device.createCommandEncoder();
+    const stages = stage(encoder, entries);
     device.queue.submit([encoder.finish()]);
     return readStaged(entries, stages);
   };
@@ -379,7 +392,11 @@ export async function compileGraph(
     return t;
   };
   const setParams = (values: Record<string, Float32Array | Float64Array>): void => {
-    for (const [name, v] of Object.entries(values)) upload(paramTensor(name), v, `param '${name}'`);
+    for (const [name, v] of Object.entries(values)) {
+      const t = paramTensor(name);
+      upload(t, v, `param '${name}'`);
+      for (const f of filled) if (f.binding.tensor === t) filled.delete(f);
+    }
   };
 
   return {
@@ -390,7 +407,11 @@ export async function compileGraph(
       const [v] = await download([{ key: `param:${name}`, tensor: paramTensor(name) }]);
       return v as Float32Array;
     },
-    paramBuffer: (name) => bufferOfTensor(paramTensor(name)),
+    paramBuffer: (name) => {
+      const t = paramTensor(name);
+      exposed.add(t);
+      return bufferOfTensor(t);
+    },
     slab,
     outputBuffer: (name) => bufferOfTensor(outputTensor(name)),
     async run(feeds, want) {
@@ -414,13 +435,7 @@ export async function compileGraph(
         encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, align16(tensorBytes(fg, fg.tensors[fg.inputs.get(input)!]!)));
       }
       feeds.after?.(encoder);
-      const stages = entries.map((e) => {
-        const size = align16(tensorBytes(fg, fg.tensors[e.tensor]!));
-        const s = stagingFor(e.key, size);
-        const loc = locOf(e.tensor);
-        encoder.copyBufferToBuffer(loc.buffer, loc.offset, s, 0, size);
-        return s;
-      });
+      const stages = stage(encoder, entries);
       device.queue.submit([encoder.finish()]);
       const values = await readStaged(entries, stages);
       const out: Record<string, Float32Array | Int32Array> = {};

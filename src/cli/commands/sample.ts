@@ -1,4 +1,4 @@
-import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
+import { SET_HELP, UsageError, numberOption, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { loadModel } from '../load.js';
 import { buildGraph, tokenInput } from '../pipeline.js';
 import { interpret, prune } from '../../ir/index.js';
@@ -52,13 +52,7 @@ export const sampleCommand: CommandSpec = {
   run: runSample,
 };
 
-const numArg = (args: ParsedArgs, name: string, fallback: number, ok: (n: number) => boolean, what: string): number => {
-  const v = args.values[name];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (String(v).trim() === '' || !ok(n)) throw new UsageError(`--${name} ${v}: expected ${what}`);
-  return n;
-};
+const numArg = numberOption;
 
 /** Next-token logits from the forward graph on the interpreter: the whole context each time. */
 function interpreterSource(graph: Graph, params: Record<string, Float32Array>, input: string, batchSym: string, lengthSym: string, vocab: number): LogitsSource {

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
+import { fmtInt, numberOption, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
 import { loadModel, readModelFile } from '../load.js';
 import { buildGraph } from '../pipeline.js';
 import { classLetters, inputRoles } from '../model-io.js';
@@ -21,13 +21,7 @@ import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
 import { writeLossPlot } from '../plots.js';
 
 
-const num = (args: ParsedArgs, name: string, fallback: number, check: (n: number) => boolean = Number.isFinite, what = 'a number'): number => {
-  const v = args.values[name];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (String(v).trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} ${v}: expected ${what}`);
-  return n;
-};
+const num = numberOption;
 const posInt = (n: number) => Number.isInteger(n) && n >= 1;
 
 export const trainCommand: CommandSpec = {

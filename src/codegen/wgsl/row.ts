@@ -12,6 +12,7 @@ import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
 import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
 import { Emitter, HELPERS, unflatten, type Coords, type EmitEnv } from './expr.js';
+import { isScatterRow, scatterKernel } from './scatter.js';
 
 /**
  * Invocations per row: one invocation per row when there are rows enough to fill the machine and
@@ -28,30 +29,23 @@ export function rowLanes(reduced: number, rows = 1): number {
 }
 
 export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOptions>): KernelCode {
+  if (isScatterRow(fg, k)) return scatterKernel(fg, k, opts);
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
   const env = kernelEnv(fg, k, provided);
   const { decls, bindings } = storageBindings(fg, k, env);
   const first = g.nodes[k.reductions[0]!]!;
   const rowAxes = k.rowAxes.map((n) => ({ name: n, size: sizeOf(first, n) }));
-  const src = fg.graph.nodes[first.op.kind === 'scatterAdd' ? first.inputs[0]! : k.terms[0]!]!;
+  const src = fg.graph.nodes[k.terms[0]!]!;
   const redAxes = k.redAxes.map((n) => ({ name: n, size: sizeOf(src, n) }));
   const rows = rowAxes.reduce((p, a) => p * a.size, 1);
   const reduced = redAxes.reduce((p, a) => p * a.size, 1);
-  // A scatterAdd row (d_wte[v, d] = sum_i [index[i] == v] * g[i, d]) sweeps the index positions
-  // with one invocation per output element: neighbouring invocations share v (its axis is the
-  // slowest in the row order below) so the match is uniform across llvmpipe's SIMD lanes and the
-  // value is computed only where the index matches (a branch, not a select). A tree over lanes,
-  // as for a long sum, would pay |out| x |index| value computations and workgroup barriers.
-  const scatter = k.reductions.every((r) => g.nodes[r]!.op.kind === 'scatterAdd');
-  const lanes = scatter ? 1 : rowLanes(reduced, rows);
+  const lanes = rowLanes(reduced, rows);
   const perGroup = lanes === 1 ? 64 : 1;
   const { workgroups, nx } = grid(Math.ceil(rows / perGroup), opts.maxWorkgroupsPerDimension);
 
   const body = new Emitter(env);
-  const scatterAxes = new Set(k.reductions.flatMap((r) => (g.nodes[r]!.op.kind === 'scatterAdd' ? [(g.nodes[r]!.op as { axis: { name: string } }).axis.name] : [])));
-  const rowOrder = scatter ? [...rowAxes.filter((a) => scatterAxes.has(a.name)), ...rowAxes.filter((a) => !scatterAxes.has(a.name))] : rowAxes;
-  const rowCoords = unflatten(body, 'row', rowOrder, 'r');
+  const rowCoords = unflatten(body, 'row', rowAxes, 'r');
   const start = lanes === 1 ? '0' : 'i32(lid.x)';
   /** A sweep over the reduced axes: `each` emits into the loop body's emitter. */
   const sweep = (each: (e: Emitter, coords: Coords) => string[]): void => {
@@ -69,7 +63,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     body.lines.push(`var ${acc}: f32 = ${isMax ? '(-inf_f32())' : '0.0'};`);
     // the interpreter's max keeps the first of equal values: v > acc ? v : acc
     const combine = (a: string, v: string) => (isMax ? `select(${a}, ${v}, ${v} > ${a})` : `${a} + ${v}`);
-    sweep((e, coords) => (node.op.kind === 'scatterAdd' ? scatterTerm(e, node, acc, coords) : [`${acc} = ${combine(acc, term(e, node, k.terms[i]!, coords))};`]));
+    sweep((e, coords) => [`${acc} = ${combine(acc, term(e, node, k.terms[i]!, coords))};`]);
     let result = acc;
     if (lanes > 1) {
       body.lines.push(
@@ -117,19 +111,10 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   return { name: k.name, code, workgroups, bindings };
 }
 
-/** One element of a reduction's sweep. */
+/** One element of a reduction's sweep (scatterAdd rows have their own template: scatter.ts). */
 function term(e: Emitter, r: Node, summed: number, coords: Coords): string {
   if (r.op.kind === 'reduce') return e.value(summed, coords);
   throw new Error(`codegen: %${r.id} (${r.op.kind}) is not a row reduction`);
-}
-
-/** out[axis = index[i..], ..] += values[i.., ..]: this row's slot of `axis` adds the matches. */
-function scatterTerm(e: Emitter, r: Node, acc: string, coords: Coords): string[] {
-  if (r.op.kind !== 'scatterAdd') throw new Error(`codegen: %${r.id} is not a scatterAdd`);
-  const k = e.value(r.inputs[1]!, coords);
-  const inner = new Emitter(e.env, e);
-  const v = inner.value(r.inputs[0]!, coords);
-  return [`if (${k} == ${coords[r.op.axis.name]}) {`, ...indent([...inner.lines, `${acc} = ${acc} + ${v};`]), '}'];
 }
 
 export type { EmitEnv };

@@ -1,0 +1,100 @@
+// The scatter template: a row kernel whose reductions are all scatterAdds that sum over index
+// axes (the embedding gradient d_wte[v, d] = sum_i [index[i] == v] * g[i, d]).
+//
+// One invocation per SB neighbouring output elements along a row axis other than the scatter
+// axis (d, d+1, ...), the scatter axis slowest, so that neighbouring invocations share v. Each
+// sweeps the index positions in order (deterministic, no atomics, the interpreter's order) and,
+// only where the index matches (a branch: uniform across llvmpipe's SIMD lanes, since they share
+// v), computes the fused value and adds it. One index load serves SB outputs; the value is
+// computed |index| x |out| / |table| times in all, not |index| x |out|. Values over the row (an
+// epilogue such as d_wte + the head's gradient) are stored after the sweep.
+
+import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
+import { sizeOf } from '../../ir/fuse/resolve.js';
+import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
+import { Emitter, unflatten, type Coords } from './expr.js';
+
+const WG = 64;
+/** Outputs per invocation along the blocked axis. */
+const SB = 1;
+
+export function isScatterRow(fg: FusedGraph, k: RowKernel): boolean {
+  return k.reductions.every((r) => fg.graph.nodes[r]!.op.kind === 'scatterAdd');
+}
+
+export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOptions>): KernelCode {
+  const g = fg.graph;
+  const provided = new Map<number, { value: string; coords: Coords }>();
+  const env = kernelEnv(fg, k, provided);
+  const { decls, bindings } = storageBindings(fg, k, env);
+  const nodes = k.reductions.map((r) => g.nodes[r]!);
+  const first = nodes[0]!;
+  const rowAxes = k.rowAxes.map((n) => ({ name: n, size: sizeOf(first, n) }));
+  const redAxes = k.redAxes.map((n) => ({ name: n, size: sizeOf(g.nodes[first.inputs[0]!]!, n) }));
+  const reduced = redAxes.reduce((p, a) => p * a.size, 1);
+  const scatterAxes = new Set(nodes.map((n) => (n.op as { axis: { name: string } }).axis.name));
+  const order = [...rowAxes.filter((a) => scatterAxes.has(a.name)), ...rowAxes.filter((a) => !scatterAxes.has(a.name))];
+  const rowSet = new Set(k.rowAxes);
+  const stores = k.writes.filter((t) => g.nodes[fg.tensors[t]!.node]!.type.axes.every((a) => rowSet.has(a.name)));
+  if (stores.length !== k.writes.length) throw new Error(`codegen: ${k.name}: a scatter kernel writes only values over its rows`);
+
+  const blockAxis = [...order].reverse().find((a) => a.size > 1 && !scatterAxes.has(a.name));
+  const per = blockAxis ? Math.min(SB, blockAxis.size) : 1;
+  const blockName = `${blockAxis?.name ?? ''}__block`;
+  const space = order.map((a) => (a === blockAxis ? { name: blockName, size: Math.ceil(a.size / per) } : a));
+  const invocations = space.reduce((p, a) => p * a.size, 1);
+  const { workgroups, nx } = grid(Math.ceil(invocations / WG), opts.maxWorkgroupsPerDimension);
+
+  const body = new Emitter(env);
+  const shared = unflatten(body, 'row', space, 'r');
+  const rowsOf: Coords[] = Array.from({ length: per }, (_, t) => {
+    if (!blockAxis) return shared;
+    const { [blockName]: blk, ...rest } = shared;
+    return { ...rest, [blockAxis.name]: body.bind(`min(${blk} * ${per} + ${t}, ${blockAxis.size - 1})`, 'bi') };
+  });
+  const acc = (i: number, t: number) => `acc${i}_${t}`;
+  nodes.forEach((_, i) => {
+    for (let t = 0; t < per; t++) body.lines.push(`var ${acc(i, t)}: f32 = 0.0;`);
+  });
+
+  const e = new Emitter(env, body);
+  const positions = unflatten(e, 'j', redAxes, 'q');
+  const loop: string[] = [];
+  nodes.forEach((n, i) => {
+    if (n.op.kind !== 'scatterAdd') throw new Error(`codegen: %${n.id} is not a scatterAdd`);
+    // the branches by condition: the index usually does not depend on the blocked axis, so the
+    // SB outputs share one index load and one branch
+    const branches = new Map<string, Emitter>();
+    for (let t = 0; t < per; t++) {
+      const coords = { ...rowsOf[t]!, ...positions };
+      const cond = `${e.value(n.inputs[1]!, coords)} == ${coords[n.op.axis.name]}`;
+      const inner = branches.get(cond) ?? new Emitter(env, e);
+      branches.set(cond, inner);
+      const v = inner.value(n.inputs[0]!, coords);
+      inner.lines.push(`${acc(i, t)} = ${acc(i, t)} + ${v};`);
+    }
+    for (const [cond, inner] of branches) loop.push(`if (${cond}) {`, ...indent(inner.lines), '}');
+  });
+  body.lines.push(`for (var j: i32 = 0; j < ${reduced}; j++) {`, ...indent([...e.lines, ...loop]), '}');
+
+  for (let t = 0; t < per; t++) {
+    nodes.forEach((n, i) => provided.set(n.id, { value: acc(i, t), coords: rowsOf[t]! }));
+    const s = new Emitter(env, body);
+    const lines = stores.map((x) => `${env.bound.get(x)}[${s.offset(fg.tensors[x]!, rowsOf[t]!)}] = ${s.value(fg.tensors[x]!.node, rowsOf[t]!)};`);
+    const guard = blockAxis && t > 0 ? `${shared[blockName]} * ${per} + ${t} < ${blockAxis.size}` : 'true';
+    body.lines.push(`if (${guard}) {`, ...indent([...s.lines, ...lines]), '}');
+  }
+
+  const code = [
+    `// scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`,
+    ...preamble(env, decls, bindings),
+    `@compute @workgroup_size(${WG})`,
+    'fn main(@builtin(global_invocation_id) gid: vec3u) {',
+    `  let row = i32(gid.x + gid.y * ${nx * WG}u);`,
+    `  if (row >= ${invocations}) { return; }`,
+    ...indent(body.lines),
+    '}',
+    '',
+  ].join('\n');
+  return { name: k.name, code, workgroups, bindings };
+}

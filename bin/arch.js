@@ -30,13 +30,13 @@ async function runHere() {
   }
   const { main } = await import(entry());
   main(argv).then(
-    (code) => process.exit(code),
+    (code) => exitAfterFlush(code),
     (err) => {
       // main() turns every expected failure into a message; this is the last line of defence.
       process.stderr.write(`arch: internal error: ${err && err.message ? err.message : err}\n`);
       process.stderr.write('This is a bug in arch. Run with ARCH_DEBUG=1 for details.\n');
       if (process.env.ARCH_DEBUG) process.stderr.write(String(err && err.stack) + '\n');
-      process.exit(70);
+      exitAfterFlush(70);
     },
   );
 }
@@ -73,12 +73,11 @@ function runFiltered() {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, forward(signal));
   child.on('error', (err) => {
     process.stderr.write(`arch: could not start: ${err.message}\n`);
-    process.exit(70);
+    exitAfterFlush(70);
   });
   child.on('close', (code, signal) => {
     filter.end();
-    if (signal) process.exit(128 + (constants.signals[signal] ?? 0));
-    process.exit(code ?? 70);
+    exitAfterFlush(signal ? 128 + (constants.signals[signal] ?? 0) : code ?? 70);
   });
 }
 
@@ -88,4 +87,12 @@ function watchParent() {
   setInterval(() => {
     if (process.ppid !== parent) process.exit(129);
   }, 1000).unref();
+}
+
+/** Exits once stdout and stderr have drained: process.exit() drops what a pipe has not taken yet
+ *  (`arch inspect --json | less` would lose its tail). An explicit exit is still needed, since
+ *  Dawn's handles keep the process alive. */
+function exitAfterFlush(code) {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }

@@ -61,13 +61,18 @@ describe('flash-style attention', () => {
     await expectMatch(attention({ L: 5, M: 13, H: 2, K: 3, N: 6 }, { mask: 'none', scale: 2.5 }), { B: 1 });
   });
 
+  it('heads wider than 64 (loops instead of unrolled sums, one query per invocation)', async () => {
+    await expectMatch(attention({ L: 6, M: 6, H: 2, K: 66, N: 5 }, { scale: 0.1 }), { B: 2 });
+    await expectMatch(attention({ L: 3, M: 4, H: 1, K: 3, N: 65 }, { mask: 'none' }), { B: 1 });
+  });
+
   it('an additive mask read from a tensor, k and v in transposed layouts', async () => {
     const g = attention({ L: 6, M: 11, H: 2, K: 4, N: 3 }, { mask: 'input', kLayout: ['H', 'K', 'B', 'M'], vLayout: ['N', 'M', 'H', 'B'] });
     expect(attentionKernels(g, { B: 3 }).kinds).toEqual(['attention']);
     await expectMatch(g, { B: 3 });
   });
 
-  it('a row whose keys are all masked gets uniform weights, like the interpreter', async () => {
+  it('rows whose keys are all masked (mixed mask constants) match the interpreter', async () => {
     // causal with more queries than keys: query 0 sees key 0 only; then mask key 0 everywhere
     const B = ax('B', 'B');
     const [L, M, K] = [ax('L', 4), ax('M', 4), ax('K', 3)];

@@ -82,6 +82,12 @@ export interface CompiledGraph {
   readonly fused: FusedGraph;
   readonly plan: ExecPlan;
   run(feeds: RunFeeds, want: readonly string[]): Promise<Record<string, Float32Array | Int32Array>>;
+  /** Records one run into the caller's encoder: every kernel, then the state update; nothing is
+   *  uploaded or read back, so several runs (and the caller's own kernels, which may write the
+   *  inputs through inputBuffer) can share one submit. */
+  encode(encoder: GPUCommandEncoder): void;
+  /** The buffer holding an input (at offset 0). */
+  inputBuffer(name: string): GPUBuffer;
   setParams(values: Record<string, Float32Array | Float64Array>): void;
   getParam(name: string): Promise<Float32Array>;
   paramBuffer(name: string): GPUBuffer;
@@ -399,10 +405,26 @@ export async function compileGraph(
     }
   };
 
+  const stateCopies = Object.entries(opts.state ?? {}).map(([input, output]) => {
+    const t = fg.inputs.get(input);
+    if (t === undefined) throw new Error(`state: no input '${input}'`);
+    return { from: locOf(outputTensor(output)), to: locOf(t), bytes: align16(tensorBytes(fg, fg.tensors[t]!)) };
+  });
+  const encode = (encoder: GPUCommandEncoder): void => {
+    record(encoder, steps);
+    for (const c of stateCopies) encoder.copyBufferToBuffer(c.from.buffer, c.from.offset, c.to.buffer, c.to.offset, c.bytes);
+  };
+
   return {
     fused: fg,
     plan,
     setParams,
+    encode,
+    inputBuffer(name) {
+      const t = fg.inputs.get(name);
+      if (t === undefined) throw new Error(`no input '${name}' (inputs: ${[...fg.inputs.keys()].join(', ')})`);
+      return bufferOfTensor(t);
+    },
     async getParam(name) {
       const [v] = await download([{ key: `param:${name}`, tensor: paramTensor(name) }]);
       return v as Float32Array;
@@ -428,12 +450,7 @@ export async function compileGraph(
       device.queue.writeBuffer(seedBuffer, 0, new Uint32Array([seed >>> 0, 0, 0, 0]));
       const entries = want.map((name) => ({ key: `out:${name}`, tensor: outputTensor(name) }));
       const encoder = device.createCommandEncoder();
-      record(encoder, steps);
-      for (const [input, output] of Object.entries(opts.state ?? {})) {
-        const from = locOf(outputTensor(output));
-        const to = locOf(fg.inputs.get(input)!);
-        encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, align16(tensorBytes(fg, fg.tensors[fg.inputs.get(input)!]!)));
-      }
+      encode(encoder);
       feeds.after?.(encoder);
       const stages = stage(encoder, entries);
       device.queue.submit([encoder.finish()]);

@@ -1,6 +1,6 @@
 // An ablation's three outputs: results.json (every run and every cell), results.md (a table to
 // paste into a report) and loss.svg (each cell's validation curve, mean over seeds, min-max band).
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { lineChart, type LineSeries } from '../../runtime/report/line-chart.js';
 import { fmtInt } from '../args.js';
 import { writeAtomic } from '../plots.js';
@@ -87,10 +87,11 @@ export function lossChart(info: AblationInfo, runs: readonly RunResult[], cells:
   }
   // Runs that blew up before diverging would flatten every other curve; clip the axis to the rest.
   const clip = cells.some((c) => c.diverged) && finite.length ? ([Math.min(...finite), Math.max(...finite)] as const) : undefined;
-  const seeds = info.seeds.length === 1 ? `seed ${info.seeds[0]}` : `mean over ${info.seeds.length} seeds, band: min–max`;
+  const seeds = info.seeds.length === 1 ? `seed ${info.seeds[0]}` : `${info.seeds.length} seeds`;
   return lineChart({
-    title: `${info.model} on ${info.data}: validation loss (${seeds})`,
-    xLabel: 'step',
+    // A file's name without its directories: the title must fit the chart's width.
+    title: `${info.model} on ${basename(info.data)}: validation loss, ${seeds}`,
+    xLabel: info.seeds.length > 1 ? 'step (line: mean over seeds; band: min to max)' : 'step',
     yLabel: 'validation loss (nats per token)',
     series,
     yRange: clip && clip[1] > clip[0] ? [clip[0], clip[1]] : undefined,

@@ -33,6 +33,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   const headAxes = axesOfNode([...new Set([k.q, k.k].flatMap((id) => g.nodes[id]!.type.axes.map((a) => a.name)))].filter((a) => !logitAxes.has(a)), k.q);
   const valueAxes = axesOfNode(out.type.axes.map((a) => a.name).filter((a) => !k.rowAxes.includes(a)), k.node);
   const size = (axes: { size: number }[]) => axes.reduce((p, a) => p * a.size, 1);
+  const rows = size(rowAxes);
   const keys = sizeOf(logits, k.axis);
   const HK = size(headAxes);
   const NV = size(valueAxes);
@@ -134,8 +135,6 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     const guard = valid(t);
     body.lines.push(...(guard ? [`if (${guard}) {`, ...indent(lines), '}'] : lines));
   }
-  const rows = size(rowAxes);
-
   const code = [
     `// attention: ${rows} rows x ${keys} keys, head ${HK}, value ${NV}, ${TQ} queries per invocation`,
     ...preamble(env, decls, bindings),

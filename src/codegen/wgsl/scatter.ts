@@ -16,7 +16,7 @@ import { Emitter, unflatten, type Coords } from './expr.js';
 
 const WG = 64;
 /** Outputs per invocation along the blocked axis. */
-const SB = 1;
+const SB = 16;
 
 export function isScatterRow(fg: FusedGraph, k: RowKernel): boolean {
   return k.reductions.every((r) => fg.graph.nodes[r]!.op.kind === 'scatterAdd');

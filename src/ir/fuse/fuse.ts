@@ -77,6 +77,9 @@ interface Draft {
   writes: Set<number>; // tensors
   rowAxes?: string[];
   redAxes?: string[];
+  /** The size of each row and reduced axis: an epilogue joins only if its same-named axes agree
+   *  (a reduction removes its axis, so a consumer may have another axis of that name). */
+  axisSizes?: Map<string, number>;
   rowKey?: string;
   contract?: {
     node: number; batch: string[]; m: string[]; n: string[]; k: string[];
@@ -343,6 +346,7 @@ function attemptFuse(
     const d = newDraft('row');
     d.rowAxes = rows;
     d.redAxes = red;
+    d.axisSizes = new Map([...rows.map((a) => [a, sizeOf(r, a)] as const), ...red.map((a) => [a, sizeOf(src, a)] as const)]);
     d.rowKey = key;
     addMember(d, r.id, memberReads(undefined, r.id)!.reads, true);
     checkAlone(d, r.id);
@@ -357,6 +361,7 @@ function attemptFuse(
       for (const d of candidates) {
         if (d.kind === 'row') {
           if (!sameSet(axes, d.rowAxes!) && !sameSet(axes, [...d.rowAxes!, ...d.redAxes!])) continue;
+          if (axes.some((a) => d.axisSizes!.get(a) !== sizeOf(e, a))) continue;
         } else {
           if (d.kind !== 'contract') continue;
           const c = d.contract!;

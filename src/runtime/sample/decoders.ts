@@ -1,10 +1,19 @@
 // Next-token logits on a WebGPU device, two ways: the KV-cache decoder (one position per step:
 // the cost of a token is one position, whatever the context), and the full forward pass over the
 // context (padded to the model's length, which a causal model ignores), to check the first.
+//
+// The KV-cache decoder also generates on its own: it records chains of decoding steps into one
+// submit, each step's token chosen on the GPU (gpu-chooser.ts) and fed to the next step there,
+// and reads back only the chosen tokens, once per chain. The prompt (or a window that slid) is
+// fed in the same submit. The tokens are exactly those of choosing on the CPU (generate.ts's
+// stepwise), Rng draws included.
 import type { Graph } from '../../ir/index.js';
+import type { Rng } from '../data/index.js';
 import type { ArchDevice } from '../device.js';
 import { compileGraph, type CompiledGraph } from '../executor.js';
-import type { LogitsSource } from './generate.js';
+import { isGreedy, type ChooseOptions } from './choose.js';
+import { stepwise, slide, type LogitsSource, type OnToken } from './generate.js';
+import { GpuChooser } from './gpu-chooser.js';
 
 export interface DecoderSpec {
   input: string; // the token input
@@ -15,34 +24,104 @@ export interface DecoderSpec {
   params: Record<string, Float32Array>;
 }
 
+export interface CachedDecoderOptions {
+  /** Tokens chosen per submit (default 16): more is fewer round trips, fewer is finer streaming. */
+  chain?: number;
+}
+
+export type CachedDecoder = Required<Pick<LogitsSource, 'next' | 'generate'>> & { destroy(): void; compiled: CompiledGraph };
+
 /** With a KV cache: feeds only what is new since the last call, and restarts when the context slides. */
-export async function cachedDecoder(dev: ArchDevice, graph: Graph, positionInput: string, cacheNames: string[], s: DecoderSpec): Promise<LogitsSource & { destroy(): void; compiled: CompiledGraph }> {
+export async function cachedDecoder(dev: ArchDevice, graph: Graph, positionInput: string, cacheNames: string[], s: DecoderSpec, opts: CachedDecoderOptions = {}): Promise<CachedDecoder> {
+  const device = dev.device;
   const compiled = await compileGraph(dev, graph, { [s.batchSymbol]: 1, [s.lengthSymbol]: 1, seed: 0 }, { state: Object.fromEntries(cacheNames.map((c) => [c, c])) });
   compiled.setParams(s.params);
+  const chain = Math.max(1, opts.chain ?? 16);
+  const tokenBuffer = compiled.inputBuffer(s.input);
+  const positionBuffer = compiled.inputBuffer(positionInput);
+  const chooser = new GpuChooser(device, { logits: compiled.outputBuffer('logits'), token: tokenBuffer, position: positionBuffer }, s.vocab, chain);
+  // (token, position) pairs that a chain copies into the inputs, one pair per fed step.
+  const feedBuffer = device.createBuffer({ size: Math.max(16, s.maxContext * 8), usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'decoder: fed tokens' });
+
   let fed: number[] = []; // the tokens whose keys and values are in the cache, at positions 0..
-  let last: Float32Array | undefined;
+  /** Brings the cache to a prefix of `context` that leaves at least one token to feed. */
+  const toFeed = (context: number[]): number[] => {
+    const prefix = fed.length < context.length && fed.every((t, i) => context[i] === t);
+    if (!prefix) {
+      compiled.resetState();
+      fed = [];
+    }
+    return context.slice(fed.length);
+  };
+
   const step = async (token: number, position: number) => {
     const out = await compiled.run({ inputs: { [s.input]: Int32Array.of(token), [positionInput]: Float32Array.of(position) } }, ['logits']);
     return out.logits as Float32Array;
   };
-  return {
+
+  /** One submit: feed `feeds`, then choose `steps` tokens, each but the last fed back on the GPU. */
+  const runChain = async (feeds: number[], steps: number, o: ChooseOptions, rng: Rng): Promise<number[]> => {
+    chooser.begin(o, isGreedy(o) ? [] : Array.from({ length: steps }, () => rng.float()));
+    const pairs = new ArrayBuffer(feeds.length * 8);
+    const ids = new Int32Array(pairs);
+    const positions = new Float32Array(pairs);
+    feeds.forEach((t, j) => {
+      ids[2 * j] = t;
+      positions[2 * j + 1] = fed.length + j;
+    });
+    device.queue.writeBuffer(feedBuffer, 0, pairs);
+    const encoder = device.createCommandEncoder();
+    feeds.forEach((_, j) => {
+      encoder.copyBufferToBuffer(feedBuffer, 8 * j, tokenBuffer, 0, 4);
+      encoder.copyBufferToBuffer(feedBuffer, 8 * j + 4, positionBuffer, 0, 4);
+      compiled.encode(encoder);
+    });
+    chooser.encode(encoder);
+    for (let k = 1; k < steps; k++) {
+      compiled.encode(encoder);
+      chooser.encode(encoder);
+    }
+    chooser.encodeReadback(encoder, steps);
+    device.queue.submit([encoder.finish()]);
+    const tokens = await chooser.read(steps);
+    fed.push(...feeds, ...tokens.slice(0, -1));
+    return tokens;
+  };
+
+  const decoder: CachedDecoder = {
     compiled,
     async next(context) {
-      // The cache holds a prefix of the context at the same positions, or it starts again
-      // (a new prompt, or a context that slid past the model's length).
-      const prefix = fed.length <= context.length && fed.every((t, i) => context[i] === t);
-      if (!prefix || fed.length === context.length) {
-        compiled.resetState();
-        fed = [];
-      }
-      for (let p = fed.length; p < context.length; p++) {
-        last = await step(context[p]!, p);
-        fed.push(context[p]!);
+      let last: Float32Array | undefined;
+      for (const t of toFeed(context)) {
+        last = await step(t, fed.length);
+        fed.push(t);
       }
       return last!;
     },
-    destroy: () => compiled.destroy(),
+    async generate(prompt, count, o, rng, onToken: OnToken, maxContext) {
+      if (!GpuChooser.supports(o, s.vocab)) return stepwise(decoder, prompt, count, o, rng, onToken, maxContext);
+      const context = [...prompt];
+      const out: number[] = [];
+      while (out.length < count) {
+        const window = slide(context, maxContext);
+        const feeds = toFeed(window);
+        // A chosen token is fed back while its position is inside the context.
+        const steps = Math.min(count - out.length, chain, 1 + maxContext - window.length);
+        for (const t of await runChain(feeds, steps, o, rng)) {
+          context.push(t);
+          out.push(t);
+          onToken(t);
+        }
+      }
+      return out;
+    },
+    destroy: () => {
+      chooser.destroy();
+      feedBuffer.destroy();
+      compiled.destroy();
+    },
   };
+  return decoder;
 }
 
 /** Without a cache: the whole context every step, at the model's full length. */

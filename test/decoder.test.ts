@@ -1,0 +1,164 @@
+// The KV-cache decoder's own paths: the GPU token chooser picks exactly the CPU chooser's token,
+// and chains of decoding steps in one submit give exactly the tokens of one step per submit with
+// the token chosen on the CPU (greedy and sampled, the same Rng, across a sliding context).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lower, CACHE_PREFIX, POSITION_INPUT } from '../src/compiler/lower.js';
+import { initParams, prune } from '../src/ir/index.js';
+import { Rng } from '../src/runtime/data/index.js';
+import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+import { argmax, chooseWithDraw, isGreedy, type ChooseOptions } from '../src/runtime/sample/choose.js';
+import { cachedDecoder, type CachedDecoder } from '../src/runtime/sample/decoders.js';
+import { stepwise } from '../src/runtime/sample/generate.js';
+import { GpuChooser } from '../src/runtime/sample/gpu-chooser.js';
+import { compileModel } from './model-helpers.js';
+
+let dev: ArchDevice;
+beforeAll(async () => {
+  dev = await openDevice();
+});
+afterAll(() => dev?.destroy());
+
+const OPTIONS: ChooseOptions[] = [
+  { temperature: 0, topK: 0, topP: 1 },
+  { temperature: 1, topK: 1, topP: 1 },
+  { temperature: 1, topK: 0, topP: 1 },
+  { temperature: 0.3, topK: 0, topP: 1 },
+  { temperature: 2.5, topK: 0, topP: 1 },
+  { temperature: 0.8, topK: 5, topP: 1 },
+  { temperature: 1, topK: 0, topP: 0.9 },
+  { temperature: 0.7, topK: 20, topP: 0.5 },
+  { temperature: 1e-3, topK: 0, topP: 0.95 }, // nearly greedy: most weights underflow to 0
+];
+
+/** Rows of logits of several kinds: spread out, heavily tied, and with a few -inf. */
+function logitRows(vocab: number, rows: number, seed: number): Float32Array[] {
+  const r = new Rng(seed);
+  return Array.from({ length: rows }, (_, i) => {
+    const kind = i % 3;
+    return Float32Array.from({ length: vocab }, () => {
+      if (kind === 1) return r.int(4) - 2; // ties everywhere
+      if (kind === 2 && r.float() < 0.1) return -Infinity;
+      return r.normal() * 3;
+    });
+  });
+}
+
+describe('the GPU token chooser', () => {
+  for (const vocab of [7, 65, 300]) {
+    it(`picks the CPU chooser's token for every option, V=${vocab}`, async () => {
+      const device = dev.device;
+      const rows = 24;
+      const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+      const logits = device.createBuffer({ size: vocab * 4, usage: storage });
+      const all = device.createBuffer({ size: rows * vocab * 4, usage: storage });
+      const token = device.createBuffer({ size: 16, usage: storage });
+      const position = device.createBuffer({ size: 16, usage: storage });
+      const chooser = new GpuChooser(device, { logits, token, position }, vocab, rows);
+      try {
+        const data = logitRows(vocab, rows, vocab);
+        data.forEach((row, i) => device.queue.writeBuffer(all, i * vocab * 4, row));
+        for (const [n, o] of OPTIONS.entries()) {
+          const rng = new Rng(100 + n);
+          const draws = Array.from({ length: rows }, () => rng.float());
+          chooser.begin(o, isGreedy(o) ? [] : draws);
+          device.queue.writeBuffer(position, 0, Float32Array.of(7));
+          const encoder = device.createCommandEncoder();
+          for (let i = 0; i < rows; i++) {
+            encoder.copyBufferToBuffer(all, i * vocab * 4, logits, 0, vocab * 4);
+            chooser.encode(encoder);
+          }
+          chooser.encodeReadback(encoder, rows);
+          device.queue.submit([encoder.finish()]);
+          const got = await chooser.read(rows);
+          const want = data.map((row, i) => (isGreedy(o) ? argmax(row) : chooseWithDraw(row, o, draws[i]!)));
+          expect(got, JSON.stringify(o)).toEqual(want);
+          // Not all the same token: the draws and rows do decide.
+          if (!isGreedy(o) && o.temperature >= 0.3) expect(new Set(got).size).toBeGreaterThan(2);
+        }
+        // The chooser feeds the next step: the last token, and the position advanced once per choice.
+        const probe = device.createBuffer({ size: 32, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        const encoder = device.createCommandEncoder();
+        encoder.copyBufferToBuffer(token, 0, probe, 0, 16);
+        encoder.copyBufferToBuffer(position, 0, probe, 16, 16);
+        device.queue.submit([encoder.finish()]);
+        await probe.mapAsync(GPUMapMode.READ);
+        const bytes = probe.getMappedRange();
+        const lastOptions = OPTIONS.at(-1)!;
+        const rng = new Rng(100 + OPTIONS.length - 1);
+        const draws = Array.from({ length: rows }, () => rng.float());
+        expect(new Int32Array(bytes, 0, 1)[0]).toBe(chooseWithDraw(data[rows - 1]!, lastOptions, draws[rows - 1]!));
+        expect(new Float32Array(bytes, 16, 1)[0]).toBe(7 + rows);
+        probe.unmap();
+        probe.destroy();
+      } finally {
+        chooser.destroy();
+        for (const b of [logits, all, token, position]) b.destroy();
+      }
+    });
+  }
+});
+
+describe('chained decoding', () => {
+  const L = 12;
+  const V = 11;
+  let decoders: CachedDecoder[];
+  let make: (params: Record<string, Float32Array>) => Promise<CachedDecoder>;
+  const paramsFor = (seed: number) => {
+    const model = compileModel('models/gpt-nano.arch', { V, L, D: 16, H: 2, N: 2 });
+    return Object.fromEntries(Object.entries(initParams(prune(lower(model).graph, ['logits']), {}, seed)).map(([k, v]) => [k, Float32Array.from(v, (x) => x * 4)]));
+  };
+  beforeAll(async () => {
+    const model = compileModel('models/gpt-nano.arch', { V, L, D: 16, H: 2, N: 2 });
+    const dec = lower(model, { decode: true });
+    const caches = [...dec.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+    const graph = prune(dec.graph, ['logits', ...caches]);
+    const spec = { input: 'tokens_BLV', batchSymbol: 'B', lengthSymbol: 'L', vocab: V, maxContext: L };
+    make = (params) => cachedDecoder(dev, graph, POSITION_INPUT, caches, { ...spec, params }, { chain: 4 });
+    const params = paramsFor(3);
+    decoders = await Promise.all([1, 4, 64].map((chain) => cachedDecoder(dev, graph, POSITION_INPUT, caches, { ...spec, params }, { chain })));
+  });
+
+  it('new parameters after a run reach every kernel (the textures of weights are refilled)', async () => {
+    const d = decoders[1]!;
+    const greedy = OPTIONS[0]!;
+    const run = (x: CachedDecoder) => x.generate([2, 7], 9, greedy, new Rng(1), () => {}, L);
+    const first = await run(d);
+    const other = paramsFor(8);
+    const fresh = await make(other);
+    try {
+      const want = await run(fresh);
+      expect(want).not.toEqual(first);
+      d.compiled.setParams(other);
+      expect(await run(d)).toEqual(want);
+      d.compiled.setParams(paramsFor(3));
+      expect(await run(d)).toEqual(first);
+    } finally {
+      fresh.destroy();
+    }
+  });
+  afterAll(() => decoders?.forEach((d) => d.destroy()));
+
+  for (const o of [OPTIONS[0]!, OPTIONS[2]!, OPTIONS[5]!, OPTIONS[7]!]) {
+    it(`gives the tokens of one step per submit, chosen on the CPU: ${JSON.stringify(o)}`, async () => {
+      const [one] = decoders;
+      // 3 prompt tokens + 20 generated: the context (12) fills and slides.
+      const prompt = [3, 1, 4];
+      const reference = await stepwise(one!, prompt, 20, o, new Rng(9), () => {}, L);
+      expect(new Set(reference).size).toBeGreaterThan(1);
+      for (const d of decoders) {
+        const streamed: number[] = [];
+        const rng = new Rng(9);
+        const out = await d.generate(prompt, 20, o, rng, (t) => streamed.push(t), L);
+        expect(out).toEqual(reference);
+        expect(streamed).toEqual(reference);
+        // Exactly one draw per sampled token, as the CPU loop takes.
+        const after = new Rng(9);
+        if (!isGreedy(o)) for (let i = 0; i < 20; i++) after.float();
+        expect(rng.float()).toBe(after.float());
+      }
+      // A second prompt that extends the first reuses the cache and agrees too.
+      const longer = [...prompt, ...reference.slice(0, 2)];
+      expect(await decoders[1]!.generate(longer, 5, o, new Rng(2), () => {}, L)).toEqual(await stepwise(one!, longer, 5, o, new Rng(2), () => {}, L));
+    });
+  }
+});

@@ -3,16 +3,15 @@
 // ablation continues where it stopped when run again with the same command.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
+import { oneFile, SET_HELP, type CommandSpec, type ParsedArgs } from '../args.js';
 import { readModelFile } from '../load.js';
 import { fmtDuration, Progress } from '../progress.js';
-import { deviceFor, parseBackend } from '../device.js';
+import { deviceFor } from '../device.js';
 import { compileSource } from '../../compiler/compile.js';
 import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
 import { openData } from '../../runtime/data/index.js';
-import { TRAIN_DEFAULTS } from '../../runtime/train/loop.js';
 import type { ArchDevice } from '../../runtime/device.js';
-import { trainCommand, trainRun, type TrainOutcome } from './train.js';
+import { trainFlags, trainCommand, trainRun, type TrainOutcome } from './train.js';
 import { gridCells, parseSeeds, parseVary, type Cell } from '../ablate/grid.js';
 import { checkGrid } from '../ablate/check.js';
 import { claimDirectory, readResult, runDir, sha256, writeResult } from '../ablate/store.js';
@@ -48,43 +47,11 @@ export const ablateCommand: CommandSpec = {
   run: runAblate,
 };
 
-const numFlag = (args: ParsedArgs, name: string, fallback: number, ok: (n: number) => boolean, what: string): number => {
-  const v = args.values[name];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (String(v).trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`--${name} ${v}: expected ${what}`);
-  return n;
-};
-const posInt = (n: number) => Number.isInteger(n) && n >= 1;
-const nonNegInt = (n: number) => Number.isInteger(n) && n >= 0;
-
 /** Everything of a run's request but its seed, sets and directory: the same for every run. */
 function trainOptions(args: ParsedArgs, file: string) {
-  const data = args.values.data ? String(args.values.data) : '';
-  if (!data) throw new UsageError('--data is required: a text file, or task:NAME (copy, reverse, sort, add, induction, classify, seq2seq)');
-  const steps = numFlag(args, 'steps', 200, posInt, 'a whole number of steps');
-  const lr = numFlag(args, 'lr', TRAIN_DEFAULTS.lr, (n) => n > 0, 'a positive number');
-  const o = {
-    file,
-    data,
-    steps,
-    tokenizer: String(args.values.tokenizer ?? 'char'),
-    batch: numFlag(args, 'batch', TRAIN_DEFAULTS.batch, posInt, 'a whole number >= 1'),
-    lr,
-    schedule: String(args.values.schedule ?? 'cosine'),
-    warmup: numFlag(args, 'warmup', Math.floor(steps / 20), nonNegInt, 'a whole number >= 0'),
-    minLr: numFlag(args, 'min-lr', lr / 10, (n) => n >= 0, 'a number >= 0'),
-    weightDecay: numFlag(args, 'weight-decay', TRAIN_DEFAULTS.weightDecay, (n) => n >= 0, 'a number >= 0'),
-    gradClip: numFlag(args, 'grad-clip', TRAIN_DEFAULTS.gradClip, (n) => n >= 0, 'a number >= 0'),
-    accum: numFlag(args, 'accum', TRAIN_DEFAULTS.accum, posInt, 'a whole number >= 1'),
-    evalEvery: numFlag(args, 'eval-every', Math.max(1, Math.floor(steps / 10)), nonNegInt, 'a whole number >= 0'),
-    evalBatches: numFlag(args, 'eval-batches', TRAIN_DEFAULTS.evalBatches, posInt, 'a whole number >= 1'),
-    backend: parseBackend(args.values.backend),
-  };
-  if (o.schedule !== 'cosine' && o.schedule !== 'constant') throw new UsageError(`--schedule ${o.schedule}: expected cosine or constant`);
-  if (o.tokenizer !== 'char' && o.tokenizer !== 'gpt2') throw new UsageError(`--tokenizer ${o.tokenizer}: expected char or gpt2`);
-  if (args.values.dropout !== undefined) args.sets.set('dropout', String(numFlag(args, 'dropout', 0, (n) => n >= 0 && n < 1, 'a rate from 0 to 1')));
-  return o;
+  const { o, steps } = trainFlags(args);
+  const { seed: _seed, ...rest } = o;
+  return { file, steps, ...rest };
 }
 
 const shellWord = (s: string) => (/^[A-Za-z0-9_./:=,+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

@@ -85,8 +85,15 @@ async function runTrain(args: ParsedArgs): Promise<number> {
   const resumeDir = args.values.resume ? String(args.values.resume) : undefined;
   const resumed = resumeDir ? loadCheckpoint(join(resumeDir, 'checkpoint.safetensors')) : undefined;
   if (resumed && !resumed.meta) throw new UsageError(`${resumeDir}/checkpoint.safetensors holds weights but no training state; use --init-from to start from it`);
-  const prev = resumed?.meta?.options as Record<string, unknown> | undefined;
-  // On resume, the run's own settings win over flags (only --steps may change), so it continues exactly.
+  const { o, steps } = trainFlags(args, resumed?.meta?.options as Record<string, unknown> | undefined);
+  const sets: Map<string, string> = resumed ? new Map(Object.entries(resumed.meta!.sets)) : args.sets;
+  const outcome = await trainRun({ ...o, steps, file, sets, out: args.values.out ? String(args.values.out) : undefined, resumeDir, resumed, initFrom: args.values['init-from'] ? String(args.values['init-from']) : undefined }, { installSigint: true });
+  return outcome.diverged ? 1 : outcome.stopped ? 130 : 0;
+}
+
+/** The training flags of a command line (arch train, arch ablate). On resume the run's own
+ *  settings (`prev`) win over flags, only --steps may change, so it continues exactly. */
+export function trainFlags(args: ParsedArgs, prev?: Record<string, unknown>) {
   const pick = <T>(key: string, fresh: T): T => (prev && key in prev ? (prev[key] as T) : fresh);
   const dataSpec = pick('data', args.values.data ? String(args.values.data) : '');
   if (!dataSpec) throw new UsageError('--data is required: a text file, or task:NAME (copy, reverse, sort, add, induction, classify, seq2seq)');
@@ -111,9 +118,7 @@ async function runTrain(args: ParsedArgs): Promise<number> {
   if (o.schedule !== 'cosine' && o.schedule !== 'constant') throw new UsageError(`--schedule ${o.schedule}: expected cosine or constant`);
   if (o.tokenizer !== 'char' && o.tokenizer !== 'gpt2') throw new UsageError(`--tokenizer ${o.tokenizer}: expected char or gpt2`);
   if (args.values.dropout !== undefined) args.sets.set('dropout', String(num(args, 'dropout', 0, (n) => n >= 0 && n < 1, 'a rate from 0 to 1')));
-  const sets: Map<string, string> = resumed ? new Map(Object.entries(resumed.meta!.sets)) : args.sets;
-  const outcome = await trainRun({ ...o, steps, file, sets, out: args.values.out ? String(args.values.out) : undefined, resumeDir, resumed, initFrom: args.values['init-from'] ? String(args.values['init-from']) : undefined }, { installSigint: true });
-  return outcome.diverged ? 1 : outcome.stopped ? 130 : 0;
+  return { o, steps };
 }
 
 export interface TrainRequest {

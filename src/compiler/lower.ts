@@ -74,8 +74,9 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
   /** The size an axis has in activations: runtime dims and sequence lengths are symbols. */
   const runtimeSize = (a: string): Size => {
     const i = info(a);
-    // Decoding reads keys over the whole context from the cache.
+    // Decoding reads keys over the whole context from the cache, and feeds one new position.
     if (opts.decode && keyOf.has(a)) return i.size!;
+    if (opts.decode && queryAxes.has(a)) return 1;
     if (i.size === null) {
       symbols.set(i.letter, { letter: i.letter });
       return i.letter;
@@ -225,9 +226,14 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
     const cacheAxes = n.axes.map((a) => (a === key ? { name: a, size: info(a).size! } : axis(a)));
     const name = `${CACHE_PREFIX}${n.scope ? `${n.scope}.` : ''}${n.name ?? `%${n.id}`}`;
     const previous = b.input(name, cacheAxes, 'f32');
-    // One new position per step: drop its key axis (size 1), then write it at `position`. The axis
-    // is renamed first so the sum's axis and the cache's are different names in fused kernels.
-    const one = b.reduce('sum', b.rename(fresh, key, `${key}#new`), `${key}#new`);
+    // One new position per step: drop its key axis (size 1) by merging it into a neighbour, a view
+    // rather than a reduction, so the projection's kernel can write the fresh row; then write it
+    // at `position`.
+    const axesNow = b.type(fresh).axes.map((a) => a.name);
+    const at = axesNow.indexOf(key);
+    const neighbour = axesNow[at + 1] ?? axesNow[at - 1]!;
+    const pair = at + 1 < axesNow.length ? [key, neighbour] : [neighbour, key];
+    const one = b.merge(fresh, pair, { name: neighbour, size: b.type(fresh).axes.find((a) => a.name === neighbour)!.size });
     const here = b.binary('eq', b.iota({ name: key, size: info(key).size! }), pos());
     const updated = conform(b.select(here, one, previous), n.axes);
     b.output(name, updated);

@@ -31,7 +31,6 @@ interface Case {
   lr: number;
   /** Nats above the ideal loss the final validation loss may be. */
   tolerance: number;
-  why?: string;
 }
 
 // One attention layer, two heads, D = 32: enough for every task here, and each run compiles in seconds.
@@ -45,11 +44,14 @@ const CASES: Case[] = [
     model: 'gpt-nano',
     L: 4,
     sets: { ...SMALL, act: 'relu' },
-    steps: 300,
+    steps: 400,
     batch: 64,
     lr: 1e-2,
     tolerance: 0.05,
-    why: 'one problem a row (L = 4) and ReLU: with GELU, or p = 23, or problems packed at L = 24, the loss sits at ln p for the whole budget (modular addition groks late)',
+    // One problem a row (L = 4) and ReLU: with GELU, p = 23, or five problems packed at L = 24 the
+    // loss sits at ln p for the whole budget (modular addition escapes its plateau late). Even so
+    // this config depends on its seed: seed 1 reaches 0.0002; seeds 2-4 stop in partial solutions
+    // (0.6-1.6 nats) after 400-1000 steps. docs/tasks.md has the search.
   },
   { task: 'induction', model: 'gpt-nano', L: 16, sets: SMALL, steps: 300, batch: 16, lr: 1e-2, tolerance: 0.05 },
   { task: 'classify', model: 'encoder-classifier', L: 16, sets: SMALL, steps: 200, batch: 16, lr: 3e-3, tolerance: 0.05 },

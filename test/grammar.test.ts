@@ -136,15 +136,16 @@ describe('models/gpt2.arch', () => {
   });
 
   it('reads the block and points at it', () => {
-    expect(program.blocks.map((b) => b.name)).toEqual(['layer']);
+    expect(program.blocks.map((b) => b.name)).toEqual(['layer', 'causal_attention']);
     const layer = block(program, 'layer');
     expect(layer.params.map((p) => p.text)).toEqual(['x_BLD']);
     expect(layer.result).toMatchObject({ text: 'BLD', base: '', letters: ['B', 'L', 'D'], wildcard: false });
     expect(text(GPT2, layer.nameSpan)).toBe('layer');
     expect(text(GPT2, layer.span)).toMatch(/^block layer\(x_BLD\) -> BLD\n[\s\S]*dropout\(mlp\(attended_BLD\), dropout\)\)$/);
-    expect(GPT2.slice(layer.span.end.offset).trim()).toBe('');
+    expect(GPT2.slice(layer.span.end.offset).trim()).toMatch(/^#[^\n]*\n(#[^\n]*\n)*block causal_attention\(x_BLD\) -> BLD/);
     const branches = (layer.body[0] as IfStmt).branches;
-    expect(branches.map((b) => b.body.length)).toEqual([2, 2]);
+    expect(branches.map((b) => b.body.length)).toEqual([1, 1]);
+    expect(branches.map((b) => (b.body[0] as IfStmt).branches.map((x) => x.body.length))).toEqual([[2, 2], [2, 2]]);
   });
 
   it('gives every node a consistent span', () => {

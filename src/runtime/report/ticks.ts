@@ -48,7 +48,8 @@ export function logAxis(lo: number, hi: number): Axis {
   // Past 1e±300 the padded range would round to 0 or infinity.
   let a = Math.min(Math.max(Math.log10(lo), -290), 290);
   let b = Math.min(Math.max(Math.log10(hi), -290), 290);
-  if (!(b - a > 1e-6)) {
+  // A range narrower than labels can tell apart (six significant digits) counts as one point.
+  if (!(b - a > 1e-4)) {
     a -= 0.2;
     b += 0.2;
   }
@@ -107,8 +108,11 @@ export function formatLog(v: number): string {
 
 /** Maps a data value on the axis to a pixel between `p0` (axis min) and `p1` (axis max). */
 export function toPixel(axis: Axis, v: number, p0: number, p1: number): number {
+  // Halved before subtracting so values near the largest double don't overflow; the same clamp
+  // as the axis (beyond it a point is off the plot anyway).
+  const c = Math.min(Math.max(v, -1e307), 1e307);
   const t = axis.log
     ? (Math.log10(v) - Math.log10(axis.min)) / (Math.log10(axis.max) - Math.log10(axis.min))
-    : (v - axis.min) / (axis.max - axis.min);
+    : (c / 2 - axis.min / 2) / (axis.max / 2 - axis.min / 2);
   return p0 + t * (p1 - p0);
 }

@@ -1,25 +1,18 @@
 // What an ablation reports: one record per run, and per cell the mean and spread over its seeds.
+import type { TrainOutcome } from '../commands/train.js';
 import type { Cell } from './grid.js';
 
-/** One finished run (trained to the end, or diverged). */
-export interface RunResult {
+/** One finished run of the grid (to the end, or diverged): what trainRun reported, and where it sits in the grid. */
+export type RunResult = Pick<
+  TrainOutcome,
+  'diverged' | 'step' | 'params' | 'flopsPerToken' | 'trainLoss' | 'bestTrainLoss' | 'valLoss' | 'bestValLoss' | 'tokensPerS' | 'elapsedS'
+> & {
   cell: Record<string, string>;
   label: string;
   seed: number;
-  diverged: boolean;
-  /** The step it ended at: the last step, or where the loss stopped being a number. */
-  step: number;
-  params: number;
-  flopsPerToken: number;
-  trainLoss: number;
-  bestTrainLoss: number;
-  valLoss: number;
-  bestValLoss: number;
-  tokensPerS: number;
-  elapsedS: number;
   /** Validation loss at each evaluation: [step, loss]. */
   val: [number, number][];
-}
+};
 
 /** A metric over a cell's seeds (the runs that did not diverge); NaN when there are none. */
 export interface Spread {

@@ -12,7 +12,7 @@
 
 import type { AttentionKernel, FusedGraph } from '../../ir/fuse/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
-import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
+import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
 import { Emitter, f32Lit, unflatten, type Coords } from './expr.js';
 
 const WG = 64;
@@ -135,16 +135,6 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     const guard = valid(t);
     body.lines.push(...(guard ? [`if (${guard}) {`, ...indent(lines), '}'] : lines));
   }
-  const code = [
-    `// attention: ${rows} rows x ${keys} keys, head ${HK}, value ${NV}, ${TQ} queries per invocation`,
-    ...preamble(env, decls, bindings),
-    `@compute @workgroup_size(${WG})`,
-    'fn main(@builtin(global_invocation_id) gid: vec3u) {',
-    `  let row = i32(gid.x + gid.y * ${nx * WG}u);`,
-    `  if (row >= ${invocations}) { return; }`,
-    ...indent(body.lines),
-    '}',
-    '',
-  ].join('\n');
+  const code = perRowKernel(`attention: ${rows} rows x ${keys} keys, head ${HK}, value ${NV}, ${TQ} queries per invocation`, preamble(env, decls, bindings), WG, nx, invocations, body.lines);
   return { name: k.name, code, workgroups, bindings };
 }

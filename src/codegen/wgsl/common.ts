@@ -75,3 +75,19 @@ export function axesOf(fg: FusedGraph, t: Tensor | number, names?: readonly stri
 export function indent(lines: readonly string[], by = '  '): string[] {
   return lines.map((l) => by + l);
 }
+
+/** A kernel whose invocations each own one "row" (an index below `invocations`), laid out on a
+ *  2-D grid of `nx` workgroups of `wg` per line: the shape attention and scatter kernels share. */
+export function perRowKernel(header: string, pre: string[], wg: number, nx: number, invocations: number, body: readonly string[]): string {
+  return [
+    `// ${header}`,
+    ...pre,
+    `@compute @workgroup_size(${wg})`,
+    'fn main(@builtin(global_invocation_id) gid: vec3u) {',
+    `  let row = i32(gid.x + gid.y * ${nx * wg}u);`,
+    `  if (row >= ${invocations}) { return; }`,
+    ...indent(body),
+    '}',
+    '',
+  ].join('\n');
+}

@@ -11,7 +11,7 @@
 
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
-import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
+import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
 const WG = 64;
@@ -85,16 +85,6 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
     body.lines.push(`if (${guard}) {`, ...indent([...s.lines, ...lines]), '}');
   }
 
-  const code = [
-    `// scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`,
-    ...preamble(env, decls, bindings),
-    `@compute @workgroup_size(${WG})`,
-    'fn main(@builtin(global_invocation_id) gid: vec3u) {',
-    `  let row = i32(gid.x + gid.y * ${nx * WG}u);`,
-    `  if (row >= ${invocations}) { return; }`,
-    ...indent(body.lines),
-    '}',
-    '',
-  ].join('\n');
+  const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`, preamble(env, decls, bindings), WG, nx, invocations, body.lines);
   return { name: k.name, code, workgroups, bindings };
 }

@@ -44,7 +44,7 @@ export const sampleCommand: CommandSpec = {
     ['--greedy', 'always take the most likely token'],
     ['--json', 'print {"tokens": [...], "text": "..."} at the end instead of streaming'],
     ['--no-cache', 'recompute the whole context for every token instead of using the KV cache'],
-    ['--examples N', 'for a model trained on a task, with no prompt: how many fresh examples to answer and grade (default 5)'],
+    ['--examples N', 'for a model trained on a task, with no prompt: how many fresh examples to answer (greedily, unless --temperature/--top-k/--top-p) and grade (default 5)'],
     BACKEND_HELP,
     SET_HELP,
   ],
@@ -170,7 +170,9 @@ async function gradeTask(args: ParsedArgs, p: Prepared): Promise<number> {
   const task = taskFromSpec(p.taskSpec!.slice('task:'.length));
   const n = numArg(args, 'examples', 5, (x) => Number.isInteger(x) && x >= 1, 'a whole number >= 1');
   const rng = new Rng(numArg(args, 'seed', 1, Number.isInteger, 'a whole number'));
-  const o = chooseOptions(args);
+  // A task's question has one right answer: grade the model's most likely one unless asked to sample.
+  const sampling = ['temperature', 'top-k', 'top-p'].some((k) => args.values[k] !== undefined);
+  const o = sampling ? chooseOptions(args) : { temperature: 0, topK: 0, topP: 1 };
   const length = Math.min(p.L, Math.max(task.contextLength, task.minContextLength));
   const { src, close } = await logitsSource(args, p);
   const results: { prompt: string; completion: string; expected: string; correct: boolean }[] = [];

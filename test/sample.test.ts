@@ -73,6 +73,14 @@ describe('arch sample', () => {
     expect(run('--seed', '3', '--top-p', '0.9')).toEqual(run('--seed', '3', '--top-p', '0.9', '--no-cache'));
   });
 
+  it('past the context, the cache slides its window exactly as the full forward pass does', () => {
+    // 8 prompt tokens + 70 generated > the context of 64: both paths drop the oldest tokens.
+    const run = (...extra: string[]) => JSON.parse(arch('sample', 'models/gpt-nano.arch', '--weights', ckpt, '--prompt', '1234567|', '--tokens', '70', '--greedy', '--json', ...extra).out).tokens;
+    const cached = run();
+    expect(cached).toHaveLength(70);
+    expect(run('--no-cache')).toEqual(cached);
+  });
+
   it('a prompt longer than the context is cut from the left with a warning', () => {
     const r = arch('sample', 'models/gpt-nano.arch', '--weights', ckpt, '--prompt', '1'.repeat(80), '--tokens', '2', '--greedy');
     expect(r.code).toBe(0);

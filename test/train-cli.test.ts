@@ -46,7 +46,7 @@ describe('arch train', () => {
   });
 
   it('Ctrl-C saves a loadable checkpoint, and resuming it gives the uninterrupted losses', async () => {
-    const common = ['models/gpt-nano.arch', '--data', 'task:copy', '--steps', '12', '--eval-every', '0', ...TINY, ...BACKEND];
+    const common = ['models/gpt-nano.arch', '--data', 'task:copy', '--steps', '40', '--eval-every', '0', ...TINY, ...BACKEND];
     const whole = join(dir, 'whole');
     expect(arch('train', ...common, '--out', whole).code).toBe(0);
     const d = join(dir, 'interrupted');
@@ -65,15 +65,14 @@ describe('arch train', () => {
       }, 20);
     });
     const code = await exited;
-    const stoppedAt = losses(d).length;
-    if (stoppedAt < 12) {
-      expect(code).toBe(130);
-      expect(err).toContain('saving a checkpoint');
-    }
+    // Interrupted after a few steps of 40: it stopped early, saved, and said so.
+    expect(losses(d).length).toBeLessThan(40);
+    expect(code).toBe(130);
+    expect(err).toContain('saving a checkpoint');
     const s = arch('sample', 'models/gpt-nano.arch', '--weights', join(d, 'checkpoint.safetensors'), '--prompt', '123|', '--tokens', '5', '--greedy', '--json');
     expect(s.code, s.err).toBe(0);
     expect(JSON.parse(s.out).tokens).toHaveLength(5);
-    const r = arch('train', 'models/gpt-nano.arch', '--resume', d, '--steps', '12');
+    const r = arch('train', 'models/gpt-nano.arch', '--resume', d, '--steps', '40');
     expect(r.code, r.err).toBe(0);
     expect(losses(d)).toEqual(losses(whole));
   });

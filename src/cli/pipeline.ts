@@ -2,7 +2,7 @@
 // and token rows -> the IR's inputs.
 import type { CheckedModel } from '../compiler/graph.js';
 import { lower, NEXT_SUFFIX, type Lowered } from '../compiler/lower.js';
-import { differentiate, gradName, type Graph } from '../ir/index.js';
+import { differentiate, type Graph } from '../ir/index.js';
 import { UsageError } from './args.js';
 
 export interface Built {
@@ -20,7 +20,6 @@ export function buildGraph(model: CheckedModel, opts: { training?: boolean; grad
   return { lowered, graph, params };
 }
 
-export { gradName };
 
 /** A language model's shape: one token input that `next(...)` also reads. */
 export function tokenInput(l: Lowered, file: string): { name: string; classes: number; maxLength?: number; lengthSymbol: string; batchSymbol: string } {

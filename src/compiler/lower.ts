@@ -100,14 +100,17 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
 
   for (const n of m.nodes) ids.push(lowerNode(n));
   for (const [name, id] of m.outputs) b.output(name, ids[id]!);
-  if (opts.attentionMaps)
+  if (opts.attentionMaps) {
+    const used = new Set<string>();
     for (const n of m.nodes)
       if (n.op.kind === 'softmax') {
         const name = ATTENTION_PREFIX + (n.scope || n.name || `%${n.id}`);
         let unique = name;
-        for (let i = 2; b.build().outputs.has(unique); i++) unique = `${name}#${i}`;
+        for (let i = 2; used.has(unique); i++) unique = `${name}#${i}`;
+        used.add(unique);
         b.output(unique, ids[n.id]!);
       }
+  }
   return { graph: b.build(), symbols, inputs };
 
   function lowerNode(n: GNode): number {

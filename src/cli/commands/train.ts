@@ -213,6 +213,8 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
       throw new UsageError(`the data has ${fmtInt(need)} ${r.role === 'labels' ? 'classes' : 'distinct tokens'}, but ${r.name}'s ${vocabLetter.get(r.name) ?? 'class'} is ${fmtInt(cls)}\n  hint: --set ${vocabLetter.get(r.name) ?? 'V'}=${need}`);
   }
   const tokensRole = roles.find((r) => r.role === 'tokens');
+  // `arch sample` continues one token stream: a language model with logits.
+  const samplable = evalG.graph.outputs.has('logits') && roles.every((r) => r.role === 'tokens' || r.role === 'targets');
   const lengthSym = tokensRole?.symbols[1];
   const maxL = lengthSym ? train.lowered.symbols.get(lengthSym)?.max : undefined;
   // A task trains at its own length (reverse 8 digits, not 32) when the model's context allows.
@@ -328,7 +330,11 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     log(
       `${diverged ? 'diverged (the loss is not a number)' : result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${lastStep?.tokens_per_s.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
         `  ${ckptPath}\n  ${metricsPath}\n  ${join(outDir, 'loss.svg')}\n` +
-        (result.stopped && !diverged ? `  continue with: arch train ${file} --resume ${outDir} --steps ${steps}\n` : `  sample with: arch sample ${file} --weights ${ckptPath}\n`),
+        (result.stopped && !diverged
+          ? `  continue with: arch train ${file} --resume ${outDir} --steps ${steps}\n`
+          : samplable
+            ? `  sample with: arch sample ${file} --weights ${ckptPath}\n`
+            : ''),
     );
     const finite = (xs: [number, number][]) => xs.map((x) => x[1]).filter(Number.isFinite);
     return {

@@ -4,7 +4,7 @@
 import type { Graph } from '../../ir/index.js';
 import { accumulateKernel, adamwKernel, elementGrid, normKernel, sumsqKernel, SUMSQ_WORKGROUPS } from '../../codegen/wgsl/optimizer.js';
 import type { ArchDevice } from '../device.js';
-import { compileGraph, type CompiledGraph } from '../executor.js';
+import { compileGraph } from '../executor.js';
 import { decays } from './adamw.js';
 import type { Feeds, OptimizerState, StepHyper, StepResult, TrainBackend, Weights } from './backend.js';
 
@@ -146,4 +146,3 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   };
 }
 
-export type { CompiledGraph };

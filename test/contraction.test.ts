@@ -168,6 +168,15 @@ for (const source of ['texture', 'buffer'] as const) {
   cases.push(makeCase(`${source} accumulate`, { batch: 2, m: 17, n: 20, k: 33, source, accumulate: true }));
 }
 
+// Matrix-vector products as decoding runs them: fewer than four rows (blocks of exactly M rows),
+// the vector read in place from its buffer and the weights through a texture.
+for (const [m, n, k] of [[1, 384, 128], [2, 20, 13], [3, 7, 33], [1, 65, 128]] as [number, number, number][]) {
+  const source = { A: 'buffer', B: 'texture' } as const;
+  cases.push(makeCase(`vector A from a buffer, B from a texture ${m}x${n}x${k}`, { batch: 1, m, n, k, source }));
+  cases.push(makeCase(`vector A from a buffer, B from a texture ${m}x${n}x${k} B transposed`, { batch: 1, m, n, k, source, transposeB: true }));
+  cases.push(makeCase(`vector A from a buffer, B from a texture ${m}x${n}x${k} A transposed`, { batch: 1, m, n, k, source, transposeA: true }));
+}
+
 // Bias + ReLU + residual, with indices: the fused-epilogue shape the compiler emits.
 {
   const [batch, M, N, K] = [2, 18, 20, 24];

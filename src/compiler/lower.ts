@@ -237,8 +237,10 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
     const neighbour = axesNow[at + 1] ?? axesNow[at - 1]!;
     const pair = at + 1 < axesNow.length ? [key, neighbour] : [neighbour, key];
     const one = b.merge(fresh, pair, { name: neighbour, size: b.type(fresh).axes.find((a) => a.name === neighbour)!.size });
-    const here = b.binary('eq', b.iota({ name: key, size: info(key).size! }), pos());
-    const updated = conform(b.select(here, one, previous), n.axes);
+    // Written as "keep previous except at position" so that the result has the cache's own axis
+    // order: fusion then updates the cache's row in place (src/ir/fuse/update.ts).
+    const elsewhere = b.binary('ne', b.iota({ name: key, size: info(key).size! }), pos());
+    const updated = conform(b.select(elsewhere, previous, one), n.axes);
     b.output(name, updated);
     return updated;
   }

@@ -23,9 +23,6 @@ export interface CompileOptions extends FuseOptions {
   /** Parameters to place, in this order, in one buffer (and their `grad:` outputs in another, at
    *  the same offsets), so an optimizer updates them all with one dispatch. */
   slab?: string[];
-  /** Graph state: input name -> the output that replaces it after each run (a KV cache). The
-   *  copy happens on the GPU; such inputs start at zero and need no feed. */
-  state?: Record<string, string>;
 }
 
 /** Where each slab member lives: byte offsets shared by the parameter and gradient buffers. */
@@ -409,7 +406,8 @@ export async function compileGraph(
     const t = fg.inputs.get(input);
     if (t === undefined) throw new Error(`state: no input '${input}'`);
     return { from: locOf(outputTensor(output)), to: locOf(t), bytes: align16(tensorBytes(fg, fg.tensors[t]!)) };
-  });
+  }).filter((c) => c.from.buffer !== c.to.buffer || c.from.offset !== c.to.offset); // updated in place
+
   const encode = (encoder: GPUCommandEncoder): void => {
     record(encoder, steps);
     for (const c of stateCopies) encoder.copyBufferToBuffer(c.from.buffer, c.from.offset, c.to.buffer, c.to.offset, c.bytes);

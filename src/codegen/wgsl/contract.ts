@@ -5,13 +5,23 @@
 import type { ContractKernel, FusedGraph, StridedView } from '../../ir/fuse/types.js';
 import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import { mergedStride } from '../../ir/fuse/views.js';
-import { contractionKernel, type ContractionSpec } from './contraction.js';
+import { contractionKernel, type ContractionSpec, type Source } from './contraction.js';
 import { axesOf, kernelEnv, type KernelBinding, type KernelCode } from './common.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
 export interface ContractCodegenOptions {
   /** Where the template reads A and B: textures (fast on llvmpipe) or storage buffers. */
-  source?: 'texture' | 'buffer';
+  source?: Source;
+}
+
+/**
+ * Textures by default; but a texture of anything other than a parameter is refilled every run (a
+ * copy, and a break in the compute pass), which only pays when each texel serves several rows.
+ * An operand with fewer than four rows or columns (a vector, as in decoding) is read in place.
+ */
+function sourceOf(fg: FusedGraph, view: StridedView, extent: number, opts: ContractCodegenOptions): Source {
+  const source = opts.source ?? 'texture';
+  return source === 'texture' && fg.tensors[view.tensor]!.role !== 'param' && extent < 4 ? 'buffer' : source;
 }
 
 export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions = {}): KernelCode {
@@ -37,7 +47,7 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     a: { offset: k.a.offset, batchStride: stride(k.a, k.batch), mStride: stride(k.a, k.m), kStride: stride(k.a, k.k) },
     b: { offset: k.b.offset, batchStride: stride(k.b, k.batch, bn), kStride: stride(k.b, k.k, bn), nStride: stride(k.b, k.n, bn) },
     c: { offset: 0, batchStride: stride(cView, k.batch, outNode), mStride: stride(cView, k.m, outNode), nStride: stride(cView, k.n, outNode) },
-    source: opts.source ?? 'texture',
+    source: { A: sourceOf(fg, k.a, size(k.m), opts), B: sourceOf(fg, k.b, size(k.n), opts) },
   };
   // 8x8 at most: 16-wide blocks measured no faster on llvmpipe but took ~4 s each to compile
   // (8x8: ~0.2 s; docs/llvmpipe.md). 4 for tiny matrices: less wasted work and code.

@@ -67,9 +67,11 @@ export interface ContractionSpec {
    */
   epilogue?: { expr: string; inputs?: string[]; functions?: string };
   /** Where A and B are read from; default 'texture' (see the top of this file). */
-  source?: 'texture' | 'buffer';
+  source?: Source | Record<'A' | 'B', Source>;
   tile?: Partial<Tile>;
 }
+
+export type Source = 'texture' | 'buffer';
 
 /** A texture the runtime fills from the operand's buffer before the dispatch (same encoder). */
 export interface TextureBinding {
@@ -191,18 +193,19 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   if (asked.tm % 4 !== 0 || asked.tn % 4 !== 0) throw new Error(`tile tm and tn must be multiples of 4: ${asked.tm}x${asked.tn}`);
   // A block larger than C only costs compile time.
   const roundUp4 = (x: number) => Math.ceil(x / 4) * 4;
-  const tile: Tile = { ...asked, tm: Math.min(asked.tm, roundUp4(M)), tn: Math.min(asked.tn, roundUp4(N)) };
   const { a: la, b: lb, c: lc } = defaultLayouts(spec);
   const A = operand('A', la.offset, la.batchStride, la.mStride, la.kStride, M);
   const B = operand('B', lb.offset, lb.batchStride, lb.nStride, lb.kStride, N);
-  const source = spec.source ?? 'texture';
+  const tm = M < 4 && A.vec !== 'out' ? M : Math.min(asked.tm, roundUp4(M));
+  const tile: Tile = { ...asked, tm, tn: Math.min(asked.tn, roundUp4(N)) };
+  const sources = typeof spec.source === 'object' ? spec.source : { A: spec.source ?? 'texture', B: spec.source ?? 'texture' };
   const inputs = spec.epilogue?.inputs ?? [];
   const cVec = lc.nStride === 1 && [lc.mStride, lc.batchStride, lc.offset, N].every((x) => x % 4 === 0);
 
   const bindings: ContractionBinding[] = [];
   const decl: string[] = [];
   for (const [i, o] of [A, B].entries()) {
-    if (source === 'texture') {
+    if (sources[o.name] === 'texture') {
       const t = textureBinding(o, i, batch, K);
       bindings.push(t);
       decl.push(`@group(0) @binding(${i}) var ${o.name}: texture_2d<f32>;`);
@@ -222,7 +225,7 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   /** A load of the element (or group of four) at element index `e`. */
   const load = (o: Operand, e: string): string => {
     const idx = o.vec === 'none' ? e : `(${e}) >> 2u`;
-    if (source === 'buffer') return `${o.name}[${idx}]`;
+    if (sources[o.name] === 'buffer') return `${o.name}[${idx}]`;
     const t = `${o.name}_t${tmp++}`;
     pre.push(`let ${t} = ${idx};`);
     const texel = `textureLoad(${o.name}, vec2u(${t} & ((1u << ${o.name}_SHIFT) - 1u), ${t} >> ${o.name}_SHIFT), 0)`;
@@ -237,7 +240,7 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   // Per-invocation bases: the first element of each row (A) / column (B) it reads, clamped.
   const bases = (o: Operand, T: number, first: string): string[] => {
     const lines: string[] = [];
-    const base = `${source === 'texture' ? 0 : o.offset}u + bz * ${u(o.sBatch)}`;
+    const base = `${sources[o.name] === 'texture' ? 0 : o.offset}u + bz * ${u(o.sBatch)}`;
     if (o.vec === 'out') {
       // Groups of four along out: clamp the group start, which stays a multiple of 4.
       const lastGroup = Math.floor((o.extentOut - 1) / 4) * 4;
@@ -341,7 +344,7 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
     ? [spec.epilogue.functions ?? '', `fn epilogue(v: f32, b: u32, m: u32, n: u32) -> f32 { return ${spec.epilogue.expr}; }`]
     : [];
   const code = [
-    `// contraction b=${batch} m=${M} n=${N} k=${K} A:${A.vec} B:${B.vec} tile ${TM}x${TN} wg ${tile.wx}x${tile.wy} ${source}`,
+    `// contraction b=${batch} m=${M} n=${N} k=${K} A:${A.vec} B:${B.vec} tile ${TM}x${TN} wg ${tile.wx}x${tile.wy} A:${sources.A} B:${sources.B}`,
     ...decl,
     ...epilogueFn,
     `@compute @workgroup_size(${tile.wx}, ${tile.wy})`,

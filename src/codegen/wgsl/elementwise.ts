@@ -1,6 +1,10 @@
 // The elementwise template: one invocation per element of the kernel's space; every written
 // tensor's node is computed in place (its expression DAG inlined, materialised inputs loaded
 // through their views) and stored in the tensor's own storage order.
+//
+// An in-place update (ElementwiseKernel.update) runs over one row of the state: its space lacks
+// the updated axis, whose coordinate is the position, and only where the position is a valid
+// index does it store (elsewhere the IR's select keeps the old value, which is already there).
 
 import type { ElementwiseKernel, FusedGraph } from '../../ir/fuse/types.js';
 import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
@@ -17,7 +21,16 @@ export function elementwiseKernel(fg: FusedGraph, k: ElementwiseKernel, opts: Re
   const e = new Emitter(env);
   const coords = unflatten(e, 'i', space, 'c');
   const stores: string[] = [];
-  for (const t of k.writes) {
+  if (k.update) {
+    const u = k.update;
+    const tensor = fg.tensors[k.writes[0]!]!;
+    const size = axesOf(fg, tensor, [u.axis])[0]!.size;
+    const p = e.value(u.index, {});
+    const at = { ...coords, [u.axis]: e.bind(`i32(${p})`, 'at') };
+    const store = `${env.bound.get(k.writes[0]!)}[${e.offset(tensor, at)}] = ${e.value(u.value, coords)};`;
+    stores.push(`if (${p} == floor(${p}) && ${p} >= 0.0 && ${p} < ${size}.0) {`, ...indent([store]), '}');
+  }
+  for (const t of k.update ? [] : k.writes) {
     const tensor = fg.tensors[t]!;
     stores.push(`${env.bound.get(t)}[${e.offset(tensor, coords)}] = ${e.value(tensor.node, coords)};`);
   }

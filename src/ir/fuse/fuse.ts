@@ -25,6 +25,7 @@ import { layoutStrides, resolveGraph, sizeOf } from './resolve.js';
 import type { FuseOptions, FusedGraph, Kernel, StridedView, Tensor } from './types.js';
 import { findAttention, type AttentionMatch } from './attention.js';
 import { feedsOneRow } from './rowshare.js';
+import { findUpdates, type UpdateMatch } from './update.js';
 import { dagOf, mergedStride, stridedView } from './views.js';
 
 const DEFAULTS = { maxBindings: 8, recomputeMaxOps: 8 };
@@ -87,6 +88,7 @@ interface Draft {
   };
   /** Elementwise kernels that copy a value into another layout. */
   space?: string[];
+  update?: UpdateMatch;
   attention?: AttentionMatch & { tensor: number };
 }
 
@@ -129,6 +131,8 @@ function attemptFuse(
   // attention chains whose scores and weights nobody else reads: one kernel, nothing stored inside
   const attention = opts.unfused || opts.flashAttention === false ? new Map<number, AttentionMatch>() : findAttention(g, consumers, outputNodes, needed);
   const interior = new Set([...attention.values()].flatMap((m) => m.interior));
+  // state inputs updated at one position: the update writes into the input's own tensor
+  const updates = opts.unfused || !opts.state ? new Map<number, UpdateMatch>() : findUpdates(g, opts.state, consumers);
 
   // ---- 1. what is materialised ----
   const mat = new Set<number>(forced);
@@ -177,6 +181,7 @@ function attemptFuse(
   const logical = (id: number): string[] => g.nodes[id]!.type.axes.map((a) => a.name);
   for (const [, id] of g.inputs) if (needed[id]) primary.set(id, newTensor(id, logical(id), 'input'));
   for (const [, id] of g.params) primary.set(id, newTensor(id, logical(id), 'param'));
+  for (const u of updates.values()) primary.set(u.node, primary.get(u.input)!);
   const tensorOf = (node: number): number => {
     let t = primary.get(node);
     if (t === undefined) {
@@ -406,10 +411,21 @@ function attemptFuse(
     }
   };
 
+  const formUpdate = (u: UpdateMatch): void => {
+    const d = newDraft('elementwise');
+    d.update = u;
+    d.space = logical(u.node).filter((a) => a !== u.axis);
+    const reads = dagOf(g, u.node, (id) => mat.has(id)).reads.filter((r) => r.node !== u.input).map((r) => tensorOf(r.node));
+    addMember(d, u.node, reads, false);
+    checkAlone(d, u.node);
+  };
+
   for (const n of g.nodes) {
     if (!mat.has(n.id) || n.op.kind === 'input' || n.op.kind === 'param') continue;
     const att = attention.get(n.id);
-    if (att !== undefined) formAttention(n, att);
+    const upd = updates.get(n.id);
+    if (upd !== undefined) formUpdate(upd);
+    else if (att !== undefined) formAttention(n, att);
     else if (n.op.kind === 'contract') formContract(n);
     else if (isAnchor(g, n)) formReduction(n);
     else formElementwise(n);
@@ -438,7 +454,9 @@ function attemptFuse(
     if (d.kind === 'contract') d.writes.add(d.contract!.out); // the template always stores C
   }
   const order = topoOrder(drafts.filter((d) => d.writes.size > 0), writer);
-  const kernels: Kernel[] = order.map((d, i) => toKernel(g, d, i, tensors, (id) => termOf(g.nodes[id]!)));
+  // an updated state is stored (in its input's tensor): readers do not compute it
+  const stored = new Set([...tensors.map((t) => t.node), ...updates.keys()]);
+  const kernels: Kernel[] = order.map((d, i) => toKernel(g, d, i, tensors, stored, (id) => termOf(g.nodes[id]!)));
   const inputs = new Map<string, number>();
   for (const [name, id] of g.inputs) if (primary.has(id)) inputs.set(name, primary.get(id)!);
   const params = new Map<string, number>();
@@ -484,8 +502,7 @@ function onlyFeeds(g: Graph, consumers: number[][], src: number, root: number, i
   return true;
 }
 
-function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], termOf: (id: number) => number): Kernel {
-  const stored = new Set(tensors.map((t) => t.node));
+function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], stored: ReadonlySet<number>, termOf: (id: number) => number): Kernel {
   const fused = new Set<number>();
   for (const m of d.members) for (const id of dagOf(g, m, (x) => d.provided.has(x) || stored.has(x)).inlined) fused.add(id);
   if (d.kind === 'elementwise' && d.members.length === 0) {
@@ -498,7 +515,7 @@ function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], termOf: 
   const words = ops.map((n) => (n.op.kind === 'unary' || n.op.kind === 'binary' || n.op.kind === 'reduce' ? n.op.fn : n.op.kind));
   const label = d.members.map((m) => g.nodes[m]!.label).find((l) => l !== undefined);
   const summary = words.length === 0 ? 'copy' : words.length > 6 ? `${words.slice(0, 6).join(',')},+${words.length - 6}` : words.join(',');
-  const name = `k${index}_${d.kind}${label ? `_${label.replace(/[^A-Za-z0-9_]/g, '_')}` : ''}(${summary})`;
+  const name = `k${index}_${d.update ? 'update' : d.kind}${label ? `_${label.replace(/[^A-Za-z0-9_]/g, '_')}` : ''}(${summary})`;
   const base = {
     name,
     reads: [...d.reads].sort((a, b) => a - b),
@@ -515,6 +532,7 @@ function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], termOf: 
     const a = d.attention!;
     return { ...base, kind: 'attention', node: a.out, out: a.tensor, q: a.q, k: a.k, v: a.v, logits: a.logits, scores: a.scores, axis: a.axis, rowAxes: a.rowAxes };
   }
+  if (d.update) return { ...base, kind: 'elementwise', space: d.space!, update: { axis: d.update.axis, index: d.update.index, value: d.update.value } };
   const first = tensors[base.writes[0]!]!;
   return { ...base, kind: 'elementwise', space: first.layout };
 }

@@ -38,6 +38,9 @@ interface KernelBase {
 export interface ElementwiseKernel extends KernelBase {
   kind: 'elementwise';
   space: string[];
+  /** An in-place row update (update.ts): `space` lacks `axis`, whose coordinate is the value of
+   *  the scalar node `index`; the kernel stores node `value` there, in the state input's tensor. */
+  update?: { axis: string; index: number; value: number };
 }
 
 /**
@@ -133,4 +136,8 @@ export interface FuseOptions {
   flashAttention?: boolean;
   /** Fuse nothing: one kernel per op (for differential tests). */
   unfused?: boolean;
+  /** Graph state: input name -> the output that replaces it after each run (a KV cache). Such
+   *  inputs start at zero and need no feed. An output that updates its input at one position is
+   *  written in place (update.ts); any other is copied into the input on the GPU after the run. */
+  state?: Record<string, string>;
 }

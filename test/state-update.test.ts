@@ -1,0 +1,71 @@
+// State updated at one position (the KV cache's write) runs in place: fusion recognises
+// select(ne(iota(M), p), state, fresh), writes only row p into the state input's own tensor, and
+// the executor drops the copy back. Run for several steps on the real adapter, the state must
+// follow the interpreter's select exactly, also where p is out of range or not an integer (the
+// select then keeps every row, so the kernel must write nothing).
+import { afterAll, describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../src/ir/builder.js';
+import { fuse } from '../src/ir/fuse/fuse.js';
+import { interpret } from '../src/ir/interpret.js';
+import type { Axis } from '../src/ir/types.js';
+import { compileGraph } from '../src/runtime/executor.js';
+import { device } from './executor-helpers.js';
+import { rng } from './ir-helpers.js';
+
+const ax = (name: string, size: number): Axis => ({ name, size });
+const [M, G, K] = [7, 3, 5];
+
+afterAll(async () => (await device()).destroy());
+
+/** cache[M, G, K] with row p replaced by tanh(x * w); y reads the updated cache. */
+function cacheGraph(form: 'ne' | 'eq') {
+  const b = new GraphBuilder();
+  const cache = b.input('cache', [ax('M', M), ax('G', G), ax('K', K)]);
+  const p = b.input('p', [], 'f32');
+  const x = b.input('x', [ax('G', G), ax('K', K)]);
+  const w = b.param('w', [ax('K', K)], { kind: 'normal', std: 1 });
+  const fresh = b.unary('tanh', b.mul(x, w));
+  const iota = b.iota(ax('M', M));
+  const next = form === 'ne' ? b.select(b.binary('ne', iota, p), cache, fresh) : b.select(b.binary('eq', iota, p), fresh, cache);
+  b.output('cache', next);
+  b.output('y', b.reduce('sum', b.reduce('sum', next, 'K'), 'G'));
+  return b.build();
+}
+
+describe('in-place state update', () => {
+  it('is one kernel over a row, writing into the state input', () => {
+    const fg = fuse(cacheGraph('ne'), {}, { state: { cache: 'cache' } });
+    const update = fg.kernels.find((k) => k.kind === 'elementwise' && k.update !== undefined);
+    expect(update, fg.kernels.map((k) => k.name).join('\n')).toBeDefined();
+    expect(update!.kind === 'elementwise' && update!.space).toEqual(['G', 'K']);
+    expect(fg.outputs.get('cache')).toBe(fg.inputs.get('cache'));
+    // without the state pairing, or in the form whose axes are not the cache's, the select is a full copy
+    for (const fused of [fuse(cacheGraph('ne'), {}), fuse(cacheGraph('eq'), {}, { state: { cache: 'cache' } })]) {
+      expect(fused.kernels.some((k) => k.kind === 'elementwise' && k.update !== undefined)).toBe(false);
+      expect(fused.outputs.get('cache')).not.toBe(fused.inputs.get('cache'));
+    }
+  });
+
+  it('matches the interpreter step by step, and writes nothing where p is no row', async () => {
+    const d = await device();
+    const graph = cacheGraph('ne');
+    const c = await compileGraph(d, graph, {}, { state: { cache: 'cache' } });
+    const r = rng(11);
+    const w = Float32Array.from({ length: K }, () => r() * 2 - 1);
+    c.setParams({ w });
+    let state = new Float32Array(M * G * K);
+    try {
+      for (const p of [0, 3, 6, 3, 7, -1, 1.5, 2]) {
+        const x = Float32Array.from({ length: G * K }, () => r() * 2 - 1);
+        const got = await c.run({ inputs: { p: Float32Array.of(p), x } }, ['cache', 'y']);
+        const ref = interpret(graph, { inputs: { cache: state, p: Float32Array.of(p), x }, params: { w } });
+        state = Float32Array.from(ref.get('cache')!.data);
+        const want = ref.get('y')!.data;
+        for (let i = 0; i < state.length; i++) expect(got.cache![i], `p=${p}, element ${i}`).toBeCloseTo(state[i]!, 5);
+        for (let i = 0; i < want.length; i++) expect(got.y![i]).toBeCloseTo(want[i]!, 4);
+      }
+    } finally {
+      c.destroy();
+    }
+  });
+});

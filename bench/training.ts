@@ -9,7 +9,7 @@ import { bindSymbols } from '../src/cli/commands/compile.js';
 import { OPTIMIZER_DISPATCHES, randomInputs, timeSteps } from '../src/cli/commands/profile.js';
 import { trainRun } from '../src/cli/commands/train.js';
 import { initParams } from '../src/ir/index.js';
-import { compileGraph, planGraph } from '../src/runtime/executor.js';
+import { compileGraph, DEFAULT_LIMITS, planGraph, type PlanLimits } from '../src/runtime/executor.js';
 import { TRAIN_DEFAULTS } from '../src/runtime/train/loop.js';
 import type { ArchDevice } from '../src/runtime/device.js';
 
@@ -30,9 +30,10 @@ export interface DispatchCounts {
   optimizer: number;
 }
 
-export function dispatchCounts(built: Built, symbols: Record<string, number>): DispatchCounts {
-  const fused = planGraph(built.graph, symbols).plan.dispatchesPerRun;
-  const unfused = planGraph(built.graph, symbols, { unfused: true }).plan.dispatchesPerRun;
+/** Dispatches per step under the adapter's limits (more storage buffers a kernel: fewer kernels). */
+export function dispatchCounts(built: Built, symbols: Record<string, number>, limits: PlanLimits = DEFAULT_LIMITS): DispatchCounts {
+  const fused = planGraph(built.graph, symbols, {}, limits).plan.dispatchesPerRun;
+  const unfused = planGraph(built.graph, symbols, { unfused: true }, limits).plan.dispatchesPerRun;
   return { fused: fused + OPTIMIZER_DISPATCHES, unfused: unfused + OPTIMIZER_DISPATCHES, optimizer: OPTIMIZER_DISPATCHES };
 }
 

@@ -54,7 +54,8 @@ describe('fusion patterns on the device', () => {
     const x = b.input('x', [B, R, ax('M', 77)]);
     b.output('p', softmax(b, x, 'M'));
     b.output('y', layernorm(b, x, 'M', b.input('g', [ax('M', 77)]), b.input('beta', [ax('M', 77)])));
-    expect(await fusedMatch(b, { B: 1 })).toBe(2);
+    // one kernel each, or both in one where the adapter binds enough buffers (same rows and axis)
+    expect(await fusedMatch(b, { B: 1 })).toBeLessThanOrEqual(2);
   });
 
   it('layernorm is one kernel', async () => {

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createLineFilter, isDawnNoise as binIsDawnNoise } from '../bin/stderr-filter.js';
 import { isDawnNoise, openDevice } from '../src/runtime/device.js';
-import { compileGraph, planGraph } from '../src/runtime/executor.js';
+import { compileGraph, DEFAULT_LIMITS, planGraph } from '../src/runtime/executor.js';
 import { formatProfile, type Profile } from '../src/cli/commands/profile.js';
 import { loadModel } from '../src/cli/load.js';
 import { buildGraph } from '../src/cli/pipeline.js';
@@ -78,12 +78,12 @@ describe('arch compile --emit plan|wgsl (no device needed)', () => {
     expect(r.err).toMatch(/at most 64/);
   });
 
-  it('the device-free plan is the plan the executor compiles on the device', async () => {
+  it('the device-free plan, under the device\'s limits, is the plan the executor compiles on the device', async () => {
     const { model } = loadModel('models/gpt-nano.arch', new Map([['D', '16'], ['H', '2'], ['N', '1']]));
     const built = buildGraph(model, { grad: true, training: true });
     const symbols = bindSymbols(built, { batch: 2, length: 8 });
-    const offline = planGraph(built.graph, symbols).plan;
     const d = await openDevice();
+    const offline = planGraph(built.graph, symbols, {}, { ...DEFAULT_LIMITS, ...d.limits }).plan;
     try {
       const c = await compileGraph(d, built.graph, symbols);
       expect(c.plan.kernels.map((k) => k.wgsl)).toEqual(offline.kernels.map((k) => k.wgsl));

@@ -32,6 +32,46 @@ function cacheGraph(form: 'ne' | 'eq') {
   return b.build();
 }
 
+/** cache[M, N] with row p replaced by x[1, K] . w[K, N] + bias: the KV projection's shape. */
+function projectionGraph() {
+  const b = new GraphBuilder();
+  const cache = b.input('cache', [ax('M', M), ax('N', 6)]);
+  const p = b.input('p', [], 'f32');
+  const x = b.input('x', [ax('M', 1), ax('K', K)]);
+  const w = b.param('w', [ax('K', K), ax('N', 6)], { kind: 'normal', std: 1 });
+  const bias = b.param('bias', [ax('N', 6)], { kind: 'normal', std: 1 });
+  const fresh = b.merge(b.add(b.contract(x, w, ['M', 'N']), bias), ['M', 'N'], ax('N', 6));
+  const next = b.select(b.binary('ne', b.iota(ax('M', M)), p), cache, fresh);
+  b.output('cache', next);
+  b.output('y', b.reduce('sum', next, 'M'));
+  return b.build();
+}
+
+/** Runs `graph` for positions `ps` on the device and in the interpreter, comparing every step. */
+async function stepAlong(graph: ReturnType<typeof cacheGraph>, ps: number[], feed: (r: () => number) => Record<string, Float32Array>): Promise<void> {
+  const d = await device();
+  const c = await compileGraph(d, graph, {}, { state: { cache: 'cache' } });
+  const r = rng(11);
+  const params = Object.fromEntries([...graph.params].map(([name, id]) => [name, Float32Array.from({ length: graph.nodes[id]!.type.axes.reduce((n, a) => n * (a.size as number), 1) }, () => r() * 2 - 1)]));
+  c.setParams(params);
+  let state = new Float32Array(graph.nodes[graph.inputs.get('cache')!]!.type.axes.reduce((n, a) => n * (a.size as number), 1));
+  try {
+    for (const p of ps) {
+      const inputs = { p: Float32Array.of(p), ...feed(r) };
+      const got = await c.run({ inputs }, ['cache', 'y']);
+      const ref = interpret(graph, { inputs: { cache: state, ...inputs }, params });
+      state = Float32Array.from(ref.get('cache')!.data);
+      const want = ref.get('y')!.data;
+      for (let i = 0; i < state.length; i++) expect(got.cache![i], `p=${p}, element ${i}`).toBeCloseTo(state[i]!, 5);
+      for (let i = 0; i < want.length; i++) expect(got.y![i]).toBeCloseTo(want[i]!, 4);
+    }
+  } finally {
+    c.destroy();
+  }
+}
+
+const POSITIONS = [0, 3, 6, 3, 7, -1, 1.5, 2];
+
 describe('in-place state update', () => {
   it('is one kernel over a row, writing into the state input', () => {
     const fg = fuse(cacheGraph('ne'), {}, { state: { cache: 'cache' } });
@@ -47,25 +87,15 @@ describe('in-place state update', () => {
   });
 
   it('matches the interpreter step by step, and writes nothing where p is no row', async () => {
-    const d = await device();
-    const graph = cacheGraph('ne');
-    const c = await compileGraph(d, graph, {}, { state: { cache: 'cache' } });
-    const r = rng(11);
-    const w = Float32Array.from({ length: K }, () => r() * 2 - 1);
-    c.setParams({ w });
-    let state = new Float32Array(M * G * K);
-    try {
-      for (const p of [0, 3, 6, 3, 7, -1, 1.5, 2]) {
-        const x = Float32Array.from({ length: G * K }, () => r() * 2 - 1);
-        const got = await c.run({ inputs: { p: Float32Array.of(p), x } }, ['cache', 'y']);
-        const ref = interpret(graph, { inputs: { cache: state, p: Float32Array.of(p), x }, params: { w } });
-        state = Float32Array.from(ref.get('cache')!.data);
-        const want = ref.get('y')!.data;
-        for (let i = 0; i < state.length; i++) expect(got.cache![i], `p=${p}, element ${i}`).toBeCloseTo(state[i]!, 5);
-        for (let i = 0; i < want.length; i++) expect(got.y![i]).toBeCloseTo(want[i]!, 4);
-      }
-    } finally {
-      c.destroy();
-    }
+    await stepAlong(cacheGraph('ne'), POSITIONS, (r) => ({ x: Float32Array.from({ length: G * K }, () => r() * 2 - 1) }));
+  });
+
+  it('is the epilogue of the contraction that computes the row (the KV projection)', async () => {
+    const fg = fuse(projectionGraph(), {}, { state: { cache: 'cache' } });
+    const contract = fg.kernels.find((k) => k.kind === 'contract');
+    expect(contract?.kind === 'contract' && contract.update?.axis).toBe('M');
+    expect(contract!.writes).toEqual([fg.inputs.get('cache')]);
+    expect(fg.kernels.some((k) => k.kind === 'elementwise' && k.update !== undefined)).toBe(false);
+    await stepAlong(projectionGraph(), POSITIONS, (r) => ({ x: Float32Array.from({ length: K }, () => r() * 2 - 1) }));
   });
 });

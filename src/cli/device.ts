@@ -1,6 +1,6 @@
 // Choosing where a command runs: `--backend interpreter` (the reference, on the CPU), `webgpu`
 // (Dawn's best adapter: a GPU, else OpenGL ES over llvmpipe), or a Dawn backend by name.
-import { openDevice, type ArchDevice } from '../runtime/device.js';
+import { openDevice, type ArchDevice, type OpenDeviceOptions } from '../runtime/device.js';
 import { UsageError } from './args.js';
 
 export const BACKEND_CHOICES = ['webgpu', 'interpreter', 'vulkan', 'opengles'] as const;
@@ -13,6 +13,6 @@ export function parseBackend(value: unknown): (typeof BACKEND_CHOICES)[number] {
 }
 
 /** The device for a WebGPU backend; NoAdapterError (exit 3) when none answers. */
-export async function deviceFor(backend: string, verbose = false): Promise<ArchDevice> {
-  return openDevice({ backend: backend === 'webgpu' ? undefined : backend, verbose });
+export async function deviceFor(backend: string, verbose = false, workload?: OpenDeviceOptions['workload']): Promise<ArchDevice> {
+  return openDevice({ backend: backend === 'webgpu' ? undefined : backend, verbose, workload });
 }

@@ -39,6 +39,14 @@ export interface OpenDeviceOptions {
   backend?: string;
   /** Ask Dawn's backends even where their library looks absent (they then print their own warnings). */
   verbose?: boolean;
+  /**
+   * What the work will be like, for a CPU adapter (Mesa's llvmpipe or lavapipe) that runs each
+   * dispatch on a pool of threads: 'latency' (long chains of tiny dispatches, as decoding one
+   * token at a time) runs them on the calling thread instead, since waking the pool costs more
+   * than a tiny kernel (docs/llvmpipe.md). It sets Mesa's LP_NUM_THREADS=0 unless the user set
+   * it, so it must come before the first device of the process. No effect on a real GPU.
+   */
+  workload?: 'throughput' | 'latency';
 }
 
 /** One backend that was tried and what it answered. */
@@ -147,6 +155,7 @@ export async function openDevice(opts: OpenDeviceOptions = {}): Promise<ArchDevi
   installGlobals();
   // Mesa's EGL must not look for an X or Wayland display on a headless machine.
   process.env.EGL_PLATFORM ??= 'surfaceless';
+  if (opts.workload === 'latency') process.env.LP_NUM_THREADS ??= '0';
   const attempts: Attempt[] = [];
   for (const c of candidates(opts)) {
     if (c.skip !== undefined) {

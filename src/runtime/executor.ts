@@ -147,7 +147,7 @@ export interface GraphPlan {
 
 /** Fusion, WGSL generation and the memory plan: no GPUDevice needed. */
 export function planGraph(graph: Graph, symbols: Record<string, number>, opts: CompileOptions = {}, limits: PlanLimits = DEFAULT_LIMITS): GraphPlan {
-  const maxBindings = Math.min(opts.maxBindings ?? 8, limits.maxStorageBuffersPerShaderStage);
+  const maxBindings = Math.min(opts.maxBindings ?? limits.maxStorageBuffersPerShaderStage, limits.maxStorageBuffersPerShaderStage);
   const fg = fuse(graph, symbols, { ...opts, maxBindings });
   const codes: KernelCode[] = fg.kernels.map((k) =>
     generateKernel(fg, k, { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension, source: opts.contractionSource }),

@@ -100,7 +100,8 @@ async function logitsSource(args: ParsedArgs, p: Prepared): Promise<{ src: Logit
   const params = Object.fromEntries(p.weights);
   const { t } = p;
   if (backend === 'interpreter') return { src: interpreterSource(prune(p.built.graph, ['logits']), params, t.name, t.batchSymbol, t.lengthSymbol, t.classes), close: () => {} };
-  const device = await deviceFor(backend);
+  // one position per dispatch chain: on a CPU adapter, no thread pool (see OpenDeviceOptions)
+  const device = await deviceFor(backend, false, args.values['no-cache'] ? 'throughput' : 'latency');
   const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: p.L, params };
   let dec: LogitsSource & { destroy(): void };
   if (args.values['no-cache']) dec = await fullDecoder(device, prune(p.built.graph, ['logits']), spec);

@@ -30,6 +30,7 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
   const an = g.nodes[k.aNode]!;
   const bn = g.nodes[k.bNode]!;
   const size = (names: string[]) => names.reduce((p, x) => p * sizeOf(c.type.axes.some((y) => y.name === x) ? c : an, x), 1);
+  // sizes are the contraction's (an updated state is larger than C along the updated axis)
   const stride = (view: StridedView, names: string[], node = an): number => {
     const s = mergedStride(names.map((x) => ({ size: sizeOf(node, x), stride: view.strides[x]! })));
     if (s === null) throw new Error(`codegen: ${k.name}: axes [${names.join(', ')}] are not evenly strided`);
@@ -46,7 +47,7 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     k: size(k.k),
     a: { offset: k.a.offset, batchStride: stride(k.a, k.batch), mStride: stride(k.a, k.m), kStride: stride(k.a, k.k) },
     b: { offset: k.b.offset, batchStride: stride(k.b, k.batch, bn), kStride: stride(k.b, k.k, bn), nStride: stride(k.b, k.n, bn) },
-    c: { offset: 0, batchStride: stride(cView, k.batch, outNode), mStride: stride(cView, k.m, outNode), nStride: stride(cView, k.n, outNode) },
+    c: { offset: 0, batchStride: stride(cView, k.batch, c), mStride: stride(cView, k.m, c), nStride: stride(cView, k.n, c) },
     source: { A: sourceOf(fg, k.a, size(k.m), opts), B: sourceOf(fg, k.b, size(k.n), opts) },
   };
   // 8x8 at most: 16-wide blocks measured no faster on llvmpipe but took ~4 s each to compile
@@ -59,18 +60,23 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     const env = kernelEnv(fg, k);
     inputs.forEach((t, i) => env.bound.set(t, `e${i}`));
     const e = new Emitter(env);
+    const axes = (names: string[]) => names.map((name) => ({ name, size: sizeOf(c, name) }));
     const coords: Coords = {
-      ...unflatten(e, 'i32(b)', axesOf(fg, out, k.batch), 'cb'),
-      ...unflatten(e, 'i32(m)', axesOf(fg, out, k.m), 'cm'),
-      ...unflatten(e, 'i32(n)', axesOf(fg, out, k.n), 'cn'),
+      ...unflatten(e, 'i32(b)', axes(k.batch), 'cb'),
+      ...unflatten(e, 'i32(m)', axes(k.m), 'cm'),
+      ...unflatten(e, 'i32(n)', axes(k.n), 'cn'),
     };
     (env.provided as Map<number, { value: string; coords: Coords }>).set(k.node, { value: 'v', coords });
     const value = e.value(k.epilogue, coords);
-    spec.epilogue = {
-      expr: 'fused_epilogue(v, b, m, n)',
-      inputs: inputs.map((_, i) => `e${i}`),
-      functions: [...env.helpers.values(), 'fn fused_epilogue(v: f32, b: u32, m: u32, n: u32) -> f32 {', ...e.lines.map((l) => '  ' + l), `  return ${value};`, '}'].join('\n'),
-    };
+    const functions = [...env.helpers.values(), 'fn fused_epilogue(v: f32, b: u32, m: u32, n: u32) -> f32 {', ...e.lines.map((l) => '  ' + l), `  return ${value};`, '}'];
+    if (k.update) {
+      // C is the state: its row at the index, which the kernel reads once
+      const r = new Emitter(env);
+      const index = r.value(k.update.index, {});
+      functions.push('fn row_index() -> f32 {', ...r.lines.map((l) => '  ' + l), `  return ${index};`, '}');
+      spec.cRow = { index: 'row_index()', stride: cs[k.update.axis]!, size: sizeOf(outNode, k.update.axis) };
+    }
+    spec.epilogue = { expr: 'fused_epilogue(v, b, m, n)', inputs: inputs.map((_, i) => `e${i}`), functions: functions.join('\n') };
     inputTensors.push(...inputs);
   }
   const kernel = contractionKernel(spec);

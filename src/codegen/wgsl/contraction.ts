@@ -66,6 +66,12 @@ export interface ContractionSpec {
    * Example: bias + gelu: `gelu(v + bias[n])` with helper functions in `functions`.
    */
   epilogue?: { expr: string; inputs?: string[]; functions?: string };
+  /**
+   * C is one row of a larger tensor, at a row given at run time: `index` (a WGSL f32 expression,
+   * usually a function in epilogue.functions) times `stride` elements is added to C's offset, and
+   * nothing is stored unless the index is an integer in [0, size) (a KV cache's write).
+   */
+  cRow?: { index: string; stride: number; size: number };
   /** Where A and B are read from; default 'texture' (see the top of this file). */
   source?: Source | Record<'A' | 'B', Source>;
   tile?: Partial<Tile>;
@@ -200,7 +206,7 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   const tile: Tile = { ...asked, tm, tn: Math.min(asked.tn, roundUp4(N)) };
   const sources = typeof spec.source === 'object' ? spec.source : { A: spec.source ?? 'texture', B: spec.source ?? 'texture' };
   const inputs = spec.epilogue?.inputs ?? [];
-  const cVec = lc.nStride === 1 && [lc.mStride, lc.batchStride, lc.offset, N].every((x) => x % 4 === 0);
+  const cVec = lc.nStride === 1 && [lc.mStride, lc.batchStride, lc.offset, N, spec.cRow?.stride ?? 0].every((x) => x % 4 === 0);
 
   const bindings: ContractionBinding[] = [];
   const decl: string[] = [];
@@ -312,7 +318,12 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   // Stores: the accumulators go to a local array once, then one loop stores them, so the epilogue
   // and the store guards are emitted once instead of TM x TN times (that kept pipeline creation to
   // a fraction of a second on llvmpipe). The hot loop above keeps the accumulators in registers.
-  const cBase = `${u(lc.offset)} + bz * ${u(lc.batchStride)}`;
+  let cBase = `${u(lc.offset)} + bz * ${u(lc.batchStride)}`;
+  if (spec.cRow) {
+    const { index, stride, size } = spec.cRow;
+    body.push(`let row_at = ${index};`, `if (!(row_at == floor(row_at) && row_at >= 0.0 && row_at < ${size}.0)) { return; }`);
+    cBase += ` + u32(row_at) * ${u(stride)}`;
+  }
   body.push(`var acc: array<vec4f, ${TM * JV}>;`);
   for (let i = 0; i < TM; i++) for (let j = 0; j < JV; j++) body.push(`acc[${i * JV + j}] = c${i}_${j};`);
   const finish = (v: string, ni: string, old: string): string => {

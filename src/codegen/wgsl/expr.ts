@@ -137,7 +137,8 @@ export class Emitter {
     const p = env.provided.get(node.id);
     if (p !== undefined) {
       for (const a of node.type.axes) {
-        if (p.coords[a.name] !== coords[a.name]) {
+        // a size-1 axis has one coordinate, however it is written
+        if (p.coords[a.name] !== coords[a.name] && a.size !== 1) {
           throw new Error(`codegen: %${node.id} is a register value read at other coordinates (${a.name})`);
         }
       }
@@ -186,11 +187,13 @@ export class Emitter {
         const src = env.g.nodes[node.inputs[0]!]!;
         const m = coord(coords, op.into.name);
         const next: Coords = { ...coords };
+        const total = op.axes.reduce((p, a) => p * sizeOf(src, a), 1);
         let after = 1;
         for (let j = op.axes.length - 1; j >= 0; j--) {
           const size = sizeOf(src, op.axes[j]!);
           const q = after === 1 ? m : `(${m} / ${after})`;
-          next[op.axes[j]!] = this.bind(j === 0 ? q : `${q} % ${size}`, 'i');
+          // merging away size-1 axes leaves the other's coordinate as it was
+          next[op.axes[j]!] = size === 1 ? '0' : size === total ? m : this.bind(j === 0 ? q : `${q} % ${size}`, 'i');
           after *= size;
         }
         return x(0, next);

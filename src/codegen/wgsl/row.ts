@@ -18,15 +18,17 @@ import { isScatterRow, scatterKernel } from './scatter.js';
  * Invocations per row: one invocation per row when there are rows enough to fill the machine and
  * each is at most 1024 long (llvmpipe runs workgroup memory and barriers through coroutines and a
  * per-lane load loop: a tree per row made the GPT's causal softmax ~2x slower than a plain loop);
- * else a workgroup per long row, combined by a tree.
+ * else a workgroup of TREE_LANES per row, combined by a tree.
  */
 export function rowLanes(reduced: number, rows = 1): number {
   if (rows >= 256 && reduced <= 1024) return 1;
-  if (reduced >= 256) return 128;
-  if (reduced >= 64) return 64;
-  if (reduced >= 32) return 32;
-  return 1;
+  return reduced >= 32 ? TREE_LANES : 1;
 }
+
+/** Lanes of a row's tree: one SIMD batch of llvmpipe (256-bit, 8 f32). Each barrier switches
+ *  between a workgroup's batches as coroutines, so 64 lanes made a layernorm of one 128-wide row
+ *  (decoding) 2.3x slower than 8 (docs/llvmpipe.md); training steps measured no slower. */
+const TREE_LANES = 8;
 
 export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOptions>): KernelCode {
   if (isScatterRow(fg, k)) return scatterKernel(fg, k, opts);

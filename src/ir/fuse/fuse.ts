@@ -85,6 +85,7 @@ interface Draft {
   contract?: {
     node: number; batch: string[]; m: string[]; n: string[]; k: string[];
     aNode: number; bNode: number; a: StridedView; b: StridedView; out: number; epilogue: number; epilogueReads: number[];
+    update?: { axis: string; index: number };
   };
   /** Elementwise kernels that copy a value into another layout. */
   space?: string[];
@@ -411,7 +412,34 @@ function attemptFuse(
     }
   };
 
+  /** The update as the epilogue of the contraction that computes its row (the KV projection):
+   *  the row goes from the contraction's registers straight into the state. */
+  const updateIntoContract = (u: UpdateMatch): boolean => {
+    const dag = dagOf(g, u.value, (id) => mat.has(id));
+    for (const r of dag.reads) {
+      const d = kernelOf.get(r.node);
+      const c = d?.contract;
+      if (!d || !c || c.node !== r.node || c.epilogue !== c.node || outputNodes.has(c.node) || !r.preserving) continue;
+      const state = g.nodes[u.input]!;
+      const cn = g.nodes[c.node]!;
+      // the contraction's axes are the state's, with the updated axis of size 1
+      const sameAxes = sameSet(logical(c.node), logical(u.input)) && cn.type.axes.every((a) => (a.name === u.axis ? a.size === 1 : a.size === sizeOf(state, a.name)));
+      if (!sameAxes || !onlyFeeds(g, consumers, c.node, u.value, dag.inlined)) continue;
+      const index = mat.has(u.index) ? [u.index] : dagOf(g, u.index, (id) => mat.has(id)).reads.map((x) => x.node);
+      const inner = [...dag.reads.filter((x) => x.node !== c.node).map((x) => x.node), ...index].map(tensorOf);
+      if (inner.some((t) => g.nodes[tensors[t]!.node]!.type.dtype !== 'f32')) continue;
+      if (dag.inlined.some((id) => g.nodes[id]!.op.kind === 'random')) continue;
+      if (!acyclic(d, inner) || bindings(d, inner, 1) > opts.maxBindings) continue;
+      const t = tensorOf(u.node);
+      addMember(d, u.node, inner, false, t);
+      Object.assign(c, { epilogue: u.value, epilogueReads: [...new Set(inner)], out: t, update: { axis: u.axis, index: u.index } });
+      return true;
+    }
+    return false;
+  };
+
   const formUpdate = (u: UpdateMatch): void => {
+    if (!opts.unfused && updateIntoContract(u)) return;
     const d = newDraft('elementwise');
     d.update = u;
     d.space = logical(u.node).filter((a) => a !== u.axis);

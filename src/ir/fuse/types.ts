@@ -81,6 +81,9 @@ export interface ContractKernel extends KernelBase {
   b: StridedView;
   /** Tensors the epilogue reads (bias, residual). */
   epilogueReads: number[];
+  /** The epilogue is an in-place state update (update.ts): `out` is the state input's tensor and
+   *  C is written at coordinate `index` (a scalar node) of `axis`, where the contraction has size 1. */
+  update?: { axis: string; index: number };
   /** The written tensor; its layout groups batch, m, n so that each has one stride. */
   out: number;
   epilogue: number;

@@ -104,13 +104,19 @@ export interface Dag {
 }
 
 /** Which input positions of a node see the node's own coordinates. */
-function preservingInputs(n: Node): boolean[] {
+function preservingInputs(g: Graph, n: Node): boolean[] {
   switch (n.op.kind) {
     case 'unary': case 'binary': case 'select': case 'cast': case 'permute': case 'expand':
       return n.inputs.map(() => true);
     case 'reduce': return [true]; // the row's coordinates, plus the reduced axis
     case 'gather': return [false, true];
     case 'scatterAdd': return [true, true];
+    // merging away axes of size 1 keeps the other axis's coordinates (a size-1 axis has only 0)
+    case 'merge': {
+        const src = g.nodes[n.inputs[0]!]!;
+        const real = n.op.axes.filter((a) => sizeOf(src, a) !== 1);
+        return [real.length === 0 || (real.length === 1 && real[0] === n.op.into.name)];
+    }
     default: return n.inputs.map(() => false);
   }
 }
@@ -133,7 +139,7 @@ export function dagOf(g: Graph, root: number, stop: (id: number) => boolean): Da
     if (before === undefined && !LAYOUT_KINDS.has(g.nodes[id]!.op.kind)) ops++;
     seen.set(id, before === undefined ? preserving : before && preserving);
     const n = g.nodes[id]!;
-    const keep = preservingInputs(n);
+    const keep = preservingInputs(g, n);
     n.inputs.forEach((inp, j) => visit(inp, preserving && keep[j]!));
   };
   visit(root, true);

@@ -1,0 +1,16 @@
+// Sampling speed in a fresh process: `node dist/bench/sampling-child.js TOKENS latency|throughput`
+// prints samplingSpeed's result as one JSON line. A process of its own because the workload
+// (Mesa's thread pool or none, OpenDeviceOptions.workload) is fixed when the first device opens:
+// this is the process `arch sample` runs in.
+import { openDevice } from '../src/runtime/device.js';
+import { samplingSpeed } from './sampling.js';
+
+const tokens = Number(process.argv[2] ?? 63);
+const workload = process.argv[3] === 'throughput' ? 'throughput' : 'latency';
+const dev = await openDevice({ workload });
+try {
+  process.stdout.write(JSON.stringify({ ...(await samplingSpeed(dev, tokens)), workload }) + '\n');
+} finally {
+  dev.destroy();
+}
+process.exit(0);

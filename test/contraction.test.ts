@@ -3,7 +3,7 @@
 // the sum of magnitudes; the inputs are uniform in [-1, 1]).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareContraction } from '../bench/matmul.js';
-import { contractionKernel, type ContractionSpec } from '../src/codegen/wgsl/contraction.js';
+import { contractionGroup, contractionKernel, type ContractionSpec } from '../src/codegen/wgsl/contraction.js';
 import { openDevice, type ArchDevice } from '../src/runtime/device.js';
 
 let dev: ArchDevice;
@@ -239,5 +239,69 @@ describe('contractionKernel', () => {
   it('dispatches enough workgroups to cover C', () => {
     const k = contractionKernel({ batch: 5, m: 100, n: 300, k: 7, tile: { tm: 8, tn: 16, wx: 8, wy: 1 } });
     expect(k.workgroups).toEqual([Math.ceil(300 / 128), Math.ceil(100 / 8), 5]);
+  });
+});
+
+// Horizontal fusion: three contractions reading one A in one dispatch, each with its own B, C and
+// epilogue (a bias; a row of a larger C chosen at run time, as a KV cache's write).
+describe('contractionGroup', () => {
+  it('runs each part as its own contraction would', async () => {
+    const { device } = dev;
+    const [M, K] = [2, 13];
+    const rnd = random(7);
+    const fill = (n: number) => Float32Array.from({ length: n }, rnd);
+    const A = fill(M * K);
+    const parts = [
+      { n: 7, B: fill(K * 7) },
+      { n: 12, B: fill(K * 12), bias: fill(12) },
+      { n: 5, B: fill(5 * K), transposeB: true, rows: 4, row: 2 },
+    ];
+    const specs: ContractionSpec[] = [
+      { batch: 1, m: M, n: 7, k: K },
+      { batch: 1, m: M, n: 12, k: K, epilogue: { expr: 'v + e_1_0[n]', inputs: ['e_1_0'] } },
+      {
+        batch: 1, m: M, n: 5, k: K, transposeB: true,
+        epilogue: { expr: 'v', inputs: ['e_2_0'], functions: 'fn row_2() -> f32 { return e_2_0[0]; }' },
+        cRow: { index: 'row_2()', stride: M * 5, size: 4 },
+      },
+    ];
+    const kernel = contractionGroup(specs);
+    expect(kernel.code.match(/fn part_\d/g)).toHaveLength(3);
+    const buffers: Record<string, GPUBuffer> = {};
+    const need = (name: string) => Math.max(0, ...kernel.bindings.map((b) => (b.kind === 'texture' && b.name === name ? b.bufferBytesNeeded : 0)));
+    const outs = [M * 7, M * 12, 4 * M * 5];
+    for (const [j, p] of parts.entries()) {
+      buffers[`A_${j}`] = upload(device, A, need(`A_${j}`));
+      buffers[`B_${j}`] = upload(device, p.B, need(`B_${j}`));
+      buffers[`C_${j}`] = upload(device, new Float32Array(outs[j]!));
+    }
+    buffers.e_1_0 = upload(device, parts[1]!.bias!);
+    buffers.e_2_0 = upload(device, Float32Array.of(2));
+    const prepared = prepareContraction(device, kernel);
+    const encoder = device.createCommandEncoder();
+    prepared.encode(encoder, buffers);
+    const reads = outs.map((n) => device.createBuffer({ size: Math.ceil((n * 4) / 16) * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    reads.forEach((r, j) => encoder.copyBufferToBuffer(buffers[`C_${j}`]!, 0, r, 0, r.size));
+    device.queue.submit([encoder.finish()]);
+    const got = await Promise.all(reads.map(async (r, j) => {
+      await r.mapAsync(GPUMapMode.READ);
+      const v = new Float32Array(r.getMappedRange().slice(0)).subarray(0, outs[j]!);
+      r.unmap();
+      return v;
+    }));
+    for (const b of [...Object.values(buffers), ...reads]) b.destroy();
+    for (const [j, p] of parts.entries()) {
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < p.n; n++) {
+          let want = 0;
+          for (let k = 0; k < K; k++) want += A[m * K + k]! * p.B[p.transposeB ? n * K + k : k * p.n + n]!;
+          want += p.bias?.[n] ?? 0;
+          const at = (p.row ?? 0) * M * p.n + m * p.n + n;
+          expect(Math.abs(got[j]![at]! - want), `part ${j} [${m}, ${n}]`).toBeLessThanOrEqual(1e-5 * (1 + K));
+        }
+      }
+    }
+    // the rows of part 2's C other than the chosen one are untouched
+    expect([...got[2]!].filter((x, i) => Math.floor(i / (M * 5)) !== 2 && x !== 0)).toEqual([]);
   });
 });

@@ -99,3 +99,23 @@ describe('in-place state update', () => {
     await stepAlong(projectionGraph(), POSITIONS, (r) => ({ x: Float32Array.from({ length: K }, () => r() * 2 - 1) }));
   });
 });
+
+describe('the KV-cache decode graph', () => {
+  it('projects q, k and v in one dispatch per block, k and v straight into their caches', async () => {
+    const { loadModel } = await import('../src/cli/load.js');
+    const { lower, CACHE_PREFIX } = await import('../src/compiler/lower.js');
+    const { prune } = await import('../src/ir/index.js');
+    const { model } = loadModel('models/gpt-nano.arch', new Map([['N', '3']]), { quietWarnings: true });
+    const lowered = lower(model, { decode: true });
+    const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+    const fg = fuse(prune(lowered.graph, ['logits', ...caches]), { B: 1 }, { state: Object.fromEntries(caches.map((c) => [c, c])), maxBindings: 16 });
+    const projections = fg.kernels.filter((k) => k.kind === 'contract' && k.siblings?.length === 2);
+    expect(projections).toHaveLength(3);
+    for (const p of projections) {
+      if (p.kind !== 'contract') continue;
+      expect([p, ...p.siblings!].filter((c) => c.update !== undefined)).toHaveLength(2);
+    }
+    for (const c of caches) expect(fg.outputs.get(c)).toBe(fg.inputs.get(c));
+    expect(fg.kernels.some((k) => k.kind === 'elementwise' && k.update !== undefined)).toBe(false);
+  });
+});

@@ -5,7 +5,7 @@
 import type { ContractKernel, FusedGraph, StridedView } from '../../ir/fuse/types.js';
 import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import { mergedStride } from '../../ir/fuse/views.js';
-import { contractionKernel, type ContractionSpec, type Source } from './contraction.js';
+import { contractionGroup, contractionKernel, type ContractionSpec, type Source } from './contraction.js';
 import { axesOf, kernelEnv, type KernelBinding, type KernelCode } from './common.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
@@ -25,6 +25,25 @@ function sourceOf(fg: FusedGraph, view: StridedView, extent: number, opts: Contr
 }
 
 export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions = {}): KernelCode {
+  const members = [k, ...(k.siblings ?? [])];
+  const parts = members.map((m, j) => partSpec(fg, m, opts, members.length === 1 ? '' : `_${j}`));
+  const kernel = parts.length === 1 ? contractionKernel(parts[0]!.spec) : contractionGroup(parts.map((p) => p.spec));
+  const byName: Record<string, number> = Object.assign({}, ...parts.map((p) => p.byName));
+  const bindings: KernelBinding[] = kernel.bindings.map((x) => {
+    const tensor = byName[x.name];
+    if (tensor === undefined) throw new Error(`codegen: ${k.name}: no tensor for binding ${x.name}`);
+    if (x.kind === 'texture') {
+      const { name: _name, ...rest } = x;
+      return { ...rest, tensor };
+    }
+    return { kind: 'storage', binding: x.binding, tensor, access: x.access };
+  });
+  return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings };
+}
+
+/** The template's spec for one contraction, its module-scope names ending in `suffix`, and the
+ *  tensor behind each binding name. */
+function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions, suffix: string): { spec: ContractionSpec; byName: Record<string, number> } {
   const g = fg.graph;
   const c = g.nodes[k.node]!;
   const an = g.nodes[k.aNode]!;
@@ -58,7 +77,8 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
   if (k.epilogue !== k.node) {
     const inputs = k.epilogueReads;
     const env = kernelEnv(fg, k);
-    inputs.forEach((t, i) => env.bound.set(t, `e${i}`));
+    const input = (i: number) => (suffix ? `e${suffix}_${i}` : `e${i}`);
+    inputs.forEach((t, i) => env.bound.set(t, input(i)));
     const e = new Emitter(env);
     const axes = (names: string[]) => names.map((name) => ({ name, size: sizeOf(c, name) }));
     const coords: Coords = {
@@ -68,29 +88,23 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     };
     (env.provided as Map<number, { value: string; coords: Coords }>).set(k.node, { value: 'v', coords });
     const value = e.value(k.epilogue, coords);
-    const functions = [...env.helpers.values(), 'fn fused_epilogue(v: f32, b: u32, m: u32, n: u32) -> f32 {', ...e.lines.map((l) => '  ' + l), `  return ${value};`, '}'];
+    const functions = [`fn fused_epilogue${suffix}(v: f32, b: u32, m: u32, n: u32) -> f32 {`, ...e.lines.map((l) => '  ' + l), `  return ${value};`, '}'];
     if (k.update) {
       // C is the state: its row at the index, which the kernel reads once
       const r = new Emitter(env);
       const index = r.value(k.update.index, {});
-      functions.push('fn row_index() -> f32 {', ...r.lines.map((l) => '  ' + l), `  return ${index};`, '}');
-      spec.cRow = { index: 'row_index()', stride: cs[k.update.axis]!, size: sizeOf(outNode, k.update.axis) };
+      functions.push(`fn row_index${suffix}() -> f32 {`, ...r.lines.map((l) => '  ' + l), `  return ${index};`, '}');
+      spec.cRow = { index: `row_index${suffix}()`, stride: cs[k.update.axis]!, size: sizeOf(outNode, k.update.axis) };
     }
-    spec.epilogue = { expr: 'fused_epilogue(v, b, m, n)', inputs: inputs.map((_, i) => `e${i}`), functions: functions.join('\n') };
+    spec.epilogue = {
+      expr: `fused_epilogue${suffix}(v, b, m, n)`,
+      inputs: inputs.map((_, i) => input(i)),
+      functions: functions.join('\n'),
+      shared: [...env.helpers.values()],
+    };
     inputTensors.push(...inputs);
   }
-  const kernel = contractionKernel(spec);
-  const byName: Record<string, number> = { A: k.a.tensor, B: k.b.tensor, C: k.out };
-  inputTensors.forEach((t, i) => (byName[`e${i}`] = t));
-  const bindings: KernelBinding[] = kernel.bindings.map((x) => {
-    const tensor = byName[x.name];
-    if (tensor === undefined) throw new Error(`codegen: ${k.name}: no tensor for binding ${x.name}`);
-    if (x.kind === 'texture') {
-      const { name: _name, ...rest } = x;
-      return { ...rest, tensor };
-    }
-    return { kind: 'storage', binding: x.binding, tensor, access: x.access };
-  });
-  return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings };
+  const byName: Record<string, number> = { [`A${suffix}`]: k.a.tensor, [`B${suffix}`]: k.b.tensor, [`C${suffix}`]: k.out };
+  inputTensors.forEach((t, i) => (byName[suffix ? `e${suffix}_${i}` : `e${i}`] = t));
+  return { spec, byName };
 }
-

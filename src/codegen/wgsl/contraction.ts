@@ -65,7 +65,7 @@ export interface ContractionSpec {
    * (u32 indices) and the `inputs` by name, each bound as `array<f32>` (read-only storage).
    * Example: bias + gelu: `gelu(v + bias[n])` with helper functions in `functions`.
    */
-  epilogue?: { expr: string; inputs?: string[]; functions?: string };
+  epilogue?: { expr: string; inputs?: string[]; functions?: string; shared?: string[] };
   /**
    * C is one row of a larger tensor, at a row given at run time: `index` (a WGSL f32 expression,
    * usually a function in epilogue.functions) times `stride` elements is added to C's offset, and
@@ -83,7 +83,8 @@ export type Source = 'texture' | 'buffer';
 export interface TextureBinding {
   kind: 'texture';
   binding: number;
-  name: 'A' | 'B';
+  /** The WGSL name (A or B, suffixed in a group). */
+  name: string;
   format: 'rgba32float' | 'r32float';
   width: number;
   height: number;
@@ -116,6 +117,8 @@ type VecAxis = 'k' | 'out' | 'none';
 /** A or B seen the same way: `out` is m for A and n for B. */
 interface Operand {
   name: 'A' | 'B';
+  /** Its WGSL name: A, B, or with a part's suffix in a group (A_1). */
+  id: string;
   offset: number;
   sBatch: number;
   sOut: number;
@@ -151,8 +154,8 @@ function vecAxis(sOut: number, sK: number, sBatch: number, offset: number): VecA
   return 'none';
 }
 
-function operand(name: 'A' | 'B', offset: number, sBatch: number, sOut: number, sK: number, extentOut: number): Operand {
-  return { name, offset, sBatch, sOut, sK, extentOut, vec: vecAxis(sOut, sK, sBatch, offset) };
+function operand(name: 'A' | 'B', suffix: string, offset: number, sBatch: number, sOut: number, sK: number, extentOut: number): Operand {
+  return { name, id: name + suffix, offset, sBatch, sOut, sK, extentOut, vec: vecAxis(sOut, sK, sBatch, offset) };
 }
 
 /** The largest element index an operand reads, plus one. */
@@ -179,7 +182,7 @@ function textureBinding(o: Operand, binding: number, batch: number, k: number): 
   return {
     kind: 'texture',
     binding,
-    name: o.name,
+    name: o.id,
     format: perTexel === 4 ? 'rgba32float' : 'r32float',
     width,
     height: fullRows + (rest > 0 ? 1 : 0),
@@ -190,7 +193,22 @@ function textureBinding(o: Operand, binding: number, batch: number, k: number): 
 
 const u = (x: number) => `${x}u`;
 
-export function contractionKernel(spec: ContractionSpec): ContractionKernel {
+/** One contraction's share of a kernel: module-scope declarations and functions, and the body of
+ *  its entry point (which reads `gid`). Its module-scope names end in `suffix` and its bindings
+ *  start at `firstBinding`, so that several can share a module (contractionGroup). */
+interface Part {
+  decl: string[];
+  functions: string[];
+  /** Helper functions the epilogue shares with other parts (deduplicated by text). */
+  shared: string[];
+  body: string[];
+  bindings: ContractionBinding[];
+  workgroups: [number, number, number];
+  tile: Tile;
+  comment: string;
+}
+
+function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: number): Part {
   const { batch, m: M, n: N, k: K } = spec;
   if (![batch, M, N, K].every((x) => Number.isInteger(x) && x >= 1)) {
     throw new Error(`contraction sizes must be positive integers: batch=${batch} m=${M} n=${N} k=${K}`);
@@ -200,8 +218,9 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   // A block larger than C only costs compile time.
   const roundUp4 = (x: number) => Math.ceil(x / 4) * 4;
   const { a: la, b: lb, c: lc } = defaultLayouts(spec);
-  const A = operand('A', la.offset, la.batchStride, la.mStride, la.kStride, M);
-  const B = operand('B', lb.offset, lb.batchStride, lb.nStride, lb.kStride, N);
+  const A = operand('A', suffix, la.offset, la.batchStride, la.mStride, la.kStride, M);
+  const B = operand('B', suffix, lb.offset, lb.batchStride, lb.nStride, lb.kStride, N);
+  const C = `C${suffix}`;
   const tm = M < 4 && A.vec !== 'out' ? M : Math.min(asked.tm, roundUp4(M));
   const tile: Tile = { ...asked, tm, tn: Math.min(asked.tn, roundUp4(N)) };
   const sources = typeof spec.source === 'object' ? spec.source : { A: spec.source ?? 'texture', B: spec.source ?? 'texture' };
@@ -210,31 +229,32 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
 
   const bindings: ContractionBinding[] = [];
   const decl: string[] = [];
-  for (const [i, o] of [A, B].entries()) {
+  for (const [j, o] of [A, B].entries()) {
+    const i = firstBinding + j;
     if (sources[o.name] === 'texture') {
       const t = textureBinding(o, i, batch, K);
       bindings.push(t);
-      decl.push(`@group(0) @binding(${i}) var ${o.name}: texture_2d<f32>;`);
-      decl.push(`const ${o.name}_SHIFT = ${Math.log2(t.width)}u;`);
+      decl.push(`@group(0) @binding(${i}) var ${o.id}: texture_2d<f32>;`);
+      decl.push(`const ${o.id}_SHIFT = ${Math.log2(t.width)}u;`);
     } else {
-      bindings.push({ kind: 'buffer', binding: i, name: o.name, access: 'read' });
-      decl.push(`@group(0) @binding(${i}) var<storage, read> ${o.name}: array<${o.vec === 'none' ? 'f32' : 'vec4f'}>;`);
+      bindings.push({ kind: 'buffer', binding: i, name: o.id, access: 'read' });
+      decl.push(`@group(0) @binding(${i}) var<storage, read> ${o.id}: array<${o.vec === 'none' ? 'f32' : 'vec4f'}>;`);
     }
   }
-  bindings.push({ kind: 'buffer', binding: 2, name: 'C', access: 'read_write' });
-  decl.push(`@group(0) @binding(2) var<storage, read_write> C: array<${cVec ? 'vec4f' : 'f32'}>;`);
+  bindings.push({ kind: 'buffer', binding: firstBinding + 2, name: C, access: 'read_write' });
+  decl.push(`@group(0) @binding(${firstBinding + 2}) var<storage, read_write> ${C}: array<${cVec ? 'vec4f' : 'f32'}>;`);
   inputs.forEach((name, i) => {
-    bindings.push({ kind: 'buffer', binding: 3 + i, name, access: 'read' });
-    decl.push(`@group(0) @binding(${3 + i}) var<storage, read> ${name}: array<f32>;`);
+    bindings.push({ kind: 'buffer', binding: firstBinding + 3 + i, name, access: 'read' });
+    decl.push(`@group(0) @binding(${firstBinding + 3 + i}) var<storage, read> ${name}: array<f32>;`);
   });
 
   /** A load of the element (or group of four) at element index `e`. */
   const load = (o: Operand, e: string): string => {
     const idx = o.vec === 'none' ? e : `(${e}) >> 2u`;
-    if (sources[o.name] === 'buffer') return `${o.name}[${idx}]`;
+    if (sources[o.name] === 'buffer') return `${o.id}[${idx}]`;
     const t = `${o.name}_t${tmp++}`;
     pre.push(`let ${t} = ${idx};`);
-    const texel = `textureLoad(${o.name}, vec2u(${t} & ((1u << ${o.name}_SHIFT) - 1u), ${t} >> ${o.name}_SHIFT), 0)`;
+    const texel = `textureLoad(${o.id}, vec2u(${t} & ((1u << ${o.id}_SHIFT) - 1u), ${t} >> ${o.id}_SHIFT), 0)`;
     return o.vec === 'none' ? `${texel}.x` : texel;
   };
   let tmp = 0;
@@ -327,7 +347,7 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   body.push(`var acc: array<vec4f, ${TM * JV}>;`);
   for (let i = 0; i < TM; i++) for (let j = 0; j < JV; j++) body.push(`acc[${i * JV + j}] = c${i}_${j};`);
   const finish = (v: string, ni: string, old: string): string => {
-    let out = spec.epilogue ? `epilogue(${v}, bz, m, ${ni})` : v;
+    let out = spec.epilogue ? `epilogue${suffix}(${v}, bz, m, ${ni})` : v;
     if (spec.accumulate) out = `${old} + ${out}`;
     return out;
   };
@@ -337,7 +357,7 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   body.push(`  let v = acc[t];`);
   body.push(`  if (m >= ${u(M)}) { break; }`);
   if (cVec) {
-    const idx = `C[(${cBase} + m * ${u(lc.mStride)} + n) >> 2u]`;
+    const idx = `${C}[(${cBase} + m * ${u(lc.mStride)} + n) >> 2u]`;
     const value = spec.epilogue
       ? `vec4f(${[0, 1, 2, 3].map((c) => finish(`v[${c}]`, `n + ${u(c)}`, `${idx}[${c}]`)).join(', ')})`
       : spec.accumulate ? `${idx} + v` : 'v';
@@ -345,32 +365,80 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   } else {
     for (let c = 0; c < 4; c++) {
       const nc = `n + ${u(c)}`;
-      const idx = `C[${cBase} + m * ${u(lc.mStride)} + (${nc}) * ${u(lc.nStride)}]`;
+      const idx = `${C}[${cBase} + m * ${u(lc.mStride)} + (${nc}) * ${u(lc.nStride)}]`;
       body.push(`  if (${nc} < ${u(N)}) { ${idx} = ${finish(`v[${c}]`, nc, idx)}; }`);
     }
   }
   body.push('}');
 
-  const epilogueFn = spec.epilogue
-    ? [spec.epilogue.functions ?? '', `fn epilogue(v: f32, b: u32, m: u32, n: u32) -> f32 { return ${spec.epilogue.expr}; }`]
+  const functions = spec.epilogue
+    ? [spec.epilogue.functions ?? '', `fn epilogue${suffix}(v: f32, b: u32, m: u32, n: u32) -> f32 { return ${spec.epilogue.expr}; }`]
     : [];
+  return {
+    decl,
+    functions,
+    shared: spec.epilogue?.shared ?? [],
+    body: [`let n0 = gid.x * ${u(TN)};`, `let m0 = gid.y * ${u(TM)};`, 'let bz = gid.z;', ...body],
+    bindings,
+    workgroups: [Math.ceil(N / (TN * tile.wx)), Math.ceil(M / (TM * tile.wy)), batch],
+    tile,
+    comment: `contraction b=${batch} m=${M} n=${N} k=${K} A:${A.vec} B:${B.vec} tile ${TM}x${TN} wg ${tile.wx}x${tile.wy} A:${sources.A} B:${sources.B}`,
+  };
+}
+
+export function contractionKernel(spec: ContractionSpec): ContractionKernel {
+  const p = contractionPart(spec, '', 0);
   const code = [
-    `// contraction b=${batch} m=${M} n=${N} k=${K} A:${A.vec} B:${B.vec} tile ${TM}x${TN} wg ${tile.wx}x${tile.wy} A:${sources.A} B:${sources.B}`,
-    ...decl,
-    ...epilogueFn,
-    `@compute @workgroup_size(${tile.wx}, ${tile.wy})`,
+    `// ${p.comment}`,
+    ...p.decl,
+    ...p.shared,
+    ...p.functions,
+    `@compute @workgroup_size(${p.tile.wx}, ${p.tile.wy})`,
     `fn main(@builtin(global_invocation_id) gid: vec3u) {`,
-    `  let n0 = gid.x * ${u(TN)};`,
-    `  let m0 = gid.y * ${u(TM)};`,
-    `  let bz = gid.z;`,
-    ...body.map((s) => '  ' + s),
+    ...p.body.map((s) => '  ' + s),
     '}',
     '',
   ].join('\n');
-  const workgroups: [number, number, number] = [
-    Math.ceil(N / (TN * tile.wx)),
-    Math.ceil(M / (TM * tile.wy)),
-    batch,
-  ];
-  return { code, workgroups, bindings, tile };
+  return { code, workgroups: p.workgroups, bindings: p.bindings, tile: p.tile };
+}
+
+/**
+ * Several independent contractions in one dispatch (horizontal fusion: a projection's q, k and v
+ * read one activation). Part j is specs[j] with suffix `_j` on its module-scope names (the
+ * caller names epilogue inputs and functions to match): its workgroups follow the previous
+ * parts' along x, and each invocation runs the part its workgroup falls in. The parts must share
+ * the workgroup size and the y and z extents (rows and batch).
+ */
+export function contractionGroup(specs: ContractionSpec[]): ContractionKernel {
+  if (specs.length === 1) return contractionKernel(specs[0]!);
+  const parts: Part[] = [];
+  for (const [j, spec] of specs.entries()) parts.push(contractionPart(spec, `_${j}`, parts.reduce((n, p) => n + p.bindings.length, 0)));
+  const [first] = parts as [Part];
+  for (const p of parts) {
+    if (p.tile.wx !== first.tile.wx || p.tile.wy !== first.tile.wy || p.workgroups[1] !== first.workgroups[1] || p.workgroups[2] !== first.workgroups[2]) {
+      throw new Error(`contraction group: parts differ in workgroup shape (${p.comment} vs ${first.comment})`);
+    }
+  }
+  const dispatch: string[] = [];
+  let x = 0;
+  for (const [j, p] of parts.entries()) {
+    const at = x === 0 ? 'gid' : `vec3u(gid.x - ${u(x * first.tile.wx)}, gid.y, gid.z)`;
+    const last = j === parts.length - 1;
+    dispatch.push(`${j === 0 ? '' : '} else '}${last ? '{' : `if (gid.x < ${u((x + p.workgroups[0]) * first.tile.wx)}) {`}`, `  part_${j}(${at});`);
+    x += p.workgroups[0];
+  }
+  dispatch.push('}');
+  const code = [
+    ...parts.map((p) => `// ${p.comment}`),
+    ...parts.flatMap((p) => p.decl),
+    ...new Set(parts.flatMap((p) => p.shared)),
+    ...parts.flatMap((p) => p.functions),
+    ...parts.flatMap((p, j) => [`fn part_${j}(gid: vec3u) {`, ...p.body.map((s) => '  ' + s), '}']),
+    `@compute @workgroup_size(${first.tile.wx}, ${first.tile.wy})`,
+    `fn main(@builtin(global_invocation_id) gid: vec3u) {`,
+    ...dispatch.map((s) => '  ' + s),
+    '}',
+    '',
+  ].join('\n');
+  return { code, workgroups: [x, first.workgroups[1], first.workgroups[2]], bindings: parts.flatMap((p) => p.bindings), tile: first.tile };
 }

@@ -14,7 +14,8 @@
 //    - an elementwise result joins, as an epilogue, the row kernel or contraction whose result it
 //      reads at the same coordinates (softmax's divide, layernorm's normalise, bias + gelu);
 //    a merge is refused when it would form a cycle between kernels or bind too many buffers.
-// 3. Drop the writes nobody reads (softmax's max stays in a register), order the kernels.
+// 3. Drop the writes nobody reads (softmax's max stays in a register), order the kernels, and run
+//    contractions that read the same A in one dispatch (siblings.ts).
 // A kernel that binds too many buffers on its own gets one of its inlined subexpressions
 // materialised, and the pass starts over.
 
@@ -26,6 +27,7 @@ import type { FuseOptions, FusedGraph, Kernel, StridedView, Tensor } from './typ
 import { findAttention, type AttentionMatch } from './attention.js';
 import { feedsOneRow } from './rowshare.js';
 import { findUpdates, type UpdateMatch } from './update.js';
+import { groupSiblings } from './siblings.js';
 import { dagOf, mergedStride, stridedView } from './views.js';
 
 const DEFAULTS = { maxBindings: 8, recomputeMaxOps: 8 };
@@ -484,7 +486,8 @@ function attemptFuse(
   const order = topoOrder(drafts.filter((d) => d.writes.size > 0), writer);
   // an updated state is stored (in its input's tensor): readers do not compute it
   const stored = new Set([...tensors.map((t) => t.node), ...updates.keys()]);
-  const kernels: Kernel[] = order.map((d, i) => toKernel(g, d, i, tensors, stored, (id) => termOf(g.nodes[id]!)));
+  const each: Kernel[] = order.map((d, i) => toKernel(g, d, i, tensors, stored, (id) => termOf(g.nodes[id]!)));
+  const kernels = opts.unfused ? each : groupSiblings(g, each, opts.maxBindings);
   const inputs = new Map<string, number>();
   for (const [name, id] of g.inputs) if (primary.has(id)) inputs.set(name, primary.get(id)!);
   const params = new Map<string, number>();

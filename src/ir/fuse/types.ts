@@ -84,6 +84,9 @@ export interface ContractKernel extends KernelBase {
   /** The epilogue is an in-place state update (update.ts): `out` is the state input's tensor and
    *  C is written at coordinate `index` (a scalar node) of `axis`, where the contraction has size 1. */
   update?: { axis: string; index: number };
+  /** Contractions run in the same dispatch (horizontal fusion): they read the same A through the
+   *  same view and do not depend on each other. Their reads and writes are included above. */
+  siblings?: ContractKernel[];
   /** The written tensor; its layout groups batch, m, n so that each has one stride. */
   out: number;
   epilogue: number;

@@ -31,7 +31,7 @@ export function prepareContraction(device: GPUDevice, kernel: ContractionKernel)
       device.createTexture({
         size: [b.width, b.height],
         format: b.format,
-        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.STORAGE_BINDING,
       }),
     );
   }

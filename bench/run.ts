@@ -94,7 +94,11 @@ async function main(): Promise<void> {
   const sampling = samplingRuns(quick ? 24 : 63, 'latency', runs);
   const pooled = samplingRuns(quick ? 24 : 63, 'throughput', runs);
   results.sampling = sampling.status === 'measured' && pooled.status === 'measured' ? { ...sampling, threadPoolTokensPerS: pooled.tokensPerS } : sampling;
-  log(sampling.status === 'measured' ? `sampling (KV cache): ${sampling.tokensPerS.toFixed(0)} tokens/s (median of ${runs} processes, ${sampling.tokens} tokens each; ${pooled.status === 'measured' ? pooled.tokensPerS.toFixed(0) : '?'} with the thread pool)` : `sampling: unavailable (${sampling.reason})`);
+  log(
+    sampling.status === 'measured'
+      ? `sampling (KV cache): ${sampling.tokensPerS.toFixed(0)} tokens/s (${sampling.cpuTokensPerS.toFixed(0)} by CPU time; median of ${runs} processes x ${sampling.repeats} generations of ${sampling.tokens} tokens, range ${sampling.rangeTokensPerS.join('-')}; ${pooled.status === 'measured' ? pooled.tokensPerS.toFixed(0) : '?'} with the thread pool)`
+      : `sampling: unavailable (${sampling.reason})`,
+  );
 
   const checks = (['bundle', 'modules'] as const).map((entry) => checkTime(entry, quick ? 3 : 5));
   results.check = checks.map((c) => ({ ...c, bestMs: Math.round(c.bestMs), medianMs: Math.round(c.medianMs) }));
@@ -106,7 +110,8 @@ async function main(): Promise<void> {
   log(`written to ${outFile}`);
 }
 
-/** The median run (by tokens/s) of `runs` fresh processes. */
+/** The median process (by its median tokens/s) of `runs` fresh processes; the range spans all
+ *  their repeats. */
 function samplingRuns(tokens: number, workload: 'latency' | 'throughput', runs: number): SamplingSpeed {
   const child = fileURLToPath(new URL('./sampling-child.js', import.meta.url));
   const results: SamplingSpeed[] = [];
@@ -122,7 +127,15 @@ function samplingRuns(tokens: number, workload: 'latency' | 'throughput', runs: 
   const measured = results.filter((r) => r.status === 'measured').sort((a, b) => a.tokensPerS - b.tokensPerS);
   if (measured.length === 0) return results[0]!;
   const m = measured[Math.floor(measured.length / 2)]!;
-  return { ...m, tokensPerS: round(m.tokensPerS), msPerToken: round(m.msPerToken), cpuTokensPerS: round(m.cpuTokensPerS), stepwiseTokensPerS: round(m.stepwiseTokensPerS), compileAndFirstMs: Math.round(m.compileAndFirstMs) };
+  return {
+    ...m,
+    tokensPerS: round(m.tokensPerS),
+    msPerToken: round(m.msPerToken),
+    cpuTokensPerS: round(m.cpuTokensPerS),
+    rangeTokensPerS: [round(measured[0]!.rangeTokensPerS[0]), round(measured.at(-1)!.rangeTokensPerS[1])],
+    stepwiseTokensPerS: round(m.stepwiseTokensPerS),
+    compileAndFirstMs: Math.round(m.compileAndFirstMs),
+  };
 }
 
 const round = (x: number): number => Number(x.toFixed(x >= 100 ? 0 : 2));

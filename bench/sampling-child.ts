@@ -2,6 +2,7 @@
 // prints samplingSpeed's result as one JSON line. A process of its own because the workload
 // (Mesa's thread pool or none, OpenDeviceOptions.workload) is fixed when the first device opens:
 // this is the process `arch sample` runs in.
+import { availableParallelism } from 'node:os';
 import { openDevice } from '../src/runtime/device.js';
 import { samplingSpeed } from './sampling.js';
 
@@ -9,7 +10,9 @@ const tokens = Number(process.argv[2] ?? 63);
 const workload = process.argv[3] === 'throughput' ? 'throughput' : 'latency';
 const dev = await openDevice({ workload });
 try {
-  process.stdout.write(JSON.stringify({ ...(await samplingSpeed(dev, tokens)), workload }) + '\n');
+  // without the thread pool, llvmpipe works on this process's one thread
+  const threads = workload === 'latency' ? 1 : availableParallelism();
+  process.stdout.write(JSON.stringify({ ...(await samplingSpeed(dev, tokens, { threads })), workload }) + '\n');
 } finally {
   dev.destroy();
 }

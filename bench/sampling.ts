@@ -1,7 +1,9 @@
 // Sampling speed for `npm run bench`: tokens/s of KV-cache decoding (one position per token) on the
 // speed configuration, through the runtime's decoder as `arch sample` uses it: chains of steps in
 // one submit with the token chosen on the GPU. For comparison, the same decoder one token per
-// submit with the logits read back and the token chosen on the CPU (`stepwise`).
+// submit with the logits read back and the token chosen on the CPU (`stepwise`). Each is timed
+// over `repeats` whole generations from one token (after a warm-up) and the median is reported:
+// a generation is ~0.2 s, short enough for the machine's hiccups to move one by +-30 %.
 import { availableParallelism } from 'node:os';
 import { loadModel } from '../src/cli/load.js';
 import { tokenInput } from '../src/cli/pipeline.js';
@@ -19,8 +21,12 @@ export type SamplingSpeed =
       tokens: number;
       tokensPerS: number;
       msPerToken: number;
-      /** Tokens per second of process CPU time / cores: what an idle machine would give. */
+      /** Tokens per second of process CPU time / `threads` (the cores llvmpipe keeps busy: one
+       *  with the 'latency' workload): what an idle machine would give. */
       cpuTokensPerS: number;
+      /** The slowest and fastest of the repeats. */
+      rangeTokensPerS: [number, number];
+      repeats: number;
       /** One token per submit, chosen on the CPU: the decoder before chaining. */
       stepwiseTokensPerS: number;
       compileAndFirstMs: number;
@@ -31,7 +37,10 @@ export type SamplingSpeed =
 
 const GREEDY = { temperature: 0, topK: 0, topP: 1 };
 
-export async function samplingSpeed(dev: ArchDevice, tokens: number, chain = 16): Promise<SamplingSpeed> {
+export async function samplingSpeed(dev: ArchDevice, tokens: number, opts: { chain?: number; repeats?: number; threads?: number } = {}): Promise<SamplingSpeed> {
+  const chain = opts.chain ?? 16;
+  const repeats = opts.repeats ?? 5;
+  const threads = opts.threads ?? availableParallelism();
   try {
     const { model } = loadModel(SPEED_CONFIG.file, new Map(Object.entries(SPEED_CONFIG.sets)), { quietWarnings: true });
     const lowered = lower(model, { decode: true });
@@ -49,23 +58,32 @@ export async function samplingSpeed(dev: ArchDevice, tokens: number, chain = 16)
       const none = () => {};
       await generate(dec, [0], 2, GREEDY, new Rng(1), none, maxContext); // shaders compile here
       const compileAndFirstMs = performance.now() - t0;
+      /** The median of `repeats` generations of `count` tokens from one (ms and CPU ms), and the range. */
       const timed = async (how: typeof generate) => {
-        const c0 = process.cpuUsage();
-        const w0 = performance.now();
-        await how(dec, [0], count, GREEDY, new Rng(1), none, maxContext);
-        const cpu = process.cpuUsage(c0);
-        return { ms: performance.now() - w0, cpuMs: (cpu.user + cpu.system) / 1000 / availableParallelism() };
+        const runs: { ms: number; cpuMs: number }[] = [];
+        for (let r = 0; r < repeats; r++) {
+          const c0 = process.cpuUsage();
+          const w0 = performance.now();
+          await how(dec, [0], count, GREEDY, new Rng(1), none, maxContext);
+          const cpu = process.cpuUsage(c0);
+          runs.push({ ms: performance.now() - w0, cpuMs: (cpu.user + cpu.system) / 1000 / threads });
+        }
+        runs.sort((a, b) => a.ms - b.ms);
+        return { ...runs[Math.floor(runs.length / 2)]!, fastest: runs[0]!.ms, slowest: runs.at(-1)!.ms };
       };
       await stepwise(dec, [0], 2, GREEDY, new Rng(1), none, maxContext);
       const step = await timed(stepwise);
       const chained = await timed(generate);
+      const perS = (ms: number) => (1000 * count) / ms;
       return {
         status: 'measured',
         tokens: count,
-        tokensPerS: (1000 * count) / chained.ms,
+        tokensPerS: perS(chained.ms),
         msPerToken: chained.ms / count,
-        cpuTokensPerS: (1000 * count) / chained.cpuMs,
-        stepwiseTokensPerS: (1000 * count) / step.ms,
+        cpuTokensPerS: perS(chained.cpuMs),
+        rangeTokensPerS: [perS(chained.slowest), perS(chained.fastest)],
+        repeats,
+        stepwiseTokensPerS: perS(step.ms),
         compileAndFirstMs,
         decoder: 'kv-cache',
         chain,

@@ -211,7 +211,12 @@ export async function compileGraph(
 ): Promise<CompiledGraph> {
   const device: GPUDevice = 'device' in target && 'adapter' in target ? target.device : (target as GPUDevice);
   const limits = device.limits;
-  const { fused: fg, codes, plan, memory: mem, bytes } = planGraph(graph, symbols, opts, limits);
+  // Contraction operands are read-only storage textures, a WGSL language feature Dawn has; where it
+  // is missing, they are read from their buffers.
+  const features = 'gpu' in target ? (target.gpu as GPU & { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures : undefined;
+  const storageTextures = features?.has('readonly_and_readwrite_storage_textures') ?? true;
+  const source = opts.contractionSource ?? (storageTextures ? 'texture' : 'buffer');
+  const { fused: fg, codes, plan, memory: mem, bytes } = planGraph(graph, symbols, { ...opts, contractionSource: source }, limits);
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const buffers = mem.buffers.map((size, i) => device.createBuffer({ size, usage, label: `arch buffer ${i}` }));
   // Slab members live at an offset in one shared buffer instead of their own.
@@ -287,7 +292,7 @@ export async function compileGraph(
         const texture = device.createTexture({
           size: [b.width, b.height],
           format: b.format,
-          usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+          usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.STORAGE_BINDING,
         });
         textures.push(texture);
         fills.push({ texture, binding: b });

@@ -7,9 +7,11 @@
 // and walks k four at a time. What made it fast on llvmpipe (docs/llvmpipe.md has the numbers):
 // - llvmpipe runs a workgroup's invocations as SIMD lanes and turns every storage-buffer load into
 //   a scalar loop over the lanes with a bounds check per component, so loads, not FMAs, are the
-//   cost. Texel fetches (textureLoad) are gathered without that loop and are ~4x cheaper, so by
-//   default A and B are read through textures that the runtime fills with copyBufferToTexture
-//   (`source: 'buffer'` reads the storage buffers directly, for real GPUs).
+//   cost. Texel loads are gathered without that loop and are ~4x cheaper, so by default A and B
+//   are read through textures that the runtime fills with copyBufferToTexture (`source:
+//   'buffer'` reads the storage buffers directly, for real GPUs). Read-only *storage* textures
+//   (`texture_storage_2d<rgba32float, read>`): llvmpipe's image loads cost ~30-40 % less than the
+//   sampler's texel fetches (docs/llvmpipe.md).
 // - Operands are read four elements per load (one rgba32f texel or vec4) along whichever of their
 //   two dimensions is contiguous; an operand contiguous along neither falls back to scalar loads.
 // - Edges cost nothing in the inner loop: row/column indices are clamped to the last valid one
@@ -208,7 +210,9 @@ interface Part {
   comment: string;
 }
 
-function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: number): Part {
+/** `sharedA`: the A of an earlier part in the same module (same tensor, view and extents), read
+ *  through its binding instead of one of this part's own. */
+function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: number, sharedA?: string): Part {
   const { batch, m: M, n: N, k: K } = spec;
   if (![batch, M, N, K].every((x) => Number.isInteger(x) && x >= 1)) {
     throw new Error(`contraction sizes must be positive integers: batch=${batch} m=${M} n=${N} k=${K}`);
@@ -219,6 +223,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   const roundUp4 = (x: number) => Math.ceil(x / 4) * 4;
   const { a: la, b: lb, c: lc } = defaultLayouts(spec);
   const A = operand('A', suffix, la.offset, la.batchStride, la.mStride, la.kStride, M);
+  if (sharedA !== undefined) A.id = sharedA;
   const B = operand('B', suffix, lb.offset, lb.batchStride, lb.nStride, lb.kStride, N);
   const C = `C${suffix}`;
   const tm = M < 4 && A.vec !== 'out' ? M : Math.min(asked.tm, roundUp4(M));
@@ -229,23 +234,26 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
 
   const bindings: ContractionBinding[] = [];
   const decl: string[] = [];
-  for (const [j, o] of [A, B].entries()) {
-    const i = firstBinding + j;
+  let next = firstBinding;
+  for (const o of sharedA !== undefined ? [B] : [A, B]) {
+    const i = next++;
     if (sources[o.name] === 'texture') {
       const t = textureBinding(o, i, batch, K);
       bindings.push(t);
-      decl.push(`@group(0) @binding(${i}) var ${o.id}: texture_2d<f32>;`);
+      decl.push(`@group(0) @binding(${i}) var ${o.id}: texture_storage_2d<${t.format}, read>;`);
       decl.push(`const ${o.id}_SHIFT = ${Math.log2(t.width)}u;`);
     } else {
       bindings.push({ kind: 'buffer', binding: i, name: o.id, access: 'read' });
       decl.push(`@group(0) @binding(${i}) var<storage, read> ${o.id}: array<${o.vec === 'none' ? 'f32' : 'vec4f'}>;`);
     }
   }
-  bindings.push({ kind: 'buffer', binding: firstBinding + 2, name: C, access: 'read_write' });
-  decl.push(`@group(0) @binding(${firstBinding + 2}) var<storage, read_write> ${C}: array<${cVec ? 'vec4f' : 'f32'}>;`);
-  inputs.forEach((name, i) => {
-    bindings.push({ kind: 'buffer', binding: firstBinding + 3 + i, name, access: 'read' });
-    decl.push(`@group(0) @binding(${firstBinding + 3 + i}) var<storage, read> ${name}: array<f32>;`);
+  const cAt = next++;
+  bindings.push({ kind: 'buffer', binding: cAt, name: C, access: 'read_write' });
+  decl.push(`@group(0) @binding(${cAt}) var<storage, read_write> ${C}: array<${cVec ? 'vec4f' : 'f32'}>;`);
+  inputs.forEach((name) => {
+    const at = next++;
+    bindings.push({ kind: 'buffer', binding: at, name, access: 'read' });
+    decl.push(`@group(0) @binding(${at}) var<storage, read> ${name}: array<f32>;`);
   });
 
   /** A load of the element (or group of four) at element index `e`. */
@@ -254,7 +262,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     if (sources[o.name] === 'buffer') return `${o.id}[${idx}]`;
     const t = `${o.name}_t${tmp++}`;
     pre.push(`let ${t} = ${idx};`);
-    const texel = `textureLoad(${o.id}, vec2u(${t} & ((1u << ${o.id}_SHIFT) - 1u), ${t} >> ${o.id}_SHIFT), 0)`;
+    const texel = `textureLoad(${o.id}, vec2u(${t} & ((1u << ${o.id}_SHIFT) - 1u), ${t} >> ${o.id}_SHIFT))`;
     return o.vec === 'none' ? `${texel}.x` : texel;
   };
   let tmp = 0;
@@ -412,7 +420,8 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
 export function contractionGroup(specs: ContractionSpec[]): ContractionKernel {
   if (specs.length === 1) return contractionKernel(specs[0]!);
   const parts: Part[] = [];
-  for (const [j, spec] of specs.entries()) parts.push(contractionPart(spec, `_${j}`, parts.reduce((n, p) => n + p.bindings.length, 0)));
+  // one A for all: the parts read the same operand (siblings.ts checks it)
+  for (const [j, spec] of specs.entries()) parts.push(contractionPart(spec, `_${j}`, parts.reduce((n, p) => n + p.bindings.length, 0), j === 0 ? undefined : 'A_0'));
   const [first] = parts as [Part];
   for (const p of parts) {
     if (p.tile.wx !== first.tile.wx || p.tile.wy !== first.tile.wy || p.workgroups[1] !== first.workgroups[1] || p.workgroups[2] !== first.workgroups[2]) {

@@ -12,8 +12,9 @@ import { sizeOf } from './resolve.js';
 import type { ContractKernel, Kernel } from './types.js';
 import { mergedStride } from './views.js';
 
-/** More parts make one long shader; three is a projection's q, k, v. */
-const MAX_PARTS = 4;
+/** Three is a projection's q, k, v; and the parts' operands are storage textures, one A shared
+ *  and a B each: 4 is WebGPU's default maxStorageTexturesPerShaderStage. */
+const MAX_PARTS = 3;
 
 export function groupSiblings(g: Graph, kernels: Kernel[], maxBindings: number): Kernel[] {
   const out: Kernel[] = [];

@@ -27,14 +27,17 @@ function batch(r: () => number, seed: number): Feeds {
   return { inputs: { tokens_BLV: x, ['tokens_BLV' + NEXT_SUFFIX]: y }, symbols: { B, L, seed } };
 }
 
-async function run(backend: TrainBackend, steps: number, accum: number, clip: number): Promise<number[]> {
+/** `steps` steps; `inFlight` > 1 submits that many before reading the first (the trainer keeps two). */
+async function run(backend: TrainBackend, steps: number, accum: number, clip: number, inFlight = 1): Promise<number[]> {
   const r = rng(42);
+  const results: Promise<{ loss: number }>[] = [];
   const losses: number[] = [];
   for (let s = 1; s <= steps; s++) {
     const micro = Array.from({ length: accum }, (_, i) => batch(r, s * 10 + i));
-    const out = await backend.step(micro, { lr: 3e-3, step: s, gradClip: clip, adamw: { ...ADAMW_DEFAULTS, weightDecay: 0.1 } });
-    losses.push(out.loss);
+    results.push(backend.step(micro, { lr: 3e-3, step: s, gradClip: clip, adamw: { ...ADAMW_DEFAULTS, weightDecay: 0.1 } }));
+    if (results.length >= inFlight) losses.push((await results.shift()!).loss);
   }
+  for (const p of results) losses.push((await p).loss);
   return losses;
 }
 
@@ -51,7 +54,8 @@ describe('training backends agree', () => {
       const cpu = new InterpreterBackend(g, evalL.graph, init());
       const gpu = await createWebGPUBackend(dev, g, evalL.graph, { symbols: { B, L, seed: 0 }, weights: init() });
       const a = await run(cpu, 4, accum, clip);
-      const b = await run(gpu, 4, accum, clip);
+      // three steps in flight: each reads its own loss and gradient norm, not a later step's
+      const b = await run(gpu, 4, accum, clip, 3);
       for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), `step ${i + 1}: ${a[i]} vs ${b[i]}`).toBeLessThan(2e-4);
       const wa = await cpu.weights();
       const wb = await gpu.weights();

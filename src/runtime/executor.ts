@@ -78,6 +78,8 @@ export interface KernelTiming {
 export interface CompiledGraph {
   readonly fused: FusedGraph;
   readonly plan: ExecPlan;
+  /** Uploads, records and submits before it returns; the promise is the readback of `want`, so a
+   *  caller may submit more runs before awaiting it (the queue never waits for the host). */
   run(feeds: RunFeeds, want: readonly string[]): Promise<Record<string, Float32Array | Int32Array>>;
   /** Records one run into the caller's encoder: every kernel, then the state update; nothing is
    *  uploaded or read back, so several runs (and the caller's own kernels, which may write the
@@ -344,14 +346,15 @@ export async function compileGraph(
   };
 
   // ---- host side ----
-  const staging = new Map<string, GPUBuffer>();
+  // Mappable copies of outputs, a few per output: a run's readback may still be pending when the
+  // next run is submitted (the trainer submits step k+1 before it reads step k's loss).
+  const staging = new Map<string, GPUBuffer[]>();
   const stagingFor = (key: string, size: number): GPUBuffer => {
-    let b = staging.get(key);
-    if (!b || b.size < size) {
-      b?.destroy();
-      b = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      staging.set(key, b);
-    }
+    const pool = staging.get(key) ?? staging.set(key, []).get(key)!;
+    const free = pool.find((b) => b.mapState === 'unmapped' && b.size >= size);
+    if (free) return free;
+    const b = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    pool.push(b);
     return b;
   };
   const upload = (t: number, data: Data, what: string): void => {
@@ -459,6 +462,7 @@ export async function compileGraph(
       feeds.after?.(encoder);
       const stages = stage(encoder, entries);
       device.queue.submit([encoder.finish()]);
+      // (submitted, and the staging buffers' maps requested, before this returns its promise)
       const values = await readStaged(entries, stages);
       const out: Record<string, Float32Array | Int32Array> = {};
       want.forEach((name, i) => (out[name] = values[i]!));
@@ -492,7 +496,7 @@ export async function compileGraph(
     },
     destroy() {
       for (const b of buffers) b.destroy();
-      for (const b of staging.values()) b.destroy();
+      for (const pool of staging.values()) for (const b of pool) b.destroy();
       for (const t of textures) t.destroy();
       slab?.params.destroy();
       slab?.grads?.destroy();

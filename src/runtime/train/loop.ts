@@ -3,7 +3,7 @@
 // terminals or files: the caller's hooks print, append metrics and save.
 import { Rng, type DataSource, type RngState } from '../data/index.js';
 import { ADAMW_DEFAULTS, type AdamWConfig } from './adamw.js';
-import type { Feeds, TrainBackend } from './backend.js';
+import type { Feeds, StepResult, TrainBackend } from './backend.js';
 import { feedsFor, type InputSpec } from './feeds.js';
 import { learningRate, type Schedule } from './schedule.js';
 
@@ -65,6 +65,20 @@ export async function trainLoop(backend: TrainBackend, data: DataSource, inputs:
   const started = performance.now() - (resume?.elapsedS ?? 0) * 1000;
   let step = resume?.step ?? 0;
   let window = { t: performance.now(), tokens: 0 };
+  // A step is read back while the next one runs: its loss is reported one step late, except where
+  // the loop needs it settled (validation, a checkpoint, a stop), which waits for it.
+  let pending: { step: number; lr: number; tokens: number; result: Promise<StepResult> } | undefined;
+  const report = async (): Promise<void> => {
+    if (!pending) return;
+    const p = pending;
+    pending = undefined;
+    const r = await p.result;
+    window.tokens += p.tokens;
+    const now = performance.now();
+    const tps = window.tokens / Math.max(1e-9, (now - window.t) / 1000);
+    if (now - window.t > 2000) window = { t: now, tokens: 0 };
+    hooks.onStep({ step: p.step, loss: r.loss, lr: p.lr, tokens_per_s: tps, elapsed_s: (now - started) / 1000, grad_norm: r.gradNorm });
+  };
   while (step < o.steps) {
     step++;
     const micro: Feeds[] = [];
@@ -75,21 +89,22 @@ export async function trainLoop(backend: TrainBackend, data: DataSource, inputs:
       tokens += b.batch * b.length;
     }
     const lr = learningRate(step, o.schedule);
-    const r = await backend.step(micro, { lr, step, gradClip: o.gradClip, adamw: o.adamw });
-    window.tokens += tokens;
-    const now = performance.now();
-    const tps = window.tokens / Math.max(1e-9, (now - window.t) / 1000);
-    if (now - window.t > 2000) window = { t: now, tokens: 0 };
-    hooks.onStep({ step, loss: r.loss, lr, tokens_per_s: tps, elapsed_s: (now - started) / 1000, grad_norm: r.gradNorm });
+    const result = backend.step(micro, { lr, step, gradClip: o.gradClip, adamw: o.adamw }); // submitted
+    await report(); // the previous step
+    pending = { step, lr, tokens, result };
     const last = step === o.steps;
-    if ((o.evalEvery > 0 && step % o.evalEvery === 0) || last) hooks.onEval({ step, val_loss: await evaluate(backend, data, inputs, o) });
+    const evaluateNow = (o.evalEvery > 0 && step % o.evalEvery === 0) || last;
     // Let signal handlers (Ctrl-C) run: a CPU backend's step never yields on its own.
     await new Promise((r) => setImmediate(r));
-    if (hooks.stopRequested()) {
+    const stop = hooks.stopRequested();
+    if (evaluateNow || stop) await report();
+    if (evaluateNow) hooks.onEval({ step, val_loss: await evaluate(backend, data, inputs, o) });
+    if (stop) {
       await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
       return { step, stopped: true };
     }
-    if (last || (o.evalEvery > 0 && step % o.evalEvery === 0)) await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
+    if (evaluateNow) await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
   }
+  await report();
   return { step, stopped: false };
 }

@@ -1,6 +1,8 @@
 // Training on a WebGPU device: the fused forward+backward graph, then the optimizer's three
 // dispatches (gradient norm, clip scale, AdamW over the parameter slab), recorded into the same
 // command encoder and submitted once per step; only the loss and the gradient norm come back.
+// `step` submits everything before it returns its promise, so the trainer can submit the next
+// step before it reads this one's loss: the queue never drains while the host waits.
 import type { Graph } from '../../ir/index.js';
 import { accumulateKernel, adamwKernel, elementGrid, normKernel, sumsqKernel, SUMSQ_WORKGROUPS } from '../../codegen/wgsl/optimizer.js';
 import type { ArchDevice } from '../device.js';
@@ -39,7 +41,15 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   const norm = buf(16, 'gradient norm');
   const hyper = buf(48, 'optimizer hyperparameters', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   const accU = buf(16, 'accumulation', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const normOut = buf(16, 'gradient norm readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  // a step's gradient norm is read back while the next step runs: a few staging buffers in turn
+  const normOuts: GPUBuffer[] = [];
+  const normOut = (): GPUBuffer => {
+    const free = normOuts.find((b) => b.mapState === 'unmapped');
+    if (free) return free;
+    const b = buf(16, 'gradient norm readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    normOuts.push(b);
+    return b;
+  };
 
   const pipeline = (code: string, label: string) => device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code, label }), entryPoint: 'main' }, label });
   const group = (p: GPUComputePipeline, buffers: GPUBuffer[]) =>
@@ -65,11 +75,11 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
     pass.dispatchWorkgroups(...wg);
     pass.end();
   };
-  const update = (enc: GPUCommandEncoder, g: ReturnType<typeof groupsFor>) => {
+  const update = (enc: GPUCommandEncoder, g: ReturnType<typeof groupsFor>, out: GPUBuffer) => {
     dispatch(enc, sumsqP, g.sumsq, [SUMSQ_WORKGROUPS, 1, 1]);
     dispatch(enc, normP, g.norm, [1, 1, 1]);
     dispatch(enc, adamP, g.adam, grid);
-    enc.copyBufferToBuffer(norm, 0, normOut, 0, 16);
+    enc.copyBufferToBuffer(norm, 0, out, 0, 16);
   };
 
   const writeSlab = (target: GPUBuffer, values: Weights) => {
@@ -102,29 +112,33 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
 
   return {
     name: `webgpu (${dev.info.adapterName || dev.info.backend})`,
-    async step(micro: Feeds[], hp: StepHyper): Promise<StepResult> {
+    step(micro: Feeds[], hp: StepHyper): Promise<StepResult> {
       const c1 = 1 - hp.adamw.beta1 ** hp.step;
       const c2 = 1 - hp.adamw.beta2 ** hp.step;
       const h = new ArrayBuffer(48);
       new Float32Array(h, 0, 8).set([hp.lr, hp.adamw.beta1, hp.adamw.beta2, hp.adamw.eps, hp.adamw.weightDecay, c1, c2, hp.gradClip]);
       new Uint32Array(h, 32, 2).set([decayEnd, n4]);
       device.queue.writeBuffer(hyper, 0, h);
-      let loss = 0;
-      for (let i = 0; i < micro.length; i++) {
-        const f = micro[i]!;
+      const out = normOut();
+      // every micro-batch is submitted here, in order (queue writes between submits stay ordered)
+      const losses = micro.map((f, i) => {
         check(f);
         const last = i === micro.length - 1;
         if (micro.length > 1) device.queue.writeBuffer(accU, 0, new Uint32Array([new Uint32Array(new Float32Array([1 / micro.length]).buffer)[0]!, i === 0 ? 1 : 0, n4, 0]));
-        const out = await train.run({ inputs: f.inputs, seed: f.symbols.seed, after: (enc) => {
+        return train.run({ inputs: f.inputs, seed: f.symbols.seed, after: (enc) => {
           if (micro.length > 1) dispatch(enc, accP, accGroup, grid);
-          if (last) update(enc, micro.length > 1 ? accumulated : direct);
+          if (last) update(enc, micro.length > 1 ? accumulated : direct, out);
         } }, ['loss']);
-        loss += out.loss![0]! / micro.length;
-      }
-      await normOut.mapAsync(GPUMapMode.READ);
-      const gradNorm = new Float32Array(normOut.getMappedRange().slice(0, 4))[0]!;
-      normOut.unmap();
-      return { loss, gradNorm };
+      });
+      const normRead = out.mapAsync(GPUMapMode.READ); // now, so that no later step takes this buffer
+      return (async () => {
+        let loss = 0;
+        for (const l of await Promise.all(losses)) loss += l.loss![0]! / micro.length;
+        await normRead;
+        const gradNorm = new Float32Array(out.getMappedRange().slice(0, 4))[0]!;
+        out.unmap();
+        return { loss, gradNorm };
+      })();
     },
     async loss(f: Feeds): Promise<number> {
       check(f);
@@ -141,7 +155,7 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
     dispose() {
       train.destroy();
       evalG.destroy();
-      for (const b of [m, v, acc, partials, norm, hyper, accU, normOut]) b.destroy();
+      for (const b of [m, v, acc, partials, norm, hyper, accU, ...normOuts]) b.destroy();
     },
   };
 }

@@ -106,7 +106,9 @@ export class Emitter {
   /** A fresh let-bound name for an expression. */
   bind(expr: string, prefix = 'v'): string {
     if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(expr)) return expr;
-    const name = `${prefix}${this.env.counter.n++}`;
+    let name = `${prefix}${this.env.counter.n++}`;
+    // a name like i32 or f16 would shadow the WGSL type of that name
+    while (/^[iuf](8|16|32|64)$/.test(name)) name = `${prefix}${this.env.counter.n++}`;
     this.lines.push(`let ${name} = ${expr};`);
     return name;
   }

@@ -120,7 +120,7 @@ function candidates(opts: OpenDeviceOptions): Candidate[] {
   return process.platform === 'linux' ? [gpuFirst, cpu] : [gpuFirst];
 }
 
-function numericLimits(limits: GPUSupportedLimits): Record<string, number> {
+export function numericLimits(limits: GPUSupportedLimits): Record<string, number> {
   const out: Record<string, number> = {};
   // The limits object exposes its members as prototype getters: for..in sees them, Object.keys does not.
   for (const key in limits) {

@@ -15,7 +15,7 @@ import { numelOf } from '../ir/fuse/resolve.js';
 import type { FuseOptions, FusedGraph, Kernel, Tensor } from '../ir/fuse/types.js';
 import { planMemory, type MemoryPlan } from '../ir/plan.js';
 import { generateKernel, type KernelBinding, type KernelCode } from '../codegen/wgsl/index.js';
-import type { ArchDevice } from './device.js';
+import { numericLimits, type ArchDevice } from './device.js';
 
 export interface CompileOptions extends FuseOptions {
   /** Where contractions read their operands (default 'texture', fastest on llvmpipe). */
@@ -23,6 +23,8 @@ export interface CompileOptions extends FuseOptions {
   /** Parameters to place, in this order, in one buffer (and their `grad:` outputs in another, at
    *  the same offsets), so an optimizer updates them all with one dispatch. */
   slab?: string[];
+  /** Plan under tighter limits than the device's (to test what a larger model meets). */
+  limits?: Partial<PlanLimits>;
 }
 
 /** Where each slab member lives: byte offsets shared by the parameter and gradient buffers. */
@@ -104,7 +106,8 @@ const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
 function tensorName(fg: FusedGraph, t: Tensor): string {
   const n = fg.graph.nodes[t.node]!;
-  const base = n.op.kind === 'input' || n.op.kind === 'param' ? n.op.name : n.label ?? `%${n.id}`;
+  const output = [...fg.graph.outputs].find(([, id]) => id === n.id)?.[0];
+  const base = n.op.kind === 'input' || n.op.kind === 'param' ? n.op.name : n.label ?? output ?? `%${n.id}`;
   const logical = n.type.axes.map((a) => a.name).join('');
   const layout = t.layout.join('');
   return layout === logical ? base : `${base} as ${layout}`;
@@ -113,6 +116,9 @@ function tensorName(fg: FusedGraph, t: Tensor): string {
 function tensorBytes(fg: FusedGraph, t: Tensor): number {
   return numelOf(fg.graph.nodes[t.node]!) * 4;
 }
+
+/** WebGPU's default maxTextureDimension2D: the widest texture a plan uses. */
+const MAX_TEXTURE_WIDTH = 8192;
 
 /** Round up to 16 bytes: vec4 and texel reads may run to the end of a group of four. */
 const align16 = (x: number) => Math.max(16, Math.ceil(x / 16) * 16);
@@ -152,7 +158,7 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   const maxBindings = Math.min(opts.maxBindings ?? limits.maxStorageBuffersPerShaderStage, limits.maxStorageBuffersPerShaderStage);
   const fg = fuse(graph, symbols, { ...opts, maxBindings });
   const codes: KernelCode[] = fg.kernels.map((k) =>
-    generateKernel(fg, k, { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension, source: opts.contractionSource }),
+    generateKernel(fg, k, { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, source: opts.contractionSource }),
   );
 
   const persistent = new Set<number>([...fg.inputs.values(), ...fg.params.values(), ...fg.outputs.values()]);
@@ -160,8 +166,19 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   for (const c of codes) {
     for (const b of c.bindings) if (b.kind === 'texture') bytes[b.tensor] = Math.max(bytes[b.tensor]!, b.bufferBytesNeeded);
   }
+  // A tensor only read through textures may be larger than a storage binding (up to a texture
+  // 8192 texels wide); one bound as a storage buffer may not.
+  const storageBound = new Set(codes.flatMap((c) => c.bindings.flatMap((b) => (b.kind === 'storage' ? [b.tensor] : []))));
+  for (const c of codes) {
+    for (const b of c.bindings) {
+      if (b.kind === 'texture' && b.width > MAX_TEXTURE_WIDTH) {
+        const t = fg.tensors[b.tensor]!;
+        throw new PlanLimitError(`tensor ${tensorName(fg, t)} needs ${bytes[b.tensor]} bytes, more than a texture of ${MAX_TEXTURE_WIDTH} x ${MAX_TEXTURE_WIDTH} texels holds`);
+      }
+    }
+  }
   fg.tensors.forEach((t, i) => {
-    if (bytes[i]! > limits.maxStorageBufferBindingSize) {
+    if (storageBound.has(i) && bytes[i]! > limits.maxStorageBufferBindingSize) {
       throw new PlanLimitError(
         `tensor ${tensorName(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ` +
           `${bytes[i]} bytes, more than one binding may hold (maxStorageBufferBindingSize: ${limits.maxStorageBufferBindingSize} bytes); ` +
@@ -212,7 +229,8 @@ export async function compileGraph(
   opts: CompileOptions = {},
 ): Promise<CompiledGraph> {
   const device: GPUDevice = 'device' in target && 'adapter' in target ? target.device : (target as GPUDevice);
-  const limits = device.limits;
+  // tighter limits than the device's, if asked (tests run what a larger model meets)
+  const limits: GPUSupportedLimits = opts.limits ? { ...numericLimits(device.limits), ...opts.limits } as unknown as GPUSupportedLimits : device.limits;
   // Contraction operands are read-only storage textures, a WGSL language feature Dawn has; where it
   // is missing, they are read from their buffers.
   const features = 'gpu' in target ? (target.gpu as GPU & { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures : undefined;

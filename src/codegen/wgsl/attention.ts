@@ -30,7 +30,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
   const env = kernelEnv(fg, k, provided);
-  const { decls, bindings } = storageBindings(fg, k, env);
+  const { decls, bindings } = storageBindings(fg, k, env, opts);
   const logits = g.nodes[k.logits]!;
   const out = g.nodes[k.node]!;
   const axesOfNode = (names: readonly string[], ...from: number[]) =>

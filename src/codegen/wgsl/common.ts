@@ -1,7 +1,7 @@
 // What every kernel template shares: the generated kernel's shape, bindings and dispatch geometry.
 
 import type { FusedGraph, Kernel, Tensor } from '../../ir/fuse/types.js';
-import type { TextureBinding } from './contraction.js';
+import { linearTexture, type TextureBinding } from './contraction.js';
 import { newEnv, type EmitEnv } from './expr.js';
 
 export type KernelBinding =
@@ -20,6 +20,9 @@ export interface KernelCode {
 export interface CodegenOptions {
   /** Device limit: workgroups per dispatch dimension. */
   maxWorkgroupsPerDimension?: number;
+  /** Device limit: bytes one storage binding may hold. A tensor only read, and larger, is read
+   *  through a texture instead (which has no such limit: GPT-2's 154 MB token table on llvmpipe). */
+  maxStorageBufferBindingSize?: number;
 }
 
 /** Workgroups for `count` groups, folded into a second dimension past the per-dimension limit. */
@@ -30,14 +33,26 @@ export function grid(count: number, limit: number): { workgroups: [number, numbe
   return { workgroups: [nx, ny, 1], nx };
 }
 
-/** Storage declarations for a kernel's tensors: reads first, then writes; names t<binding>. */
-export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string> }): { decls: string[]; bindings: KernelBinding[] } {
+/** Storage declarations for a kernel's tensors: reads first, then writes; names t<binding>. A read
+ *  tensor too large for a storage binding becomes a read-only r32float storage texture, loaded as
+ *  a linear array (EmitEnv.textured). */
+export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number> }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize'> = {}): { decls: string[]; bindings: KernelBinding[] } {
   const decls: string[] = [];
   const bindings: KernelBinding[] = [];
   const add = (t: number, access: 'read' | 'read_write'): void => {
     const b = bindings.length;
     const tensor = fg.tensors[t]!;
-    const ty = fg.graph.nodes[tensor.node]!.type.dtype === 'i32' ? 'i32' : 'f32';
+    const node = fg.graph.nodes[tensor.node]!;
+    const floats = node.type.axes.reduce((p, a) => p * (a.size as number), 1);
+    if (access === 'read' && node.type.dtype === 'f32' && floats * 4 > (opts.maxStorageBufferBindingSize ?? Infinity)) {
+      const { name: _name, ...texture } = linearTexture(b, `t${b}`, floats, 1, 0);
+      decls.push(`@group(0) @binding(${b}) var t${b}: texture_storage_2d<r32float, read>;`, `const t${b}_SHIFT = ${Math.log2(texture.width)}u;`);
+      bindings.push({ ...texture, tensor: t });
+      env.bound.set(t, `t${b}`);
+      env.textured.add(t);
+      return;
+    }
+    const ty = node.type.dtype === 'i32' ? 'i32' : 'f32';
     decls.push(`@group(0) @binding(${b}) var<storage, ${access}> t${b}: array<${ty}>;`);
     bindings.push({ kind: 'storage', binding: b, tensor: t, access });
     env.bound.set(t, `t${b}`);
@@ -59,10 +74,11 @@ export function preamble(env: EmitEnv, decls: string[], bindings: KernelBinding[
   return out;
 }
 
-export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map()): EmitEnv & { bound: Map<number, string> } {
+export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map()): EmitEnv & { bound: Map<number, string>; textured: Set<number> } {
   const bound = new Map<number, string>();
-  return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided }) as EmitEnv & {
+  return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided, textured: new Set() }) as EmitEnv & {
     bound: Map<number, string>;
+    textured: Set<number>;
   };
 }
 

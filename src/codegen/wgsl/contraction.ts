@@ -169,13 +169,20 @@ function span(o: Operand, batch: number, k: number): number {
 
 function textureBinding(o: Operand, binding: number, batch: number, k: number): TextureBinding {
   const perTexel = o.vec === 'none' ? 1 : 4;
+  return linearTexture(binding, o.id, span(o, batch, k) / perTexel, perTexel, o.offset * 4);
+}
+
+/**
+ * `texels` texels of `perTexel` f32 each, from byte `base` of a buffer, as a 2-D texture read as
+ * a linear array: texel i at (i & (width - 1), i >> log2(width)), the width a power of two.
+ * Filled by one or two copyBufferToTexture calls (the full rows, then the tail row).
+ */
+export function linearTexture(binding: number, name: string, texels: number, perTexel: 1 | 4, base: number): TextureBinding {
   const texelBytes = perTexel * 4;
-  const texels = span(o, batch, k) / perTexel;
   let width = MIN_TEXTURE_WIDTH;
   while (Math.ceil(texels / width) > MAX_TEXTURE_DIM) width *= 2;
   const fullRows = Math.floor(texels / width);
   const rest = texels - fullRows * width;
-  const base = o.offset * 4;
   const copies: TextureBinding['copies'] = [];
   if (fullRows > 0) copies.push({ bufferOffset: base, bytesPerRow: width * texelBytes, originY: 0, width, height: fullRows });
   if (rest > 0) {
@@ -184,7 +191,7 @@ function textureBinding(o: Operand, binding: number, batch: number, k: number): 
   return {
     kind: 'texture',
     binding,
-    name: o.id,
+    name,
     format: perTexel === 4 ? 'rgba32float' : 'r32float',
     width,
     height: fullRows + (rest > 0 ? 1 : 0),

@@ -14,7 +14,7 @@ const WG = 64;
 
 export function elementwiseKernel(fg: FusedGraph, k: ElementwiseKernel, opts: Required<CodegenOptions>): KernelCode {
   const env = kernelEnv(fg, k);
-  const { decls, bindings } = storageBindings(fg, k, env);
+  const { decls, bindings } = storageBindings(fg, k, env, opts);
   const space = axesOf(fg, k.writes[0]!, k.space);
   const total = space.reduce((p, a) => p * a.size, 1);
   const { workgroups, nx } = grid(Math.ceil(total / WG), opts.maxWorkgroupsPerDimension);

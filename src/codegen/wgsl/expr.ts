@@ -19,6 +19,8 @@ export interface EmitEnv {
   primary: ReadonlyMap<number, number>;
   /** Tensor -> the WGSL array bound to it in this kernel. */
   bound: ReadonlyMap<number, string>;
+  /** Tensors bound as linear r32float textures instead (too large for a storage binding). */
+  textured: ReadonlySet<number>;
   /** Nodes this kernel computes in place even though they are materialised. */
   inline: ReadonlySet<number>;
   /** Values held in registers, valid at exactly these coordinates (a row's reductions). */
@@ -150,6 +152,10 @@ export class Emitter {
     if (t !== undefined && !env.inline.has(node.id)) {
       const name = env.bound.get(t);
       if (name === undefined) throw new Error(`codegen: tensor ${t} (%${node.id}) is read but not bound`);
+      if (env.textured.has(t)) {
+        const at = this.bind(`u32(${this.offset(env.tensors[t]!, coords)})`, 'tx');
+        return `textureLoad(${name}, vec2u(${at} & ((1u << ${name}_SHIFT) - 1u), ${at} >> ${name}_SHIFT)).x`;
+      }
       return `${name}[${this.offset(env.tensors[t]!, coords)}]`;
     }
     const x = (j: number, c: Coords = coords): string => this.value(node.inputs[j]!, c);

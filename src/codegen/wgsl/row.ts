@@ -35,7 +35,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
   const env = kernelEnv(fg, k, provided);
-  const { decls, bindings } = storageBindings(fg, k, env);
+  const { decls, bindings } = storageBindings(fg, k, env, opts);
   const first = g.nodes[k.reductions[0]!]!;
   const rowAxes = k.rowAxes.map((n) => ({ name: n, size: sizeOf(first, n) }));
   const src = fg.graph.nodes[k.terms[0]!]!;

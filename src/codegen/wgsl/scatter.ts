@@ -26,7 +26,7 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
   const env = kernelEnv(fg, k, provided);
-  const { decls, bindings } = storageBindings(fg, k, env);
+  const { decls, bindings } = storageBindings(fg, k, env, opts);
   const nodes = k.reductions.map((r) => g.nodes[r]!);
   const first = nodes[0]!;
   const rowAxes = k.rowAxes.map((n) => ({ name: n, size: sizeOf(first, n) }));

@@ -6,7 +6,7 @@
 import type { Graph } from '../../ir/index.js';
 import { accumulateKernel, adamwKernel, elementGrid, normKernel, sumsqKernel, SUMSQ_WORKGROUPS } from '../../codegen/wgsl/optimizer.js';
 import type { ArchDevice } from '../device.js';
-import { compileGraph } from '../executor.js';
+import { compileGraph, PlanLimitError } from '../executor.js';
 import { decays } from './adamw.js';
 import type { Feeds, OptimizerState, StepHyper, StepResult, TrainBackend, Weights } from './backend.js';
 
@@ -28,6 +28,13 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   const evalG = await compileGraph(dev, evalGraph, o.symbols, { slab: order });
   const slab = train.slab!;
   if (!slab.grads) throw new Error('the training graph has no gradients');
+  if (slab.bytes > device.limits.maxStorageBufferBindingSize) {
+    // the optimizer reads and writes every parameter through one binding
+    throw new PlanLimitError(
+      `the parameters need ${slab.bytes} bytes in one buffer for the optimizer, more than one binding may hold on this adapter ` +
+        `(maxStorageBufferBindingSize: ${device.limits.maxStorageBufferBindingSize} bytes); train a smaller model here, or on a GPU`,
+    );
+  }
   if (evalG.slab!.bytes !== slab.bytes) throw new Error('the training and evaluation graphs lay out their parameters differently');
   const n4 = slab.bytes / 16;
   const firstVector = slab.members.find((m) => !decays(shapes.get(m.name)!));

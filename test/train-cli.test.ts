@@ -91,4 +91,15 @@ describe('arch train', () => {
     expect(arch('sample', 'models/gpt-nano.arch', '--weights', junk).code).toBe(1);
     expect(arch('train', 'models/gpt-nano.arch', '--data', join(dir, 'missing.txt')).code).toBe(2);
   });
+
+  it('a model too large for the adapter is one clear error, and leaves no run directory behind', () => {
+    // ~50M parameters: 202 MB in the optimizer's one buffer, over llvmpipe's 128 MiB binding limit
+    const out = join(dir, 'too-large');
+    const r = arch('train', 'models/gpt-nano.arch', '--set', 'D=2048', '--set', 'N=1', '--data', 'task:copy', '--steps', '1', '--batch', '1', '--out', out);
+    if (r.code === 0) return; // an adapter that binds that much (a GPU) trains it: nothing to refuse
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/more than one binding may hold on this adapter \(maxStorageBufferBindingSize: \d+ bytes\)/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(existsSync(out)).toBe(false);
+  });
 });

@@ -234,15 +234,12 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
   }
 
   const outDir = resumeDir ?? req.out ?? join('runs', model.name);
-  mkdirSync(outDir, { recursive: true });
   const metricsPath = join(outDir, 'metrics.jsonl');
   const ckptPath = join(outDir, 'checkpoint.safetensors');
   if (!resumed && existsSync(ckptPath) && !req.out) {
     // A default directory already holding a run: keep it, use a fresh one.
     throw new UsageError(`${outDir} already holds a run; continue it with --resume ${outDir}, or choose --out DIR`);
   }
-  if (resumed) keepMetricsUpTo(metricsPath, resumed.meta!.step);
-  else writeFileSync(metricsPath, '');
 
   let device: ArchDevice | undefined;
   let backend: TrainBackend;
@@ -258,6 +255,10 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     log(`compiling for ${device.info.adapterName || device.info.backend} (${device.info.backend})...\n`);
     backend = await createWebGPUBackend(device, train.graph, evalG.graph, { symbols, weights, state: resumed?.optimizer ?? undefined });
   }
+  // Only now that the model compiled for the device: a run that cannot start leaves no files.
+  mkdirSync(outDir, { recursive: true });
+  if (resumed) keepMetricsUpTo(metricsPath, resumed.meta!.step);
+  else writeFileSync(metricsPath, '');
   const opts: TrainOptions = {
     steps,
     batch: o.batch,

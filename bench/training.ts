@@ -56,7 +56,7 @@ export async function stepTime(dev: ArchDevice, built: Built, symbols: Record<st
     await c.run({ inputs }, ['loss']);
     const compileMs = performance.now() - t0;
     const cpu0 = process.cpuUsage();
-    const ms = await timeSteps(c, inputs, steps);
+    const ms = await timeSteps((i) => c.run({ inputs, seed: i }, ['loss']), steps);
     const cpu = process.cpuUsage(cpu0);
     // timeSteps runs one untimed warm-up step, then `steps`.
     const cpuMs = (cpu.user + cpu.system) / 1000 / (steps + 1) / availableParallelism();

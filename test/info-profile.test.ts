@@ -96,6 +96,29 @@ describe('arch compile --emit plan|wgsl (no device needed)', () => {
 });
 
 describe('arch profile', () => {
+  it('--decode times one step of KV-cache decoding, kernel by kernel', () => {
+    const r = arch('profile', ...TINY, '--decode', '--position', '5', '--steps', '2', '--reps', '2', '--json');
+    expect(r.code, r.err).toBe(0);
+    const p = JSON.parse(r.out) as Profile;
+    expect(p.what).toBe('decoding');
+    expect(p.symbols).toEqual({ position: 5 });
+    expect(p.tokensPerStep).toBe(1);
+    expect(p.kernels.length).toBe(p.dispatchesPerStep);
+    expect(p.kernels.reduce((a, k) => a + k.share, 0)).toBeCloseTo(1, 6);
+    expect(p.stepMs).toBeGreaterThan(0);
+    expect(p.tokensPerS).toBeCloseTo(1000 / p.stepMs, 6);
+    expect(formatProfile(p)).toMatch(/one decoding step \(KV cache\)/);
+    for (const [args, message] of [
+      [['--decode', '--position', '99'], /--position 99: expected a whole number from 0 to 63/],
+      [['--position', '3'], /--position goes with --decode/],
+    ] as const) {
+      const bad = arch('profile', ...TINY, ...args);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(message);
+      noStack(bad.err);
+    }
+  });
+
   it('times every fused kernel of a training step; the shares add up to the whole', () => {
     const r = arch('profile', ...TINY, '--batch', '2', '--length', '8', '--steps', '2', '--reps', '2', '--json');
     expect(r.code, r.err).toBe(0);

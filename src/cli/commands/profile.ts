@@ -1,13 +1,16 @@
 // `arch profile`: where a training step's time goes. Compiles the forward + backward graph as
 // `arch train` does, times every fused kernel from the CPU (adapters like llvmpipe have no
 // timestamp queries), and sets the kernels against what a dispatch costs when it does nothing, so
-// a user sees why a small model can be slower on a GPU than its FLOPs suggest.
+// a user sees why a small model can be slower on a GPU than its FLOPs suggest. With --decode, the
+// same for one step of KV-cache decoding as `arch sample` runs it.
 import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
 import { loadModel } from '../load.js';
-import { buildGraph, type Built } from '../pipeline.js';
+import { buildGraph, tokenInput, type Built } from '../pipeline.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
 import { bindSymbols, fusedSummary, OPTIMIZER_DISPATCHES, sizeArgs } from './compile.js';
-import { initParams, type Data } from '../../ir/index.js';
+import { initParams, prune, type Data } from '../../ir/index.js';
+import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
+import type { CheckedModel } from '../../compiler/graph.js';
 import { compileGraph, type CompiledGraph } from '../../runtime/executor.js';
 import type { ArchDevice } from '../../runtime/device.js';
 
@@ -28,6 +31,8 @@ export interface KernelProfile {
 
 export interface Profile {
   model: string;
+  /** What a step is: forward + backward of a training batch, or one decoded token. */
+  what: 'training' | 'decoding';
   adapter: string;
   backend: string;
   symbols: Record<string, number>;
@@ -52,7 +57,7 @@ export interface Profile {
 export const profileCommand: CommandSpec = {
   name: 'profile',
   summary: "time a training step's fused kernels: where the time goes, dispatch overhead, compile time",
-  usage: 'arch profile FILE [--batch B] [--length L] [--steps N] [--reps R] [--backend NAME] [--json] [--set NAME=VALUE ...]',
+  usage: 'arch profile FILE [--decode [--position P]] [--batch B] [--length L] [--steps N] [--reps R] [--backend NAME] [--json] [--set NAME=VALUE ...]',
   options: {
     set: { type: 'string', multiple: true },
     batch: { type: 'string' },
@@ -62,6 +67,8 @@ export const profileCommand: CommandSpec = {
     top: { type: 'string' },
     backend: { type: 'string' },
     unfused: { type: 'boolean' },
+    decode: { type: 'boolean' },
+    position: { type: 'string' },
     json: { type: 'boolean' },
     verbose: { type: 'boolean' },
   },
@@ -73,10 +80,12 @@ export const profileCommand: CommandSpec = {
     ['--reps R', 'dispatches per kernel when timing kernels one by one (default 5)'],
     ['--top N', 'show only the N slowest kernels (the totals still count them all)'],
     ['--unfused', 'one kernel per op, to see what fusion saves'],
+    ['--decode', 'profile one step of KV-cache decoding (one token, as `arch sample` runs it) instead of a training step'],
+    ['--position P', "with --decode: the position decoded, which sets how many cached keys attention reads (default: the middle of the context)"],
     ['--json', 'print the profile as JSON'],
     BACKEND_HELP,
   ],
-  examples: ['arch profile models/gpt-nano.arch', 'arch profile models/gpt-nano.arch --set D=128 --set N=4 --top 15'],
+  examples: ['arch profile models/gpt-nano.arch', 'arch profile models/gpt-nano.arch --set D=128 --set N=4 --top 15', 'arch profile models/gpt-nano.arch --set D=128 --set N=4 --decode'],
   async run(args) {
     const file = oneFile(args, profileCommand);
     const count = (name: string, fallback: number): number => {
@@ -92,12 +101,15 @@ export const profileCommand: CommandSpec = {
     const backend = parseBackend(args.values.backend);
     if (backend === 'interpreter') throw new UsageError('profile times WebGPU kernels: choose a WebGPU backend (webgpu, vulkan, opengles)');
     const { model } = loadModel(file, args.sets, { quietWarnings: true });
-    const built = buildGraph(model, { training: true, grad: true });
-    const symbols = bindSymbols(built, sizeArgs(args));
-    const dev = await deviceFor(backend, Boolean(args.values.verbose));
+    const decode = Boolean(args.values.decode);
+    if (!decode && args.values.position !== undefined) throw new UsageError('--position goes with --decode');
+    const built = decode ? undefined : buildGraph(model, { training: true, grad: true });
+    const symbols = built ? bindSymbols(built, sizeArgs(args)) : {};
+    const dev = await deviceFor(backend, Boolean(args.values.verbose), decode ? 'latency' : 'throughput');
     try {
       if (!args.values.json) process.stderr.write(`profiling ${model.name} on ${dev.info.adapterName} (${dev.info.backend})...\n`);
-      const p = await profileTraining(dev, model.name, built, symbols, { steps, reps, unfused: Boolean(args.values.unfused) });
+      const o = { steps, reps, unfused: Boolean(args.values.unfused) };
+      const p = built ? await profileTraining(dev, model.name, built, symbols, o) : await profileDecoding(dev, model, args.values.position, o);
       process.stdout.write(args.values.json ? JSON.stringify(p, null, 2) + '\n' : formatProfile(p, top));
     } finally {
       dev.destroy();
@@ -133,13 +145,44 @@ export async function profileTraining(
 ): Promise<Profile> {
   const t0 = performance.now();
   const c = await compileGraph(dev, built.graph, symbols, { unfused: o.unfused });
-  const hostCompileMs = performance.now() - t0;
+  const tokens = Object.entries(symbols).filter(([k]) => k !== 'seed').reduce((a, [, v]) => a * v, 1);
+  const inputs = randomInputs(built, symbols);
+  return profileCompiled(dev, c, performance.now() - t0, initParams(built.lowered.graph, {}, 1), { model: modelName, what: 'training', symbols, tokens }, (i) =>
+    c.run({ inputs, seed: i }, ['loss']), o);
+}
+
+/** One step of KV-cache decoding: the decode graph `arch sample` compiles, at one position. */
+export async function profileDecoding(dev: ArchDevice, model: CheckedModel, position: unknown, o: { steps: number; reps: number; unfused?: boolean }): Promise<Profile> {
+  const lowered = lower(model, { decode: true });
+  const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+  if (caches.length === 0) throw new UsageError(`${model.name} has no attention whose keys a cache could hold: --decode profiles causal language models`);
+  const t = tokenInput(lower(model), model.name);
+  const context = t.maxLength ?? 1;
+  const at = position === undefined ? Math.floor(context / 2) : Number(position);
+  if (!Number.isInteger(at) || at < 0 || at >= context) throw new UsageError(`--position ${String(position)}: expected a whole number from 0 to ${context - 1}`);
+  const graph = prune(lowered.graph, ['logits', ...caches]);
+  const symbols = { [t.batchSymbol]: 1, [t.lengthSymbol]: 1, seed: 0 };
+  const t0 = performance.now();
+  const c = await compileGraph(dev, graph, symbols, { unfused: o.unfused, state: Object.fromEntries(caches.map((k) => [k, k])) });
+  const inputs = { [t.name]: Int32Array.of(1), [POSITION_INPUT]: Float32Array.of(at) };
+  return profileCompiled(dev, c, performance.now() - t0, initParams(graph, {}, 1), { model: model.name, what: 'decoding', symbols: { position: at }, tokens: 1 }, () =>
+    c.run({ inputs }, ['logits']), o);
+}
+
+async function profileCompiled(
+  dev: ArchDevice,
+  c: CompiledGraph,
+  hostCompileMs: number,
+  params: Record<string, ArrayLike<number>>,
+  about: { model: string; what: Profile['what']; symbols: Record<string, number>; tokens: number },
+  step: (i: number) => Promise<unknown>,
+  o: { steps: number; reps: number },
+): Promise<Profile> {
   try {
-    c.setParams(Object.fromEntries(Object.entries(initParams(built.lowered.graph, {}, 1)).map(([k, v]) => [k, Float32Array.from(v)])));
-    const inputs = randomInputs(built, symbols);
+    c.setParams(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Float32Array.from(v)])));
     // Kernels one at a time first, so that each one's first dispatch is its very first (the driver's compile).
     const raw = await c.timeKernels(o.reps);
-    const stepMs = await timeSteps(c, inputs, o.steps);
+    const stepMs = await timeSteps(step, o.steps);
     // Each kernel's timing includes one submit-and-wait round trip spread over its reps: take it out.
     const roundTrip = await roundTripMs(dev.device);
     const timings = raw.map((t) => ({ ...t, ms: Math.max(1e-3, t.ms - roundTrip / o.reps) }));
@@ -157,14 +200,13 @@ export async function profileTraining(
     }));
     kernels.sort((a, b) => b.ms - a.ms);
     const dispatches = c.plan.dispatchesPerRun;
-    const tokens = Object.entries(symbols)
-      .filter(([k]) => k !== 'seed')
-      .reduce((a, [, v]) => a * v, 1);
+    const tokens = about.tokens;
     return {
-      model: modelName,
+      model: about.model,
+      what: about.what,
       adapter: dev.info.adapterName,
       backend: dev.info.backend,
-      symbols,
+      symbols: about.symbols,
       tokensPerStep: tokens,
       kernels,
       stepMs,
@@ -181,13 +223,13 @@ export async function profileTraining(
   }
 }
 
-/** Median milliseconds of a forward + backward run (after one untimed warm-up run). */
-export async function timeSteps(c: CompiledGraph, inputs: Record<string, Data>, steps: number): Promise<number> {
-  await c.run({ inputs }, ['loss']);
+/** Median milliseconds of a step, run end to end (after one untimed warm-up run). */
+export async function timeSteps(step: (i: number) => Promise<unknown>, steps: number): Promise<number> {
+  await step(0);
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    await c.run({ inputs, seed: i + 1 }, ['loss']);
+    await step(i + 1);
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
@@ -238,7 +280,7 @@ export function formatProfile(p: Profile, top = Number.MAX_SAFE_INTEGER): string
   const nameW = Math.min(48, Math.max(6, ...shown.map((k) => k.name.length)));
   const cut = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + '…' : s);
   const lines = [
-    `${p.model} on ${p.adapter} (${p.backend}), ${Object.entries(p.symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ')}: forward + backward`,
+    `${p.model} on ${p.adapter} (${p.backend}), ${Object.entries(p.symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ')}: ${p.what === 'decoding' ? 'one decoding step (KV cache)' : 'forward + backward'}`,
     '',
     `${'kernel'.padEnd(nameW)}  ${'kind'.padEnd(11)} ${'workgroups'.padStart(10)} ${'ms'.padStart(8)} ${'share'.padStart(6)} ${'cum.'.padStart(6)}  fuses`,
   ];
@@ -253,8 +295,10 @@ export function formatProfile(p: Profile, top = Number.MAX_SAFE_INTEGER): string
   const overheadMs = p.dispatchesPerStep * p.dispatchOverheadMs;
   lines.push(
     '',
-    `step (forward + backward, end to end): ${ms(p.stepMs)} ms for ${fmtInt(p.tokensPerStep)} tokens = ${fmtInt(Math.round(p.tokensPerS))} tokens/s`,
-    `kernels timed one by one:              ${ms(p.kernelMs)} ms in ${fmtInt(p.dispatchesPerStep)} dispatches (+${OPTIMIZER_DISPATCHES} optimizer dispatches in a training step)`,
+    p.what === 'decoding'
+      ? `step (one token, end to end):          ${ms(p.stepMs)} ms = ${fmtInt(Math.round(p.tokensPerS))} tokens/s one submit a token (\`arch sample\` chains 16 a submit)`
+      : `step (forward + backward, end to end): ${ms(p.stepMs)} ms for ${fmtInt(p.tokensPerStep)} tokens = ${fmtInt(Math.round(p.tokensPerS))} tokens/s`,
+    `kernels timed one by one:              ${ms(p.kernelMs)} ms in ${fmtInt(p.dispatchesPerStep)} dispatches${p.what === 'decoding' ? '' : ` (+${OPTIMIZER_DISPATCHES} optimizer dispatches in a training step)`}`,
     `dispatch overhead:                     ${(p.dispatchOverheadMs * 1000).toFixed(0)} us per dispatch (an empty kernel) x ${fmtInt(p.dispatchesPerStep)} = ${ms(overheadMs)} ms, ${pct(p.overheadShare)} of the step`,
     `compile:                               ${ms(p.hostCompileMs)} ms on the host (fusion, WGSL, pipelines) + ${ms(p.firstDispatchMs)} ms at first dispatches (the driver's shader compile)`,
   );

@@ -76,6 +76,26 @@ describe('compileGraph', () => {
     await expect(compileGraph(d, b.build(), { N: n })).rejects.toThrow(new RegExp(`tensor y .*needs ${n * 50257 * 4} bytes`));
   });
 
+  it('large kernels read their inputs through textures, small ones through storage buffers; both match', async () => {
+    const d = await device();
+    for (const [rows, textured] of [[200, true], [10, false]] as const) {
+      const b = new GraphBuilder();
+      const x = b.input('x', [ax('R', rows), ax('C', 100)]);
+      const y = b.input('y', [ax('R', rows), ax('C', 100)]);
+      const s = b.reduce('sum', b.mul(x, y), 'C'); // a row kernel reading two inputs
+      b.output('z', b.add(b.mul(x, s), y)); // and an elementwise one reading them again
+      const graph = b.build();
+      const c = await compileGraph(d, graph, {});
+      const kinds = c.plan.kernels.flatMap((k) => k.bindings).filter((x) => x.tensor === 'x' || x.tensor === 'y').map((x) => x.kind);
+      expect(new Set(kinds)).toEqual(new Set([textured ? 'texture' : 'storage']));
+      const feeds = randomFeeds(graph, {}, 3);
+      const out = await c.run({ inputs: feeds.inputs }, ['z']);
+      const want = interpret(graph, { inputs: feeds.inputs, params: {} }).get('z')!.data;
+      out.z!.forEach((v, i) => expect(v, `z[${i}]`).toBeCloseTo(want[i]!, 3));
+      c.destroy();
+    }
+  });
+
   it('reads a tensor larger than a storage binding through a texture (a GPT-2 token table on llvmpipe)', async () => {
     const d = await device();
     const b = new GraphBuilder();

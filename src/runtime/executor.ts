@@ -128,6 +128,7 @@ export interface PlanLimits {
   maxStorageBuffersPerShaderStage: number;
   maxComputeWorkgroupsPerDimension: number;
   maxStorageBufferBindingSize: number;
+  maxStorageTexturesPerShaderStage: number;
 }
 
 /** WebGPU's default limits: what every adapter offers, so a plan made with them runs anywhere. */
@@ -135,6 +136,7 @@ export const DEFAULT_LIMITS: PlanLimits = {
   maxStorageBuffersPerShaderStage: 8,
   maxComputeWorkgroupsPerDimension: 65535,
   maxStorageBufferBindingSize: 128 * 1024 * 1024,
+  maxStorageTexturesPerShaderStage: 4,
 };
 
 /** A tensor that does not fit the device's limits (exit code 2 in the CLI: a smaller batch helps). */
@@ -158,7 +160,13 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   const maxBindings = Math.min(opts.maxBindings ?? limits.maxStorageBuffersPerShaderStage, limits.maxStorageBuffersPerShaderStage);
   const fg = fuse(graph, symbols, { ...opts, maxBindings });
   const codes: KernelCode[] = fg.kernels.map((k) =>
-    generateKernel(fg, k, { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, source: opts.contractionSource }),
+    generateKernel(fg, k, {
+      maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      // where contraction operands are textures, other kernels read through them too
+      textureReads: (opts.contractionSource ?? 'texture') === 'texture' ? limits.maxStorageTexturesPerShaderStage : 0,
+      source: opts.contractionSource,
+    }),
   );
 
   const persistent = new Set<number>([...fg.inputs.values(), ...fg.params.values(), ...fg.outputs.values()]);

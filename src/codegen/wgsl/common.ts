@@ -23,6 +23,10 @@ export interface CodegenOptions {
   /** Device limit: bytes one storage binding may hold. A tensor only read, and larger, is read
    *  through a texture instead (which has no such limit: GPT-2's 154 MB token table on llvmpipe). */
   maxStorageBufferBindingSize?: number;
+  /** Read-only f32 tensors a kernel reads through storage textures rather than storage buffers
+   *  (the largest first; the device's maxStorageTexturesPerShaderStage). On llvmpipe a texel
+   *  load is several times cheaper than a storage-buffer load (docs/llvmpipe.md). 0: none. */
+  textureReads?: number;
 }
 
 /** Workgroups for `count` groups, folded into a second dimension past the per-dimension limit. */
@@ -33,18 +37,34 @@ export function grid(count: number, limit: number): { workgroups: [number, numbe
   return { workgroups: [nx, ny, 1], nx };
 }
 
+/** Kernels touching fewer elements than this read through storage buffers (decoding's tiny
+ *  kernels: the copies into textures cost more than they save). */
+const TEXTURE_MIN_WORK = 16384;
+
 /** Storage declarations for a kernel's tensors: reads first, then writes; names t<binding>. A read
  *  tensor too large for a storage binding becomes a read-only r32float storage texture, loaded as
  *  a linear array (EmitEnv.textured). */
-export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number> }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize'> = {}): { decls: string[]; bindings: KernelBinding[] } {
+export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number> }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}): { decls: string[]; bindings: KernelBinding[] } {
   const decls: string[] = [];
   const bindings: KernelBinding[] = [];
+  const floatsOf = (t: number): number => fg.graph.nodes[fg.tensors[t]!.node]!.type.axes.reduce((p, a) => p * (a.size as number), 1);
+  const isF32 = (t: number): boolean => fg.graph.nodes[fg.tensors[t]!.node]!.type.dtype === 'f32';
+  // oversized reads must be textures; then the largest others, up to the budget
+  const oversized = (t: number): boolean => floatsOf(t) * 4 > (opts.maxStorageBufferBindingSize ?? Infinity);
+  // A texture is filled by a copy every run (a parameter's once): that pays in a kernel that
+  // does enough loads, whatever the size of each tensor (a layernorm reads its row's mean once per
+  // element).
+  const work = Math.max(...[...k.reads, ...k.writes].map(floatsOf));
+  const worth = (t: number): boolean => oversized(t) || work >= TEXTURE_MIN_WORK || fg.tensors[t]!.role === 'param';
+  const byTexture = new Set(
+    k.reads.filter((t) => isF32(t) && worth(t)).sort((a, b) => Number(oversized(b)) - Number(oversized(a)) || floatsOf(b) - floatsOf(a)).slice(0, Math.max(opts.textureReads ?? 0, k.reads.filter(oversized).length)),
+  );
   const add = (t: number, access: 'read' | 'read_write'): void => {
     const b = bindings.length;
     const tensor = fg.tensors[t]!;
     const node = fg.graph.nodes[tensor.node]!;
-    const floats = node.type.axes.reduce((p, a) => p * (a.size as number), 1);
-    if (access === 'read' && node.type.dtype === 'f32' && floats * 4 > (opts.maxStorageBufferBindingSize ?? Infinity)) {
+    const floats = floatsOf(t);
+    if (access === 'read' && byTexture.has(t)) {
       const { name: _name, ...texture } = linearTexture(b, `t${b}`, floats, 1, 0);
       decls.push(`@group(0) @binding(${b}) var t${b}: texture_storage_2d<r32float, read>;`, `const t${b}_SHIFT = ${Math.log2(texture.width)}u;`);
       bindings.push({ ...texture, tensor: t });

@@ -12,7 +12,7 @@ export type { CodegenOptions, KernelBinding, KernelCode } from './common.js';
 export { rowLanes } from './row.js';
 
 export function generateKernel(fg: FusedGraph, k: Kernel, opts: CodegenOptions & ContractCodegenOptions = {}): KernelCode {
-  const o = { maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension ?? 65535, maxStorageBufferBindingSize: opts.maxStorageBufferBindingSize ?? Infinity };
+  const o = { maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension ?? 65535, maxStorageBufferBindingSize: opts.maxStorageBufferBindingSize ?? Infinity, textureReads: opts.textureReads ?? 0 };
   switch (k.kind) {
     case 'elementwise': return elementwiseKernel(fg, k, o);
     case 'row': return rowKernel(fg, k, o);

@@ -71,6 +71,10 @@ describe('arch sample', () => {
     expect(run('--top-k', '1', '--seed', '9')).toEqual(cached);
     // Sampled: the seed decides, and the cache does not change what is drawn.
     expect(run('--seed', '3', '--top-p', '0.9')).toEqual(run('--seed', '3', '--top-p', '0.9', '--no-cache'));
+    // the JSON also says how long generating took
+    const timed = JSON.parse(arch('sample', 'models/gpt-nano.arch', '--weights', ckpt, '--prompt', '12|', '--tokens', '5', '--json').out);
+    expect(timed.elapsed_s).toBeGreaterThan(0);
+    expect(timed.tokens_per_s).toBeCloseTo(5 / timed.elapsed_s, 6);
   });
 
   it('past the context, the cache slides its window exactly as the full forward pass does', () => {

@@ -42,7 +42,7 @@ export const sampleCommand: CommandSpec = {
     ['--top-p P', 'sample only from the most likely tokens whose probabilities sum to P (1: all)'],
     ['--seed S', 'the sampling RNG seed (default 1)'],
     ['--greedy', 'always take the most likely token'],
-    ['--json', 'print {"tokens": [...], "text": "..."} at the end instead of streaming'],
+    ['--json', 'print {"tokens": [...], "text": "...", "tokens_per_s": ...} at the end instead of streaming'],
     ['--no-cache', 'recompute the whole context for every token instead of using the KV cache'],
     ['--examples N', 'for a model trained on a task, with no prompt: how many fresh examples to answer (greedily, unless --temperature/--top-k/--top-p) and grade (default 5)'],
     BACKEND_HELP,
@@ -149,6 +149,7 @@ async function runSample(args: ParsedArgs): Promise<number> {
   let printed = '';
   const generated: number[] = [];
   if (!json) process.stdout.write(decode(prompt));
+  const started = performance.now();
   try {
     const out = await generate(src, prompt, count, o, rng, (tok) => {
       generated.push(tok);
@@ -158,8 +159,14 @@ async function runSample(args: ParsedArgs): Promise<number> {
       if (text.startsWith(printed)) process.stdout.write(text.slice(printed.length));
       printed = text;
     }, p.L);
-    if (json) process.stdout.write(JSON.stringify({ prompt_tokens: prompt, tokens: out, text: decode(out) }) + '\n');
-    else process.stdout.write('\n');
+    // the time includes the prompt and, in a fresh process, the driver compiling shaders at first use
+    const elapsed = (performance.now() - started) / 1000;
+    const rate = out.length / Math.max(elapsed, 1e-9);
+    if (json) process.stdout.write(JSON.stringify({ prompt_tokens: prompt, tokens: out, text: decode(out), elapsed_s: elapsed, tokens_per_s: rate }) + '\n');
+    else {
+      process.stdout.write('\n');
+      if (process.stderr.isTTY) process.stderr.write(`${out.length} tokens in ${elapsed.toFixed(2)} s (${rate.toFixed(0)} tokens/s, prompt and first-use shader compiles included)\n`);
+    }
   } finally {
     close();
   }

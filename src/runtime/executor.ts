@@ -307,24 +307,40 @@ export async function compileGraph(
     pipelines.push(p);
   }
   const textures: GPUTexture[] = [];
+  /** A texture holding a tensor (in one texel layout), shared by every kernel that reads it so. */
+  interface Fill {
+    texture: GPUTexture;
+    binding: Extract<KernelBinding, { kind: 'texture' }>;
+  }
   interface Step {
     code: KernelCode;
     pipeline: GPUComputePipeline;
     group: GPUBindGroup;
-    fills: { texture: GPUTexture; binding: Extract<KernelBinding, { kind: 'texture' }> }[];
+    fills: Fill[];
   }
+  const shared = new Map<string, Fill>();
+  const fillFor = (b: Extract<KernelBinding, { kind: 'texture' }>): Fill => {
+    const key = JSON.stringify([b.tensor, b.format, b.width, b.height, b.copies]);
+    let f = shared.get(key);
+    if (!f) {
+      const texture = device.createTexture({
+        size: [b.width, b.height],
+        format: b.format,
+        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.STORAGE_BINDING,
+      });
+      textures.push(texture);
+      f = { texture, binding: b };
+      shared.set(key, f);
+    }
+    return f;
+  };
   const steps: Step[] = codes.map((code, i) => {
     const fills: Step['fills'] = [];
     const entries: GPUBindGroupEntry[] = code.bindings.map((b) => {
       if (b.kind === 'texture') {
-        const texture = device.createTexture({
-          size: [b.width, b.height],
-          format: b.format,
-          usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.STORAGE_BINDING,
-        });
-        textures.push(texture);
-        fills.push({ texture, binding: b });
-        return { binding: b.binding, resource: texture.createView() };
+        const f = fillFor(b);
+        if (!fills.includes(f)) fills.push(f);
+        return { binding: b.binding, resource: f.texture.createView() };
       }
       if (b.kind === 'uniform') return { binding: b.binding, resource: { buffer: seedBuffer } };
       const loc = locOf(b.tensor);
@@ -336,22 +352,26 @@ export async function compileGraph(
 
   // A parameter's texture holds its value until setParams changes it, so it is filled once, not
   // every run; unless the parameter's buffer is written behind the executor's back (a slab that an
-  // optimizer updates, or a buffer handed out by paramBuffer), which refills it every run.
-  const filled = new Set<Step['fills'][number]>();
+  // optimizer updates, or a buffer handed out by paramBuffer), which refills it every run. Any
+  // other texture is filled once a run, before the first kernel that reads it (a tensor is written
+  // once a run, before its readers; the texture keeps its value even if the buffer is reused).
+  const filled = new Set<Fill>();
   const exposed = new Set<number>([...placed.keys()]);
   const paramTensors = new Set(fg.params.values());
   const needsFill = (f: Step['fills'][number]): boolean =>
     !paramTensors.has(f.binding.tensor) || exposed.has(f.binding.tensor) || !filled.has(f);
   const record = (encoder: GPUCommandEncoder, which: readonly Step[], repeat = 1): void => {
     let pass: GPUComputePassEncoder | undefined;
+    const thisRun = new Set<Fill>();
     for (const s of which) {
       // (encoding is on the critical path of decoding: no allocation where there is nothing to fill)
-      const fills = s.fills.length === 0 ? s.fills : s.fills.filter(needsFill);
+      const fills = s.fills.length === 0 ? s.fills : s.fills.filter((f) => !thisRun.has(f) && needsFill(f));
       if (fills.length > 0) {
         pass?.end();
         pass = undefined;
         for (const f of fills) {
           filled.add(f);
+          thisRun.add(f);
           for (const c of f.binding.copies) {
             const loc = locOf(f.binding.tensor);
             encoder.copyBufferToTexture(

@@ -16,9 +16,44 @@ export { tensorName } from './to-ast.js';
 /** Past this many, one more diagnostic says the rest were left out: a binary file is not worth 10,000. */
 const MAX_DIAGNOSTICS = 100;
 
+/** A file this much not-text (bytes that are not UTF-8, control characters) is not a model with a
+ *  few bad characters but something else: one diagnostic says so. */
+const BINARY_SHARE = 0.05;
+
+/** Whether the text is mostly not text (a binary file passed for a model), and where it starts. */
+function notText(text: string): { bad: number; first: number } | null {
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0xfffd || c < 9 || (c > 13 && c < 32)) {
+      bad++;
+      if (first < 0) first = i;
+    }
+  }
+  return bad >= 16 && bad > BINARY_SHARE * text.length ? { bad, first } : null;
+}
+
 export function parse(file: string, source: string): { program: Program; diagnostics: Diagnostic[] } {
   const text = typeof source === 'string' ? source : String(source ?? '');
   const program: Program = { file, source: text, model: null, dims: [], variants: [], inputs: [], blocks: [], body: [] };
+  const binary = notText(text);
+  if (binary) {
+    const before = text.slice(0, binary.first);
+    const line = before.split('\n').length;
+    const at = { offset: binary.first, line, col: binary.first - before.lastIndexOf('\n') };
+    return {
+      program,
+      diagnostics: [{
+        severity: 'error',
+        code: 'syntax',
+        message: `this is not a text file: ${binary.bad} of its ${text.length} characters are not text`,
+        file,
+        span: { start: at, end: { ...at, offset: at.offset + 1, col: at.col + 1 } },
+        help: 'an .arch model is UTF-8 text; check the path (was this a checkpoint or a data file?)',
+      }],
+    };
+  }
   const diagnostics: Diagnostic[] = [];
   let dropped = 0;
   const report = (d: Diagnostic): void => {

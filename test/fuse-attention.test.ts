@@ -17,7 +17,7 @@ afterAll(async () => (await device()).destroy());
 interface Shape { L: number; M: number; H: number; K: number; N?: number }
 
 /** out[B, L, H, N] = softmax_M(mask(scale * q . k)) v, with k and v in the layouts given. */
-function attention(s: Shape, opts: { mask?: 'causal' | 'input' | 'none'; kLayout?: string[]; vLayout?: string[]; scale?: number } = {}): Graph {
+function attention(s: Shape, opts: { mask?: 'causal' | 'bounded' | 'bounded-flipped' | 'input' | 'none'; kLayout?: string[]; vLayout?: string[]; scale?: number } = {}): Graph {
   const B = ax('B', 'B');
   const [L, M, H, K, N] = [ax('L', s.L), ax('M', s.M), ax('H', s.H), ax('K', s.K), ax('N', s.N ?? s.K)];
   const b = new GraphBuilder();
@@ -27,6 +27,8 @@ function attention(s: Shape, opts: { mask?: 'causal' | 'input' | 'none'; kLayout
   const v = b.input('v', (opts.vLayout ?? ['B', 'M', 'H', 'N']).map((a) => byName[a]!));
   let scores = b.scale(b.contract(q, k, ['B', 'H', 'L', 'M']), opts.scale ?? 0.37);
   if ((opts.mask ?? 'causal') === 'causal') scores = causalMask(b, scores, L, M);
+  if (opts.mask === 'bounded') scores = b.select(b.binary('le', b.iota(M), b.iota(L)), scores, b.constant(-1e30));
+  if (opts.mask === 'bounded-flipped') scores = b.select(b.binary('gt', b.iota(M), b.iota(L)), b.constant(-1e30), scores);
   if (opts.mask === 'input') scores = b.add(scores, b.input('bias', [L, M]));
   b.output('out', b.contract(softmax(b, scores, 'M'), v, ['B', 'L', 'H', 'N']));
   return b.build();
@@ -35,7 +37,8 @@ function attention(s: Shape, opts: { mask?: 'causal' | 'input' | 'none'; kLayout
 function attentionKernels(graph: Graph, symbols: Record<string, number>) {
   const fg = fuse(graph, symbols);
   const stored = fg.tensors.map((t) => fg.graph.nodes[t.node]!.type.axes.map((a) => a.name));
-  return { kinds: fg.kernels.map((k) => k.kind), storesScores: stored.some((axes) => axes.includes('L') && axes.includes('M')) };
+  const causal = fg.kernels.some((k) => k.kind === 'attention' && k.keyBound !== undefined);
+  return { kinds: fg.kernels.map((k) => k.kind), storesScores: stored.some((axes) => axes.includes('L') && axes.includes('M')), causal };
 }
 
 async function expectMatch(graph: Graph, symbols: Record<string, number>): Promise<void> {
@@ -54,6 +57,18 @@ describe('flash-style attention', () => {
     expect(storesScores).toBe(false);
     expect(attentionKernels(g, { B: 2 }).kinds).not.toContain('row');
     await expectMatch(g, { B: 2 });
+  });
+
+  it('a causal mask bounds the key loop (skipped keys add exactly nothing); an additive one does not', async () => {
+    // L < M: queries see keys up to their own position, so most keys are past every bound. Both
+    // ways of writing the mask: keep where m <= l (as the lowering does), or mask where m > l.
+    for (const mask of ['bounded', 'bounded-flipped'] as const) {
+      const causal = attention({ L: 3, M: 17, H: 2, K: 4 }, { mask });
+      expect(attentionKernels(causal, { B: 2 }).causal, mask).toBe(true);
+      await expectMatch(causal, { B: 2 });
+    }
+    // a mask constant that a live score could come near (-1e9), an additive mask, none: no bound
+    for (const mask of ['causal', 'input', 'none'] as const) expect(attentionKernels(attention({ L: 3, M: 17, H: 2, K: 4 }, { mask }), { B: 1 }).causal, mask).toBe(false);
   });
 
   it('non-causal, B = 1, size-1 head and query axes, more keys than queries', async () => {

@@ -15,7 +15,9 @@ import { numelOf } from '../ir/fuse/resolve.js';
 import type { FuseOptions, FusedGraph, Kernel, Tensor } from '../ir/fuse/types.js';
 import { planMemory, type MemoryPlan } from '../ir/plan.js';
 import { generateKernel, type KernelBinding, type KernelCode } from '../codegen/wgsl/index.js';
+import { MAX_TEXTURE_DIM } from '../codegen/wgsl/texture.js';
 import { numericLimits, type ArchDevice } from './device.js';
+import { StagingPool } from './staging.js';
 
 export interface CompileOptions extends FuseOptions {
   /** Where contractions read their operands (default 'texture', fastest on llvmpipe). */
@@ -117,9 +119,6 @@ function tensorBytes(fg: FusedGraph, t: Tensor): number {
   return numelOf(fg.graph.nodes[t.node]!) * 4;
 }
 
-/** WebGPU's default maxTextureDimension2D: the widest texture a plan uses. */
-const MAX_TEXTURE_WIDTH = 8192;
-
 /** Round up to 16 bytes: vec4 and texel reads may run to the end of a group of four. */
 const align16 = (x: number) => Math.max(16, Math.ceil(x / 16) * 16);
 
@@ -179,9 +178,9 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   const storageBound = new Set(codes.flatMap((c) => c.bindings.flatMap((b) => (b.kind === 'storage' ? [b.tensor] : []))));
   for (const c of codes) {
     for (const b of c.bindings) {
-      if (b.kind === 'texture' && b.width > MAX_TEXTURE_WIDTH) {
+      if (b.kind === 'texture' && b.width > MAX_TEXTURE_DIM) {
         const t = fg.tensors[b.tensor]!;
-        throw new PlanLimitError(`tensor ${tensorName(fg, t)} needs ${bytes[b.tensor]} bytes, more than a texture of ${MAX_TEXTURE_WIDTH} x ${MAX_TEXTURE_WIDTH} texels holds`);
+        throw new PlanLimitError(`tensor ${tensorName(fg, t)} needs ${bytes[b.tensor]} bytes, more than a texture of ${MAX_TEXTURE_DIM} x ${MAX_TEXTURE_DIM} texels holds`);
       }
     }
   }
@@ -392,17 +391,10 @@ export async function compileGraph(
   };
 
   // ---- host side ----
-  // Mappable copies of outputs, a few per output: a run's readback may still be pending when the
-  // next run is submitted (the trainer submits step k+1 before it reads step k's loss).
-  const staging = new Map<string, GPUBuffer[]>();
-  const stagingFor = (key: string, size: number): GPUBuffer => {
-    const pool = staging.get(key) ?? staging.set(key, []).get(key)!;
-    const free = pool.find((b) => b.mapState === 'unmapped' && b.size >= size);
-    if (free) return free;
-    const b = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    pool.push(b);
-    return b;
-  };
+  // Mappable copies of outputs, a pool per output (staging.ts)
+  const staging = new Map<string, StagingPool>();
+  const stagingFor = (key: string, size: number): GPUBuffer =>
+    (staging.get(key) ?? staging.set(key, new StagingPool(device, `readback of ${key}`)).get(key)!).take(size);
   const upload = (t: number, data: Data, what: string): void => {
     const tensor = fg.tensors[t]!;
     const node = fg.graph.nodes[tensor.node]!;
@@ -542,7 +534,7 @@ export async function compileGraph(
     },
     destroy() {
       for (const b of buffers) b.destroy();
-      for (const pool of staging.values()) for (const b of pool) b.destroy();
+      for (const pool of staging.values()) pool.destroy();
       for (const t of textures) t.destroy();
       slab?.params.destroy();
       slab?.grads?.destroy();

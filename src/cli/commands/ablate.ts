@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneFile, SET_HELP, type CommandSpec, type ParsedArgs } from '../args.js';
+import { onInterrupt } from '../interrupt.js';
 import { readModelFile } from '../load.js';
 import { fmtDuration, Progress } from '../progress.js';
 import { deviceFor } from '../device.js';
@@ -90,16 +91,8 @@ async function runAblate(args: ParsedArgs): Promise<number> {
       (results.size || partial ? ` (${results.size} finished, ${partial} to continue)` : '') + '\n',
   );
 
-  let stop = false;
-  const onSigint = () => {
-    if (stop) {
-      process.stderr.write('\ninterrupted again: exiting now (finished runs and the last checkpoint are kept)\n');
-      process.exit(130);
-    }
-    stop = true;
-    process.stderr.write('\ninterrupted: checkpointing the current run (Ctrl-C again to quit at once)\n');
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = onInterrupt('interrupted: checkpointing the current run (Ctrl-C again to quit at once)', 'interrupted again: exiting now (finished runs and the last checkpoint are kept)');
+  const stop = interrupt.requested;
   let device: ArchDevice | undefined;
   const progress = new Progress(jobs.length * o.steps);
   const started = performance.now();
@@ -108,7 +101,7 @@ async function runAblate(args: ParsedArgs): Promise<number> {
     if (o.backend !== 'interpreter' && results.size < jobs.length) device = await deviceFor(o.backend);
     for (const [k, j] of jobs.entries()) {
       if (results.has(keyOf(j))) continue;
-      if (stop) break;
+      if (stop()) break;
       const before = results.size * o.steps;
       const resumed = existsSync(join(j.dir, 'checkpoint.safetensors')) ? loadCheckpoint(join(j.dir, 'checkpoint.safetensors')) : undefined;
       const fromStep = resumed?.meta?.step ?? 0;
@@ -120,7 +113,7 @@ async function runAblate(args: ParsedArgs): Promise<number> {
         {
           device,
           quiet: true,
-          stopRequested: () => stop,
+          stopRequested: stop,
           onStep(m) {
             stepsHere += m.step > fromStep ? 1 : 0;
             const rate = stepsHere / Math.max(1e-9, (performance.now() - started) / 1000);
@@ -145,7 +138,7 @@ async function runAblate(args: ParsedArgs): Promise<number> {
       report();
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.dispose();
     progress.done();
     device?.destroy();
   }

@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fmtInt, numberOption, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
+import { NO_INTERRUPT, onInterrupt } from '../interrupt.js';
 import { loadModel, readModelFile } from '../load.js';
 import { buildGraph } from '../pipeline.js';
 import { classLetters, inputRoles } from '../model-io.js';
@@ -278,16 +279,9 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
   const ideal = data.idealLoss?.(L);
   if (ideal !== undefined) log(`the task's ideal loss is ${ideal.toFixed(3)}\n`);
 
-  let stop = false;
-  const onSigint = () => {
-    if (stop) {
-      process.stderr.write('\ninterrupted again: exiting now (the last checkpoint is intact)\n');
-      process.exit(130);
-    }
-    stop = true;
-    process.stderr.write('\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit at once)\n');
-  };
-  if (ctx.installSigint) process.on('SIGINT', onSigint);
+  const interrupt = ctx.installSigint
+    ? onInterrupt('interrupted: saving a checkpoint after this step (Ctrl-C again to quit at once)', 'interrupted again: exiting now (the last checkpoint is intact)')
+    : NO_INTERRUPT;
   const progress = ctx.quiet ? null : new Progress(steps);
   const history: { train: [number, number][]; val: [number, number][] } = readHistory(metricsPath);
   let lastStep: StepMetrics | undefined;
@@ -320,7 +314,7 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
         history.val.push([m.step, m.val_loss]);
         progress?.log(`step ${m.step}: validation loss ${m.val_loss.toFixed(4)}`);
       },
-      stopRequested: () => stop || diverged || Boolean(ctx.stopRequested?.()),
+      stopRequested: () => interrupt.requested() || diverged || Boolean(ctx.stopRequested?.()),
       async checkpoint(step, rng, elapsedS) {
         saveCheckpoint(ckptPath, await backend.weights(), shapes, await backend.optimizerState(), meta(step, rng, elapsedS));
         writeLossPlot(join(outDir, 'loss.svg'), `${model.name} on ${o.data}`, history, ideal);
@@ -355,7 +349,7 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
       history,
     };
   } finally {
-    if (ctx.installSigint) process.off('SIGINT', onSigint);
+    interrupt.dispose();
     backend.dispose();
     if (!ctx.device) device?.destroy();
   }

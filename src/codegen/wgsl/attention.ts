@@ -10,14 +10,13 @@
 // starts at the lowest finite f32, so a row whose scores are all a mask constant gets uniform
 // weights like the interpreter's softmax. q, k and v are read through their views (any layout).
 //
-// A causal mask (scores = select(m <= bound, s, -1e30), bound not depending on m) makes every key
+// A causal mask (AttentionKernel.keyBound: scores = select(m <= bound, s, -1e30)) makes every key
 // past the bound contribute exp(-1e30 - max) = 0 exactly, so the loop stops at the last unmasked
 // key of the invocation's queries: half the keys on average in training, and in decoding only the
 // positions filled so far. A query with no unmasked key at all takes every key, as the
 // interpreter's softmax of all-equal scores does.
 
 import type { AttentionKernel, FusedGraph } from '../../ir/fuse/types.js';
-import type { Graph, Node } from '../../ir/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
 import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
 import { Emitter, f32Lit, unflatten, type Coords } from './expr.js';
@@ -121,7 +120,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     const v = e.value(k.v, { ...rowsOf[0]!, [k.axis]: 'm', ...unflatten(e, 'j', valueAxes, 'vj') });
     perKey.lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, `${acc(0, 'j')} = fma(p0, ${v}, ${acc(0, 'j')} * rescale0);`]), '}');
   }
-  const limit = keyLimit(g, k);
+  const limit = k.keyBound;
   let end = String(keys);
   if (limit) {
     const ends = rowsOf.map((c) => {
@@ -156,32 +155,4 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   }
   const code = perRowKernel(`attention: ${rows} rows x ${keys} keys${limit ? ' (up to the causal bound)' : ''}, head ${HK}, value ${NV}, ${TQ} queries per invocation`, preamble(env, decls, bindings), WG, nx, invocations, body.lines);
   return { name: k.name, code, workgroups, bindings };
-}
-
-/** The mask that makes keys past a bound dead, if the scores are select(iota(M) + offset <= bound
- *  (or <), live, c) with c a mask constant (exp(c - anything live) = 0 in f32). */
-function keyLimit(g: Graph, k: AttentionKernel): { bound: number; offset: number; strict: boolean } | null {
-  const peel = (id: number): Node => {
-    let n = g.nodes[id]!;
-    while (n.op.kind === 'expand' || n.op.kind === 'permute') n = g.nodes[n.inputs[0]!]!;
-    return n;
-  };
-  const scores = g.nodes[k.scores]!;
-  if (scores.op.kind !== 'select') return null;
-  const [c, , dead] = scores.inputs as [number, number, number];
-  const d = peel(dead);
-  if (d.op.kind !== 'const' || typeof d.op.value !== 'number' || !(d.op.value <= -1e20)) return null;
-  const cond = peel(c);
-  if (cond.op.kind !== 'binary') return null;
-  let [x, y] = cond.inputs as [number, number];
-  let fn = cond.op.fn;
-  if (fn === 'ge' || fn === 'gt') {
-    [x, y] = [y, x];
-    fn = fn === 'ge' ? 'le' : 'lt';
-  }
-  if (fn !== 'le' && fn !== 'lt') return null;
-  const iota = peel(x);
-  if (iota.op.kind !== 'iota' || iota.op.axis.name !== k.axis || typeof iota.op.offset !== 'number') return null;
-  if (g.nodes[y]!.type.axes.some((a) => a.name === k.axis)) return null;
-  return { bound: y, offset: iota.op.offset, strict: fn === 'lt' };
 }

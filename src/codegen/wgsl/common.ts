@@ -1,7 +1,7 @@
 // What every kernel template shares: the generated kernel's shape, bindings and dispatch geometry.
 
 import type { FusedGraph, Kernel, Tensor } from '../../ir/fuse/types.js';
-import { linearTexture, type TextureBinding } from './contraction.js';
+import { linearTexture, textureDecl, type TextureBinding } from './texture.js';
 import { newEnv, type EmitEnv } from './expr.js';
 
 export type KernelBinding =
@@ -41,9 +41,11 @@ export function grid(count: number, limit: number): { workgroups: [number, numbe
  *  kernels: the copies into textures cost more than they save). */
 const TEXTURE_MIN_WORK = 16384;
 
-/** Storage declarations for a kernel's tensors: reads first, then writes; names t<binding>. A read
- *  tensor too large for a storage binding becomes a read-only r32float storage texture, loaded as
- *  a linear array (EmitEnv.textured). */
+/** Declarations for a kernel's tensors: reads first, then writes; names t<binding>. Storage
+ *  buffers, except reads bound as read-only r32float textures read as linear arrays
+ *  (EmitEnv.textured): those too large for a storage binding, and, in a kernel that touches at
+ *  least TEXTURE_MIN_WORK elements (or for a parameter, filled once), the largest f32 reads up to
+ *  the `textureReads` budget. */
 export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number> }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}): { decls: string[]; bindings: KernelBinding[] } {
   const decls: string[] = [];
   const bindings: KernelBinding[] = [];
@@ -66,7 +68,7 @@ export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<num
     const floats = floatsOf(t);
     if (access === 'read' && byTexture.has(t)) {
       const { name: _name, ...texture } = linearTexture(b, `t${b}`, floats, 1, 0);
-      decls.push(`@group(0) @binding(${b}) var t${b}: texture_storage_2d<r32float, read>;`, `const t${b}_SHIFT = ${Math.log2(texture.width)}u;`);
+      decls.push(...textureDecl({ ...texture, name: `t${b}` }));
       bindings.push({ ...texture, tensor: t });
       env.bound.set(t, `t${b}`);
       env.textured.add(t);
@@ -106,6 +108,12 @@ export function axesOf(fg: FusedGraph, t: Tensor | number, names?: readonly stri
   const tensor = typeof t === 'number' ? fg.tensors[t]! : t;
   const node = fg.graph.nodes[tensor.node]!;
   return (names ?? tensor.layout).map((n) => ({ name: n, size: node.type.axes.find((a) => a.name === n)!.size as number }));
+}
+
+/** Whether an f32 position is a row of a state `size` rows long: an integer in [0, size). Where it
+ *  is not, the IR's select keeps the whole state, so an in-place update stores nothing. */
+export function validRow(p: string, size: number): string {
+  return `${p} == floor(${p}) && ${p} >= 0.0 && ${p} < ${size}.0`;
 }
 
 export function indent(lines: readonly string[], by = '  '): string[] {

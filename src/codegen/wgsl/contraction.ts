@@ -18,6 +18,11 @@
 //   (the extra lanes compute duplicates), K's remainder is an unrolled tail, and only stores are
 //   guarded.
 
+import { validRow } from './common.js';
+import { linearTexture, texelLoad, textureDecl, type TextureBinding } from './texture.js';
+
+export type { TextureBinding } from './texture.js';
+
 export interface ALayout {
   offset: number;
   batchStride: number;
@@ -81,20 +86,6 @@ export interface ContractionSpec {
 
 export type Source = 'texture' | 'buffer';
 
-/** A texture the runtime fills from the operand's buffer before the dispatch (same encoder). */
-export interface TextureBinding {
-  kind: 'texture';
-  binding: number;
-  /** The WGSL name (A or B, suffixed in a group). */
-  name: string;
-  format: 'rgba32float' | 'r32float';
-  width: number;
-  height: number;
-  /** copyBufferToTexture calls that fill it: the buffer must hold `bufferBytesNeeded` bytes. */
-  copies: { bufferOffset: number; bytesPerRow: number; originY: number; width: number; height: number }[];
-  bufferBytesNeeded: number;
-}
-
 export interface BufferBinding {
   kind: 'buffer';
   binding: number;
@@ -132,9 +123,6 @@ interface Operand {
 // 8x8 per invocation, 8 invocations (one SIMD row): as fast as 16x16 on llvmpipe (the loads
 // per FMA stop mattering once reads come from textures) and ~10x quicker to compile.
 const DEFAULT_TILE: Tile = { tm: 8, tn: 8, wx: 8, wy: 1 };
-/** Texture rows are this many texels or more; a power of two, so coordinates are a shift and a mask. */
-const MIN_TEXTURE_WIDTH = 64;
-const MAX_TEXTURE_DIM = 8192;
 
 function defaultLayouts(s: ContractionSpec): { a: ALayout; b: BLayout; c: CLayout } {
   const { m, n, k } = s;
@@ -170,34 +158,6 @@ function span(o: Operand, batch: number, k: number): number {
 function textureBinding(o: Operand, binding: number, batch: number, k: number): TextureBinding {
   const perTexel = o.vec === 'none' ? 1 : 4;
   return linearTexture(binding, o.id, span(o, batch, k) / perTexel, perTexel, o.offset * 4);
-}
-
-/**
- * `texels` texels of `perTexel` f32 each, from byte `base` of a buffer, as a 2-D texture read as
- * a linear array: texel i at (i & (width - 1), i >> log2(width)), the width a power of two.
- * Filled by one or two copyBufferToTexture calls (the full rows, then the tail row).
- */
-export function linearTexture(binding: number, name: string, texels: number, perTexel: 1 | 4, base: number): TextureBinding {
-  const texelBytes = perTexel * 4;
-  let width = MIN_TEXTURE_WIDTH;
-  while (Math.ceil(texels / width) > MAX_TEXTURE_DIM) width *= 2;
-  const fullRows = Math.floor(texels / width);
-  const rest = texels - fullRows * width;
-  const copies: TextureBinding['copies'] = [];
-  if (fullRows > 0) copies.push({ bufferOffset: base, bytesPerRow: width * texelBytes, originY: 0, width, height: fullRows });
-  if (rest > 0) {
-    copies.push({ bufferOffset: base + fullRows * width * texelBytes, bytesPerRow: width * texelBytes, originY: fullRows, width: rest, height: 1 });
-  }
-  return {
-    kind: 'texture',
-    binding,
-    name,
-    format: perTexel === 4 ? 'rgba32float' : 'r32float',
-    width,
-    height: fullRows + (rest > 0 ? 1 : 0),
-    copies,
-    bufferBytesNeeded: base + texels * texelBytes,
-  };
 }
 
 const u = (x: number) => `${x}u`;
@@ -247,8 +207,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     if (sources[o.name] === 'texture') {
       const t = textureBinding(o, i, batch, K);
       bindings.push(t);
-      decl.push(`@group(0) @binding(${i}) var ${o.id}: texture_storage_2d<${t.format}, read>;`);
-      decl.push(`const ${o.id}_SHIFT = ${Math.log2(t.width)}u;`);
+      decl.push(...textureDecl(t));
     } else {
       bindings.push({ kind: 'buffer', binding: i, name: o.id, access: 'read' });
       decl.push(`@group(0) @binding(${i}) var<storage, read> ${o.id}: array<${o.vec === 'none' ? 'f32' : 'vec4f'}>;`);
@@ -269,7 +228,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     if (sources[o.name] === 'buffer') return `${o.id}[${idx}]`;
     const t = `${o.name}_t${tmp++}`;
     pre.push(`let ${t} = ${idx};`);
-    const texel = `textureLoad(${o.id}, vec2u(${t} & ((1u << ${o.id}_SHIFT) - 1u), ${t} >> ${o.id}_SHIFT))`;
+    const texel = texelLoad(o.id, t);
     return o.vec === 'none' ? `${texel}.x` : texel;
   };
   let tmp = 0;
@@ -356,7 +315,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   let cBase = `${u(lc.offset)} + bz * ${u(lc.batchStride)}`;
   if (spec.cRow) {
     const { index, stride, size } = spec.cRow;
-    body.push(`let row_at = ${index};`, `if (!(row_at == floor(row_at) && row_at >= 0.0 && row_at < ${size}.0)) { return; }`);
+    body.push(`let row_at = ${index};`, `if (!(${validRow('row_at', size)})) { return; }`);
     cBase += ` + u32(row_at) * ${u(stride)}`;
   }
   body.push(`var acc: array<vec4f, ${TM * JV}>;`);

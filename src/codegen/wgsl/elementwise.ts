@@ -7,7 +7,7 @@
 // index does it store (elsewhere the IR's select keeps the old value, which is already there).
 
 import type { ElementwiseKernel, FusedGraph } from '../../ir/fuse/types.js';
-import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
+import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, validRow, type CodegenOptions, type KernelCode } from './common.js';
 import { Emitter, unflatten } from './expr.js';
 
 const WG = 64;
@@ -28,7 +28,7 @@ export function elementwiseKernel(fg: FusedGraph, k: ElementwiseKernel, opts: Re
     const p = e.value(u.index, {});
     const at = { ...coords, [u.axis]: e.bind(`i32(${p})`, 'at') };
     const store = `${env.bound.get(k.writes[0]!)}[${e.offset(tensor, at)}] = ${e.value(u.value, coords)};`;
-    stores.push(`if (${p} == floor(${p}) && ${p} >= 0.0 && ${p} < ${size}.0) {`, ...indent([store]), '}');
+    stores.push(`if (${validRow(p, size)}) {`, ...indent([store]), '}');
   }
   for (const t of k.update ? [] : k.writes) {
     const tensor = fg.tensors[t]!;

@@ -9,6 +9,7 @@
 import type { Graph, Node, UnaryFn, BinaryFn } from '../../ir/types.js';
 import type { Tensor } from '../../ir/fuse/types.js';
 import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
+import { texelLoad } from './texture.js';
 
 export type Coords = Record<string, string>;
 
@@ -19,7 +20,7 @@ export interface EmitEnv {
   primary: ReadonlyMap<number, number>;
   /** Tensor -> the WGSL array bound to it in this kernel. */
   bound: ReadonlyMap<number, string>;
-  /** Tensors bound as linear r32float textures instead (too large for a storage binding). */
+  /** Tensors bound as linear r32float textures instead of storage buffers (texture.ts). */
   textured: ReadonlySet<number>;
   /** Nodes this kernel computes in place even though they are materialised. */
   inline: ReadonlySet<number>;
@@ -152,10 +153,7 @@ export class Emitter {
     if (t !== undefined && !env.inline.has(node.id)) {
       const name = env.bound.get(t);
       if (name === undefined) throw new Error(`codegen: tensor ${t} (%${node.id}) is read but not bound`);
-      if (env.textured.has(t)) {
-        const at = this.bind(`u32(${this.offset(env.tensors[t]!, coords)})`, 'tx');
-        return `textureLoad(${name}, vec2u(${at} & ((1u << ${name}_SHIFT) - 1u), ${at} >> ${name}_SHIFT)).x`;
-      }
+      if (env.textured.has(t)) return `${texelLoad(name, this.bind(`u32(${this.offset(env.tensors[t]!, coords)})`, 'tx'))}.x`;
       return `${name}[${this.offset(env.tensors[t]!, coords)}]`;
     }
     const x = (j: number, c: Coords = coords): string => this.value(node.inputs[j]!, c);

@@ -10,6 +10,7 @@
 // the ordinary way (contraction, softmax row kernel, contraction).
 
 import type { Graph, Node } from '../types.js';
+import type { KeyBound } from './types.js';
 
 export interface AttentionMatch {
   /** out = contract(weights, v), summing over `axis` only. */
@@ -30,7 +31,12 @@ export interface AttentionMatch {
   rowAxes: string[];
   /** Every node computed only inside the kernel (never materialised). */
   interior: number[];
+  /** Where the scores are select(iota(M) + offset <= bound (or < bound), live, c), bound free of
+   *  M and c a mask constant (exp(c - anything live) = 0 in f32): keys past the bound add exactly
+   *  nothing, so the kernel may stop there (a causal mask). */
+  keyBound?: KeyBound;
 }
+
 
 const PASS = new Set(['expand', 'permute']);
 const ELEMENTWISE = new Set(['unary', 'binary', 'select', 'cast', 'expand', 'permute']);
@@ -132,5 +138,38 @@ function match(g: Graph, out: Node, wIndex: number): AttentionMatch | null {
     axis,
     rowAxes,
     interior: [...interior].sort((a, b) => a - b),
+    keyBound: keyBound(g, scores, axis) ?? undefined,
   };
+}
+
+/** The causal bound of the scores, if they mask keys past one (AttentionMatch.keyBound). */
+function keyBound(g: Graph, scores: Node, axis: string): KeyBound | null {
+  const peel = (id: number): Node => {
+    let n = g.nodes[id]!;
+    while (PASS.has(n.op.kind)) n = g.nodes[n.inputs[0]!]!;
+    return n;
+  };
+  if (scores.op.kind !== 'select') return null;
+  const [c, whenTrue, whenFalse] = scores.inputs as [number, number, number];
+  const masked = (id: number): boolean => {
+    const d = peel(id);
+    return d.op.kind === 'const' && typeof d.op.value === 'number' && d.op.value <= -1e20;
+  };
+  // the condition under which a key is live: the select's, or its negation when the true arm is masked
+  const deadWhenTrue = masked(whenTrue);
+  if (!deadWhenTrue && !masked(whenFalse)) return null;
+  const cond = peel(c);
+  if (cond.op.kind !== 'binary') return null;
+  let [x, y] = cond.inputs as [number, number];
+  const NEGATE: Record<string, string> = { lt: 'ge', le: 'gt', gt: 'le', ge: 'lt' };
+  let fn: string = deadWhenTrue ? NEGATE[cond.op.fn] ?? '' : cond.op.fn;
+  if (fn === 'ge' || fn === 'gt') {
+    [x, y] = [y, x];
+    fn = fn === 'ge' ? 'le' : 'lt';
+  }
+  if (fn !== 'le' && fn !== 'lt') return null;
+  const iota = peel(x);
+  if (iota.op.kind !== 'iota' || iota.op.axis.name !== axis || typeof iota.op.offset !== 'number') return null;
+  if (g.nodes[y]!.type.axes.some((a) => a.name === axis)) return null;
+  return { bound: y, offset: iota.op.offset, strict: fn === 'lt' };
 }

@@ -561,7 +561,7 @@ function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], stored: 
   if (d.kind === 'contract') return { ...base, kind: 'contract', ...d.contract! };
   if (d.kind === 'attention') {
     const a = d.attention!;
-    return { ...base, kind: 'attention', node: a.out, out: a.tensor, q: a.q, k: a.k, v: a.v, logits: a.logits, scores: a.scores, axis: a.axis, rowAxes: a.rowAxes };
+    return { ...base, kind: 'attention', node: a.out, out: a.tensor, q: a.q, k: a.k, v: a.v, logits: a.logits, scores: a.scores, axis: a.axis, rowAxes: a.rowAxes, keyBound: a.keyBound };
   }
   if (d.update) return { ...base, kind: 'elementwise', space: d.space!, update: { axis: d.update.axis, index: d.update.index, value: d.update.value } };
   const first = tensors[base.writes[0]!]!;

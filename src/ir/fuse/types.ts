@@ -108,6 +108,16 @@ export interface AttentionKernel extends KernelBase {
   scores: number;
   axis: string;
   rowAxes: string[];
+  /** Keys past this are masked to a constant (a causal mask): see AttentionMatch.keyBound. */
+  keyBound?: KeyBound;
+}
+
+/** Keys past `bound` (m + offset <= bound, or < when strict) are masked to a constant. */
+export interface KeyBound {
+  /** The node the key coordinate is compared with. */
+  bound: number;
+  offset: number;
+  strict: boolean;
 }
 
 export type Kernel = ElementwiseKernel | RowKernel | ContractKernel | AttentionKernel;

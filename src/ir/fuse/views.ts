@@ -113,9 +113,9 @@ function preservingInputs(g: Graph, n: Node): boolean[] {
     case 'scatterAdd': return [true, true];
     // merging away axes of size 1 keeps the other axis's coordinates (a size-1 axis has only 0)
     case 'merge': {
-        const src = g.nodes[n.inputs[0]!]!;
-        const real = n.op.axes.filter((a) => sizeOf(src, a) !== 1);
-        return [real.length === 0 || (real.length === 1 && real[0] === n.op.into.name)];
+      const src = g.nodes[n.inputs[0]!]!;
+      const real = n.op.axes.filter((a) => sizeOf(src, a) !== 1);
+      return [real.length === 0 || (real.length === 1 && real[0] === n.op.into.name)];
     }
     default: return n.inputs.map(() => false);
   }

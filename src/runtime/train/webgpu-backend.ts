@@ -7,6 +7,7 @@ import type { Graph } from '../../ir/index.js';
 import { accumulateKernel, adamwKernel, elementGrid, normKernel, sumsqKernel, SUMSQ_WORKGROUPS } from '../../codegen/wgsl/optimizer.js';
 import type { ArchDevice } from '../device.js';
 import { compileGraph, PlanLimitError } from '../executor.js';
+import { StagingPool } from '../staging.js';
 import { decays } from './adamw.js';
 import type { Feeds, OptimizerState, StepHyper, StepResult, TrainBackend, Weights } from './backend.js';
 
@@ -48,15 +49,8 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   const norm = buf(16, 'gradient norm');
   const hyper = buf(48, 'optimizer hyperparameters', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   const accU = buf(16, 'accumulation', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  // a step's gradient norm is read back while the next step runs: a few staging buffers in turn
-  const normOuts: GPUBuffer[] = [];
-  const normOut = (): GPUBuffer => {
-    const free = normOuts.find((b) => b.mapState === 'unmapped');
-    if (free) return free;
-    const b = buf(16, 'gradient norm readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    normOuts.push(b);
-    return b;
-  };
+  // a step's gradient norm is read back while the next step runs
+  const normOuts = new StagingPool(device, 'gradient norm readback');
 
   const pipeline = (code: string, label: string) => device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code, label }), entryPoint: 'main' }, label });
   const group = (p: GPUComputePipeline, buffers: GPUBuffer[]) =>
@@ -126,7 +120,7 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
       new Float32Array(h, 0, 8).set([hp.lr, hp.adamw.beta1, hp.adamw.beta2, hp.adamw.eps, hp.adamw.weightDecay, c1, c2, hp.gradClip]);
       new Uint32Array(h, 32, 2).set([decayEnd, n4]);
       device.queue.writeBuffer(hyper, 0, h);
-      const out = normOut();
+      const out = normOuts.take(16);
       // every micro-batch is submitted here, in order (queue writes between submits stay ordered)
       const losses = micro.map((f, i) => {
         check(f);
@@ -162,7 +156,8 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
     dispose() {
       train.destroy();
       evalG.destroy();
-      for (const b of [m, v, acc, partials, norm, hyper, accU, ...normOuts]) b.destroy();
+      for (const b of [m, v, acc, partials, norm, hyper, accU]) b.destroy();
+      normOuts.destroy();
     },
   };
 }

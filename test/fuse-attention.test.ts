@@ -103,22 +103,77 @@ describe('flash-style attention', () => {
     await expectMatch(g, { B: 2 });
   });
 
-  it('is not used where the weights are read elsewhere (a training graph keeps them for the backward)', async () => {
+  it('is not used where the weights themselves are an output (the ordinary kernels run instead)', async () => {
     const B = ax('B', 'B');
     const [L, M, K] = [ax('L', 5), ax('M', 5), ax('K', 3)];
     const b = new GraphBuilder();
     const x = b.input('x', [B, L, K]);
     const k = b.rename(x, 'L', 'M');
     const w = softmax(b, causalMask(b, b.contract(x, k, ['B', 'L', 'M']), L, M), 'M');
-    let loss = b.contract(w, b.mul(k, b.param('g', [K], { kind: 'normal', std: 1 })), ['B', 'L', 'K']);
-    for (const a of ['B', 'L', 'K']) loss = b.reduce('sum', b.mul(loss, loss), a);
-    b.output('loss', loss);
-    const fwd = b.build();
-    expect(attentionKernels(fwd, { B: 2 }).kinds).toContain('attention');
-    const g = differentiate(fwd, 'loss', ['g']);
+    b.output('out', b.contract(w, k, ['B', 'L', 'K']));
+    b.output('weights', w);
+    const g = b.build();
     expect(attentionKernels(g, { B: 2 }).kinds).not.toContain('attention');
-    const r = await compare(g, { B: 2 }, { tol: { atol: 1e-4, rtol: 1e-3 } });
+    await expectMatch(g, { B: 2 });
+  });
+});
+
+interface TrainShape { B: number; L: number; M: number; G: number; R: number; K: number; N: number }
+
+/** A loss through attention whose q, k and v are parameters: out[B, L, G, R, N] =
+ *  softmax_M(mask(scale * q . k)) v, with q's heads G x R over k and v's G (grouped-query when R > 1),
+ *  loss = sum(out * w) for a random w, so every gradient is dense. */
+function trainable(s: TrainShape, mask: 'causal' | 'none' = 'causal'): Graph {
+  const [B, L, M, G, R, K, N] = [ax('B', s.B), ax('L', s.L), ax('M', s.M), ax('G', s.G), ax('R', s.R), ax('K', s.K), ax('N', s.N)];
+  const b = new GraphBuilder();
+  const init = { kind: 'normal', std: 1 } as const;
+  const q = b.param('q', [B, L, G, R, K], init);
+  const k = b.param('k', [B, M, G, K], init);
+  const v = b.param('v', [B, M, G, N], init);
+  let scores = b.scale(b.contract(q, k, ['B', 'G', 'R', 'L', 'M']), 0.41);
+  if (mask === 'causal') scores = b.select(b.binary('le', b.iota(M), b.iota(L)), scores, b.constant(-1e30));
+  const out = b.contract(softmax(b, scores, 'M'), v, ['B', 'L', 'G', 'R', 'N']);
+  let loss = b.mul(out, b.input('w', [B, L, G, R, N]));
+  for (const a of ['B', 'L', 'G', 'R', 'N']) loss = b.reduce('sum', loss, a);
+  b.output('loss', loss);
+  return differentiate(b.build(), 'loss', ['q', 'k', 'v']);
+}
+
+describe('flash-style attention backward', () => {
+  const TRAIN_TOL = { atol: 1e-4, rtol: 1e-3 };
+  async function expectGradients(g: Graph): Promise<void> {
+    const r = await compare(g, {}, { tol: TRAIN_TOL });
+    expect(Object.keys(r.worst).sort()).toEqual(['grad:k', 'grad:q', 'grad:v', 'loss']);
     for (const [name, worst] of Object.entries(r.worst)) expect(worst, name).toBeLessThanOrEqual(1);
     r.compiled.destroy();
+  }
+
+  it('a training step streams forward, dq, dk and dv, and stores no L x M tensor', async () => {
+    const g = trainable({ B: 2, L: 9, M: 9, G: 3, R: 1, K: 5, N: 5 });
+    const { kinds, storesScores } = attentionKernels(g, {});
+    // forward, and one kernel per gradient of q, k and v
+    expect(kinds.filter((k) => k === 'attention')).toHaveLength(4);
+    expect(storesScores).toBe(false);
+    // the causal mask bounds the forward's and dq's key loops from above and dk's query loop
+    // from below; dv's operand (the weights) is not exactly zero where masked, so dv takes all
+    const bounds = fuse(g, {}).kernels.flatMap((k) => (k.kind === 'attention' ? [k.keyBound ? `${k.keyBound.lower ? 'from' : 'to'} ${k.keyBound.axis}` : 'none'] : []));
+    expect(bounds.sort()).toEqual(['from L', 'none', 'to M', 'to M']);
+    await expectGradients(g);
+  });
+
+  it('causal grouped-query heads with fewer queries than keys (the bounded axis is not the innermost step)', async () => {
+    await expectGradients(trainable({ B: 2, L: 5, M: 8, G: 2, R: 3, K: 3, N: 4 }));
+  });
+
+  it('grouped-query heads (dk and dv sum over queries and head groups), no mask, B = 1, L != M', async () => {
+    const g = trainable({ B: 1, L: 6, M: 11, G: 2, R: 3, K: 4, N: 3 }, 'none');
+    expect(attentionKernels(g, {}).storesScores).toBe(false);
+    await expectGradients(g);
+  });
+
+  it('size-1 axes, and heads wider than 64 (loops instead of unrolled sums)', async () => {
+    await expectGradients(trainable({ B: 1, L: 1, M: 1, G: 1, R: 1, K: 1, N: 1 }));
+    await expectGradients(trainable({ B: 2, L: 5, M: 5, G: 1, R: 2, K: 66, N: 3 }));
+    await expectGradients(trainable({ B: 1, L: 4, M: 7, G: 2, R: 1, K: 3, N: 65 }, 'none'));
   });
 });

@@ -103,6 +103,63 @@ const RULES: { [K in OpKind]: Rule<K> } = {
   expand: ({ g }) => [g],
 };
 
+/**
+ * softmax(x) over `axis` as the lowering writes it: w = e / sum(e), e = exp(x - max(x)), where the
+ * max, the shifted x, e and the sum feed nothing else. Its gradient is one rule instead of five:
+ *   dx = w * (g - D),   D = sum_axis(g * w)
+ * (the max path carries nothing in exact arithmetic, so it is left out). When the only reader of w
+ * is a contraction out = w . v over `axis` alone (attention), D = sum_v(dout * out) over the value
+ * axes: no L x M reduction, so a streaming backward can recompute w from the dot products.
+ */
+interface SoftmaxChain {
+  x: number;
+  axis: string;
+  /** Reads of w other than its own chain: none, or the one contraction over `axis`. */
+  into?: number;
+}
+
+function softmaxChains(graph: Graph): Map<number, SoftmaxChain> {
+  const consumers: number[][] = graph.nodes.map(() => []);
+  for (const n of graph.nodes) for (const i of new Set(n.inputs)) consumers[i]!.push(n.id);
+  const only = (id: number, ...readers: number[]) => consumers[id]!.length === readers.length && readers.every((r) => consumers[id]!.includes(r));
+  const found = new Map<number, SoftmaxChain>();
+  for (const w of graph.nodes) {
+    if (w.op.kind !== 'binary' || w.op.fn !== 'div') continue;
+    const [e, s] = w.inputs.map((i) => graph.nodes[i]!) as [Node, Node];
+    if (e.op.kind !== 'unary' || e.op.fn !== 'exp' || s.op.kind !== 'reduce' || s.op.fn !== 'sum' || s.inputs[0] !== e.id) continue;
+    const sh = graph.nodes[e.inputs[0]!]!;
+    if (sh.op.kind !== 'binary' || sh.op.fn !== 'sub') continue;
+    const [x, mx] = [sh.inputs[0]!, graph.nodes[sh.inputs[1]!]!];
+    if (mx.op.kind !== 'reduce' || mx.op.fn !== 'max' || mx.op.axis !== s.op.axis || mx.inputs[0] !== x) continue;
+    if (!only(mx.id, sh.id) || !only(sh.id, e.id) || !only(e.id, w.id, s.id) || !only(s.id, w.id)) continue;
+    const axis = s.op.axis;
+    const chain: SoftmaxChain = { x, axis };
+    const readers = consumers[w.id]!;
+    const c = readers.length === 1 ? graph.nodes[readers[0]!]! : undefined;
+    if (c?.op.kind === 'contract' && c.inputs[0] !== c.inputs[1]) {
+      const has = (id: number, a: string) => graph.nodes[id]!.type.axes.some((ax) => ax.name === a);
+      const summed = [...new Set(c.inputs.flatMap((i) => graph.nodes[i]!.type.axes.map((ax) => ax.name)))].filter((a) => !has(c.id, a));
+      const rowsKept = w.type.axes.every((ax) => ax.name === axis || has(c.id, ax.name));
+      if (summed.length === 1 && summed[0] === axis && rowsKept) chain.into = c.id;
+    }
+    found.set(w.id, chain);
+  }
+  return found;
+}
+
+/** The gradient of a softmax chain's x (SoftmaxChain), given g at w (and at its contraction). */
+function softmaxGrad(b: GraphBuilder, w: Node, chain: SoftmaxChain, g: number, total: ReadonlyMap<number, number>): number {
+  const rows = w.type.axes.map((ax) => ax.name).filter((a) => a !== chain.axis);
+  const gOut = chain.into === undefined ? undefined : total.get(chain.into);
+  let d: number;
+  if (gOut !== undefined) {
+    // a row reduction of dout * out over the value axes (one row kernel after fusion)
+    d = b.mul(gOut, chain.into!);
+    for (const a of b.type(chain.into!).axes) if (!rows.includes(a.name)) d = b.reduce('sum', d, a.name);
+  } else d = b.reduce('sum', b.mul(g, w.id), chain.axis);
+  return b.mul(w.id, b.sub(g, d));
+}
+
 /** Reduce-sum the axes of g that `to` lacks, broadcast to axes g lacks, then permute to `to`'s layout. */
 function unbroadcast(b: GraphBuilder, g: number, to: TensorType): number {
   for (const ax of b.type(g).axes) {
@@ -141,6 +198,7 @@ export function differentiate(graph: Graph, loss: string, wrt: readonly string[]
   if (live[lossId]) push(lossId, b.expand(b.constant(1), lossNode.type.axes));
 
   const total = new Map<number, number>();
+  const softmax = softmaxChains(graph);
   for (let id = lossId; id >= 0; id--) {
     const parts = pending.get(id);
     if (!parts) continue;
@@ -149,6 +207,12 @@ export function differentiate(graph: Graph, loss: string, wrt: readonly string[]
     total.set(id, g);
     const node = graph.nodes[id]!;
     if (node.label && g >= forwardCount && b.node(g).label === undefined) b.label(g, `d ${node.label}`);
+    const chain = softmax.get(id);
+    if (chain !== undefined) {
+      // the chain's inner nodes receive nothing, so the loop passes over them
+      if (live[chain.x]) push(chain.x, unbroadcast(b, softmaxGrad(b, node, chain, g, total), graph.nodes[chain.x]!.type));
+      continue;
+    }
     const rule = RULES[node.op.kind] as Rule<Op['kind']>;
     const grads = rule({ b, op: node.op, node, x: node.inputs, g });
     node.inputs.forEach((inp, j) => {

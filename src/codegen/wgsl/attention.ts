@@ -1,23 +1,30 @@
-// The attention template (src/ir/fuse/attention.ts finds the chain): one invocation per softmax
-// row (a query position of one head), streaming over the key axis M:
+// The attention template (src/ir/fuse/attention.ts finds the kernels): one invocation per row of
+// the contraction it computes, streaming over the summed axes. At every step it recomputes the
+// L x M operand from the dot products it reads (q . k, and in the backward dout . v):
 //
-//   for m:  s = scores(q . k[m])                       (the graph's own expression: scale, mask)
-//           mx' = max(mx, s); c = exp(mx - mx'); p = exp(s - mx')
-//           sum = sum * c + p;  acc = acc * c + p * v[m]
-//   out = acc / sum
+//   forward (online softmax over the keys m):
+//     s = scores(q . k[m])                       (the graph's own expression: scale, mask)
+//     mx' = max(mx, s); c = exp(mx - mx'); p = exp(s - mx')
+//     sum = sum * c + p;  acc = acc * c + p * v[m]          out = acc / sum  (max, sum kept)
+//   backward (dq over keys, dk and dv over queries):
+//     p = the region's expression at this step (weights recomputed from q . k, the max and sum;
+//         dscores = w * (dout . v - D), through the mask and scale)
+//     acc = acc + p * x[step]                               out = acc
 //
-// which is softmax(scores) . v without the L x M scores or weights in memory. The running max
-// starts at the lowest finite f32, so a row whose scores are all a mask constant gets uniform
-// weights like the interpreter's softmax. q, k and v are read through their views (any layout).
+// which is FlashAttention's scheme: no L x M scores, weights or gradients in memory. The running
+// max starts at the lowest finite f32, so a row whose scores are all a mask constant gets uniform
+// weights like the interpreter's softmax. Every tensor is read through its view (any layout).
 //
 // A causal mask (AttentionKernel.keyBound: scores = select(m <= bound, s, -1e30)) makes every key
-// past the bound contribute exp(-1e30 - max) = 0 exactly, so the loop stops at the last unmasked
-// key of the invocation's queries: half the keys on average in training, and in decoding only the
-// positions filled so far. A query with no unmasked key at all takes every key, as the
+// past the bound contribute exp(-1e30 - max) = 0 exactly, so the forward stops at the last
+// unmasked key of the invocation's queries: half the keys on average in training, and in decoding
+// only the positions filled so far. A query with no unmasked key at all takes every key, as the
 // interpreter's softmax of all-equal scores does.
 
 import type { AttentionKernel, FusedGraph } from '../../ir/fuse/types.js';
+import type { Node } from '../../ir/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
+import { dagOf } from '../../ir/fuse/views.js';
 import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
 import { Emitter, f32Lit, unflatten, type Coords } from './expr.js';
 
@@ -25,31 +32,57 @@ const WG = 64;
 const UNROLL = 64;
 const QUERIES = 4;
 
+type Axes = { name: string; size: number }[];
+
+/** The coordinates of flat index i over `axes`, as literals: the emitter then shares a load
+ *  between a dot product's head sum and the accumulation when both read one tensor there. */
+function literal(i: number, axes: Axes): Coords {
+  const c: Coords = {};
+  for (let j = axes.length - 1; j >= 0; j--) {
+    c[axes[j]!.name] = String(i % axes[j]!.size);
+    i = Math.floor(i / axes[j]!.size);
+  }
+  return c;
+}
+
 export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Required<CodegenOptions>): KernelCode {
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
   const env = kernelEnv(fg, k, provided);
   const { decls, bindings } = storageBindings(fg, k, env, opts);
-  const logits = g.nodes[k.logits]!;
+  const pairs = g.nodes[k.pairs]!;
   const out = g.nodes[k.node]!;
-  const axesOfNode = (names: readonly string[], ...from: number[]) =>
-    names.map((name) => ({ name, size: sizeOf(g.nodes[from.find((id) => g.nodes[id]!.type.axes.some((a) => a.name === name))!]!, name) }));
-  const rowAxes = axesOfNode(k.rowAxes, k.logits);
-  const logitAxes = new Set(logits.type.axes.map((a) => a.name));
-  const headAxes = axesOfNode([...new Set([k.q, k.k].flatMap((id) => g.nodes[id]!.type.axes.map((a) => a.name)))].filter((a) => !logitAxes.has(a)), k.q);
-  const valueAxes = axesOfNode(out.type.axes.map((a) => a.name).filter((a) => !k.rowAxes.includes(a)), k.node);
-  const size = (axes: { size: number }[]) => axes.reduce((p, a) => p * a.size, 1);
-  const rows = size(rowAxes);
-  const keys = sizeOf(logits, k.axis);
-  const HK = size(headAxes);
+  const namesOf = (n: Node) => n.type.axes.map((a) => a.name);
+  const axesOf = (names: readonly string[], ...from: Node[]): Axes =>
+    names.map((name) => ({ name, size: sizeOf(from.find((n) => n.type.axes.some((a) => a.name === name))!, name) }));
+  const rowAxes = axesOf(k.rowAxes, pairs);
+  const limit = k.keyBound;
+  // a bounded axis goes outermost, so that its range is one range of steps
+  const streamAxes = axesOf(limit ? [limit.axis, ...k.stream.filter((a) => a !== limit.axis)] : k.stream, pairs);
+  const valueAxes = axesOf(namesOf(out).filter((a) => !k.rowAxes.includes(a)), out);
+  const size = (axes: Axes) => axes.reduce((p, a) => p * a.size, 1);
+  const steps = size(streamAxes);
   const NV = size(valueAxes);
+  const streamed = (n: Node) => n.type.axes.some((a) => k.stream.includes(a.name));
+  const dots = k.dots.map((id) => {
+    const d = g.nodes[id]!;
+    const [a, b] = d.inputs.map((i) => g.nodes[i]!) as [Node, Node];
+    const head = axesOf([...new Set([...namesOf(a), ...namesOf(b)])].filter((x) => !namesOf(d).includes(x)), a, b);
+    // the operand fixed for a row is loaded once, before the loop
+    const [fixed, moving] = streamed(a) ? [b, a] : [a, b];
+    return { id, head, fixed: streamed(fixed) ? undefined : fixed, moving, both: [a, b] };
+  });
   // Head and value sums are unrolled (accumulators in registers: a dynamically indexed private
   // array costs a per-lane scatter on llvmpipe) when small; then each invocation also takes TQ
-  // neighbouring queries along an axis that k and v do not have, so one load of k[m] and v[m]
-  // serves TQ rows (loads, not FMAs, are the cost on llvmpipe) and q is loaded once, not per key.
-  const unrolled = HK <= UNROLL && NV <= UNROLL;
-  const kvAxes = new Set([k.k, k.v].flatMap((id) => g.nodes[id]!.type.axes.map((a) => a.name)));
-  const qAxis = unrolled ? [...rowAxes].reverse().find((a) => a.size > 1 && !kvAxes.has(a.name)) : undefined;
+  // neighbouring rows along an axis that nothing read per step has, so one load of k[m] and v[m]
+  // serves TQ rows (loads, not FMAs, are the cost on llvmpipe).
+  const unrolled = dots.every((d) => size(d.head) <= UNROLL) && NV <= UNROLL;
+  // the tensors the operand's expression reads (the dots are computed, not read)
+  const reads = dagOf(g, k.softmax?.scores ?? k.pairs, (id) => fg.primary.has(id) || k.dots.includes(id)).reads.filter((r) => !k.dots.includes(r.node));
+  const leaves = reads.map((r) => g.nodes[r.node]!);
+  const perStep = [g.nodes[k.x]!, ...dots.flatMap((d) => (d.fixed ? [d.moving] : d.both)), ...leaves.filter(streamed)];
+  const stepAxes = new Set(perStep.flatMap(namesOf));
+  const qAxis = unrolled ? [...rowAxes].reverse().find((a) => a.size > 1 && !stepAxes.has(a.name)) : undefined;
   const TQ = qAxis ? Math.min(QUERIES, qAxis.size) : 1;
   const blocks = qAxis ? Math.ceil(qAxis.size / TQ) : 1;
   const space = rowAxes.map((a) => (a === qAxis ? { name: `${a.name}__block`, size: blocks } : a));
@@ -58,7 +91,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
 
   const body = new Emitter(env);
   const shared = unflatten(body, 'row', space, 'r');
-  /** The coordinates of query t of this invocation (clamped: a duplicate past the end is not stored). */
+  /** The coordinates of row t of this invocation (clamped: a duplicate past the end is not stored). */
   const rowsOf: Coords[] = Array.from({ length: TQ }, (_, t) => {
     if (!qAxis) return shared;
     const c: Coords = { ...shared, [qAxis.name]: body.bind(`min(${shared[`${qAxis.name}__block`]} * ${TQ} + ${t}, ${qAxis.size - 1})`, 'qi') };
@@ -66,93 +99,113 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     return c;
   });
   const valid = (t: number): string | undefined => (qAxis && t > 0 ? `${shared[`${qAxis.name}__block`]} * ${TQ} + ${t} < ${qAxis.size}` : undefined);
-  body.lines.push(`var mx: array<f32, ${TQ}>;`, `var total: array<f32, ${TQ}>;`);
-  for (let t = 0; t < TQ; t++) body.lines.push(`mx[${t}] = ${f32Lit(-3.4028234663852886e38)};`, `total[${t}] = 0.0;`);
+  const soft = k.softmax;
+  if (soft) {
+    body.lines.push(`var mx: array<f32, ${TQ}>;`, `var total: array<f32, ${TQ}>;`);
+    for (let t = 0; t < TQ; t++) body.lines.push(`mx[${t}] = ${f32Lit(-3.4028234663852886e38)};`, `total[${t}] = 0.0;`);
+  }
   const acc = (t: number, j: string | number) => (unrolled ? `acc${t}_${j}` : `acc[${j}]`);
   if (unrolled) for (let t = 0; t < TQ; t++) for (let j = 0; j < NV; j++) body.lines.push(`var ${acc(t, j)}: f32 = 0.0;`);
   else body.lines.push(`var acc: array<f32, ${NV}>;`);
+  // values fixed for a row (a backward's max, sum and D) are loaded before the loop
+  for (const c of rowsOf) for (const r of reads) if (r.preserving && !streamed(g.nodes[r.node]!)) body.value(r.node, c);
 
-  // unrolled: the head and value coordinates are constants, shared by the TQ queries so that
-  // the emitter loads k[m] and v[m] once for all of them
-  const headAt = unrolled ? Array.from({ length: HK }, (_, h) => unflatten(body, String(h), headAxes, 'hq')) : [];
-  const valueAt = unrolled ? Array.from({ length: NV }, (_, j) => unflatten(body, String(j), valueAxes, 'vj')) : [];
-  const perKey = new Emitter(env, body);
+  // unrolled: the head and value coordinates are constants, shared by the TQ rows so that the
+  // emitter loads each per-step value once for all of them
+  const valueAt = unrolled ? Array.from({ length: NV }, (_, j) => literal(j, valueAxes)) : [];
+  const perStepEmitter = new Emitter(env, body);
+  const stepCoords = streamAxes.length === 1 ? { [streamAxes[0]!.name]: 's' } : unflatten(perStepEmitter, 's', streamAxes, 'st');
+  const p = (t: number) => `p${t}`;
   for (let t = 0; t < TQ; t++) {
-    const keyCoords: Coords = { ...rowsOf[t]!, [k.axis]: 'm' };
-    const dot = `dot${t}`;
-    perKey.lines.push(`var ${dot}: f32 = 0.0;`);
-    // q does not depend on the key: loaded before the loop (into `body`) when unrolled
-    const term = (e: Emitter, flat: string): string => {
-      const c = { ...keyCoords, ...unflatten(e, flat, headAxes, 'hq') };
-      return `${dot} = fma(${e.value(k.q, c)}, ${e.value(k.k, c)}, ${dot});`;
-    };
-    if (unrolled) {
-      for (let h = 0; h < HK; h++) {
-        const c = { ...keyCoords, ...headAt[h]! };
-        const line = `${dot} = fma(${body.value(k.q, c)}, ${perKey.value(k.k, c)}, ${dot});`;
-        perKey.lines.push(line);
+    const at: Coords = { ...rowsOf[t]!, ...stepCoords };
+    dots.forEach((d, i) => {
+      const dot = `dot${t}_${i}`;
+      perStepEmitter.lines.push(`var ${dot}: f32 = 0.0;`);
+      if (unrolled) {
+        for (let h = 0; h < size(d.head); h++) {
+          const c = { ...at, ...literal(h, d.head) };
+          const load = (n: Node) => (n === d.fixed ? body : perStepEmitter).value(n.id, c);
+          perStepEmitter.lines.push(`${dot} = fma(${load(d.both[0])}, ${load(d.both[1])}, ${dot});`);
+        }
+      } else {
+        const e = new Emitter(env, perStepEmitter);
+        const c = { ...at, ...unflatten(e, 'h', d.head, 'hq') };
+        const line = `${dot} = fma(${e.value(d.both[0].id, c)}, ${e.value(d.both[1].id, c)}, ${dot});`;
+        perStepEmitter.lines.push(`for (var h: i32 = 0; h < ${size(d.head)}; h++) {`, ...indent([...e.lines, line]), '}');
       }
-    } else {
-      const e = new Emitter(env, perKey);
-      const line = term(e, 'h');
-      perKey.lines.push(`for (var h: i32 = 0; h < ${HK}; h++) {`, ...indent([...e.lines, line]), '}');
-    }
-    provided.set(k.logits, { value: dot, coords: keyCoords });
-    const sc = perKey.value(k.scores, keyCoords);
-    perKey.lines.push(
-      `let mx_new${t} = max(mx[${t}], ${sc});`,
-      `let rescale${t} = exp(mx[${t}] - mx_new${t});`,
-      `let p${t} = exp(${sc} - mx_new${t});`,
-      `total[${t}] = total[${t}] * rescale${t} + p${t};`,
-      `mx[${t}] = mx_new${t};`,
-    );
+      provided.set(d.id, { value: dot, coords: at });
+    });
+    if (soft) {
+      const sc = perStepEmitter.value(soft.scores, at);
+      perStepEmitter.lines.push(
+        `let mx_new${t} = max(mx[${t}], ${sc});`,
+        `let rescale${t} = exp(mx[${t}] - mx_new${t});`,
+        `let ${p(t)} = exp(${sc} - mx_new${t});`,
+        `total[${t}] = total[${t}] * rescale${t} + ${p(t)};`,
+        `mx[${t}] = mx_new${t};`,
+      );
+    } else perStepEmitter.lines.push(`let ${p(t)} = ${perStepEmitter.value(k.pairs, at)};`);
   }
+  const kept = (t: number, j: string | number) => (soft ? `${acc(t, j)} * rescale${t}` : acc(t, j));
   if (unrolled) {
     for (let j = 0; j < NV; j++) {
       for (let t = 0; t < TQ; t++) {
-        const v = perKey.value(k.v, { ...rowsOf[t]!, [k.axis]: 'm', ...valueAt[j]! });
-        perKey.lines.push(`${acc(t, j)} = fma(p${t}, ${v}, ${acc(t, j)} * rescale${t});`);
+        const x = perStepEmitter.value(k.x, { ...rowsOf[t]!, ...stepCoords, ...valueAt[j]! });
+        perStepEmitter.lines.push(`${acc(t, j)} = fma(${p(t)}, ${x}, ${kept(t, j)});`);
       }
     }
   } else {
-    const e = new Emitter(env, perKey);
-    // TQ is 1 here (queries are blocked only when unrolled)
-    const v = e.value(k.v, { ...rowsOf[0]!, [k.axis]: 'm', ...unflatten(e, 'j', valueAxes, 'vj') });
-    perKey.lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, `${acc(0, 'j')} = fma(p0, ${v}, ${acc(0, 'j')} * rescale0);`]), '}');
+    const e = new Emitter(env, perStepEmitter);
+    // TQ is 1 here (rows are blocked only when unrolled)
+    const x = e.value(k.x, { ...rowsOf[0]!, ...stepCoords, ...unflatten(e, 'j', valueAxes, 'vj') });
+    perStepEmitter.lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, `${acc(0, 'j')} = fma(${p(0)}, ${x}, ${kept(0, 'j')});`]), '}');
   }
-  const limit = k.keyBound;
-  let end = String(keys);
+  let [start, end] = ['0', String(steps)];
   if (limit) {
-    const ends = rowsOf.map((c) => {
-      const lim = body.value(limit.bound, c);
-      const count = limit.strict ? `ceil(${lim} - ${f32Lit(limit.offset)})` : `floor(${lim} - ${f32Lit(limit.offset)}) + 1.0`;
-      return body.bind(`i32(clamp(${count}, 0.0, ${f32Lit(keys)}))`, 'keys');
+    // per row: the live steps of the bounded axis are [0, count), or [first, size) with `lower`
+    const size = streamAxes[0]!.size;
+    const inner = steps / size;
+    const edges = rowsOf.map((c) => {
+      const lim = `${body.value(limit.bound, c)} - ${f32Lit(limit.offset)}`;
+      const edge = limit.lower ? (limit.strict ? `floor(${lim}) + 1.0` : `ceil(${lim})`) : limit.strict ? `ceil(${lim})` : `floor(${lim}) + 1.0`;
+      return body.bind(`i32(clamp(${edge}, 0.0, ${f32Lit(size)}))`, 'edge');
     });
-    const most = ends.reduce((a, b) => `max(${a}, ${b})`);
-    const least = ends.reduce((a, b) => `min(${a}, ${b})`);
-    end = body.bind(`select(${most}, ${keys}, ${least} == 0)`, 'm_end');
+    const most = edges.reduce((a, b) => `max(${a}, ${b})`);
+    const least = edges.reduce((a, b) => `min(${a}, ${b})`);
+    const times = (x: string) => (inner === 1 ? x : `(${x}) * ${inner}`);
+    if (limit.lower) start = body.bind(times(least), 's_start');
+    // the forward's query with no live key at all takes every key (the softmax of equal scores)
+    else if (soft) end = body.bind(`select(${times(most)}, ${steps}, ${least} == 0)`, 's_end');
+    else end = body.bind(times(most), 's_end');
   }
-  body.lines.push(`for (var m: i32 = 0; m < ${end}; m++) {`, ...indent(perKey.lines), '}');
+  body.lines.push(`for (var s: i32 = ${start}; s < ${end}; s++) {`, ...indent(perStepEmitter.lines), '}');
 
+  const store = (node: number, e: Emitter, coords: Coords, value: string): string | undefined => {
+    const t = fg.primary.get(node);
+    if (t === undefined || !k.writes.includes(t)) return undefined;
+    return `${env.bound.get(t)}[${e.offset(fg.tensors[t]!, coords)}] = ${value};`;
+  };
+  const result = (t: number, j: string | number) => (soft ? `${acc(t, j)} / total[${t}]` : acc(t, j));
   for (let t = 0; t < TQ; t++) {
-    const storeTerm = (e: Emitter, flat: string, j: string | number): string => {
-      const c = { ...rowsOf[t]!, ...unflatten(e, flat, valueAxes, 'oj') };
-      return `${env.bound.get(k.out)}[${e.offset(fg.tensors[k.out]!, c)}] = ${acc(t, j)} / total[${t}];`;
-    };
     const lines: string[] = [];
     if (unrolled) {
-      for (let j = 0; j < NV; j++) {
-        const c = { ...rowsOf[t]!, ...valueAt[j]! };
-        lines.push(`${env.bound.get(k.out)}[${body.offset(fg.tensors[k.out]!, c)}] = ${acc(t, j)} / total[${t}];`);
-      }
+      for (let j = 0; j < NV; j++) lines.push(`${env.bound.get(k.out)}[${body.offset(fg.tensors[k.out]!, { ...rowsOf[t]!, ...valueAt[j]! })}] = ${result(t, j)};`);
     } else {
       const e = new Emitter(env, body);
-      const line = storeTerm(e, 'j', 'j');
+      const line = `${env.bound.get(k.out)}[${e.offset(fg.tensors[k.out]!, { ...rowsOf[t]!, ...unflatten(e, 'j', valueAxes, 'oj') })}] = ${result(t, 'j')};`;
       lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, line]), '}');
+    }
+    // the forward's max and sum, for the backward
+    if (soft) for (const [node, value] of [[soft.max, `mx[${t}]`], [soft.sum, `total[${t}]`]] as const) {
+      const line = store(node, body, rowsOf[t]!, value);
+      if (line) lines.push(line);
     }
     const guard = valid(t);
     body.lines.push(...(guard ? [`if (${guard}) {`, ...indent(lines), '}'] : lines));
   }
-  const code = perRowKernel(`attention: ${rows} rows x ${keys} keys${limit ? ' (up to the causal bound)' : ''}, head ${HK}, value ${NV}, ${TQ} queries per invocation`, preamble(env, decls, bindings), WG, nx, invocations, body.lines);
+  const what = soft ? 'attention' : 'attention backward';
+  const bounded = limit ? ` (${limit.lower ? 'from' : 'up to'} the causal bound)` : '';
+  const header = `${what}: ${size(rowAxes)} rows x ${steps} steps over ${streamAxes.map((a) => a.name).join(' ')}${bounded}, ${dots.length} dot product(s) of ${dots.map((d) => size(d.head)).join(', ')}, value ${NV}, ${TQ} rows per invocation`;
+  const code = perRowKernel(header, preamble(env, decls, bindings), WG, nx, invocations, body.lines);
   return { name: k.name, code, workgroups, bindings };
 }

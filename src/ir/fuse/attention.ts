@@ -1,68 +1,99 @@
-// Attention as one kernel: out = contract(softmax_M(scores(contract(q, k))), v), where the softmax
-// is the IR's own max / sub / exp / sum / div chain over the key axis M and `scores` is any
-// elementwise expression of the dot products (a scale, a causal mask built from iota and a
-// compare, an additive mask read from a tensor). The kernel streams over M with an online softmax
-// (running max and sum, accumulator rescaled when the max grows), so neither the L x M dot products
-// nor the weights are ever stored.
+// Attention as streaming kernels: out = contract(softmax_M(scores(contract(q, k))), v), where the
+// softmax is the IR's own max / sub / exp / sum / div chain over the key axis M and `scores` is
+// any elementwise expression of the dot products (a scale, a causal mask built from iota and a
+// compare, an additive mask read from a tensor). The forward kernel streams over M with an online
+// softmax (running max and sum, accumulator rescaled when the max grows), so neither the L x M dot
+// products nor the weights are ever stored.
 //
-// A match needs every intermediate (dot products, scores, max, exp, sum, weights) to feed nothing
-// but the chain: in a training graph the backward reads the weights, so there the chain is fused
-// the ordinary way (contraction, softmax row kernel, contraction).
+// The backward (autodiff's softmax rule: dscores = w * (dw - D), D = dout . out per row) reads the
+// weights and the dot product dout . v, both L x M. They form a region with the forward's
+// intermediates: L x M nodes computed elementwise from dot products, row values (the max and sum,
+// which the forward kernel then writes) and indices. Every contraction that sums a region node
+// against an outside tensor (dq, dk, dv) becomes a kernel of the same template that streams over
+// the summed axes and recomputes its region operand per step from q, k, v and dout: the L x M
+// matrix is never stored, forward or backward (FlashAttention's recomputation).
+//
+// Anything else reading the region (an output of the weights, a reduction the backward rule
+// did not simplify) keeps the ordinary fusion: contraction, softmax row kernel, contraction.
 
 import type { Graph, Node } from '../types.js';
 import type { KeyBound } from './types.js';
 
 export interface AttentionMatch {
-  /** out = contract(weights, v), summing over `axis` only. */
+  /** The contraction the kernel computes: sum over `stream` of operand `pairs` (in the region)
+   *  times operand `x` (outside it). */
   out: number;
-  /** The operand of `out` that holds the weights, and the node read as v. */
+  pairs: number;
+  x: number;
+  /** The summed axes, streamed over (the key axis M for the forward). */
+  stream: string[];
+  /** The axes of one invocation's row: the output's axes that `pairs` has. */
+  rowAxes: string[];
+  /** Region contractions (dot products over head axes) the kernel computes at every step. */
+  dots: number[];
+  /** The forward: pairs = softmax(scores) over stream[0], computed online; the max and sum are
+   *  written when the backward reads them (`written`). */
+  softmax?: { scores: number; max: number; sum: number; written: boolean };
+  /** The forward: where the scores are select(iota(M) + offset <= bound (or < bound), live, c),
+   *  bound free of M and c a mask constant (exp(c - anything live) = 0 in f32): keys past the
+   *  bound add exactly nothing, so the kernel may stop there (a causal mask). The backward: where
+   *  its operand is select(cond, x, 0) (times anything), cond bounding one streamed axis. */
+  keyBound?: KeyBound;
+  /** Every node of the region (never materialised), shared by the forward and backward kernels. */
+  interior: number[];
+}
+
+interface ForwardChain {
+  out: number;
+  weights: number;
   v: number;
-  /** The dot products contract(q, k) over the head axes, and its operands. */
   logits: number;
-  q: number;
-  k: number;
-  /** The expression of the dot products whose softmax over `axis` is taken. */
   scores: number;
   max: number;
   sum: number;
-  /** The key axis (M): the softmax's and the second contraction's summed axis. */
   axis: string;
-  /** The axes of one softmax row (the scores' axes minus `axis`). */
   rowAxes: string[];
-  /** Every node computed only inside the kernel (never materialised). */
-  interior: number[];
-  /** Where the scores are select(iota(M) + offset <= bound (or < bound), live, c), bound free of
-   *  M and c a mask constant (exp(c - anything live) = 0 in f32): keys past the bound add exactly
-   *  nothing, so the kernel may stop there (a causal mask). */
-  keyBound?: KeyBound;
+  /** The chain's nodes computed only in the kernel (not the max and sum). */
+  inner: number[];
 }
-
 
 const PASS = new Set(['expand', 'permute']);
 const ELEMENTWISE = new Set(['unary', 'binary', 'select', 'cast', 'expand', 'permute']);
 
 const names = (n: Node): string[] => n.type.axes.map((a) => a.name);
 
-/** Every attention chain in the graph, by its output contraction. */
+/** Every attention kernel in the graph (the forward's and its backward's), by the contraction it computes. */
 export function findAttention(g: Graph, consumers: readonly number[][], outputs: ReadonlySet<number>, needed: readonly boolean[]): Map<number, AttentionMatch> {
   const found = new Map<number, AttentionMatch>();
   for (const n of g.nodes) {
-    if (!needed[n.id] || n.op.kind !== 'contract') continue;
+    if (!needed[n.id] || n.op.kind !== 'contract' || found.has(n.id)) continue;
     for (const w of [0, 1]) {
-      const m = match(g, n, w);
-      if (m === null) continue;
-      const inside = new Set(m.interior);
-      const closed = m.interior.every((id) => !outputs.has(id) && consumers[id]!.every((c) => inside.has(c) || c === m.out));
-      if (closed) {
-        found.set(n.id, m);
-        break;
-      }
+      const f = forwardChain(g, n, w);
+      if (f === null) continue;
+      const r = region(g, consumers, outputs, needed, f);
+      if (r === null) break;
+      const interior = [...r.nodes].sort((a, b) => a - b);
+      const written = r.streams.length > 0;
+      found.set(f.out, {
+        out: f.out,
+        pairs: f.weights,
+        x: f.v,
+        stream: [f.axis],
+        rowAxes: f.rowAxes,
+        dots: [f.logits],
+        softmax: { scores: f.scores, max: f.max, sum: f.sum, written },
+        keyBound: keyBound(g, g.nodes[f.scores]!, f.axis) ?? undefined,
+        // with no backward, the max and sum stay in registers too
+        interior: written ? interior : [...interior, f.max, f.sum].sort((a, b) => a - b),
+      });
+      for (const s of r.streams) found.set(s.out, { ...s, interior });
+      break;
     }
   }
   return found;
 }
 
-function match(g: Graph, out: Node, wIndex: number): AttentionMatch | null {
+function forwardChain(g: Graph, out: Node, wIndex: number): ForwardChain | null {
   const chain: number[] = [];
   /** Steps through broadcasts and permutes (free in the kernel), recording them as interior. */
   const peel = (id: number): Node => {
@@ -121,44 +152,137 @@ function match(g: Graph, out: Node, wIndex: number): AttentionMatch | null {
   const kAxes = names(g.nodes[k]!);
   const summed = [...new Set([...qAxes, ...kAxes])].filter((a) => !names(lg).includes(a));
   if (!summed.every((a) => qAxes.includes(a) && kAxes.includes(a))) return null;
-  const all = [out, v, lg, g.nodes[q]!, g.nodes[k]!];
-  if (all.some((n) => n.type.dtype !== 'f32')) return null;
+  if ([out, v, lg, g.nodes[q]!, g.nodes[k]!].some((n) => n.type.dtype !== 'f32')) return null;
 
-  const interior = new Set<number>([...chain, weights.id, exp.id, sum.id, shifted.id, max.id]);
-  for (const [id, hit] of dependsOn) if (hit) interior.add(id);
-  return {
-    out: out.id,
-    v: v.id,
-    logits: lg.id,
-    q,
-    k,
-    scores: scores.id,
-    max: max.id,
-    sum: sum.id,
-    axis,
-    rowAxes,
-    interior: [...interior].sort((a, b) => a - b),
-    keyBound: keyBound(g, scores, axis) ?? undefined,
-  };
+  const inner = new Set<number>([...chain, weights.id, exp.id, shifted.id]);
+  for (const [id, hit] of dependsOn) if (hit) inner.add(id);
+  return { out: out.id, weights: weights.id, v: v.id, logits: lg.id, scores: scores.id, max: max.id, sum: sum.id, axis, rowAxes, inner: [...inner] };
 }
+
+/**
+ * The region of a forward chain: its inner nodes, the L x M elementwise nodes that read them, and
+ * the L x M dot products those read; and the contractions that sum region nodes against outside
+ * tensors (the backward's streams). Null when anything else reads the region.
+ */
+function region(g: Graph, consumers: readonly number[][], outputs: ReadonlySet<number>, needed: readonly boolean[], f: ForwardChain): { nodes: Set<number>; streams: Omit<AttentionMatch, 'interior'>[] } | null {
+  const shape = g.nodes[f.scores]!;
+  const pairShaped = (n: Node): boolean =>
+    n.type.dtype === 'f32' && n.type.axes.length === shape.type.axes.length && shape.type.axes.every((a) => n.type.axes.some((b) => b.name === a.name && b.size === a.size));
+  const dotted = new Map<number, boolean>();
+  const fromDots = (id: number): boolean => {
+    const known = dotted.get(id);
+    if (known !== undefined) return known;
+    const n = g.nodes[id]!;
+    const hit = pairShaped(n) && (n.op.kind === 'contract' || (ELEMENTWISE.has(n.op.kind) && n.inputs.some(fromDots)));
+    dotted.set(id, hit);
+    return hit;
+  };
+  const nodes = new Set(f.inner);
+  const candidates = new Set<number>();
+  const queue = [...nodes];
+  const join = (id: number): void => {
+    nodes.add(id);
+    queue.push(id);
+  };
+  while (queue.length > 0) {
+    const id = queue.pop()!;
+    if (outputs.has(id)) return null;
+    const n = g.nodes[id]!;
+    // L x M inputs computed from L x M dot products (the backward's dout . v, and what it feeds)
+    if (n.op.kind !== 'contract') for (const i of n.inputs) if (!nodes.has(i) && fromDots(i)) join(i);
+    for (const u of consumers[id]!) {
+      if (nodes.has(u) || u === f.max || u === f.sum || u === f.out || !needed[u]) continue;
+      const un = g.nodes[u]!;
+      if (ELEMENTWISE.has(un.op.kind) && pairShaped(un)) join(u);
+      else if (un.op.kind === 'contract') candidates.add(u);
+      else return null;
+    }
+  }
+  for (const id of nodes) {
+    const n = g.nodes[id]!;
+    if (n.op.kind === 'contract' && n.inputs.some((i) => nodes.has(i))) return null;
+  }
+  for (const id of [f.max, f.sum]) if (outputs.has(id) || consumers[id]!.some((u) => !nodes.has(u))) return null;
+
+  const streams: Omit<AttentionMatch, 'interior'>[] = [];
+  for (const u of candidates) {
+    const c = g.nodes[u]!;
+    const inside = c.inputs.filter((i) => nodes.has(i));
+    if (inside.length !== 1 || c.inputs[0] === c.inputs[1]) return null;
+    const pairs = g.nodes[inside[0]!]!;
+    const x = g.nodes[c.inputs.find((i) => !nodes.has(i))!]!;
+    const outAxes = names(c);
+    const stream = [...new Set([...names(pairs), ...names(x)])].filter((a) => !outAxes.includes(a));
+    if (stream.length === 0 || !stream.every((a) => names(pairs).includes(a)) || x.type.dtype !== 'f32' || c.type.dtype !== 'f32') return null;
+    // the dot products the operand is computed from
+    const dots = new Set<number>();
+    const seen = new Set<number>();
+    const walk = (id: number): void => {
+      if (seen.has(id) || !nodes.has(id)) return;
+      seen.add(id);
+      const n = g.nodes[id]!;
+      if (n.op.kind === 'contract') dots.add(id);
+      else n.inputs.forEach(walk);
+    };
+    walk(pairs.id);
+    // the bound is evaluated once per row, before the loop
+    const bound = zeroBound(g, pairs.id, stream);
+    const keyBound = bound && names(g.nodes[bound.bound]!).every((a) => outAxes.includes(a)) ? bound : undefined;
+    streams.push({ out: u, pairs: pairs.id, x: x.id, stream, rowAxes: outAxes.filter((a) => names(pairs).includes(a)), dots: [...dots].sort((a, b) => a - b), keyBound });
+  }
+  return { nodes, streams };
+}
+
+const peelAll = (g: Graph, id: number): Node => {
+  let n = g.nodes[id]!;
+  while (PASS.has(n.op.kind)) n = g.nodes[n.inputs[0]!]!;
+  return n;
+};
 
 /** The causal bound of the scores, if they mask keys past one (AttentionMatch.keyBound). */
 function keyBound(g: Graph, scores: Node, axis: string): KeyBound | null {
-  const peel = (id: number): Node => {
-    let n = g.nodes[id]!;
-    while (PASS.has(n.op.kind)) n = g.nodes[n.inputs[0]!]!;
-    return n;
-  };
   if (scores.op.kind !== 'select') return null;
   const [c, whenTrue, whenFalse] = scores.inputs as [number, number, number];
   const masked = (id: number): boolean => {
-    const d = peel(id);
+    const d = peelAll(g, id);
     return d.op.kind === 'const' && typeof d.op.value === 'number' && d.op.value <= -1e20;
   };
   // the condition under which a key is live: the select's, or its negation when the true arm is masked
   const deadWhenTrue = masked(whenTrue);
   if (!deadWhenTrue && !masked(whenFalse)) return null;
-  const cond = peel(c);
+  const b = liveRange(g, c, deadWhenTrue, [axis]);
+  return b && !b.lower ? b : null;
+}
+
+/**
+ * A backward operand that is exactly zero outside a range of one streamed axis: select(cond, x, 0)
+ * (autodiff's rule for the causal mask), scaled or multiplied. Steps outside add nothing, so the
+ * kernel skips them: dq stops at the last key a query sees, dk starts at the first query that
+ * sees the key.
+ */
+function zeroBound(g: Graph, id: number, stream: readonly string[]): KeyBound | null {
+  const n = peelAll(g, id);
+  const zero = (x: number): boolean => {
+    const d = peelAll(g, x);
+    return d.op.kind === 'const' && d.op.value === 0;
+  };
+  if (n.op.kind === 'select') {
+    const [c, whenTrue, whenFalse] = n.inputs as [number, number, number];
+    if (zero(whenFalse) || zero(whenTrue)) return liveRange(g, c, zero(whenTrue), stream);
+    return null;
+  }
+  if (n.op.kind === 'unary' && n.op.fn === 'neg') return zeroBound(g, n.inputs[0]!, stream);
+  if (n.op.kind === 'binary' && (n.op.fn === 'mul' || n.op.fn === 'div')) {
+    const [a, b] = n.inputs as [number, number];
+    return zeroBound(g, a, stream) ?? (n.op.fn === 'mul' ? zeroBound(g, b, stream) : null);
+  }
+  return null;
+}
+
+/** Where `c` (negated when deadWhenTrue) compares iota(A) + offset with a value free of A, for
+ *  one of `axes`: the range of A it keeps live (an upper bound, or with `lower` a lower one). */
+function liveRange(g: Graph, c: number, deadWhenTrue: boolean, axes: readonly string[]): KeyBound | null {
+  const cond = peelAll(g, c);
   if (cond.op.kind !== 'binary') return null;
   let [x, y] = cond.inputs as [number, number];
   const NEGATE: Record<string, string> = { lt: 'ge', le: 'gt', gt: 'le', ge: 'lt' };
@@ -168,8 +292,12 @@ function keyBound(g: Graph, scores: Node, axis: string): KeyBound | null {
     fn = fn === 'ge' ? 'le' : 'lt';
   }
   if (fn !== 'le' && fn !== 'lt') return null;
-  const iota = peel(x);
-  if (iota.op.kind !== 'iota' || iota.op.axis.name !== axis || typeof iota.op.offset !== 'number') return null;
-  if (g.nodes[y]!.type.axes.some((a) => a.name === axis)) return null;
-  return { bound: y, offset: iota.op.offset, strict: fn === 'lt' };
+  // live where x <= y (or x < y): an upper bound when x is the iota, a lower one when y is
+  const free = (id: number, axis: string) => !g.nodes[id]!.type.axes.some((a) => a.name === axis);
+  for (const [iotaAt, other, lower] of [[x, y, false], [y, x, true]] as const) {
+    const iota = peelAll(g, iotaAt);
+    if (iota.op.kind !== 'iota' || !axes.includes(iota.op.axis.name) || typeof iota.op.offset !== 'number' || !free(other, iota.op.axis.name)) continue;
+    return { axis: iota.op.axis.name, bound: other, offset: iota.op.offset, strict: fn === 'lt', lower };
+  }
+  return null;
 }

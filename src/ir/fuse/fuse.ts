@@ -4,8 +4,9 @@
 //    (reduce, contract, scatterAdd that sums over index axes), contraction operands that are not
 //    strided views, and elementwise results that several consumers share when their expression
 //    is dearer than `recomputeMaxOps` ops (unless all those consumers land in one row kernel:
-//    rowshare.ts). Attention chains whose intermediates nothing else reads are one kernel
-//    (attention.ts): nothing inside them is materialised. Everything else (elementwise ops, layout ops, constants,
+//    rowshare.ts). Attention is streamed (attention.ts): its L x M region (scores, weights,
+//    and in training their gradients) is never materialised; the forward and each backward
+//    contraction over the region are one kernel each, recomputing the region per step. Everything else (elementwise ops, layout ops, constants,
 //    iota, random, gather, scatterAdd without a sum) is inlined into its consumer as an index
 //    expression: layout is indexing, not a kernel.
 // 2. Give each materialised node a kernel, in topological order, merging where it pays:
@@ -134,6 +135,9 @@ function attemptFuse(
   // attention chains whose scores and weights nobody else reads: one kernel, nothing stored inside
   const attention = opts.unfused || opts.flashAttention === false ? new Map<number, AttentionMatch>() : findAttention(g, consumers, outputNodes, needed);
   const interior = new Set([...attention.values()].flatMap((m) => m.interior));
+  // the max and sum an attention forward keeps for its backward: written by that kernel
+  const heldBy = new Map<number, number>();
+  for (const m of attention.values()) if (m.softmax?.written) for (const r of [m.softmax.max, m.softmax.sum]) heldBy.set(r, m.out);
   // state inputs updated at one position: the update writes into the input's own tensor
   const updates = opts.unfused || !opts.state ? new Map<number, UpdateMatch>() : findUpdates(g, opts.state, consumers);
 
@@ -401,15 +405,19 @@ function attemptFuse(
 
   const formAttention = (o: Node, m: AttentionMatch): void => {
     const reads = new Set<number>();
-    if (mat.has(m.v)) reads.add(tensorOf(m.v));
-    for (const root of mat.has(m.v) ? [m.scores] : [m.scores, m.v]) for (const r of dagOf(g, root, (id) => mat.has(id)).reads) reads.add(tensorOf(r.node));
+    const roots = [m.softmax?.scores ?? m.pairs, m.x];
+    for (const root of roots) {
+      if (mat.has(root)) reads.add(tensorOf(root));
+      else for (const r of dagOf(g, root, (id) => mat.has(id)).reads) reads.add(tensorOf(r.node));
+    }
     const t = newTensor(o.id, logical(o.id));
     primary.set(o.id, t);
     const d = newDraft('attention');
     addReads(d, reads);
     addMember(d, o.id, [], true, t);
+    if (m.softmax?.written) for (const r of [m.softmax.max, m.softmax.sum]) addMember(d, r, [], true);
     d.attention = { ...m, tensor: t };
-    if (reads.size + 1 > opts.maxBindings) {
+    if (reads.size + d.writes.size > opts.maxBindings) {
       throw new Error(`fuse: the attention kernel for %${o.id} reads ${reads.size} tensors, more than the binding limit allows`);
     }
   };
@@ -451,7 +459,7 @@ function attemptFuse(
   };
 
   for (const n of g.nodes) {
-    if (!mat.has(n.id) || n.op.kind === 'input' || n.op.kind === 'param') continue;
+    if (!mat.has(n.id) || n.op.kind === 'input' || n.op.kind === 'param' || heldBy.has(n.id)) continue;
     const att = attention.get(n.id);
     const upd = updates.get(n.id);
     if (upd !== undefined) formUpdate(upd);
@@ -546,7 +554,8 @@ function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], stored: 
   const words = ops.map((n) => (n.op.kind === 'unary' || n.op.kind === 'binary' || n.op.kind === 'reduce' ? n.op.fn : n.op.kind));
   const label = d.members.map((m) => g.nodes[m]!.label).find((l) => l !== undefined);
   const summary = words.length === 0 ? 'copy' : words.length > 6 ? `${words.slice(0, 6).join(',')},+${words.length - 6}` : words.join(',');
-  const name = `k${index}_${d.update ? 'update' : d.kind}${label ? `_${label.replace(/[^A-Za-z0-9_]/g, '_')}` : ''}(${summary})`;
+  const kind = d.update ? 'update' : d.attention && !d.attention.softmax ? 'attention_grad' : d.kind;
+  const name = `k${index}_${kind}${label ? `_${label.replace(/[^A-Za-z0-9_]/g, '_')}` : ''}(${summary})`;
   const base = {
     name,
     reads: [...d.reads].sort((a, b) => a - b),
@@ -561,7 +570,8 @@ function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], stored: 
   if (d.kind === 'contract') return { ...base, kind: 'contract', ...d.contract! };
   if (d.kind === 'attention') {
     const a = d.attention!;
-    return { ...base, kind: 'attention', node: a.out, out: a.tensor, q: a.q, k: a.k, v: a.v, logits: a.logits, scores: a.scores, axis: a.axis, rowAxes: a.rowAxes, keyBound: a.keyBound };
+    const softmax = a.softmax && { scores: a.softmax.scores, max: a.softmax.max, sum: a.softmax.sum };
+    return { ...base, kind: 'attention', node: a.out, out: a.tensor, pairs: a.pairs, x: a.x, stream: a.stream, rowAxes: a.rowAxes, dots: a.dots, softmax, keyBound: a.keyBound };
   }
   if (d.update) return { ...base, kind: 'elementwise', space: d.space!, update: { axis: d.update.axis, index: d.update.index, value: d.update.value } };
   const first = tensors[base.writes[0]!]!;

@@ -93,31 +93,35 @@ export interface ContractKernel extends KernelBase {
 }
 
 /**
- * Attention in one pass over the key axis (src/ir/fuse/attention.ts): per row of `rowAxes`,
- * out = sum_M softmax_M(scores(q . k)) v with an online softmax; the dot products and weights
- * stay in registers. `node` is the output contraction, written to tensor `out`.
+ * Attention as a streaming kernel (src/ir/fuse/attention.ts): per row of `rowAxes`, the
+ * contraction `node` = sum over `stream` of `pairs` * `x`, where `pairs` is an L x M value
+ * recomputed at every step from the `dots` (dot products over head axes) and never stored. The
+ * forward (`softmax`) normalises online: pairs = softmax(scores) over the key axis, with the
+ * running max and sum written to their tensors when the backward reads them. Written to `out`.
  */
 export interface AttentionKernel extends KernelBase {
   kind: 'attention';
   node: number;
   out: number;
-  q: number;
-  k: number;
-  v: number;
-  logits: number;
-  scores: number;
-  axis: string;
+  pairs: number;
+  x: number;
+  stream: string[];
   rowAxes: string[];
+  dots: number[];
+  softmax?: { scores: number; max: number; sum: number };
   /** Keys past this are masked to a constant (a causal mask): see AttentionMatch.keyBound. */
   keyBound?: KeyBound;
 }
 
-/** Keys past `bound` (m + offset <= bound, or < when strict) are masked to a constant. */
+/** Steps of `axis` past `bound` are dead (m + offset <= bound is live, or < when strict); with
+ *  `lower`, those before it (m + offset >= bound, or >). */
 export interface KeyBound {
-  /** The node the key coordinate is compared with. */
+  axis: string;
+  /** The node the coordinate is compared with. */
   bound: number;
   offset: number;
   strict: boolean;
+  lower: boolean;
 }
 
 export type Kernel = ElementwiseKernel | RowKernel | ContractKernel | AttentionKernel;

@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import { openDevice } from '../src/runtime/device.js';
 import { DEFAULT_LIMITS } from '../src/runtime/executor.js';
 import { benchContraction, benchElementwise } from './matmul.js';
-import { dispatchCounts, speedGraph, stepTime, trainingSpeed, SPEED_CONFIG } from './training.js';
+import { dispatchCounts, speedGraph, stepTime, trainingSpeed, LONG_CONFIG, SPEED_CONFIG } from './training.js';
 import type { SamplingSpeed } from './sampling.js';
 import { checkTime } from './startup.js';
 
@@ -71,14 +71,27 @@ async function main(): Promise<void> {
     results.dispatchesPerStep = dispatches;
     log(`dispatches per training step: ${dispatches.fused} fused, ${dispatches.unfused} unfused (each with ${dispatches.optimizer} optimizer dispatches)`);
 
-    const fused = await stepTime(dev, built, symbols, false, quick ? 3 : 5);
+    const fused = await stepTime(dev, built, symbols, {}, quick ? 3 : 5);
     log(`forward + backward step, fused: ${fused.ms.toFixed(1)} ms (${fused.cpuMs.toFixed(1)} by CPU time; ${fused.kernels} kernels; compile + first run ${(fused.compileMs / 1000).toFixed(1)} s)`);
     let unfused = null;
     if (!quick) {
-      unfused = await stepTime(dev, built, symbols, true, 3);
+      unfused = await stepTime(dev, built, symbols, { unfused: true }, 3);
       log(`forward + backward step, unfused: ${unfused.ms.toFixed(1)} ms (${unfused.cpuMs.toFixed(1)} by CPU time; ${unfused.kernels} kernels; compile + first run ${(unfused.compileMs / 1000).toFixed(1)} s)`);
     }
     results.step = { what: 'forward + backward, end to end, median', fused: roundAll(fused), unfused: unfused && roundAll(unfused) };
+
+    // attention streamed (forward and backward) against the materialised chain, at L = 256
+    const long = speedGraph(LONG_CONFIG);
+    const streamed = await stepTime(dev, long.built, long.symbols, {}, quick ? 3 : 5);
+    const chain = await stepTime(dev, long.built, long.symbols, { flashAttention: false }, quick ? 3 : 5);
+    results.attention = {
+      what: `forward + backward at L = ${LONG_CONFIG.length}, B = ${LONG_CONFIG.batch} (the speed config's 512 tokens a step), end to end, median; bytes: the memory plan's buffers`,
+      streamed: roundAll(streamed),
+      materialised: roundAll(chain),
+    };
+    for (const [what, r] of [['streamed', streamed], ['materialised (flashAttention: false)', chain]] as const) {
+      log(`attention at L = ${LONG_CONFIG.length}, ${what}: ${r.ms.toFixed(1)} ms a step (${r.cpuMs.toFixed(1)} by CPU time; ${r.kernels} kernels; ${(r.bytes / 2 ** 20).toFixed(1)} MiB of buffers)`);
+    }
 
     const train = await trainingSpeed(dev, quick ? 8 : 30);
     results.training = { ...train, tokensPerS: round(train.tokensPerS), cpuTokensPerS: round(train.cpuTokensPerS), msPerStep: round(train.msPerStep), firstStepMs: Math.round(train.firstStepMs), finalLoss: round(train.finalLoss) };

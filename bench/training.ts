@@ -9,7 +9,7 @@ import { bindSymbols } from '../src/cli/commands/compile.js';
 import { OPTIMIZER_DISPATCHES, randomInputs, timeSteps } from '../src/cli/commands/profile.js';
 import { trainRun } from '../src/cli/commands/train.js';
 import { initParams } from '../src/ir/index.js';
-import { compileGraph, DEFAULT_LIMITS, planGraph, type PlanLimits } from '../src/runtime/executor.js';
+import { compileGraph, DEFAULT_LIMITS, planGraph, type CompileOptions, type PlanLimits } from '../src/runtime/executor.js';
 import { TRAIN_DEFAULTS } from '../src/runtime/train/loop.js';
 import type { ArchDevice } from '../src/runtime/device.js';
 
@@ -17,10 +17,14 @@ import type { ArchDevice } from '../src/runtime/device.js';
 export const SPEED_CONFIG = { file: 'models/gpt-nano.arch', sets: { D: '128', N: '4' }, batch: 8, length: 64 };
 export const SHAKESPEARE = '../shared/data/tinyshakespeare.txt';
 
-export function speedGraph(): { built: Built; symbols: Record<string, number> } {
-  const { model } = loadModel(SPEED_CONFIG.file, new Map(Object.entries({ ...SPEED_CONFIG.sets, V: '65' })), { quietWarnings: true });
+/** The speed config at a longer context, the same 512 tokens a step: where streaming attention
+ *  (no L x M tensor, forward or backward) shows against the materialised chain. */
+export const LONG_CONFIG = { ...SPEED_CONFIG, sets: { ...SPEED_CONFIG.sets, L: '256' }, batch: 2, length: 256 };
+
+export function speedGraph(config: typeof SPEED_CONFIG = SPEED_CONFIG): { built: Built; symbols: Record<string, number> } {
+  const { model } = loadModel(config.file, new Map(Object.entries({ ...config.sets, V: '65' })), { quietWarnings: true });
   const built = buildGraph(model, { training: true, grad: true });
-  return { built, symbols: bindSymbols(built, { batch: SPEED_CONFIG.batch, length: SPEED_CONFIG.length }) };
+  return { built, symbols: bindSymbols(built, { batch: config.batch, length: config.length }) };
 }
 
 export interface DispatchCounts {
@@ -45,11 +49,13 @@ export interface StepTime {
   /** compileGraph plus the first run (pipelines, then the driver's shader compiles). */
   compileMs: number;
   kernels: number;
+  /** Bytes of the plan's buffers (the memory plan's total). */
+  bytes: number;
 }
 
-export async function stepTime(dev: ArchDevice, built: Built, symbols: Record<string, number>, unfused: boolean, steps: number): Promise<StepTime> {
+export async function stepTime(dev: ArchDevice, built: Built, symbols: Record<string, number>, options: CompileOptions, steps: number): Promise<StepTime> {
   const t0 = performance.now();
-  const c = await compileGraph(dev, built.graph, symbols, { unfused });
+  const c = await compileGraph(dev, built.graph, symbols, options);
   try {
     c.setParams(Object.fromEntries(Object.entries(initParams(built.lowered.graph, {}, 1)).map(([k, v]) => [k, Float32Array.from(v)])));
     const inputs = randomInputs(built, symbols);
@@ -60,7 +66,7 @@ export async function stepTime(dev: ArchDevice, built: Built, symbols: Record<st
     const cpu = process.cpuUsage(cpu0);
     // timeSteps runs one untimed warm-up step, then `steps`.
     const cpuMs = (cpu.user + cpu.system) / 1000 / (steps + 1) / availableParallelism();
-    return { ms, cpuMs, compileMs, kernels: c.plan.kernels.length };
+    return { ms, cpuMs, compileMs, kernels: c.plan.kernels.length, bytes: c.plan.totalBytes };
   } finally {
     c.destroy();
   }

@@ -203,4 +203,37 @@ describe('composite gradients', () => {
   it('causal mask + softmax (attention weights)', () => {
     check({ build: (b) => softmax(b, causalMask(b, p(b, 's', [B, L, M]), L, M), 'M') });
   });
+  it('attention: softmax then a contraction over its axis, with ties in the scores', () => {
+    // equal scores tie for the max: the one rule must not depend on which element is the max
+    const equal = (n: number) => new Float64Array(n).fill(0.5);
+    check({ build: (b) => b.contract(softmax(b, b.contract(p(b, 'q', [B, L, D]), p(b, 'k', [B, M, D]), ['B', 'L', 'M']), 'M'), p(b, 'v', [B, M, E]), ['B', 'L', 'E']) });
+    check({ build: (b) => b.contract(softmax(b, p(b, 's', [B, L, M]), 'M'), p(b, 'v', [B, M, E]), ['B', 'L', 'E']), values: { s: equal } });
+  });
+});
+
+describe('the softmax rule', () => {
+  const [L, M, D] = [ax('L', 3), ax('M', 4), ax('D', 2)];
+  /** The backward's ops (nodes past the forward) of a graph whose loss reads softmax(s) over M. */
+  function backwardOps(attention: boolean): string[] {
+    const b = new Builder();
+    const w = softmax(b, b.param('s', [L, M], { kind: 'normal', std: 1 }), 'M');
+    const out = attention ? b.contract(w, b.param('v', [M, D], { kind: 'normal', std: 1 }), ['L', 'D']) : w;
+    let loss = b.mul(out, out);
+    for (const a of b.type(loss).axes) loss = b.reduce('sum', loss, a.name);
+    b.output('loss', loss);
+    const fwd = b.build();
+    const g = differentiate(fwd, 'loss', [...fwd.params.keys()]);
+    return g.nodes.slice(fwd.nodes.length).map((n) => (n.op.kind === 'reduce' ? `${n.op.fn} ${n.op.axis}` : 'fn' in n.op ? n.op.fn : n.op.kind));
+  }
+  it('has no max path (no ties to share) and one reduction over the softmax axis', () => {
+    const ops = backwardOps(false);
+    expect(ops).not.toContain('eq');
+    expect(ops.filter((o) => o === 'sum M')).toHaveLength(1);
+  });
+  it('into a contraction, reduces over the value axes instead: no L x M reduction is left', () => {
+    const ops = backwardOps(true);
+    expect(ops).not.toContain('eq');
+    expect(ops.filter((o) => o.endsWith(' M'))).toEqual([]);
+    expect(ops).toContain('sum D');
+  });
 });

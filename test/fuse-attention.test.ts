@@ -123,7 +123,7 @@ interface TrainShape { B: number; L: number; M: number; G: number; R: number; K:
 /** A loss through attention whose q, k and v are parameters: out[B, L, G, R, N] =
  *  softmax_M(mask(scale * q . k)) v, with q's heads G x R over k and v's G (grouped-query when R > 1),
  *  loss = sum(out * w) for a random w, so every gradient is dense. */
-function trainable(s: TrainShape, mask: 'causal' | 'none' = 'causal'): Graph {
+function trainable(s: TrainShape, mask: 'causal' | 'none' | 'shifted' = 'causal'): Graph {
   const [B, L, M, G, R, K, N] = [ax('B', s.B), ax('L', s.L), ax('M', s.M), ax('G', s.G), ax('R', s.R), ax('K', s.K), ax('N', s.N)];
   const b = new GraphBuilder();
   const init = { kind: 'normal', std: 1 } as const;
@@ -132,11 +132,18 @@ function trainable(s: TrainShape, mask: 'causal' | 'none' = 'causal'): Graph {
   const v = b.param('v', [B, M, G, N], init);
   let scores = b.scale(b.contract(q, k, ['B', 'G', 'R', 'L', 'M']), 0.41);
   if (mask === 'causal') scores = b.select(b.binary('le', b.iota(M), b.iota(L)), scores, b.constant(-1e30));
+  // keys m + 2 <= l: queries 0 and 1 see no key at all (uniform weights, as the softmax of equal scores)
+  if (mask === 'shifted') scores = b.select(b.binary('le', b.iota(M, 2), b.iota(L)), scores, b.constant(-1e30));
   const out = b.contract(softmax(b, scores, 'M'), v, ['B', 'L', 'G', 'R', 'N']);
   let loss = b.mul(out, b.input('w', [B, L, G, R, N]));
   for (const a of ['B', 'L', 'G', 'R', 'N']) loss = b.reduce('sum', loss, a);
   b.output('loss', loss);
   return differentiate(b.build(), 'loss', ['q', 'k', 'v']);
+}
+
+/** Each attention kernel's loop bound: 'to M' (stops after the bound), 'from L' (starts at it), 'none'. */
+function bounds(g: Graph): string[] {
+  return fuse(g, {}).kernels.flatMap((k) => (k.kind === 'attention' ? [k.keyBound ? `${k.keyBound.lower ? 'from' : 'to'} ${k.keyBound.axis}` : 'none'] : []));
 }
 
 describe('flash-style attention backward', () => {
@@ -154,10 +161,19 @@ describe('flash-style attention backward', () => {
     // forward, and one kernel per gradient of q, k and v
     expect(kinds.filter((k) => k === 'attention')).toHaveLength(4);
     expect(storesScores).toBe(false);
-    // the causal mask bounds the forward's and dq's key loops from above and dk's query loop
-    // from below; dv's operand (the weights) is not exactly zero where masked, so dv takes all
-    const bounds = fuse(g, {}).kernels.flatMap((k) => (k.kind === 'attention' ? [k.keyBound ? `${k.keyBound.lower ? 'from' : 'to'} ${k.keyBound.axis}` : 'none'] : []));
-    expect(bounds.sort()).toEqual(['from L', 'none', 'to M', 'to M']);
+    // the causal mask bounds the forward's and dq's key loops from above, and dk's and dv's query
+    // loops from below (every query sees key 0, so a masked weight is exactly 0)
+    expect(bounds(g).sort()).toEqual(['from L', 'from L', 'to M', 'to M']);
+    // with the device's 16 bindings a kernel, dk and dv (same rows, steps and bound; both need
+    // q . k) run as one kernel; the gradients below are computed that way
+    const grouped = fuse(g, {}, { maxBindings: 16 }).kernels.filter((k) => k.kind === 'attention');
+    expect(grouped.map((k) => (k.kind === 'attention' ? k.siblings?.length ?? 0 : 0))).toEqual([0, 0, 1]);
+    await expectGradients(g);
+  });
+
+  it('queries that see no key (uniform weights): dv takes every query, and still matches', async () => {
+    const g = trainable({ B: 2, L: 6, M: 6, G: 2, R: 1, K: 3, N: 2 }, 'shifted');
+    expect(bounds(g).sort()).toEqual(['from L', 'none', 'to M', 'to M']);
     await expectGradients(g);
   });
 

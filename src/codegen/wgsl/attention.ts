@@ -50,21 +50,28 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   const provided = new Map<number, { value: string; coords: Coords }>();
   const env = kernelEnv(fg, k, provided);
   const { decls, bindings } = storageBindings(fg, k, env, opts);
-  const pairs = g.nodes[k.pairs]!;
-  const out = g.nodes[k.node]!;
   const namesOf = (n: Node) => n.type.axes.map((a) => a.name);
   const axesOf = (names: readonly string[], ...from: Node[]): Axes =>
     names.map((name) => ({ name, size: sizeOf(from.find((n) => n.type.axes.some((a) => a.name === name))!, name) }));
+  const size = (axes: Axes) => axes.reduce((p, a) => p * a.size, 1);
+  const pairs = g.nodes[k.pairs]!;
   const rowAxes = axesOf(k.rowAxes, pairs);
   const limit = k.keyBound;
   // a bounded axis goes outermost, so that its range is one range of steps
   const streamAxes = axesOf(limit ? [limit.axis, ...k.stream.filter((a) => a !== limit.axis)] : k.stream, pairs);
-  const valueAxes = axesOf(namesOf(out).filter((a) => !k.rowAxes.includes(a)), out);
-  const size = (axes: Axes) => axes.reduce((p, a) => p * a.size, 1);
   const steps = size(streamAxes);
-  const NV = size(valueAxes);
   const streamed = (n: Node) => n.type.axes.some((a) => k.stream.includes(a.name));
-  const dots = k.dots.map((id) => {
+  // the kernel and its siblings (siblings.ts: same rows and steps, e.g. dk and dv), each its own
+  // operand, other operand, accumulators and output
+  const parts = [k, ...(k.siblings ?? [])].map((part) => {
+    const out = g.nodes[part.node]!;
+    const valueAxes = axesOf(namesOf(out).filter((a) => !k.rowAxes.includes(a)), out);
+    // the tensors the operand's expression reads (the dots are computed, not read)
+    const reads = dagOf(g, part.softmax?.scores ?? part.pairs, (id) => fg.primary.has(id) || part.dots.includes(id)).reads.filter((r) => !part.dots.includes(r.node));
+    return { k: part, valueAxes, NV: size(valueAxes), reads };
+  });
+  const dotIds = [...new Set(parts.flatMap((p) => p.k.dots))];
+  const dots = dotIds.map((id) => {
     const d = g.nodes[id]!;
     const [a, b] = d.inputs.map((i) => g.nodes[i]!) as [Node, Node];
     const head = axesOf([...new Set([...namesOf(a), ...namesOf(b)])].filter((x) => !namesOf(d).includes(x)), a, b);
@@ -76,11 +83,8 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   // array costs a per-lane scatter on llvmpipe) when small; then each invocation also takes TQ
   // neighbouring rows along an axis that nothing read per step has, so one load of k[m] and v[m]
   // serves TQ rows (loads, not FMAs, are the cost on llvmpipe).
-  const unrolled = dots.every((d) => size(d.head) <= UNROLL) && NV <= UNROLL;
-  // the tensors the operand's expression reads (the dots are computed, not read)
-  const reads = dagOf(g, k.softmax?.scores ?? k.pairs, (id) => fg.primary.has(id) || k.dots.includes(id)).reads.filter((r) => !k.dots.includes(r.node));
-  const leaves = reads.map((r) => g.nodes[r.node]!);
-  const perStep = [g.nodes[k.x]!, ...dots.flatMap((d) => (d.fixed ? [d.moving] : d.both)), ...leaves.filter(streamed)];
+  const unrolled = dots.every((d) => size(d.head) <= UNROLL) && parts.every((p) => p.NV <= UNROLL);
+  const perStep = [...parts.map((p) => g.nodes[p.k.x]!), ...dots.flatMap((d) => (d.fixed ? [d.moving] : d.both)), ...parts.flatMap((p) => p.reads.map((r) => g.nodes[r.node]!)).filter(streamed)];
   const stepAxes = new Set(perStep.flatMap(namesOf));
   const qAxis = unrolled ? [...rowAxes].reverse().find((a) => a.size > 1 && !stepAxes.has(a.name)) : undefined;
   const TQ = qAxis ? Math.min(QUERIES, qAxis.size) : 1;
@@ -99,23 +103,25 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     return c;
   });
   const valid = (t: number): string | undefined => (qAxis && t > 0 ? `${shared[`${qAxis.name}__block`]} * ${TQ} + ${t} < ${qAxis.size}` : undefined);
+  // siblings are backward kernels: only a lone forward kernel has a softmax
   const soft = k.softmax;
   if (soft) {
     body.lines.push(`var mx: array<f32, ${TQ}>;`, `var total: array<f32, ${TQ}>;`);
     for (let t = 0; t < TQ; t++) body.lines.push(`mx[${t}] = ${f32Lit(-3.4028234663852886e38)};`, `total[${t}] = 0.0;`);
   }
-  const acc = (t: number, j: string | number) => (unrolled ? `acc${t}_${j}` : `acc[${j}]`);
-  if (unrolled) for (let t = 0; t < TQ; t++) for (let j = 0; j < NV; j++) body.lines.push(`var ${acc(t, j)}: f32 = 0.0;`);
-  else body.lines.push(`var acc: array<f32, ${NV}>;`);
+  const acc = (i: number, t: number, j: string | number) => (unrolled ? `acc${i}_${t}_${j}` : `acc${i}[${j}]`);
+  parts.forEach((part, i) => {
+    if (unrolled) for (let t = 0; t < TQ; t++) for (let j = 0; j < part.NV; j++) body.lines.push(`var ${acc(i, t, j)}: f32 = 0.0;`);
+    else body.lines.push(`var acc${i}: array<f32, ${part.NV}>;`);
+  });
   // values fixed for a row (a backward's max, sum and D) are loaded before the loop
-  for (const c of rowsOf) for (const r of reads) if (r.preserving && !streamed(g.nodes[r.node]!)) body.value(r.node, c);
+  for (const c of rowsOf) for (const part of parts) for (const r of part.reads) if (r.preserving && !streamed(g.nodes[r.node]!)) body.value(r.node, c);
 
   // unrolled: the head and value coordinates are constants, shared by the TQ rows so that the
   // emitter loads each per-step value once for all of them
-  const valueAt = unrolled ? Array.from({ length: NV }, (_, j) => literal(j, valueAxes)) : [];
   const perStepEmitter = new Emitter(env, body);
   const stepCoords = streamAxes.length === 1 ? { [streamAxes[0]!.name]: 's' } : unflatten(perStepEmitter, 's', streamAxes, 'st');
-  const p = (t: number) => `p${t}`;
+  const p = (i: number, t: number) => `p${i}_${t}`;
   for (let t = 0; t < TQ; t++) {
     const at: Coords = { ...rowsOf[t]!, ...stepCoords };
     dots.forEach((d, i) => {
@@ -140,26 +146,28 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
       perStepEmitter.lines.push(
         `let mx_new${t} = max(mx[${t}], ${sc});`,
         `let rescale${t} = exp(mx[${t}] - mx_new${t});`,
-        `let ${p(t)} = exp(${sc} - mx_new${t});`,
-        `total[${t}] = total[${t}] * rescale${t} + ${p(t)};`,
+        `let ${p(0, t)} = exp(${sc} - mx_new${t});`,
+        `total[${t}] = total[${t}] * rescale${t} + ${p(0, t)};`,
         `mx[${t}] = mx_new${t};`,
       );
-    } else perStepEmitter.lines.push(`let ${p(t)} = ${perStepEmitter.value(k.pairs, at)};`);
+    } else parts.forEach((part, i) => perStepEmitter.lines.push(`let ${p(i, t)} = ${perStepEmitter.value(part.k.pairs, at)};`));
   }
-  const kept = (t: number, j: string | number) => (soft ? `${acc(t, j)} * rescale${t}` : acc(t, j));
-  if (unrolled) {
-    for (let j = 0; j < NV; j++) {
-      for (let t = 0; t < TQ; t++) {
-        const x = perStepEmitter.value(k.x, { ...rowsOf[t]!, ...stepCoords, ...valueAt[j]! });
-        perStepEmitter.lines.push(`${acc(t, j)} = fma(${p(t)}, ${x}, ${kept(t, j)});`);
+  const kept = (i: number, t: number, j: string | number) => (soft ? `${acc(i, t, j)} * rescale${t}` : acc(i, t, j));
+  parts.forEach((part, i) => {
+    if (unrolled) {
+      for (let j = 0; j < part.NV; j++) {
+        for (let t = 0; t < TQ; t++) {
+          const x = perStepEmitter.value(part.k.x, { ...rowsOf[t]!, ...stepCoords, ...literal(j, part.valueAxes) });
+          perStepEmitter.lines.push(`${acc(i, t, j)} = fma(${p(i, t)}, ${x}, ${kept(i, t, j)});`);
+        }
       }
+    } else {
+      const e = new Emitter(env, perStepEmitter);
+      // TQ is 1 here (rows are blocked only when unrolled)
+      const x = e.value(part.k.x, { ...rowsOf[0]!, ...stepCoords, ...unflatten(e, 'j', part.valueAxes, 'vj') });
+      perStepEmitter.lines.push(`for (var j: i32 = 0; j < ${part.NV}; j++) {`, ...indent([...e.lines, `${acc(i, 0, 'j')} = fma(${p(i, 0)}, ${x}, ${kept(i, 0, 'j')});`]), '}');
     }
-  } else {
-    const e = new Emitter(env, perStepEmitter);
-    // TQ is 1 here (rows are blocked only when unrolled)
-    const x = e.value(k.x, { ...rowsOf[0]!, ...stepCoords, ...unflatten(e, 'j', valueAxes, 'vj') });
-    perStepEmitter.lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, `${acc(0, 'j')} = fma(${p(0)}, ${x}, ${kept(0, 'j')});`]), '}');
-  }
+  });
   let [start, end] = ['0', String(steps)];
   if (limit) {
     // per row: the live steps of the bounded axis are [0, count), or [first, size) with `lower`
@@ -185,16 +193,20 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     if (t === undefined || !k.writes.includes(t)) return undefined;
     return `${env.bound.get(t)}[${e.offset(fg.tensors[t]!, coords)}] = ${value};`;
   };
-  const result = (t: number, j: string | number) => (soft ? `${acc(t, j)} / total[${t}]` : acc(t, j));
+  const result = (i: number, t: number, j: string | number) => (soft ? `${acc(i, t, j)} / total[${t}]` : acc(i, t, j));
   for (let t = 0; t < TQ; t++) {
     const lines: string[] = [];
-    if (unrolled) {
-      for (let j = 0; j < NV; j++) lines.push(`${env.bound.get(k.out)}[${body.offset(fg.tensors[k.out]!, { ...rowsOf[t]!, ...valueAt[j]! })}] = ${result(t, j)};`);
-    } else {
-      const e = new Emitter(env, body);
-      const line = `${env.bound.get(k.out)}[${e.offset(fg.tensors[k.out]!, { ...rowsOf[t]!, ...unflatten(e, 'j', valueAxes, 'oj') })}] = ${result(t, 'j')};`;
-      lines.push(`for (var j: i32 = 0; j < ${NV}; j++) {`, ...indent([...e.lines, line]), '}');
-    }
+    parts.forEach((part, i) => {
+      const out = env.bound.get(part.k.out);
+      const tensor = fg.tensors[part.k.out]!;
+      if (unrolled) {
+        for (let j = 0; j < part.NV; j++) lines.push(`${out}[${body.offset(tensor, { ...rowsOf[t]!, ...literal(j, part.valueAxes) })}] = ${result(i, t, j)};`);
+      } else {
+        const e = new Emitter(env, body);
+        const line = `${out}[${e.offset(tensor, { ...rowsOf[t]!, ...unflatten(e, 'j', part.valueAxes, 'oj') })}] = ${result(i, t, 'j')};`;
+        lines.push(`for (var j: i32 = 0; j < ${part.NV}; j++) {`, ...indent([...e.lines, line]), '}');
+      }
+    });
     // the forward's max and sum, for the backward
     if (soft) for (const [node, value] of [[soft.max, `mx[${t}]`], [soft.sum, `total[${t}]`]] as const) {
       const line = store(node, body, rowsOf[t]!, value);
@@ -203,9 +215,9 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     const guard = valid(t);
     body.lines.push(...(guard ? [`if (${guard}) {`, ...indent(lines), '}'] : lines));
   }
-  const what = soft ? 'attention' : 'attention backward';
+  const what = soft ? 'attention' : `attention backward${parts.length > 1 ? `, ${parts.length} gradients` : ''}`;
   const bounded = limit ? ` (${limit.lower ? 'from' : 'up to'} the causal bound)` : '';
-  const header = `${what}: ${size(rowAxes)} rows x ${steps} steps over ${streamAxes.map((a) => a.name).join(' ')}${bounded}, ${dots.length} dot product(s) of ${dots.map((d) => size(d.head)).join(', ')}, value ${NV}, ${TQ} rows per invocation`;
+  const header = `${what}: ${size(rowAxes)} rows x ${steps} steps over ${streamAxes.map((a) => a.name).join(' ')}${bounded}, ${dots.length} dot product(s) of ${dots.map((d) => size(d.head)).join(', ')}, value ${parts.map((x) => x.NV).join(', ')}, ${TQ} rows per invocation`;
   const code = perRowKernel(header, preamble(env, decls, bindings), WG, nx, invocations, body.lines);
   return { name: k.name, code, workgroups, bindings };
 }

@@ -272,11 +272,36 @@ function zeroBound(g: Graph, id: number, stream: readonly string[]): KeyBound | 
     return null;
   }
   if (n.op.kind === 'unary' && n.op.fn === 'neg') return zeroBound(g, n.inputs[0]!, stream);
+  if (n.op.kind === 'unary' && n.op.fn === 'exp') return weightsBound(g, n.inputs[0]!, stream);
   if (n.op.kind === 'binary' && (n.op.fn === 'mul' || n.op.fn === 'div')) {
     const [a, b] = n.inputs as [number, number];
     return zeroBound(g, a, stream) ?? (n.op.fn === 'mul' ? zeroBound(g, b, stream) : null);
   }
   return null;
+}
+
+/**
+ * The weights' zeros, for dv (the sum over queries of w * dout): exp(scores - max) where the
+ * scores are select(m + oM <= l + oL, live, c), c a mask constant. A masked weight is exp(c - max)
+ * = 0 whenever its row has a live key (a finite max); when oM <= oL (oM < oL if strict) key 0 is
+ * live in every row, so queries before the key's first (l < m + oM - oL) add exactly nothing.
+ */
+function weightsBound(g: Graph, shifted: number, stream: readonly string[]): KeyBound | null {
+  const sub = peelAll(g, shifted);
+  if (sub.op.kind !== 'binary' || sub.op.fn !== 'sub') return null;
+  const scores = peelAll(g, sub.inputs[0]!);
+  if (scores.op.kind !== 'select') return null;
+  const [c, whenTrue, whenFalse] = scores.inputs as [number, number, number];
+  const masked = (id: number): boolean => {
+    const d = peelAll(g, id);
+    return d.op.kind === 'const' && typeof d.op.value === 'number' && d.op.value <= -1e20;
+  };
+  if (!masked(whenTrue) && !masked(whenFalse)) return null;
+  const b = liveRange(g, c, masked(whenTrue), stream);
+  const key = b && peelAll(g, b.bound);
+  if (!b || !b.lower || key?.op.kind !== 'iota' || typeof key.op.offset !== 'number') return null;
+  const keyZeroLive = b.strict ? key.op.offset < b.offset : key.op.offset <= b.offset;
+  return keyZeroLive ? b : null;
 }
 
 /** Where `c` (negated when deadWhenTrue) compares iota(A) + offset with a value free of A, for

@@ -111,6 +111,9 @@ export interface AttentionKernel extends KernelBase {
   softmax?: { scores: number; max: number; sum: number };
   /** Keys past this are masked to a constant (a causal mask): see AttentionMatch.keyBound. */
   keyBound?: KeyBound;
+  /** Backward kernels over the same rows and steps run in the same dispatch (siblings.ts: dk
+   *  and dv share q . k). Their reads and writes are included above. */
+  siblings?: AttentionKernel[];
 }
 
 /** Steps of `axis` past `bound` are dead (m + offset <= bound is live, or < when strict); with

@@ -76,6 +76,20 @@ describe('compileGraph', () => {
     await expect(compileGraph(d, b.build(), { N: n })).rejects.toThrow(new RegExp(`tensor y .*needs ${n * 50257 * 4} bytes`));
   });
 
+  it('names an unnamed oversized intermediate by what it is computed for, and says when the batch cannot help', async () => {
+    const d = await device();
+    const b = new GraphBuilder();
+    const [V, D] = [300, 12];
+    const table = b.param('wte', [ax('V', V), ax('D', D)], { kind: 'normal', std: 1 });
+    const x = b.input('x', [ax('N', 'N'), ax('D', D)]);
+    // an unlabelled [V, D] intermediate (the table squared) feeds a named output
+    b.output('scores', b.contract(x, b.mul(table, table), ['N', 'V']));
+    const limits = { maxStorageBufferBindingSize: 8192 }; // the intermediate is 14,400 bytes
+    const err = await compileGraph(d, b.build(), { N: 2 }, { limits }).catch((e: Error) => e);
+    expect(String(err)).toMatch(/tensor %\d+ \(part of scores\) \[V=300, D=12\] needs 14400 bytes/);
+    expect(String(err)).toContain('does not depend on the batch or sequence length');
+  });
+
   it('large kernels read their inputs through textures, small ones through storage buffers; both match', async () => {
     const d = await device();
     for (const [rows, textured] of [[200, true], [10, false]] as const) {

@@ -115,6 +115,32 @@ function tensorName(fg: FusedGraph, t: Tensor): string {
   return layout === logical ? base : `${base} as ${layout}`;
 }
 
+/** tensorName, and for an unnamed intermediate the named value it is computed for (the nearest
+ *  labelled node or output downstream): what an error can tell a user about it. */
+function describeTensor(fg: FusedGraph, t: Tensor): string {
+  const name = tensorName(fg, t);
+  if (!name.startsWith('%')) return name;
+  const g = fg.graph;
+  const outputs = new Map([...g.outputs].map(([k, id]) => [id, k]));
+  const consumers: number[][] = g.nodes.map(() => []);
+  for (const n of g.nodes) for (const i of n.inputs) consumers[i]!.push(n.id);
+  const seen = new Set([t.node]);
+  for (let queue = [t.node]; queue.length > 0; ) {
+    const next: number[] = [];
+    for (const id of queue) {
+      for (const c of consumers[id]!) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        const named = outputs.get(c) ?? g.nodes[c]!.label;
+        if (named !== undefined) return `${name} (part of ${named})`;
+        next.push(c);
+      }
+    }
+    queue = next;
+  }
+  return name;
+}
+
 function tensorBytes(fg: FusedGraph, t: Tensor): number {
   return numelOf(fg.graph.nodes[t.node]!) * 4;
 }
@@ -180,18 +206,20 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
     for (const b of c.bindings) {
       if (b.kind === 'texture' && b.width > MAX_TEXTURE_DIM) {
         const t = fg.tensors[b.tensor]!;
-        throw new PlanLimitError(`tensor ${tensorName(fg, t)} needs ${bytes[b.tensor]} bytes, more than a texture of ${MAX_TEXTURE_DIM} x ${MAX_TEXTURE_DIM} texels holds`);
+        throw new PlanLimitError(`tensor ${describeTensor(fg, t)} needs ${bytes[b.tensor]} bytes, more than a texture of ${MAX_TEXTURE_DIM} x ${MAX_TEXTURE_DIM} texels holds`);
       }
     }
   }
   fg.tensors.forEach((t, i) => {
     if (storageBound.has(i) && bytes[i]! > limits.maxStorageBufferBindingSize) {
       throw new PlanLimitError(
-        `tensor ${tensorName(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ` +
+        `tensor ${describeTensor(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ` +
           `${bytes[i]} bytes, more than one binding may hold (maxStorageBufferBindingSize: ${limits.maxStorageBufferBindingSize} bytes); ` +
           (fg.graph.nodes[t.node]!.op.kind === 'param'
             ? 'splitting a parameter over several buffers is not implemented yet'
-            : 'use a smaller batch or sequence length'),
+            : graph.nodes[t.node]!.type.axes.some((a) => typeof a.size !== 'number')
+              ? 'use a smaller batch or sequence length'
+              : "its size does not depend on the batch or sequence length (the model's own size): use an adapter with a larger limit (a GPU: --backend vulkan)"),
       );
     }
   });

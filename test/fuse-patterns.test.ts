@@ -74,9 +74,43 @@ describe('fusion patterns on the device', () => {
     const logits = b.input('logits', [B, L, V]);
     const targets = b.input('targets', [B, L], 'i32');
     b.output('loss', crossEntropy(b, logits, targets, 'V'));
-    // max and sum of exp share the row kernel; the mean over B then L (lse - picked logit inlined)
-    // is a second reduction and the mean over L a third
+    // max and sum of exp share the row kernel; the mean over B (lse - picked logit inlined) is a
+    // second reduction and the mean over L a third (this helper's two means do not nest: the mean
+    // over B is not a scalar)
     expect(await fusedMatch(b, { B: 3 }, TOL, { targets: 37 })).toBeLessThanOrEqual(3);
+  });
+
+  it("cross-entropy's forward is one kernel while its rows fit one workgroup's sweep, two past that", async () => {
+    // the prelude's form: the mean over all rows of (logsumexp - the target's logit), one sum over
+    // B and L (collapsed into one reduction) divided by the count
+    const build = (V: number, train: boolean) => {
+      const b = new GraphBuilder();
+      const Vx = ax('V', V);
+      const logits = train ? b.param('logits', [B, L, Vx], { kind: 'normal', std: 1 }) : b.input('logits', [B, L, Vx]);
+      const targets = b.input('targets', [B, L], 'i32');
+      const top = b.reduce('max', logits, 'V');
+      const shifted = b.sub(logits, top);
+      const nll = b.sub(b.unary('log', b.reduce('sum', b.unary('exp', shifted), 'V')), b.gather(shifted, targets, 'V'));
+      b.output('loss', b.scale(b.reduce('sum', b.reduce('sum', nll, 'B'), 'L'), 1 / 21));
+      const fwd = b.build();
+      return train ? differentiate(fwd, 'loss', ['logits']) : fwd;
+    };
+    // 3 x 7 rows of 37 classes nest; 3 x 7 rows of 4000 (84,000 elements) do not
+    for (const [V, kernels] of [[37, 1], [4000, 2]] as const) {
+      const g = build(V, false);
+      expect(fuse(g, { B: 3 }).kernels.length, `V = ${V}`).toBe(kernels);
+      const r = await compare(g, { B: 3 }, { tol: TOL, intRange: { targets: V } });
+      for (const [name, w] of Object.entries(r.worst)) expect(w, `${name} (V = ${V})`).toBeLessThanOrEqual(1);
+      r.compiled.destroy();
+    }
+    // in training the nested kernel also writes each row's max and sum for the backward
+    const g = build(37, true);
+    const fg = fuse(g, { B: 3 });
+    expect(fg.kernels.map((k) => k.kind)).toEqual(['row', 'row']);
+    expect(fg.kernels[0]!.kind === 'row' && fg.kernels[0]!.inner?.reductions.length).toBe(2);
+    const r = await compare(g, { B: 3 }, { tol: TOL, intRange: { targets: 37 } });
+    for (const [name, w] of Object.entries(r.worst)) expect(w, name).toBeLessThanOrEqual(1);
+    r.compiled.destroy();
   });
 
   it("cross-entropy's gradient is one row kernel over the classes (d_shifted recomputed, not stored)", async () => {

@@ -13,6 +13,7 @@ import { sizeOf } from '../../ir/fuse/resolve.js';
 import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
 import { Emitter, HELPERS, unflatten, type Coords, type EmitEnv } from './expr.js';
 import { isScatterRow, scatterKernel } from './scatter.js';
+import { dagOf } from '../../ir/fuse/views.js';
 
 /**
  * Invocations per row: one invocation per row when there are rows enough to fill the machine and
@@ -57,15 +58,51 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     body.lines.push(`for (var j: i32 = ${start}; j < ${reduced}; j += ${lanes}) {`, ...indent([...e.lines, ...tail]), '}');
   };
 
-  k.reductions.forEach((r, i) => {
-    const node = g.nodes[r]!;
+  const isMaxOf = (node: Node): boolean => {
     const isMax = node.op.kind === 'reduce' && node.op.fn === 'max';
     if (isMax) env.helpers.set('inf_f32', HELPERS.inf_f32!);
+    return isMax;
+  };
+  // the interpreter's max keeps the first of equal values: v > acc ? v : acc
+  const combineFor = (isMax: boolean) => (a: string, v: string) => (isMax ? `select(${a}, ${v}, ${v} > ${a})` : `${a} + ${v}`);
+
+  // A nested row kernel (RowKernel.inner): its reductions are computed, one serial loop each,
+  // at every element of a sweep whose term reads them, and stored (where they are tensors) in
+  // the first such sweep; each element is one lane's, so the stores do not race.
+  const inner = k.inner;
+  const innerSet = new Set(inner?.reductions ?? []);
+  const innerWrites = k.writes.filter((t) => innerSet.has(fg.tensors[t]!.node));
+  let innerStored = false;
+  const innerAt = (e: Emitter, coords: Coords): string[] => {
+    if (!inner) return [];
+    const innerAxes = inner.redAxes.map((n) => ({ name: n, size: sizeOf(g.nodes[inner.terms[0]!]!, n) }));
+    const count = innerAxes.reduce((p, a) => p * a.size, 1);
+    inner.reductions.forEach((r, i) => {
+      const node = g.nodes[r]!;
+      const isMax = isMaxOf(node);
+      e.lines.push(`var inner${i}: f32 = ${isMax ? '(-inf_f32())' : '0.0'};`);
+      const e2 = new Emitter(env, e);
+      const at = { ...coords, ...unflatten(e2, 'u', innerAxes, 'w') };
+      const v = term(e2, node, inner.terms[i]!, at);
+      e.lines.push(`for (var u: i32 = 0; u < ${count}; u++) {`, ...indent([...e2.lines, `inner${i} = ${combineFor(isMax)(`inner${i}`, v)};`]), '}');
+      provided.set(r, { value: `inner${i}`, coords });
+    });
+    if (innerStored) return [];
+    innerStored = true;
+    return innerWrites.map((t) => `${env.bound.get(t)}[${e.offset(fg.tensors[t]!, coords)}] = ${e.value(fg.tensors[t]!.node, coords)};`);
+  };
+  const readsInner = (id: number): boolean => inner !== undefined && dagOf(g, id, (x) => fg.primary.has(x)).reads.some((r) => innerSet.has(r.node));
+
+  k.reductions.forEach((r, i) => {
+    const node = g.nodes[r]!;
+    const isMax = isMaxOf(node);
     const acc = `acc${i}`;
     body.lines.push(`var ${acc}: f32 = ${isMax ? '(-inf_f32())' : '0.0'};`);
-    // the interpreter's max keeps the first of equal values: v > acc ? v : acc
-    const combine = (a: string, v: string) => (isMax ? `select(${a}, ${v}, ${v} > ${a})` : `${a} + ${v}`);
-    sweep((e, coords) => [`${acc} = ${combine(acc, term(e, node, k.terms[i]!, coords))};`]);
+    const combine = combineFor(isMax);
+    sweep((e, coords) => {
+      const stores = readsInner(k.terms[i]!) ? innerAt(e, coords) : [];
+      return [`${acc} = ${combine(acc, term(e, node, k.terms[i]!, coords))};`, ...stores];
+    });
     let result = acc;
     if (lanes > 1) {
       body.lines.push(
@@ -84,8 +121,10 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   });
 
   const rowSet = new Set(k.rowAxes);
-  const onRow = k.writes.filter((t) => g.nodes[fg.tensors[t]!.node]!.type.axes.every((a) => rowSet.has(a.name)));
-  const full = k.writes.filter((t) => !onRow.includes(t));
+  const outer = k.writes.filter((t) => !innerWrites.includes(t));
+  if (innerWrites.length > 0 && !innerStored) throw new Error(`codegen: ${k.name} writes a nested reduction that no sweep computes`);
+  const onRow = outer.filter((t) => g.nodes[fg.tensors[t]!.node]!.type.axes.every((a) => rowSet.has(a.name)));
+  const full = outer.filter((t) => !onRow.includes(t));
   if (onRow.length > 0) {
     const e = new Emitter(env, body);
     const stores = onRow.map((t) => `${env.bound.get(t)}[${e.offset(fg.tensors[t]!, rowCoords)}] = ${e.value(fg.tensors[t]!.node, rowCoords)};`);
@@ -99,7 +138,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     ? [`let row = i32(gid.x + gid.y * ${nx * perGroup}u);`]
     : [`let row = i32(wid.x + wid.y * ${nx}u);`];
   const code = [
-    `// row: ${rows} rows x ${reduced}, ${lanes} lane(s) per row`,
+    `// row: ${rows} rows x ${reduced}, ${lanes} lane(s) per row${inner ? `, each element of the row a nested row of ${inner.redAxes.join(' ')}` : ''}`,
     ...preamble(env, decls, bindings),
     ...(lanes > 1 ? [`var<workgroup> red: array<f32, ${lanes}>;`] : []),
     `@compute @workgroup_size(${lanes === 1 ? perGroup : lanes})`,

@@ -33,6 +33,10 @@ import { dagOf, mergedStride, stridedView } from './views.js';
 
 const DEFAULTS = { maxBindings: 8, recomputeMaxOps: 8 };
 
+/** The most elements (rows x reduced) of a row kernel nested into a scalar reduction's sweep: the
+ *  speed config's cross-entropy (512 rows of 65 classes) nests, GPT-2's (8192 x 50257) does not. */
+const NEST_MAX = 1 << 16;
+
 /** Index axes that a scatterAdd sums over (values' axes missing from its output). */
 export function scatterSummed(g: Graph, n: Node): string[] {
   if (n.op.kind !== 'scatterAdd') return [];
@@ -85,6 +89,8 @@ interface Draft {
    *  (a reduction removes its axis, so a consumer may have another axis of that name). */
   axisSizes?: Map<string, number>;
   rowKey?: string;
+  /** A row kernel nested into the sweep of a scalar reduction over its rows (nestInto). */
+  inner?: { redAxes: string[]; reductions: number[] };
   contract?: {
     node: number; batch: string[]; m: string[]; n: string[]; k: string[];
     aNode: number; bNode: number; a: StridedView; b: StridedView; out: number; epilogue: number; epilogueReads: number[];
@@ -331,11 +337,38 @@ function attemptFuse(
     d.contract = { node: c.id, batch, m, n, k, aNode: a, bNode: b, a: av, b: bv, out: t, epilogue: c.id, epilogueReads: [] };
   };
 
+  /**
+   * A scalar reduction over the rows of a row kernel whose results it reads at its own sweep's
+   * coordinates (cross-entropy's mean over B·L of the per-row logsumexp): the row kernel's
+   * reductions run inside this one's sweep, so the whole is one kernel, one workgroup. Only
+   * while the inner kernel's elements fit one workgroup's sweep (NEST_MAX): past that, two
+   * kernels spread the rows over the machine.
+   */
+  const nestInto = (r: Node, red: string[], key: string, src: Node): boolean => {
+    if (logical(r.id).length > 0 || r.op.kind !== 'reduce') return false;
+    const dag = dagOf(g, r.id, (id) => mat.has(id));
+    const inner = [...new Set(dag.reads.map((x) => kernelOf.get(x.node)))].find((d) => d?.kind === 'row' && d.inner === undefined && sameSet(d.rowAxes!, red));
+    if (inner === undefined || inner.members.some((m) => !inner.provided.has(m) || g.nodes[m]!.op.kind !== 'reduce')) return false;
+    if (red.some((a) => inner.axisSizes!.get(a) !== sizeOf(src, a))) return false;
+    const elements = [...inner.axisSizes!.values()].reduce((p, x) => p * x, 1);
+    if (elements > NEST_MAX) return false;
+    const mr = memberReads(inner, r.id);
+    if (mr === null || !acyclic(inner, mr.reads) || bindings(inner, mr.reads, 1) > opts.maxBindings) return false;
+    inner.inner = { redAxes: inner.redAxes!, reductions: [...inner.members] };
+    inner.rowAxes = [];
+    inner.redAxes = red;
+    inner.rowKey = key;
+    inner.axisSizes = new Map(red.map((a) => [a, sizeOf(src, a)] as const));
+    addMember(inner, r.id, mr.reads, true);
+    return true;
+  };
+
   const formReduction = (r: Node): void => {
     const red = redAxesOf(r);
     const rows = logical(r.id);
     const src = r.op.kind === 'scatterAdd' ? g.nodes[r.inputs[0]!]! : g.nodes[termOf(r)]!;
     const key = `${setKey(g, r, rows)}|${red.map((a) => `${a}=${sizeOf(src, a)}`).sort().join(',')}`;
+    if (!opts.unfused && nestInto(r, red, key, src)) return;
     if (!opts.unfused) {
       // candidates: row kernels whose results this reduction reads, or that read what it reads
       const dag0 = dagOf(g, r.id, (id) => mat.has(id));
@@ -372,7 +405,7 @@ function attemptFuse(
       candidates.sort((x, y) => y.index - x.index);
       for (const d of candidates) {
         if (d.kind === 'row') {
-          if (!sameSet(axes, d.rowAxes!) && !sameSet(axes, [...d.rowAxes!, ...d.redAxes!])) continue;
+          if (!sameSet(axes, d.rowAxes!) && (d.inner !== undefined || !sameSet(axes, [...d.rowAxes!, ...d.redAxes!]))) continue;
           if (axes.some((a) => d.axisSizes!.get(a) !== sizeOf(e, a))) continue;
         } else {
           if (d.kind !== 'contract') continue;
@@ -564,8 +597,10 @@ function toKernel(g: Graph, d: Draft, index: number, tensors: Tensor[], stored: 
     fused: [...fused].sort((a, b) => a - b),
   };
   if (d.kind === 'row') {
-    const reductions = d.members.filter((m) => d.provided.has(m));
-    return { ...base, kind: 'row', rowAxes: d.rowAxes!, redAxes: d.redAxes!, reductions, terms: reductions.map(termOf) };
+    const nested = new Set(d.inner?.reductions ?? []);
+    const reductions = d.members.filter((m) => d.provided.has(m) && !nested.has(m));
+    const inner = d.inner && { redAxes: d.inner.redAxes, reductions: d.inner.reductions, terms: d.inner.reductions.map(termOf) };
+    return { ...base, kind: 'row', rowAxes: d.rowAxes!, redAxes: d.redAxes!, reductions, terms: reductions.map(termOf), ...(inner ? { inner } : {}) };
   }
   if (d.kind === 'contract') return { ...base, kind: 'contract', ...d.contract! };
   if (d.kind === 'attention') {

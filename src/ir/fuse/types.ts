@@ -60,6 +60,10 @@ export interface RowKernel extends KernelBase {
    * For scatterAdd, the scatterAdd node itself.
    */
   terms: number[];
+  /** Reductions over `inner.redAxes` computed at each element of this kernel's sweep (their rows
+   *  are this kernel's reduced axes; rowAxes is empty): cross-entropy's per-row max and sum
+   *  inside its mean. Their values are stored where they are tensors. */
+  inner?: { redAxes: string[]; reductions: number[]; terms: number[] };
 }
 
 /**

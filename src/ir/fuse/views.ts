@@ -103,48 +103,60 @@ export interface Dag {
   ops: number;
 }
 
-/** Which input positions of a node see the node's own coordinates. */
-function preservingInputs(g: Graph, n: Node): boolean[] {
+/**
+ * What each input of a node sees of the node's coordinates: the same (an empty set), the same but
+ * for these axes (a gather's table: its gathered axis is the index's value), or none (null).
+ */
+function inputCoords(g: Graph, n: Node): (ReadonlySet<string> | null)[] {
+  const same = new Set<string>();
   switch (n.op.kind) {
     case 'unary': case 'binary': case 'select': case 'cast': case 'permute': case 'expand':
-      return n.inputs.map(() => true);
-    case 'reduce': return [true]; // the row's coordinates, plus the reduced axis
-    case 'gather': return [false, true];
-    case 'scatterAdd': return [true, true];
+      return n.inputs.map(() => same);
+    case 'reduce': return [same]; // the row's coordinates, plus the reduced axis
+    case 'gather': return [new Set([n.op.axis]), same];
+    case 'scatterAdd': return [same, same];
     // merging away axes of size 1 keeps the other axis's coordinates (a size-1 axis has only 0)
     case 'merge': {
       const src = g.nodes[n.inputs[0]!]!;
       const real = n.op.axes.filter((a) => sizeOf(src, a) !== 1);
-      return [real.length === 0 || (real.length === 1 && real[0] === n.op.into.name)];
+      return [real.length === 0 || (real.length === 1 && real[0] === n.op.into.name) ? same : null];
     }
-    default: return n.inputs.map(() => false);
+    default: return n.inputs.map(() => null);
   }
 }
 
+/** Axes whose coordinates a path changed (null: all of them). */
+type Changed = ReadonlySet<string> | null;
+const union = (a: Changed, b: Changed): Changed => (a === null || b === null ? null : a.size === 0 ? b : b.size === 0 ? a : new Set([...a, ...b]));
+const sameChanged = (a: Changed, b: Changed): boolean => a === b || (a !== null && b !== null && a.size === b.size && [...a].every((x) => b.has(x)));
+
 /**
  * Walk from `root` (computed in place) down through nodes that are not materialised. `stop`
- * says which nodes are read from memory rather than inlined.
+ * says which nodes are read from memory rather than inlined. A read is preserving when every
+ * path to it leaves the coordinates of its own axes as the root's.
  */
 export function dagOf(g: Graph, root: number, stop: (id: number) => boolean): Dag {
-  const reads = new Map<number, boolean>();
-  const seen = new Map<number, boolean>(); // inlined node -> preserving so far
+  const reads = new Map<number, Changed>();
+  const seen = new Map<number, Changed>(); // inlined node -> coordinates changed on the way so far
   let ops = 0;
-  const visit = (id: number, preserving: boolean): void => {
+  const visit = (id: number, changed: Changed): void => {
     if (id !== root && stop(id)) {
-      reads.set(id, (reads.get(id) ?? true) && preserving);
+      reads.set(id, reads.has(id) ? union(reads.get(id)!, changed) : changed);
       return;
     }
     const before = seen.get(id);
-    if (before !== undefined && (before === preserving || !before)) return;
+    const now = before === undefined ? changed : union(before, changed);
+    if (before !== undefined && sameChanged(before, now)) return;
     if (before === undefined && !LAYOUT_KINDS.has(g.nodes[id]!.op.kind)) ops++;
-    seen.set(id, before === undefined ? preserving : before && preserving);
+    seen.set(id, now);
     const n = g.nodes[id]!;
-    const keep = preservingInputs(g, n);
-    n.inputs.forEach((inp, j) => visit(inp, preserving && keep[j]!));
+    const inputs = inputCoords(g, n);
+    n.inputs.forEach((inp, j) => visit(inp, inputs[j] === null ? null : union(now, inputs[j]!)));
   };
-  visit(root, true);
+  visit(root, new Set());
+  const preserving = (id: number, changed: Changed): boolean => changed !== null && !g.nodes[id]!.type.axes.some((a) => changed.has(a.name));
   return {
-    reads: [...reads].map(([node, preserving]) => ({ node, preserving })),
+    reads: [...reads].map(([node, changed]) => ({ node, preserving: preserving(node, changed) })),
     inlined: [...seen.keys()].sort((a, b) => a - b),
     ops,
   };

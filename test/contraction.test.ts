@@ -2,6 +2,7 @@
 // Tolerance: |gpu - ref| <= 1e-5 * (1 + sum_k |a * b|) per element (fp32 summation error grows with
 // the sum of magnitudes; the inputs are uniform in [-1, 1]).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rng } from './ir-helpers.js';
 import { prepareContraction } from '../bench/matmul.js';
 import { contractionGroup, contractionKernel, type ContractionSpec } from '../src/codegen/wgsl/contraction.js';
 import { openDevice, type ArchDevice } from '../src/runtime/device.js';
@@ -12,16 +13,10 @@ beforeAll(async () => {
 });
 afterAll(() => dev?.destroy());
 
-/** A seeded generator, so that a failure reproduces. */
+/** A seeded generator of [-1, 1), so that a failure reproduces. */
 function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const r = rng(seed);
+  return () => r() * 2 - 1;
 }
 
 interface Strided {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { rng } from './ir-helpers.js';
 import { compileSource, type CompileResult } from '../src/compiler/compile.js';
 import { renderDiagnostics } from '../src/compiler/diagnostics.js';
 
@@ -17,16 +18,7 @@ const DIR = fileURLToPath(new URL('./malformed/', import.meta.url));
 const UPDATE = process.env.UPDATE_SNAPSHOTS === '1';
 
 /** A seeded generator (mulberry32), so the junk is the same on every machine. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = rng;
 
 const DIMS = ['dims', '  B', '  L = 8', '  M = L', '  V = 16', '  D = 32', '  H = 4', '  G = H', '  R = H / G', '  K = D / H', '  F = 4 * D', '  N = 2'];
 const tiny = (stream: string, extra: string[] = []): string =>

@@ -17,28 +17,13 @@
 // did not simplify) keeps the ordinary fusion: contraction, softmax row kernel, contraction.
 
 import type { Graph, Node } from '../types.js';
-import type { KeyBound } from './types.js';
+import type { KeyBound, StreamedContraction } from './types.js';
 
-export interface AttentionMatch {
-  /** The contraction the kernel computes: sum over `stream` of operand `pairs` (in the region)
-   *  times operand `x` (outside it). */
+export interface AttentionMatch extends StreamedContraction {
+  /** The contraction the kernel computes. */
   out: number;
-  pairs: number;
-  x: number;
-  /** The summed axes, streamed over (the key axis M for the forward). */
-  stream: string[];
-  /** The axes of one invocation's row: the output's axes that `pairs` has. */
-  rowAxes: string[];
-  /** Region contractions (dot products over head axes) the kernel computes at every step. */
-  dots: number[];
-  /** The forward: pairs = softmax(scores) over stream[0], computed online; the max and sum are
-   *  written when the backward reads them (`written`). */
-  softmax?: { scores: number; max: number; sum: number; written: boolean };
-  /** The forward: where the scores are select(iota(M) + offset <= bound (or < bound), live, c),
-   *  bound free of M and c a mask constant (exp(c - anything live) = 0 in f32): keys past the
-   *  bound add exactly nothing, so the kernel may stop there (a causal mask). The backward: where
-   *  its operand is select(cond, x, 0) (times anything), cond bounding one streamed axis. */
-  keyBound?: KeyBound;
+  /** The forward's max and sum are written when the backward reads them. */
+  softmax?: StreamedContraction['softmax'] & { written: boolean };
   /** Every node of the region (never materialised), shared by the forward and backward kernels. */
   interior: number[];
 }

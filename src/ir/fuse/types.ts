@@ -97,24 +97,34 @@ export interface ContractKernel extends KernelBase {
 }
 
 /**
- * Attention as a streaming kernel (src/ir/fuse/attention.ts): per row of `rowAxes`, the
- * contraction `node` = sum over `stream` of `pairs` * `x`, where `pairs` is an L x M value
- * recomputed at every step from the `dots` (dot products over head axes) and never stored. The
- * forward (`softmax`) normalises online: pairs = softmax(scores) over the key axis, with the
- * running max and sum written to their tensors when the backward reads them. Written to `out`.
+ * A contraction over an L x M region that is never stored (src/ir/fuse/attention.ts): per row
+ * of `rowAxes`, the sum over `stream` of operand `pairs` (in the region) times operand `x`
+ * (outside it), where `pairs` is recomputed at every step from the `dots` (dot products over
+ * head axes).
  */
-export interface AttentionKernel extends KernelBase {
+export interface StreamedContraction {
+  pairs: number;
+  x: number;
+  /** The summed axes, streamed over (the key axis M for the forward). */
+  stream: string[];
+  /** The axes of one invocation's row: the output's axes that `pairs` has. */
+  rowAxes: string[];
+  dots: number[];
+  /** The forward: pairs = softmax(scores) over stream[0], computed online (max and sum kept). */
+  softmax?: { scores: number; max: number; sum: number };
+  /** The forward: where the scores are select(iota(M) + offset <= bound (or < bound), live, c),
+   *  bound free of M and c a mask constant (exp(c - anything live) = 0 in f32): keys past the
+   *  bound add exactly nothing, so the kernel may stop there (a causal mask). The backward: where
+   *  its operand is exactly zero outside a range of one streamed axis. */
+  keyBound?: KeyBound;
+}
+
+/** Attention as a streaming kernel: the contraction `node`, written to tensor `out`; the
+ *  forward's running max and sum are written to their tensors when the backward reads them. */
+export interface AttentionKernel extends KernelBase, StreamedContraction {
   kind: 'attention';
   node: number;
   out: number;
-  pairs: number;
-  x: number;
-  stream: string[];
-  rowAxes: string[];
-  dots: number[];
-  softmax?: { scores: number; max: number; sum: number };
-  /** Keys past this are masked to a constant (a causal mask): see AttentionMatch.keyBound. */
-  keyBound?: KeyBound;
   /** Backward kernels over the same rows and steps run in the same dispatch (siblings.ts: dk
    *  and dv share q . k). Their reads and writes are included above. */
   siblings?: AttentionKernel[];

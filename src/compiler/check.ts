@@ -1,12 +1,14 @@
 // The checker: infers every tensor's shape, checks it against its name, and builds the checked
 // graph. Block calls are instantiated with the caller's letters, so every check happens with real
-// sizes and every diagnostic can say how each dimension got its value.
+// sizes and every diagnostic can say how each dimension got its value. The built-in functions
+// (exp, sum, softmax, causal, ...) are checked in builtins.ts.
 import type { BlockDecl, CallExpr, Expr, IfStmt, NameExpr, Program, Span, Stmt, TensorName } from '../../grammar/ast.js';
 import type { Diagnostic } from '../../grammar/diagnostic.js';
 import { evalConst, type ConstError } from './consteval.js';
-import type { AxisInfo, BinaryFn, CheckedModel, GNode, GOp, InitSpec, InputEntry, ParamEntry, TraceEntry, UnaryFn } from './graph.js';
+import type { AxisInfo, BinaryFn, CheckedModel, GNode, GOp, InitSpec, InputEntry, ParamEntry, TraceEntry } from './graph.js';
 import { closest, listOr, quote } from './names.js';
-import { childLabel, type Binding, type Scope } from './scope.js';
+import { childLabel, type Binding, type Scope, type Val } from './scope.js';
+import { builtin, BUILTINS, type BuiltinChecker } from './builtins.js';
 
 export interface CheckOptions {
   /** `--set name=value` pairs: dims and variants. */
@@ -16,13 +18,6 @@ export interface CheckOptions {
 export interface CheckResult {
   model: CheckedModel | null;
   diagnostics: Diagnostic[];
-}
-
-interface Val {
-  node: number;
-  axes: string[];
-  onehot?: boolean;
-  const?: number; // known numeric value of a scalar
 }
 
 interface DimInfo {
@@ -39,13 +34,10 @@ interface VariantInfo {
   span: Span;
 }
 
-const UNARY: Record<string, UnaryFn> = { exp: 'exp', log: 'log', sqrt: 'sqrt', tanh: 'tanh', sin: 'sin', cos: 'cos', abs: 'abs' };
 const BINOP: Record<string, BinaryFn> = {
   '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '%': 'mod', '^': 'pow',
   '<': 'lt', '<=': 'le', '>': 'gt', '>=': 'ge', '==': 'eq', '!=': 'ne',
 };
-const REDUCTIONS = new Set(['sum', 'mean', 'max', 'min']);
-const BUILTINS = ['exp', 'log', 'sqrt', 'tanh', 'sin', 'cos', 'abs', 'sum', 'mean', 'max', 'min', 'softmax', 'causal', 'select', 'iota', 'dropout', 'next', 'valid'];
 const MAX_DIM = 2 ** 31 - 1;
 const MAX_REPEAT = 10_000;
 const MAX_NODES = 2_000_000;
@@ -56,7 +48,7 @@ export function check(program: Program, prelude: Program | null, opts: CheckOpti
   return new Checker(program, prelude, opts).run();
 }
 
-class Checker {
+class Checker implements BuiltinChecker {
   private diags: Diagnostic[] = [];
   private seen = new Set<string>();
   private dims = new Map<string, DimInfo>();
@@ -147,7 +139,7 @@ class Checker {
 
   // ------------------------------------------------------------------ diagnostics
 
-  private error(code: string, message: string, span: Span, extra: Partial<Diagnostic> & { file?: string } = {}): void {
+  error(code: string, message: string, span: Span, extra: Partial<Diagnostic> & { file?: string } = {}): void {
     this.report('error', code, message, span, extra);
   }
 
@@ -176,7 +168,11 @@ class Checker {
     return info.size === null ? info.letter : `${info.letter}=${info.size}`;
   }
 
-  private shapeText(axes: string[]): string {
+  letterOf(axis: string): string {
+    return this.axes.get(axis)?.letter ?? axis;
+  }
+
+  shapeText(axes: string[]): string {
     return axes.length ? `[${axes.map((a) => this.axisText(a)).join(', ')}]` : 'a scalar';
   }
 
@@ -416,14 +412,14 @@ class Checker {
 
   // ------------------------------------------------------------------ graph building
 
-  private emit(op: GOp, args: number[], axes: string[], span: Span, scope: Scope, name?: string): number {
+  emit(op: GOp, args: number[], axes: string[], span: Span, scope: Scope, name?: string): number {
     if (this.nodes.length >= MAX_NODES) throw new TooBig();
     const id = this.nodes.length;
     this.nodes.push({ id, op, args, axes, span, scope: scope.path.replace(/\.$/, ''), name });
     return id;
   }
 
-  private number(value: number, span: Span, scope: Scope): Val {
+  number(value: number, span: Span, scope: Scope): Val {
     return { node: this.emit({ kind: 'number', value }, [], [], span, scope), axes: [], const: value };
   }
 
@@ -646,7 +642,7 @@ class Checker {
 
   /** Checks an expression. `expected`: the axes its result may have (the name it is assigned to),
    *  which decides what a contraction keeps. `label`: the call label for a call on the right of `=`. */
-  private expr(e: Expr, scope: Scope, expected: string[] | null, label?: string): Val | null {
+  expr(e: Expr, scope: Scope, expected: string[] | null, label?: string): Val | null {
     switch (e.kind) {
       case 'number':
         if (!Number.isFinite(e.value)) {
@@ -674,7 +670,7 @@ class Checker {
     }
   }
 
-  private notOnehot(v: Val, span: Span, scope: Scope): boolean {
+  notOnehot(v: Val, span: Span, scope: Scope): boolean {
     if (!v.onehot) return true;
     this.error('shape', 'a one-hot input can only be contracted', span, {
       label: 'one-hot token ids',
@@ -743,7 +739,7 @@ class Checker {
     return null;
   }
 
-  private elementwise(fn: BinaryFn, operands: Expr[], span: Span, scope: Scope, expected: string[] | null): Val | null {
+  elementwise(fn: BinaryFn, operands: Expr[], span: Span, scope: Scope, expected: string[] | null): Val | null {
     const vals = operands.map((o) => this.expr(o, scope, expected));
     if (vals.some((v) => !v)) return null;
     const vs = vals as Val[];
@@ -907,7 +903,7 @@ class Checker {
   }
 
   /** A bare dim letter given as an argument (`softmax(x, M)`), mapped to its axes. */
-  private letterArg(arg: Expr, scope: Scope, fn: string): string[] | null {
+  letterArg(arg: Expr, scope: Scope, fn: string): string[] | null {
     if (arg.kind !== 'name' || !/^[A-Z]$/.test(arg.name.text)) {
       this.error('name', `${quote(fn)} expects a dim letter here`, arg.span, { help: `e.g. ${quote(`${fn}(x_BLD, D)`)}`, file: scope.file });
       return null;
@@ -915,7 +911,7 @@ class Checker {
     return this.letterAxes(arg.name.text, arg.span, scope, `${quote(fn)}'s argument`);
   }
 
-  private arity(e: CallExpr, n: number | [number, number], scope: Scope, usage: string): boolean {
+  arity(e: CallExpr, n: number | [number, number], scope: Scope, usage: string): boolean {
     const [lo, hi] = typeof n === 'number' ? [n, n] : n;
     if (e.args.length >= lo && e.args.length <= hi) return true;
     this.error('block', `${quote(e.callee)} takes ${lo === hi ? lo : `${lo} to ${hi}`} argument${hi === 1 ? '' : 's'}, but ${e.args.length === 1 ? '1 was' : `${e.args.length} were`} given`, e.span, {
@@ -927,140 +923,8 @@ class Checker {
 
   private call(e: CallExpr, scope: Scope, expected: string[] | null, label: string): Val | null {
     const f = e.callee;
-    const unary = UNARY[f];
-    if (unary) {
-      if (!this.arity(e, 1, scope, `${f}(x)`)) return null;
-      const v = this.expr(e.args[0]!, scope, expected);
-      if (!v || !this.notOnehot(v, e.args[0]!.span, scope)) return null;
-      if (v.const !== undefined) {
-        const r = ({ exp: Math.exp, log: Math.log, sqrt: Math.sqrt, tanh: Math.tanh, sin: Math.sin, cos: Math.cos, abs: Math.abs } as const)[f as 'exp'](v.const);
-        if (Number.isFinite(r)) return this.number(r, e.span, scope);
-      }
-      return { node: this.emit({ kind: 'unary', fn: unary }, [v.node], v.axes, e.span, scope), axes: v.axes };
-    }
-    if (REDUCTIONS.has(f)) {
-      const second = e.args[1];
-      const isLetter = second?.kind === 'name' && /^[A-Z]$/.test(second.name.text) && !scope.env.has(second.name.text);
-      if ((f === 'max' || f === 'min') && e.args.length === 2 && !isLetter)
-        return this.elementwise(f, e.args, e.span, scope, expected);
-      if (e.args.length < 1) return this.arity(e, [1, 8], scope, `${f}(x_BLD, D)`), null;
-      const over: string[] = [];
-      for (const a of e.args.slice(1)) {
-        const ax = this.letterArg(a, scope, f);
-        if (!ax) return null;
-        over.push(...ax);
-      }
-      const v = this.expr(e.args[0]!, scope, expected && over.length ? [...expected, ...over] : null);
-      if (!v || !this.notOnehot(v, e.args[0]!.span, scope)) return null;
-      const all = over.length ? over : v.axes;
-      const absent = all.find((a) => !v.axes.includes(a));
-      if (absent) {
-        this.error('shape', `${quote(f)} over ${this.axes.get(absent)?.letter}, but the operand has no ${this.axes.get(absent)?.letter}`, e.args[0]!.span, {
-          label: `this is ${this.shapeText(v.axes)}`,
-          file: scope.file,
-        });
-        return null;
-      }
-      const axes = v.axes.filter((a) => !all.includes(a));
-      return { node: this.emit({ kind: 'reduce', fn: f as 'sum', over: all }, [v.node], axes, e.span, scope), axes };
-    }
-    switch (f) {
-      case 'softmax': {
-        if (!this.arity(e, 2, scope, 'softmax(x_BHLM, M)')) return null;
-        const over = this.letterArg(e.args[1]!, scope, f);
-        const v = this.expr(e.args[0]!, scope, expected);
-        if (!v || !over) return null;
-        if (over.length !== 1 || !v.axes.includes(over[0]!)) {
-          const l = (e.args[1] as NameExpr).name.text;
-          this.error('shape', `softmax over ${l}, but the operand has no ${l}`, e.args[0]!.span, {
-            label: `this is ${this.shapeText(v.axes)}`,
-            secondary: [{ span: e.args[1]!.span, label: `normalises along ${l}` }],
-            help: v.axes.length ? `softmax normalises along one of the operand's letters: ${listOr(v.axes.map((a) => this.axes.get(a)?.letter ?? a))}` : undefined,
-            file: scope.file,
-          });
-          return null;
-        }
-        return { node: this.emit({ kind: 'softmax', over: over[0]! }, [v.node], v.axes, e.span, scope), axes: v.axes };
-      }
-      case 'causal': {
-        if (!this.arity(e, 3, scope, 'causal(scores_BHLM, L, M)')) return null;
-        const q = this.letterArg(e.args[1]!, scope, f);
-        const k = this.letterArg(e.args[2]!, scope, f);
-        const v = this.expr(e.args[0]!, scope, expected);
-        if (!v || !q || !k) return null;
-        const bad = [...q, ...k].find((a) => !v.axes.includes(a));
-        if (bad || q.length !== 1 || k.length !== 1) {
-          this.error('shape', `causal masks a query letter against a key letter, and the operand must have both`, e.span, { label: `the operand is ${this.shapeText(v.axes)}`, file: scope.file });
-          return null;
-        }
-        return { node: this.emit({ kind: 'causal', query: q[0]!, key: k[0]! }, [v.node], v.axes, e.span, scope), axes: v.axes };
-      }
-      case 'select': {
-        if (!this.arity(e, 3, scope, 'select(cond, a, b)')) return null;
-        const vs = e.args.map((a) => this.expr(a, scope, expected));
-        if (vs.some((v) => !v)) return null;
-        const axes: string[] = [];
-        for (const v of vs as Val[]) for (const a of v.axes) if (!axes.includes(a)) axes.push(a);
-        return { node: this.emit({ kind: 'select' }, (vs as Val[]).map((v) => v.node), axes, e.span, scope), axes };
-      }
-      case 'iota': {
-        if (!this.arity(e, 1, scope, 'iota(L)')) return null;
-        const ax = this.letterArg(e.args[0]!, scope, f);
-        if (!ax) return null;
-        if (ax.length !== 1) {
-          this.error('shape', 'iota counts along one axis', e.span, { file: scope.file });
-          return null;
-        }
-        return { node: this.emit({ kind: 'iota', axis: ax[0]! }, [], ax, e.span, scope), axes: ax };
-      }
-      case 'dropout': {
-        if (!this.arity(e, 2, scope, 'dropout(x_BLD, 0.1)')) return null;
-        const v = this.expr(e.args[0]!, scope, expected);
-        const p = this.expr(e.args[1]!, scope, null);
-        if (!v || !p) return null;
-        if (p.const === undefined || !(p.const >= 0 && p.const < 1)) {
-          this.error('shape', 'a dropout rate is a number from 0 (inclusive) to 1 (exclusive)', e.args[1]!.span, { label: p.const !== undefined ? `this is ${p.const}` : 'not a constant', file: scope.file });
-          return null;
-        }
-        if (p.const === 0) return v;
-        return { node: this.emit({ kind: 'dropout', p: p.const }, [v.node], v.axes, e.span, scope), axes: v.axes };
-      }
-      case 'valid': {
-        // 1 where a one-hot target holds a token, 0 where the data marks the position as not counted.
-        if (!this.arity(e, 1, scope, 'valid(target_BLV)')) return null;
-        const v = this.expr(e.args[0]!, scope, null);
-        if (!v) return null;
-        if (!v.onehot) {
-          this.error('shape', '`valid` takes one-hot targets, e.g. valid(next(tokens_BLV))', e.args[0]!.span, { label: `this is ${this.shapeText(v.axes)}`, file: scope.file });
-          return null;
-        }
-        const axes = v.axes.slice(0, -1);
-        return { node: this.emit({ kind: 'valid' }, [v.node], axes, e.span, scope), axes };
-      }
-      case 'next': {
-        if (!this.arity(e, 1, scope, 'next(tokens_BLV)')) return null;
-        const arg = e.args[0]!;
-        const b = arg.kind === 'name' ? scope.env.get(arg.name.text) : undefined;
-        if (!b || b.kind !== 'input' || !b.onehot) {
-          const inputs = [...scope.env].filter(([, x]) => x.kind === 'input' && x.onehot).map(([n]) => n);
-          this.error('name', '`next` takes a one-hot input: it means the same tokens one position later (the targets)', arg.span, {
-            label: b ? `a ${b.kind === 'param' ? 'parameter' : b.kind}, not a one-hot input` : undefined,
-            help: inputs.length ? `did you mean ${quote(`next(${inputs[0]})`)}?` : 'declare the tokens as an input: `input tokens_BLV : onehot`',
-            file: scope.file,
-          });
-          if (b) b.used = true;
-          return null;
-        }
-        b.used = true;
-        const name = (arg as NameExpr).name.text;
-        return { node: this.emit({ kind: 'next', input: name }, [b.node], b.axes, e.span, scope), axes: b.axes, onehot: true };
-      }
-      case 'normal':
-      case 'zeros':
-      case 'ones':
-        this.error('name', `${quote(f)} initialises parameters and can only follow ${quote('~')}`, e.span, { help: `${quote(`param w_DF ~ ${f === 'normal' ? 'normal(0.02)' : f}`)}`, file: scope.file });
-        return null;
-    }
+    const done = builtin(this, e, scope, expected);
+    if (done !== undefined) return done;
     const variant = this.variants.get(f);
     if (variant && !variant.numeric) {
       const chosen = String(variant.value);

@@ -2,6 +2,14 @@
 // model's axes. Block letters bind to the caller's axes; other letters are the model's dims.
 import type { Span } from '../../grammar/ast.js';
 
+/** A checked expression: its graph node and axes. */
+export interface Val {
+  node: number;
+  axes: string[];
+  onehot?: boolean;
+  const?: number; // known numeric value of a scalar
+}
+
 export interface Binding {
   node: number;
   axes: string[];

@@ -188,6 +188,8 @@ function region(g: Graph, consumers: readonly number[][], outputs: ReadonlySet<n
     if (n.op.kind === 'contract' && n.inputs.some((i) => nodes.has(i))) return null;
   }
   for (const id of [f.max, f.sum]) if (outputs.has(id) || consumers[id]!.some((u) => !nodes.has(u))) return null;
+  // the forward's v is read per step like any outside tensor
+  if (nodes.has(f.v)) return null;
 
   const streams: Omit<AttentionMatch, 'interior'>[] = [];
   for (const u of candidates) {

@@ -144,6 +144,11 @@ describe('arch profile', () => {
     expect(text.match(/^k\d+_/gm)).toHaveLength(5);
     expect(text).toMatch(new RegExp(`${p.kernels.length - 5} more kernels`));
     expect(text).toMatch(/dispatch overhead: +\d+ us per dispatch/);
+    // the by-kind line counts every kernel, not only the 5 shown
+    const byKind = text.match(/^by kind \(kernels, share\): +(.*)$/m)![1]!;
+    const counts = [...byKind.matchAll(/([a-z]+) [\d.]+ ms \((\d+), /g)];
+    expect(counts.reduce((n, m) => n + Number(m[2]), 0)).toBe(p.kernels.length);
+    expect(new Set(counts.map((m) => m[1]))).toEqual(new Set(p.kernels.map((k) => k.kind)));
   });
 
   it('profile refuses the interpreter backend (exit 2)', () => {

@@ -292,6 +292,13 @@ export function formatProfile(p: Profile, top = Number.MAX_SAFE_INTEGER): string
     );
   }
   if (shown.length < p.kernels.length) lines.push(`... ${p.kernels.length - shown.length} more kernels, ${pct(1 - cum)} of the kernel time`);
+  // where the time goes by kind of kernel (all of them, not only those shown)
+  const kinds = new Map<string, { ms: number; n: number }>();
+  for (const k of p.kernels) {
+    const e = kinds.get(k.kind) ?? { ms: 0, n: 0 };
+    kinds.set(k.kind, { ms: e.ms + k.ms, n: e.n + 1 });
+  }
+  const byKind = [...kinds].sort((a, b) => b[1].ms - a[1].ms).map(([kind, e]) => `${kind} ${ms(e.ms)} ms (${e.n}, ${pct(e.ms / p.kernelMs)})`);
   const overheadMs = p.dispatchesPerStep * p.dispatchOverheadMs;
   lines.push(
     '',
@@ -299,6 +306,7 @@ export function formatProfile(p: Profile, top = Number.MAX_SAFE_INTEGER): string
       ? `step (one token, end to end):          ${ms(p.stepMs)} ms = ${fmtInt(Math.round(p.tokensPerS))} tokens/s one submit a token (\`arch sample\` chains 16 a submit)`
       : `step (forward + backward, end to end): ${ms(p.stepMs)} ms for ${fmtInt(p.tokensPerStep)} tokens = ${fmtInt(Math.round(p.tokensPerS))} tokens/s`,
     `kernels timed one by one:              ${ms(p.kernelMs)} ms in ${fmtInt(p.dispatchesPerStep)} dispatches${p.what === 'decoding' ? '' : ` (+${OPTIMIZER_DISPATCHES} optimizer dispatches in a training step)`}`,
+    `by kind (kernels, share):              ${byKind.join(', ')}`,
     `dispatch overhead:                     ${(p.dispatchOverheadMs * 1000).toFixed(0)} us per dispatch (an empty kernel) x ${fmtInt(p.dispatchesPerStep)} = ${ms(overheadMs)} ms, ${pct(p.overheadShare)} of the step`,
     `compile:                               ${ms(p.hostCompileMs)} ms on the host (fusion, WGSL, pipelines) + ${ms(p.firstDispatchMs)} ms at first dispatches (the driver's shader compile)`,
   );

@@ -76,6 +76,36 @@ describe('compileGraph', () => {
     await expect(compileGraph(d, b.build(), { N: n })).rejects.toThrow(new RegExp(`tensor y .*needs ${n * 50257 * 4} bytes`));
   });
 
+  it("writes a contraction's output larger than one binding in ranges of its buffer (GPT-2's logits on llvmpipe)", async () => {
+    const d = await device();
+    // 4096-byte bindings: 1024 floats a range; the logits are 7 x V floats, 3 ranges
+    const limits = { maxStorageBufferBindingSize: 4096 };
+    for (const [V, bias] of [[300, false], [301, true], [300, true]] as const) {
+      const b = new GraphBuilder();
+      const x = b.input('x', [ax('N', 7), ax('D', 8)]);
+      const w = b.param('w', [ax('D', 8), ax('V', V)], { kind: 'normal', std: 1 });
+      let logits = b.contract(x, w, ['N', 'V']);
+      // a bias epilogue reads the old value's range too (vec4 stores at V = 300, single at 301)
+      if (bias) logits = b.add(logits, b.param('bias', [ax('V', V)], { kind: 'normal', std: 1 }));
+      b.output('logits', logits);
+      b.output('lse', b.unary('log', b.reduce('sum', b.unary('exp', logits), 'V'))); // read back through a texture
+      const graph = b.build();
+      const c = await compileGraph(d, graph, {}, { limits });
+      const ranges = c.plan.kernels.flatMap((k) => k.bindings).filter((x) => x.tensor === 'logits' && x.kind === 'storage');
+      expect(ranges.length, `V = ${V}`).toBe(3);
+      const feeds = randomFeeds(graph, {}, 5);
+      c.setParams(feeds.params);
+      const out = await c.run({ inputs: feeds.inputs }, ['logits', 'lse']);
+      const ref = interpret(graph, { inputs: feeds.inputs, params: feeds.params, symbols: {} });
+      for (const name of ['logits', 'lse']) {
+        const want = ref.get(name)!.data;
+        expect(out[name]!.length).toBe(want.length);
+        out[name]!.forEach((v, i) => expect(v, `${name}[${i}] (V = ${V})`).toBeCloseTo(want[i]!, 3));
+      }
+      c.destroy();
+    }
+  });
+
   it('names an unnamed oversized intermediate by what it is computed for, and says when the batch cannot help', async () => {
     const d = await device();
     const b = new GraphBuilder();

@@ -201,7 +201,14 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   }
   // A tensor only read through textures may be larger than a storage binding (up to a texture
   // 8192 texels wide); one bound as a storage buffer may not.
-  const storageBound = new Set(codes.flatMap((c) => c.bindings.flatMap((b) => (b.kind === 'storage' ? [b.tensor] : []))));
+  // (a contraction's C over the limit is bound in ranges, each within it)
+  const storageBound = new Set(codes.flatMap((c) => c.bindings.flatMap((b) => (b.kind === 'storage' && !b.range ? [b.tensor] : []))));
+  for (const c of codes) {
+    const storage = c.bindings.filter((b) => b.kind === 'storage').length;
+    if (storage > limits.maxStorageBuffersPerShaderStage) {
+      throw new PlanLimitError(`a kernel needs ${storage} storage bindings, more than the adapter's ${limits.maxStorageBuffersPerShaderStage}; use a smaller batch or sequence length`);
+    }
+  }
   for (const c of codes) {
     for (const b of c.bindings) {
       if (b.kind === 'texture' && b.width > MAX_TEXTURE_DIM) {
@@ -370,8 +377,11 @@ export async function compileGraph(
         return { binding: b.binding, resource: f.texture.createView() };
       }
       if (b.kind === 'uniform') return { binding: b.binding, resource: { buffer: seedBuffer } };
+      // the tensor's own bytes, not its buffer's: a buffer reused after an oversized tensor may be
+      // larger than one binding may hold
       const loc = locOf(b.tensor);
-      return { binding: b.binding, resource: placed.has(b.tensor) ? { buffer: loc.buffer, offset: loc.offset, size: align16(bytes[b.tensor]!) } : { buffer: loc.buffer } };
+      const base = placed.has(b.tensor) ? loc.offset : 0;
+      return { binding: b.binding, resource: b.range ? { buffer: loc.buffer, offset: base + b.range.offset, size: b.range.size } : { buffer: loc.buffer, offset: base, size: align16(bytes[b.tensor]!) } };
     });
     const group = device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries });
     return { code, pipeline: pipelines[i]!, group, fills };

@@ -5,7 +5,9 @@ import { linearTexture, textureDecl, type TextureBinding } from './texture.js';
 import { newEnv, type EmitEnv } from './expr.js';
 
 export type KernelBinding =
-  | { kind: 'storage'; binding: number; tensor: number; access: 'read' | 'read_write' }
+  /** `range`: bytes of the tensor this binding covers, where one binding cannot hold it all
+   *  (a contraction's C in ranges); else the whole tensor. */
+  | { kind: 'storage'; binding: number; tensor: number; access: 'read' | 'read_write'; range?: { offset: number; size: number } }
   | (Omit<TextureBinding, 'name'> & { tensor: number })
   | { kind: 'uniform'; binding: number; what: 'seed' };
 

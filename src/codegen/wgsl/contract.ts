@@ -12,7 +12,13 @@ import { Emitter, unflatten, type Coords } from './expr.js';
 export interface ContractCodegenOptions {
   /** Where the template reads A and B: textures (fast on llvmpipe) or storage buffers. */
   source?: Source;
+  /** Device limit: a C larger than this is bound as several ranges of its buffer. */
+  maxStorageBufferBindingSize?: number;
 }
+
+/** WebGPU's largest minStorageBufferOffsetAlignment: a range starting at a multiple of it is
+ *  valid on every adapter. */
+const RANGE_ALIGN = 256;
 
 /**
  * Textures by default; but a texture of anything other than a parameter is refilled every run (a
@@ -36,9 +42,18 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
       const { name: _name, ...rest } = x;
       return { ...rest, tensor };
     }
+    if (x.range) {
+      const total = numel(fg, tensor);
+      const first = x.range.index * x.range.elements;
+      return { kind: 'storage', binding: x.binding, tensor, access: x.access, range: { offset: first * 4, size: Math.min(x.range.elements, total - first) * 4 } };
+    }
     return { kind: 'storage', binding: x.binding, tensor, access: x.access };
   });
   return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings };
+}
+
+function numel(fg: FusedGraph, t: number): number {
+  return fg.graph.nodes[fg.tensors[t]!.node]!.type.axes.reduce((p, a) => p * (a.size as number), 1);
 }
 
 /** The template's spec for one contraction, its module-scope names ending in `suffix`, and the
@@ -69,6 +84,12 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
     c: { offset: 0, batchStride: stride(cView, k.batch, c), mStride: stride(cView, k.m, c), nStride: stride(cView, k.n, c) },
     source: { A: sourceOf(fg, k.a, size(k.m), opts), B: sourceOf(fg, k.b, size(k.n), opts) },
   };
+  // C over the binding limit (GPT-2's logits at a long context on llvmpipe): bound in ranges
+  const limit = opts.maxStorageBufferBindingSize ?? Infinity;
+  if (numel(fg, k.out) * 4 > limit && !k.update) {
+    const elements = Math.floor(limit / RANGE_ALIGN) * (RANGE_ALIGN / 4);
+    spec.cRanges = { count: Math.ceil(numel(fg, k.out) / elements), elements };
+  }
   // 8x8 at most: 16-wide blocks measured no faster on llvmpipe but took ~4 s each to compile
   // (8x8: ~0.2 s; docs/llvmpipe.md). 4 for tiny matrices: less wasted work and code.
   const blk = (x: number) => (x <= 4 ? 4 : 8);
@@ -105,6 +126,7 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
     inputTensors.push(...inputs);
   }
   const byName: Record<string, number> = { [`A${suffix}`]: k.a.tensor, [`B${suffix}`]: k.b.tensor, [`C${suffix}`]: k.out };
+  for (let r = 1; r < (spec.cRanges?.count ?? 1); r++) byName[`C${suffix}_r${r}`] = k.out;
   inputTensors.forEach((t, i) => (byName[suffix ? `e${suffix}_${i}` : `e${i}`] = t));
   return { spec, byName };
 }

@@ -81,6 +81,12 @@ export interface ContractionSpec {
   cRow?: { index: string; stride: number; size: number };
   /** Where A and B are read from; default 'texture' (see the top of this file). */
   source?: Source | Record<'A' | 'B', Source>;
+  /**
+   * C is larger than one storage binding may hold: it is bound as consecutive ranges of its
+   * buffer, each `elements` f32 long (a multiple of 64), the last one shorter; a store goes to the
+   * range its index falls in. Binding names: C, then C_r1, C_r2, ...
+   */
+  cRanges?: { count: number; elements: number };
   tile?: Partial<Tile>;
 }
 
@@ -91,6 +97,8 @@ export interface BufferBinding {
   binding: number;
   name: string;
   access: 'read' | 'read_write';
+  /** Range `index` of a buffer bound as several (ContractionSpec.cRanges), each `elements` f32. */
+  range?: { index: number; elements: number };
 }
 
 export type ContractionBinding = TextureBinding | BufferBinding;
@@ -213,9 +221,14 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
       decl.push(`@group(0) @binding(${i}) var<storage, read> ${o.id}: array<${o.vec === 'none' ? 'f32' : 'vec4f'}>;`);
     }
   }
-  const cAt = next++;
-  bindings.push({ kind: 'buffer', binding: cAt, name: C, access: 'read_write' });
-  decl.push(`@group(0) @binding(${cAt}) var<storage, read_write> ${C}: array<${cVec ? 'vec4f' : 'f32'}>;`);
+  const ranges = spec.cRanges ?? { count: 1, elements: 0 };
+  if (ranges.count > 1 && (spec.cRow || ranges.elements % 64 !== 0)) throw new Error('contraction: C in ranges needs whole 64-element ranges and no cRow');
+  const cName = (r: number) => (r === 0 ? C : `${C}_r${r}`);
+  for (let r = 0; r < ranges.count; r++) {
+    const at = next++;
+    bindings.push({ kind: 'buffer', binding: at, name: cName(r), access: 'read_write', ...(ranges.count > 1 ? { range: { index: r, elements: ranges.elements } } : {}) });
+    decl.push(`@group(0) @binding(${at}) var<storage, read_write> ${cName(r)}: array<${cVec ? 'vec4f' : 'f32'}>;`);
+  }
   inputs.forEach((name) => {
     const at = next++;
     bindings.push({ kind: 'buffer', binding: at, name, access: 'read' });
@@ -330,24 +343,40 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   body.push(`  let n = n0 + (t % ${u(JV)}) * 4u;`);
   body.push(`  let v = acc[t];`);
   body.push(`  if (m >= ${u(M)}) { break; }`);
+  // C[i] as a value, and the statement storing x there: the element, or in ranges the range's
+  // element (functions c_get / c_set choose the range)
+  const unit = cVec ? 'vec4f' : 'f32';
+  const perRange = cVec ? ranges.elements / 4 : ranges.elements;
+  const get = (i: string) => (ranges.count > 1 ? `c_get${suffix}(${i})` : `${C}[${i}]`);
+  const set = (i: string, x: string) => (ranges.count > 1 ? `c_set${suffix}(${i}, ${x});` : `${C}[${i}] = ${x};`);
+  const rangeFns: string[] = [];
+  if (ranges.count > 1) {
+    const pick = (r: number, then: string) => (r === ranges.count - 1 ? `{ ${then} }` : `if (i < ${u((r + 1) * perRange)}) { ${then} }`);
+    const chain = (f: (r: number) => string) => Array.from({ length: ranges.count }, (_, r) => pick(r, f(r))).join(' else ');
+    rangeFns.push(
+      `fn c_get${suffix}(i: u32) -> ${unit} { ${chain((r) => `return ${cName(r)}[i - ${u(r * perRange)}];`)} }`,
+      `fn c_set${suffix}(i: u32, x: ${unit}) { ${chain((r) => `${cName(r)}[i - ${u(r * perRange)}] = x;`)} }`,
+    );
+  }
   if (cVec) {
-    const idx = `${C}[(${cBase} + m * ${u(lc.mStride)} + n) >> 2u]`;
+    const i = `(${cBase} + m * ${u(lc.mStride)} + n) >> 2u`;
     const value = spec.epilogue
-      ? `vec4f(${[0, 1, 2, 3].map((c) => finish(`v[${c}]`, `n + ${u(c)}`, `${idx}[${c}]`)).join(', ')})`
-      : spec.accumulate ? `${idx} + v` : 'v';
-    body.push(`  if (n < ${u(N)}) { ${idx} = ${value}; }`);
+      ? `vec4f(${[0, 1, 2, 3].map((c) => finish(`v[${c}]`, `n + ${u(c)}`, `${get(i)}[${c}]`)).join(', ')})`
+      : spec.accumulate ? `${get(i)} + v` : 'v';
+    body.push(`  if (n < ${u(N)}) { ${set(i, value)} }`);
   } else {
     for (let c = 0; c < 4; c++) {
       const nc = `n + ${u(c)}`;
-      const idx = `${C}[${cBase} + m * ${u(lc.mStride)} + (${nc}) * ${u(lc.nStride)}]`;
-      body.push(`  if (${nc} < ${u(N)}) { ${idx} = ${finish(`v[${c}]`, nc, idx)}; }`);
+      const i = `${cBase} + m * ${u(lc.mStride)} + (${nc}) * ${u(lc.nStride)}`;
+      body.push(`  if (${nc} < ${u(N)}) { ${set(i, finish(`v[${c}]`, nc, get(i)))} }`);
     }
   }
   body.push('}');
 
-  const functions = spec.epilogue
-    ? [spec.epilogue.functions ?? '', `fn epilogue${suffix}(v: f32, b: u32, m: u32, n: u32) -> f32 { return ${spec.epilogue.expr}; }`]
-    : [];
+  const functions = [
+    ...(spec.epilogue ? [spec.epilogue.functions ?? '', `fn epilogue${suffix}(v: f32, b: u32, m: u32, n: u32) -> f32 { return ${spec.epilogue.expr}; }`] : []),
+    ...rangeFns,
+  ];
   return {
     decl,
     functions,
@@ -356,7 +385,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     bindings,
     workgroups: [Math.ceil(N / (TN * tile.wx)), Math.ceil(M / (TM * tile.wy)), batch],
     tile,
-    comment: `contraction b=${batch} m=${M} n=${N} k=${K} A:${A.vec} B:${B.vec} tile ${TM}x${TN} wg ${tile.wx}x${tile.wy} A:${sources.A} B:${sources.B}`,
+    comment: `contraction b=${batch} m=${M} n=${N} k=${K} A:${A.vec} B:${B.vec} tile ${TM}x${TN} wg ${tile.wx}x${tile.wy} A:${sources.A} B:${sources.B}${ranges.count > 1 ? ` C in ${ranges.count} ranges` : ''}`,
   };
 }
 

@@ -16,7 +16,7 @@ export function generateKernel(fg: FusedGraph, k: Kernel, opts: CodegenOptions &
   switch (k.kind) {
     case 'elementwise': return elementwiseKernel(fg, k, o);
     case 'row': return rowKernel(fg, k, o);
-    case 'contract': return contractKernel(fg, k, opts);
+    case 'contract': return contractKernel(fg, k, { ...opts, maxStorageBufferBindingSize: o.maxStorageBufferBindingSize });
     case 'attention': return attentionKernel(fg, k, o);
   }
 }

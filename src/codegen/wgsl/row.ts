@@ -6,14 +6,16 @@
 // order, each a sweep of the row whose term may read earlier results (held in registers: softmax
 // reads its max while it sums). Then the outputs: values over the row are stored once, values over
 // row + reduced axes in one more sweep (softmax's probabilities, layernorm's normalised row).
+// A nested kernel (RowKernel.inner, one row: cross-entropy's mean) runs another row kernel's
+// reductions as serial loops at each element of its sweep.
 
 import type { Node } from '../../ir/types.js';
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
 import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
 import { Emitter, HELPERS, unflatten, type Coords, type EmitEnv } from './expr.js';
-import { isScatterRow, scatterKernel } from './scatter.js';
 import { dagOf } from '../../ir/fuse/views.js';
+import { isScatterRow, scatterKernel } from './scatter.js';
 
 /**
  * Invocations per row: one invocation per row when there are rows enough to fill the machine and

@@ -6,14 +6,17 @@
 //    is dearer than `recomputeMaxOps` ops (unless all those consumers land in one row kernel:
 //    rowshare.ts). Attention is streamed (attention.ts): its L x M region (scores, weights,
 //    and in training their gradients) is never materialised; the forward and each backward
-//    contraction over the region are one kernel each, recomputing the region per step. Everything else (elementwise ops, layout ops, constants,
-//    iota, random, gather, scatterAdd without a sum) is inlined into its consumer as an index
-//    expression: layout is indexing, not a kernel.
+//    contraction over the region are one kernel each, recomputing the region per step.
+//    Everything else (elementwise ops, layout ops, constants, iota, random, gather, scatterAdd
+//    without a sum) is inlined into its consumer as an index expression: layout is indexing,
+//    not a kernel.
 // 2. Give each materialised node a kernel, in topological order, merging where it pays:
 //    - a reduction joins a row kernel with the same rows and reduced axes (softmax's max and sum,
 //      layernorm's mean and variance) when it reads the kernel's results at the row's coordinates;
 //    - an elementwise result joins, as an epilogue, the row kernel or contraction whose result it
 //      reads at the same coordinates (softmax's divide, layernorm's normalise, bias + gelu);
+//    - a scalar reduction over a small row kernel's rows takes that kernel into its sweep
+//      (cross-entropy's mean over the rows' logsumexp: nestInto);
 //    a merge is refused when it would form a cycle between kernels or bind too many buffers.
 // 3. Drop the writes nobody reads (softmax's max stays in a register), order the kernels, and run
 //    contractions that read the same A in one dispatch (siblings.ts).
@@ -138,7 +141,7 @@ function attemptFuse(
   const consumers: number[][] = g.nodes.map(() => []);
   for (const n of g.nodes) if (needed[n.id]) for (const i of new Set(n.inputs)) consumers[i]!.push(n.id);
 
-  // attention chains whose scores and weights nobody else reads: one kernel, nothing stored inside
+  // attention, forward and backward: the kernels over its L x M region, which is never stored
   const attention = opts.unfused || opts.flashAttention === false ? new Map<number, AttentionMatch>() : findAttention(g, consumers, outputNodes, needed);
   const interior = new Set([...attention.values()].flatMap((m) => m.interior));
   // the max and sum an attention forward keeps for its backward: written by that kernel

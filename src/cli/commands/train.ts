@@ -285,6 +285,7 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
   const progress = ctx.quiet ? null : new Progress(steps);
   const history: { train: [number, number][]; val: [number, number][] } = readHistory(metricsPath);
   let lastStep: StepMetrics | undefined;
+  let firstStep: StepMetrics | undefined;
   let diverged = false;
   const meta = (step: number, rng: RngState, elapsedS: number): CheckpointMeta => ({
     step,
@@ -301,6 +302,7 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     const result = await trainLoop(backend, data, roles, opts, {
       onStep(m) {
         lastStep = m;
+        firstStep ??= m;
         ctx.onStep?.(m);
         if (!Number.isFinite(m.loss)) diverged = true;
         appendFileSync(metricsPath, JSON.stringify(m) + '\n');
@@ -322,8 +324,12 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     }, resumed ? { step: resumed.meta!.step, rng: resumed.meta!.rng as RngState, elapsedS: resumed.meta!.elapsedS } : undefined);
     progress?.done();
     const val = history.val.at(-1)?.[1];
+    // the run's rate after its first step (which includes the shader compiles), validation included
+    const perStep = o.batch * L * o.accum;
+    const span = lastStep && firstStep && lastStep.step > firstStep.step ? lastStep.elapsed_s - firstStep.elapsed_s : 0;
+    const runRate = span > 0 ? ((lastStep!.step - firstStep!.step) * perStep) / span : lastStep?.tokens_per_s;
     log(
-      `${diverged ? 'diverged (the loss is not a number)' : result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${lastStep?.tokens_per_s.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
+      `${diverged ? 'diverged (the loss is not a number)' : result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${runRate?.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
         `  ${ckptPath}\n  ${metricsPath}\n  ${join(outDir, 'loss.svg')}\n` +
         (result.stopped && !diverged
           ? `  continue with: arch train ${file} --resume ${outDir} --steps ${steps}\n`
@@ -344,7 +350,7 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
       bestTrainLoss: Math.min(...finite(history.train)),
       valLoss: val ?? NaN,
       bestValLoss: Math.min(...finite(history.val)),
-      tokensPerS: lastStep?.tokens_per_s ?? 0,
+      tokensPerS: runRate ?? 0,
       elapsedS: lastStep?.elapsed_s ?? 0,
       history,
     };

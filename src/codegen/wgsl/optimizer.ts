@@ -1,6 +1,8 @@
 // The optimizer's kernels, over a slab: every parameter in one buffer, every gradient in another
 // at the same offsets. Three dispatches per step whatever the model: partial sums of squares of
-// the gradients, their total (the global norm, and the clipping scale), and AdamW itself.
+// the gradients, their total (the global norm, and the clipping scale), and AdamW itself; a slab
+// larger than one binding may hold is swept in ranges, a sum-of-squares and an AdamW dispatch
+// each (the runtime binds each range; `partials` then holds every range's partial sums).
 // The arithmetic is the CPU reference's (src/runtime/train/adamw.ts), element for element.
 
 export const SUMSQ_WORKGROUPS = 64;
@@ -29,8 +31,9 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 }`;
 }
 
-/** norm[0] = the global gradient norm, norm[1] = the scale that clips it to `clip` (0: no clipping). */
-export function normKernel(): string {
+/** norm[0] = the global gradient norm, norm[1] = the scale that clips it to `clip` (0: no clipping),
+ *  from the partial sums of `ranges` ranges of the slab. */
+export function normKernel(ranges = 1): string {
   return `// gradient norm, pass 2: the total and the clipping scale
 struct Hyper { lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, c1: f32, c2: f32, clip: f32, decay_end: u32, n4: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(0) var<storage, read> partials: array<f32>;
@@ -39,7 +42,7 @@ struct Hyper { lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, c1: f32, c2: 
 @compute @workgroup_size(1)
 fn main() {
   var s = 0.0;
-  for (var i = 0u; i < ${SUMSQ_WORKGROUPS}u; i++) { s += partials[i]; }
+  for (var i = 0u; i < ${SUMSQ_WORKGROUPS * ranges}u; i++) { s += partials[i]; }
   let n = sqrt(s);
   norm[0] = n;
   norm[1] = select(1.0, h.clip / n, h.clip > 0.0 && n > h.clip);

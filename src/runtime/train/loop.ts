@@ -60,11 +60,34 @@ export async function evaluate(backend: TrainBackend, data: DataSource, inputs: 
   return weight ? total / weight : NaN;
 }
 
+/**
+ * Tokens/s over the reports of the last ~2 s, measured from an earlier report's time (or the
+ * start) to now: two reports close together (a step read back right after the one before it, as
+ * the pipelined trainer does) share the span since the report before them instead of dividing
+ * by ~0.
+ */
+export class TokenRate {
+  private readonly recent: { t: number; tokens: number }[];
+
+  constructor(start: number, private readonly windowMs = 2000) {
+    this.recent = [{ t: start, tokens: 0 }];
+  }
+
+  /** Record `tokens` reported at time `now` (ms); the rate over the window. */
+  add(now: number, tokens: number): number {
+    const r = this.recent;
+    r.push({ t: now, tokens });
+    while (r.length > 2 && now - r[1]!.t >= this.windowMs) r.shift();
+    const total = r.slice(1).reduce((n, x) => n + x.tokens, 0);
+    return total / Math.max(1e-9, (now - r[0]!.t) / 1000);
+  }
+}
+
 export async function trainLoop(backend: TrainBackend, data: DataSource, inputs: InputSpec[], o: TrainOptions, hooks: TrainHooks, resume?: ResumeState): Promise<{ step: number; stopped: boolean }> {
   const rng = resume ? Rng.fromState(resume.rng) : new Rng(o.seed);
   const started = performance.now() - (resume?.elapsedS ?? 0) * 1000;
   let step = resume?.step ?? 0;
-  let window = { t: performance.now(), tokens: 0 };
+  const rate = new TokenRate(performance.now());
   // A step is read back while the next one runs: its loss is reported one step late, except where
   // the loop needs it settled (validation, a checkpoint, a stop), which waits for it.
   let pending: { step: number; lr: number; tokens: number; result: Promise<StepResult> } | undefined;
@@ -73,10 +96,8 @@ export async function trainLoop(backend: TrainBackend, data: DataSource, inputs:
     const p = pending;
     pending = undefined;
     const r = await p.result;
-    window.tokens += p.tokens;
     const now = performance.now();
-    const tps = window.tokens / Math.max(1e-9, (now - window.t) / 1000);
-    if (now - window.t > 2000) window = { t: now, tokens: 0 };
+    const tps = rate.add(now, p.tokens);
     hooks.onStep({ step: p.step, loss: r.loss, lr: p.lr, tokens_per_s: tps, elapsed_s: (now - started) / 1000, grad_norm: r.gradNorm });
   };
   while (step < o.steps) {

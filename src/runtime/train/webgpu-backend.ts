@@ -16,6 +16,9 @@ export interface WebGPUBackendOptions {
   symbols: Record<string, number>; // the batch and length every step uses
   weights: Weights;
   state?: OptimizerState;
+  /** The most bytes one binding of the slab may cover (default: the device's
+   *  maxStorageBufferBindingSize; tests set less to sweep a small slab in ranges). */
+  maxBindingBytes?: number;
 }
 
 export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, o: WebGPUBackendOptions): Promise<TrainBackend> {
@@ -28,46 +31,66 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   const train = await compileGraph(dev, trainGraph, o.symbols, { slab: order });
   const evalG = await compileGraph(dev, evalGraph, o.symbols, { slab: order });
   const slab = train.slab!;
-  if (!slab.grads) throw new Error('the training graph has no gradients');
-  if (slab.bytes > device.limits.maxStorageBufferBindingSize) {
-    // the optimizer reads and writes every parameter through one binding
+  const slabGrads = slab.grads;
+  if (!slabGrads) throw new Error('the training graph has no gradients');
+  if (slab.bytes > device.limits.maxBufferSize) {
     throw new PlanLimitError(
-      `the parameters need ${slab.bytes} bytes in one buffer for the optimizer, more than one binding may hold on this adapter ` +
-        `(maxStorageBufferBindingSize: ${device.limits.maxStorageBufferBindingSize} bytes); train a smaller model here, or on a GPU`,
+      `the parameters need ${slab.bytes} bytes in one buffer, more than this adapter's largest buffer (maxBufferSize: ${device.limits.maxBufferSize} bytes); train a smaller model here, or on a GPU`,
     );
   }
   if (evalG.slab!.bytes !== slab.bytes) throw new Error('the training and evaluation graphs lay out their parameters differently');
   const n4 = slab.bytes / 16;
   const firstVector = slab.members.find((m) => !decays(shapes.get(m.name)!));
   const decayEnd = (firstVector ? firstVector.offset : slab.bytes) / 16;
+  // The optimizer binds the slab (and the gradients, m, v) in ranges of at most one binding,
+  // 256-byte aligned: one range unless the model is larger than a binding (an 85M-parameter
+  // model on llvmpipe's 128 MiB: 3 ranges).
+  const perRange = Math.floor(Math.min(o.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize) / 256) * 16;
+  const ranges = Array.from({ length: Math.ceil(n4 / perRange) }, (_, r) => {
+    const first = r * perRange;
+    const count = Math.min(perRange, n4 - first);
+    return { first, count, decayEnd: Math.max(0, Math.min(decayEnd - first, count)) };
+  });
 
   const buf = (size: number, label: string, usage = STORAGE) => device.createBuffer({ size, usage, label });
   const m = buf(slab.bytes, 'adam m');
   const v = buf(slab.bytes, 'adam v');
   const acc = buf(slab.bytes, 'gradient accumulator');
-  const partials = buf(SUMSQ_WORKGROUPS * 4, 'gradient norm partials');
+  // each range's 64 partial sums at a 256-byte boundary (a binding's offset alignment)
+  const partials = buf(ranges.length * 256, 'gradient norm partials');
   const norm = buf(16, 'gradient norm');
-  const hyper = buf(48, 'optimizer hyperparameters', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const accU = buf(16, 'accumulation', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  // per range: the hyperparameters with its length and decay end, and the accumulation's
+  const hyper = ranges.map(() => buf(48, 'optimizer hyperparameters', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST));
+  const accU = ranges.map(() => buf(16, 'accumulation', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST));
   // a step's gradient norm is read back while the next step runs
   const normOuts = new StagingPool(device, 'gradient norm readback');
 
   const pipeline = (code: string, label: string) => device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code, label }), entryPoint: 'main' }, label });
-  const group = (p: GPUComputePipeline, buffers: GPUBuffer[]) =>
-    device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: buffers.map((b, i) => ({ binding: i, resource: { buffer: b } })) });
-  const sumsqP = pipeline(sumsqKernel(n4), 'gradient sum of squares');
-  const normP = pipeline(normKernel(), 'gradient norm');
+  /** A whole buffer, range r of a slab-sized one, or a binding as given. */
+  type Bound = GPUBuffer | { buffer: GPUBuffer; range: number } | GPUBufferBinding;
+  const resource = (b: Bound): GPUBufferBinding => {
+    if (b instanceof GPUBuffer) return { buffer: b };
+    if (!('range' in b)) return b;
+    const r = ranges[b.range]!;
+    return { buffer: b.buffer, offset: r.first * 16, size: r.count * 16 };
+  };
+  const group = (p: GPUComputePipeline, buffers: Bound[]) =>
+    device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: buffers.map((b, i) => ({ binding: i, resource: resource(b) })) });
+  // the sum-of-squares kernel is specialised to its range's length (at most two lengths)
+  const sumsqPs = new Map([...new Set(ranges.map((r) => r.count))].map((count) => [count, pipeline(sumsqKernel(count), 'gradient sum of squares')]));
+  const normP = pipeline(normKernel(ranges.length), 'gradient norm');
   const adamP = pipeline(adamwKernel(), 'adamw');
   const accP = pipeline(accumulateKernel(), 'accumulate gradients');
-  const grid = elementGrid(n4, device.limits.maxComputeWorkgroupsPerDimension);
+  const grids = ranges.map((r) => elementGrid(r.count, device.limits.maxComputeWorkgroupsPerDimension));
   const groupsFor = (grads: GPUBuffer) => ({
-    sumsq: group(sumsqP, [grads, partials]),
-    norm: group(normP, [partials, norm, hyper]),
-    adam: group(adamP, [slab.params, grads, m, v, norm, hyper]),
+    sumsq: ranges.map((r, i) => group(sumsqPs.get(r.count)!, [{ buffer: grads, range: i }, partialsOf(i)])),
+    norm: group(normP, [partials, norm, hyper[0]!]),
+    adam: ranges.map((_, i) => group(adamP, [{ buffer: slab.params, range: i }, { buffer: grads, range: i }, { buffer: m, range: i }, { buffer: v, range: i }, norm, hyper[i]!])),
   });
-  const direct = groupsFor(slab.grads);
+  const partialsOf = (i: number): GPUBufferBinding => ({ buffer: partials, offset: i * 256, size: SUMSQ_WORKGROUPS * 4 });
+  const direct = groupsFor(slabGrads);
   const accumulated = groupsFor(acc);
-  const accGroup = group(accP, [slab.grads, acc, accU]);
+  const accGroups = ranges.map((_, i) => group(accP, [{ buffer: slabGrads, range: i }, { buffer: acc, range: i }, accU[i]!]));
 
   const dispatch = (enc: GPUCommandEncoder, p: GPUComputePipeline, g: GPUBindGroup, wg: [number, number, number]) => {
     const pass = enc.beginComputePass();
@@ -77,9 +100,9 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
     pass.end();
   };
   const update = (enc: GPUCommandEncoder, g: ReturnType<typeof groupsFor>, out: GPUBuffer) => {
-    dispatch(enc, sumsqP, g.sumsq, [SUMSQ_WORKGROUPS, 1, 1]);
+    ranges.forEach((r, i) => dispatch(enc, sumsqPs.get(r.count)!, g.sumsq[i]!, [SUMSQ_WORKGROUPS, 1, 1]));
     dispatch(enc, normP, g.norm, [1, 1, 1]);
-    dispatch(enc, adamP, g.adam, grid);
+    ranges.forEach((_, i) => dispatch(enc, adamP, g.adam[i]!, grids[i]!));
     enc.copyBufferToBuffer(norm, 0, out, 0, 16);
   };
 
@@ -116,18 +139,21 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
     step(micro: Feeds[], hp: StepHyper): Promise<StepResult> {
       const c1 = 1 - hp.adamw.beta1 ** hp.step;
       const c2 = 1 - hp.adamw.beta2 ** hp.step;
-      const h = new ArrayBuffer(48);
-      new Float32Array(h, 0, 8).set([hp.lr, hp.adamw.beta1, hp.adamw.beta2, hp.adamw.eps, hp.adamw.weightDecay, c1, c2, hp.gradClip]);
-      new Uint32Array(h, 32, 2).set([decayEnd, n4]);
-      device.queue.writeBuffer(hyper, 0, h);
+      ranges.forEach((r, i) => {
+        const h = new ArrayBuffer(48);
+        new Float32Array(h, 0, 8).set([hp.lr, hp.adamw.beta1, hp.adamw.beta2, hp.adamw.eps, hp.adamw.weightDecay, c1, c2, hp.gradClip]);
+        new Uint32Array(h, 32, 2).set([r.decayEnd, r.count]);
+        device.queue.writeBuffer(hyper[i]!, 0, h);
+      });
       const out = normOuts.take(16);
       // every micro-batch is submitted here, in order (queue writes between submits stay ordered)
       const losses = micro.map((f, i) => {
         check(f);
         const last = i === micro.length - 1;
-        if (micro.length > 1) device.queue.writeBuffer(accU, 0, new Uint32Array([new Uint32Array(new Float32Array([1 / micro.length]).buffer)[0]!, i === 0 ? 1 : 0, n4, 0]));
+        const scale = new Uint32Array(new Float32Array([1 / micro.length]).buffer)[0]!;
+        if (micro.length > 1) ranges.forEach((r, j) => device.queue.writeBuffer(accU[j]!, 0, new Uint32Array([scale, i === 0 ? 1 : 0, r.count, 0])));
         return train.run({ inputs: f.inputs, seed: f.symbols.seed, after: (enc) => {
-          if (micro.length > 1) dispatch(enc, accP, accGroup, grid);
+          if (micro.length > 1) ranges.forEach((_, j) => dispatch(enc, accP, accGroups[j]!, grids[j]!));
           if (last) update(enc, micro.length > 1 ? accumulated : direct, out);
         } }, ['loss']);
       });
@@ -156,7 +182,7 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
     dispose() {
       train.destroy();
       evalG.destroy();
-      for (const b of [m, v, acc, partials, norm, hyper, accU]) b.destroy();
+      for (const b of [m, v, acc, partials, norm, ...hyper, ...accU]) b.destroy();
       normOuts.destroy();
     },
   };

@@ -8,6 +8,7 @@ import { interpret } from '../src/ir/interpret.js';
 import type { Axis } from '../src/ir/types.js';
 import { compileGraph, describePlan } from '../src/runtime/executor.js';
 import { device, randomFeeds } from './executor-helpers.js';
+import { softmax } from './ir-helpers.js';
 
 const ax = (name: string, size: number | string): Axis => ({ name, size });
 
@@ -66,14 +67,13 @@ describe('compileGraph', () => {
     c.destroy();
   });
 
-  it('refuses a written tensor larger than maxStorageBufferBindingSize, naming it and its size', async () => {
+  it('refuses a tensor larger than the largest buffer, naming it and its size', async () => {
     const d = await device();
     const b = new GraphBuilder();
     const x = b.input('huge_input', [ax('N', 'N'), ax('V', 50257)]);
     b.output('y', b.unary('exp', x));
-    const n = Math.ceil(d.limits.maxStorageBufferBindingSize / (4 * 50257)) + 1;
-    // the input is only read, through a texture; the output has to be a storage binding
-    await expect(compileGraph(d, b.build(), { N: n })).rejects.toThrow(new RegExp(`tensor y .*needs ${n * 50257 * 4} bytes`));
+    // 6 rows of 50257 floats: 1,206,168 bytes, over a 1 MiB buffer limit
+    await expect(compileGraph(d, b.build(), { N: 6 }, { limits: { maxBufferSize: 1 << 20 } })).rejects.toThrow(/tensor (huge_input|y) \[N=6, V=50257\] needs 1206168 bytes, more than the adapter's largest buffer/);
   });
 
   it("writes a contraction's output larger than one binding in ranges of its buffer (GPT-2's logits on llvmpipe)", async () => {
@@ -106,17 +106,47 @@ describe('compileGraph', () => {
     }
   });
 
+  it('writes elementwise, row and scatter outputs larger than one binding in ranges too', async () => {
+    const d = await device();
+    const limits = { maxStorageBufferBindingSize: 4096 }; // 1024 floats a range
+    const b = new GraphBuilder();
+    const [N, V, D] = [ax('N', 7), ax('V', 300), ax('D', 12)];
+    const x = b.input('x', [N, V]);
+    b.output('scaled', b.scale(b.unary('exp', b.scale(x, 0.1)), 2)); // elementwise, 2,100 floats
+    b.output('probs', softmax(b, x, 'V')); // a row kernel's output over its rows and classes
+    const tokens = b.input('tokens', [N], 'i32');
+    const g = b.input('g', [N, D]);
+    b.output('table_grad', b.scatterAdd(b.unary('tanh', g), tokens, V, ['V', 'D'])); // 3,600 floats
+    const graph = b.build();
+    const c = await compileGraph(d, graph, {}, { limits });
+    for (const name of ['scaled', 'probs', 'table_grad']) {
+      const ranges = c.plan.kernels.flatMap((k) => k.bindings).filter((x) => x.tensor === name && x.kind === 'storage');
+      expect(ranges.length, name).toBe(Math.ceil(name === 'table_grad' ? 3600 / 1024 : 2100 / 1024));
+    }
+    const feeds = randomFeeds(graph, {}, 11, { tokens: 300 });
+    const out = await c.run({ inputs: feeds.inputs }, ['scaled', 'probs', 'table_grad']);
+    const ref = interpret(graph, { inputs: feeds.inputs, params: {}, symbols: {} });
+    for (const name of ['scaled', 'probs', 'table_grad']) {
+      const want = ref.get(name)!.data;
+      expect(out[name]!.length).toBe(want.length);
+      out[name]!.forEach((v, i) => expect(v, `${name}[${i}]`).toBeCloseTo(want[i]!, 4));
+    }
+    c.destroy();
+  });
+
   it('names an unnamed oversized intermediate by what it is computed for, and says when the batch cannot help', async () => {
     const d = await device();
     const b = new GraphBuilder();
     const [V, D] = [300, 12];
     const table = b.param('wte', [ax('V', V), ax('D', D)], { kind: 'normal', std: 1 });
     const x = b.input('x', [ax('N', 'N'), ax('D', D)]);
-    // an unlabelled [V, D] intermediate (the table squared) feeds a named output
-    b.output('scores', b.contract(x, b.mul(table, table), ['N', 'V']));
-    const limits = { maxStorageBufferBindingSize: 8192 }; // the intermediate is 14,400 bytes
+    // an unlabelled [V, D, E] intermediate (the table times a ramp) feeds a named output
+    const E = ax('E', 3);
+    const ramp = b.mul(b.expand(table, [ax('V', V), ax('D', D), E]), b.iota(E));
+    b.output('scores', b.contract(b.expand(x, [ax('N', 'N'), ax('D', D), E]), ramp, ['N', 'V']));
+    const limits = { maxBufferSize: 20000 }; // the table is 14,400 bytes, the intermediate 43,200
     const err = await compileGraph(d, b.build(), { N: 2 }, { limits }).catch((e: Error) => e);
-    expect(String(err)).toMatch(/tensor %\d+ \(part of scores\) \[V=300, D=12\] needs 14400 bytes/);
+    expect(String(err)).toMatch(/tensor %\d+ \(part of scores\) \[V=300, D=12, E=3\] needs 43200 bytes, more than the adapter's largest buffer/);
     expect(String(err)).toContain('does not depend on the batch or sequence length');
   });
 

@@ -41,6 +41,16 @@ async function run(backend: TrainBackend, steps: number, accum: number, clip: nu
   return losses;
 }
 
+describe('the WebGPU backend refuses', () => {
+  it('parameters larger than the largest buffer, before compiling anything', async () => {
+    const l = lowerModel('models/gpt-nano.arch', { V, L: 8, D: 12, H: 3, N: 1 }, true);
+    const g = differentiate(l.graph, 'loss', [...l.graph.params.keys()]);
+    const weights = new Map(Object.entries(initParams(l.graph, {}, 9)).map(([k, v]) => [k, Float32Array.from(v)]));
+    // 2,160 parameters: ~9 KB in the slab, over a 4 KB buffer
+    await expect(createWebGPUBackend(dev, g, g, { symbols: { B, L, seed: 0 }, weights, maxBufferBytes: 4096 })).rejects.toThrow(/the parameters need \d+ bytes in one buffer, more than this adapter's largest buffer \(maxBufferSize: 4096 bytes\)/);
+  });
+});
+
 describe('training backends agree', () => {
   for (const [name, accum, clip, sets, maxBindingBytes] of [
     ['plain', 1, 0, {}, undefined],

@@ -92,13 +92,16 @@ describe('arch train', () => {
     expect(arch('train', 'models/gpt-nano.arch', '--data', join(dir, 'missing.txt')).code).toBe(2);
   });
 
-  it('a model too large for the adapter is one clear error, and leaves no run directory behind', () => {
-    // ~50M parameters: 202 MB in the optimizer's one buffer, over llvmpipe's 128 MiB binding limit
+  it('a batch too large for the adapter is one clear error, and leaves no run directory behind', () => {
+    // 8192 rows of 64 characters: the MLP's hidden activation is 8192 x 64 x 256 floats (536 MB),
+    // more than one texture holds, and the contraction after it reads it through one
+    const text = join(dir, 'letters.txt');
+    writeFileSync(text, 'the quick brown fox jumps over the lazy dog. '.repeat(2000));
     const out = join(dir, 'too-large');
-    const r = arch('train', 'models/gpt-nano.arch', '--set', 'D=2048', '--set', 'N=1', '--data', 'task:copy', '--steps', '1', '--batch', '1', '--out', out);
+    const r = arch('train', 'models/gpt-nano.arch', '--data', text, '--steps', '1', '--batch', '8192', '--out', out);
     if (r.code === 0) return; // an adapter that binds that much (a GPU) trains it: nothing to refuse
     expect(r.code, r.err).toBe(2);
-    expect(r.err).toMatch(/more than one binding may hold on this adapter \(maxStorageBufferBindingSize: \d+ bytes\)/);
+    expect(r.err).toMatch(/needs \d+ bytes, more than a texture of 8192 x 8192 texels holds .*; use a smaller batch or sequence length/);
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(existsSync(out)).toBe(false);
   });

@@ -154,6 +154,8 @@ export interface PlanLimits {
   maxComputeWorkgroupsPerDimension: number;
   maxStorageBufferBindingSize: number;
   maxStorageTexturesPerShaderStage: number;
+  /** The largest buffer: a tensor bound in ranges still needs one buffer (WebGPU's default 256 MiB). */
+  maxBufferSize?: number;
 }
 
 /** WebGPU's default limits: what every adapter offers, so a plan made with them runs anywhere. */
@@ -213,21 +215,27 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
     for (const b of c.bindings) {
       if (b.kind === 'texture' && b.width > MAX_TEXTURE_DIM) {
         const t = fg.tensors[b.tensor]!;
-        throw new PlanLimitError(`tensor ${describeTensor(fg, t)} needs ${bytes[b.tensor]} bytes, more than a texture of ${MAX_TEXTURE_DIM} x ${MAX_TEXTURE_DIM} texels holds`);
+        throw new PlanLimitError(
+          `tensor ${describeTensor(fg, t)} needs ${bytes[b.tensor]} bytes, more than a texture of ${MAX_TEXTURE_DIM} x ${MAX_TEXTURE_DIM} texels holds (kernels read a tensor larger than one binding through one); ` +
+            (graph.nodes[t.node]!.type.axes.some((a) => typeof a.size !== 'number') ? 'use a smaller batch or sequence length' : 'use a GPU adapter (--backend vulkan)'),
+        );
       }
     }
   }
+  const tooLarge = (t: Tensor, i: number, what: string): PlanLimitError =>
+    new PlanLimitError(
+      `tensor ${describeTensor(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ${bytes[i]} bytes, more than ${what}; ` +
+        (graph.nodes[t.node]!.type.axes.some((a) => typeof a.size !== 'number')
+          ? 'use a smaller batch or sequence length'
+          : "its size does not depend on the batch or sequence length (the model's own size): use an adapter with a larger limit (a GPU: --backend vulkan)"),
+    );
+  const maxBuffer = limits.maxBufferSize ?? 256 * 1024 * 1024;
   fg.tensors.forEach((t, i) => {
+    if (bytes[i]! > maxBuffer) throw tooLarge(t, i, `the adapter's largest buffer (maxBufferSize: ${maxBuffer} bytes)`);
+    // written tensors larger than a binding are bound in ranges; a read-only one goes through a
+    // texture unless it is not f32
     if (storageBound.has(i) && bytes[i]! > limits.maxStorageBufferBindingSize) {
-      throw new PlanLimitError(
-        `tensor ${describeTensor(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ` +
-          `${bytes[i]} bytes, more than one binding may hold (maxStorageBufferBindingSize: ${limits.maxStorageBufferBindingSize} bytes); ` +
-          (fg.graph.nodes[t.node]!.op.kind === 'param'
-            ? 'splitting a parameter over several buffers is not implemented yet'
-            : graph.nodes[t.node]!.type.axes.some((a) => typeof a.size !== 'number')
-              ? 'use a smaller batch or sequence length'
-              : "its size does not depend on the batch or sequence length (the model's own size): use an adapter with a larger limit (a GPU: --backend vulkan)"),
-      );
+      throw tooLarge(t, i, `one binding may hold (maxStorageBufferBindingSize: ${limits.maxStorageBufferBindingSize} bytes)`);
     }
   });
   // Slab members get space in the slab, not a buffer of their own.

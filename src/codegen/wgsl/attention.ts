@@ -25,7 +25,7 @@ import type { AttentionKernel, FusedGraph } from '../../ir/fuse/types.js';
 import type { Node } from '../../ir/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
 import { dagOf } from '../../ir/fuse/views.js';
-import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
+import { grid, indent, kernelEnv, preamble, storageBindings, storeTo, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
 import { Emitter, f32Lit, unflatten, type Coords } from './expr.js';
 
 const WG = 64;
@@ -191,19 +191,18 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   const store = (node: number, e: Emitter, coords: Coords, value: string): string | undefined => {
     const t = fg.primary.get(node);
     if (t === undefined || !k.writes.includes(t)) return undefined;
-    return `${env.bound.get(t)}[${e.offset(fg.tensors[t]!, coords)}] = ${value};`;
+    return storeTo(env, t, e.offset(fg.tensors[t]!, coords), value);
   };
   const result = (i: number, t: number, j: string | number) => (soft ? `${acc(i, t, j)} / total[${t}]` : acc(i, t, j));
   for (let t = 0; t < TQ; t++) {
     const lines: string[] = [];
     parts.forEach((part, i) => {
-      const out = env.bound.get(part.k.out);
       const tensor = fg.tensors[part.k.out]!;
       if (unrolled) {
-        for (let j = 0; j < part.NV; j++) lines.push(`${out}[${body.offset(tensor, { ...rowsOf[t]!, ...literal(j, part.valueAxes) })}] = ${result(i, t, j)};`);
+        for (let j = 0; j < part.NV; j++) lines.push(storeTo(env, part.k.out, body.offset(tensor, { ...rowsOf[t]!, ...literal(j, part.valueAxes) }), result(i, t, j)));
       } else {
         const e = new Emitter(env, body);
-        const line = `${out}[${e.offset(tensor, { ...rowsOf[t]!, ...unflatten(e, 'j', part.valueAxes, 'oj') })}] = ${result(i, t, 'j')};`;
+        const line = storeTo(env, part.k.out, e.offset(tensor, { ...rowsOf[t]!, ...unflatten(e, 'j', part.valueAxes, 'oj') }), result(i, t, 'j'));
         lines.push(`for (var j: i32 = 0; j < ${part.NV}; j++) {`, ...indent([...e.lines, line]), '}');
       }
     });

@@ -48,7 +48,7 @@ const TEXTURE_MIN_WORK = 16384;
  *  (EmitEnv.textured): those too large for a storage binding, and, in a kernel that touches at
  *  least TEXTURE_MIN_WORK elements (or for a parameter, filled once), the largest f32 reads up to
  *  the `textureReads` budget. */
-export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number> }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}): { decls: string[]; bindings: KernelBinding[] } {
+export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; helpers: Map<string, string> }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}): { decls: string[]; bindings: KernelBinding[] } {
   const decls: string[] = [];
   const bindings: KernelBinding[] = [];
   const floatsOf = (t: number): number => fg.graph.nodes[fg.tensors[t]!.node]!.type.axes.reduce((p, a) => p * (a.size as number), 1);
@@ -77,6 +77,26 @@ export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<num
       return;
     }
     const ty = node.type.dtype === 'i32' ? 'i32' : 'f32';
+    if (access === 'read_write' && oversized(t)) {
+      // larger than one binding: consecutive ranges of its buffer, each within the limit and
+      // 256-byte aligned, reached through get_/set_ functions that pick the range
+      const per = Math.floor((opts.maxStorageBufferBindingSize ?? Infinity) / 256) * 64;
+      const count = Math.ceil(floats / per);
+      const name = `t${b}`;
+      const part = (r: number) => (r === 0 ? name : `${name}_r${r}`);
+      for (let r = 0; r < count; r++) {
+        const at = bindings.length;
+        decls.push(`@group(0) @binding(${at}) var<storage, read_write> ${part(r)}: array<${ty}>;`);
+        bindings.push({ kind: 'storage', binding: at, tensor: t, access, range: { offset: r * per * 4, size: Math.min(per, floats - r * per) * 4 } });
+      }
+      const chain = (f: (r: number) => string) =>
+        Array.from({ length: count }, (_, r) => (r === count - 1 ? `{ ${f(r)} }` : `if (i < ${(r + 1) * per}) { ${f(r)} }`)).join(' else ');
+      env.helpers.set(`get_${name}`, `fn get_${name}(i: i32) -> ${ty} { ${chain((r) => `return ${part(r)}[i - ${r * per}];`)} }`);
+      env.helpers.set(`set_${name}`, `fn set_${name}(i: i32, x: ${ty}) { ${chain((r) => `${part(r)}[i - ${r * per}] = x;`)} }`);
+      env.bound.set(t, name);
+      env.ranged.add(t);
+      return;
+    }
     decls.push(`@group(0) @binding(${b}) var<storage, ${access}> t${b}: array<${ty}>;`);
     bindings.push({ kind: 'storage', binding: b, tensor: t, access });
     env.bound.set(t, `t${b}`);
@@ -98,12 +118,21 @@ export function preamble(env: EmitEnv, decls: string[], bindings: KernelBinding[
   return out;
 }
 
-export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map()): EmitEnv & { bound: Map<number, string>; textured: Set<number> } {
+export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map()): EmitEnv & { bound: Map<number, string>; textured: Set<number>; ranged: Set<number> } {
   const bound = new Map<number, string>();
-  return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided, textured: new Set() }) as EmitEnv & {
+  return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided, textured: new Set(), ranged: new Set() }) as EmitEnv & {
     bound: Map<number, string>;
     textured: Set<number>;
+    ranged: Set<number>;
   };
+}
+
+/** The statement storing `value` at element `offset` of tensor t (through its range when it is
+ *  bound in ranges). */
+export function storeTo(env: EmitEnv, t: number, offset: string, value: string): string {
+  const name = env.bound.get(t);
+  if (name === undefined) throw new Error(`codegen: tensor ${t} is written but not bound`);
+  return env.ranged.has(t) ? `set_${name}(${offset}, ${value});` : `${name}[${offset}] = ${value};`;
 }
 
 export function axesOf(fg: FusedGraph, t: Tensor | number, names?: readonly string[]): { name: string; size: number }[] {

@@ -7,7 +7,7 @@
 // index does it store (elsewhere the IR's select keeps the old value, which is already there).
 
 import type { ElementwiseKernel, FusedGraph } from '../../ir/fuse/types.js';
-import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, validRow, type CodegenOptions, type KernelCode } from './common.js';
+import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, storeTo, validRow, type CodegenOptions, type KernelCode } from './common.js';
 import { Emitter, unflatten } from './expr.js';
 
 const WG = 64;
@@ -27,12 +27,12 @@ export function elementwiseKernel(fg: FusedGraph, k: ElementwiseKernel, opts: Re
     const size = axesOf(fg, tensor, [u.axis])[0]!.size;
     const p = e.value(u.index, {});
     const at = { ...coords, [u.axis]: e.bind(`i32(${p})`, 'at') };
-    const store = `${env.bound.get(k.writes[0]!)}[${e.offset(tensor, at)}] = ${e.value(u.value, coords)};`;
+    const store = storeTo(env, k.writes[0]!, e.offset(tensor, at), e.value(u.value, coords));
     stores.push(`if (${validRow(p, size)}) {`, ...indent([store]), '}');
   }
   for (const t of k.update ? [] : k.writes) {
     const tensor = fg.tensors[t]!;
-    stores.push(`${env.bound.get(t)}[${e.offset(tensor, coords)}] = ${e.value(tensor.node, coords)};`);
+    stores.push(storeTo(env, t, e.offset(tensor, coords), e.value(tensor.node, coords)));
   }
   const code = [
     `// elementwise: ${total} elements`,

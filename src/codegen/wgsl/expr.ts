@@ -22,6 +22,9 @@ export interface EmitEnv {
   bound: ReadonlyMap<number, string>;
   /** Tensors bound as linear r32float textures instead of storage buffers (texture.ts). */
   textured: ReadonlySet<number>;
+  /** Written tensors larger than one binding, bound as ranges: loads and stores go through the
+   *  functions `get_<name>` / `set_<name>` (common.ts, storeTo). */
+  ranged: ReadonlySet<number>;
   /** Nodes this kernel computes in place even though they are materialised. */
   inline: ReadonlySet<number>;
   /** Values held in registers, valid at exactly these coordinates (a row's reductions). */
@@ -154,6 +157,7 @@ export class Emitter {
       const name = env.bound.get(t);
       if (name === undefined) throw new Error(`codegen: tensor ${t} (%${node.id}) is read but not bound`);
       if (env.textured.has(t)) return `${texelLoad(name, this.bind(`u32(${this.offset(env.tensors[t]!, coords)})`, 'tx'))}.x`;
+      if (env.ranged.has(t)) return `get_${name}(${this.offset(env.tensors[t]!, coords)})`;
       return `${name}[${this.offset(env.tensors[t]!, coords)}]`;
     }
     const x = (j: number, c: Coords = coords): string => this.value(node.inputs[j]!, c);

@@ -12,7 +12,7 @@
 import type { Node } from '../../ir/types.js';
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
-import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode } from './common.js';
+import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, storeTo, type CodegenOptions, type KernelCode } from './common.js';
 import { Emitter, HELPERS, unflatten, type Coords, type EmitEnv } from './expr.js';
 import { dagOf } from '../../ir/fuse/views.js';
 import { isScatterRow, scatterKernel } from './scatter.js';
@@ -91,7 +91,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     });
     if (innerStored) return [];
     innerStored = true;
-    return innerWrites.map((t) => `${env.bound.get(t)}[${e.offset(fg.tensors[t]!, coords)}] = ${e.value(fg.tensors[t]!.node, coords)};`);
+    return innerWrites.map((t) => storeTo(env, t, e.offset(fg.tensors[t]!, coords), e.value(fg.tensors[t]!.node, coords)));
   };
   const readsInner = (id: number): boolean => inner !== undefined && dagOf(g, id, (x) => fg.primary.has(x)).reads.some((r) => innerSet.has(r.node));
 
@@ -129,11 +129,11 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   const full = outer.filter((t) => !onRow.includes(t));
   if (onRow.length > 0) {
     const e = new Emitter(env, body);
-    const stores = onRow.map((t) => `${env.bound.get(t)}[${e.offset(fg.tensors[t]!, rowCoords)}] = ${e.value(fg.tensors[t]!.node, rowCoords)};`);
+    const stores = onRow.map((t) => storeTo(env, t, e.offset(fg.tensors[t]!, rowCoords), e.value(fg.tensors[t]!.node, rowCoords)));
     body.lines.push(lanes > 1 ? 'if (lid.x == 0u) {' : '{', ...indent([...e.lines, ...stores]), '}');
   }
   if (full.length > 0) {
-    sweep((e, coords) => full.map((t) => `${env.bound.get(t)}[${e.offset(fg.tensors[t]!, coords)}] = ${e.value(fg.tensors[t]!.node, coords)};`));
+    sweep((e, coords) => full.map((t) => storeTo(env, t, e.offset(fg.tensors[t]!, coords), e.value(fg.tensors[t]!.node, coords))));
   }
 
   const rowIndex = lanes === 1

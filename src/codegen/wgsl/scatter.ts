@@ -11,7 +11,7 @@
 
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
-import { grid, indent, kernelEnv, preamble, storageBindings, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
+import { grid, indent, kernelEnv, preamble, storageBindings, storeTo, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
 const WG = 64;
@@ -80,7 +80,7 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
   for (let t = 0; t < per; t++) {
     nodes.forEach((n, i) => provided.set(n.id, { value: acc(i, t), coords: rowsOf[t]! }));
     const s = new Emitter(env, body);
-    const lines = stores.map((x) => `${env.bound.get(x)}[${s.offset(fg.tensors[x]!, rowsOf[t]!)}] = ${s.value(fg.tensors[x]!.node, rowsOf[t]!)};`);
+    const lines = stores.map((x) => storeTo(env, x, s.offset(fg.tensors[x]!, rowsOf[t]!), s.value(fg.tensors[x]!.node, rowsOf[t]!)));
     const guard = blockAxis && t > 0 ? `${shared[blockName]} * ${per} + ${t} < ${blockAxis.size}` : 'true';
     body.lines.push(`if (${guard}) {`, ...indent([...s.lines, ...lines]), '}');
   }

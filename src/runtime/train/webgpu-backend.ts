@@ -19,6 +19,8 @@ export interface WebGPUBackendOptions {
   /** The most bytes one binding of the slab may cover (default: the device's
    *  maxStorageBufferBindingSize; tests set less to sweep a small slab in ranges). */
   maxBindingBytes?: number;
+  /** The largest buffer (default: the device's maxBufferSize; tests set less). */
+  maxBufferBytes?: number;
 }
 
 export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, o: WebGPUBackendOptions): Promise<TrainBackend> {
@@ -28,16 +30,19 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   const shapes = new Map([...trainGraph.params].map(([k, id]) => [k, trainGraph.nodes[id]!.type.axes.map((a) => a.size as number)]));
   // Matrices first: weight decay applies to the slab up to the first vector.
   const order = [...shapes.keys()].sort((a, b) => Number(decays(shapes.get(b)!)) - Number(decays(shapes.get(a)!)));
+  // every parameter in one buffer (256-byte aligned members): refused before anything compiles
+  const maxBuffer = Math.min(o.maxBufferBytes ?? Infinity, device.limits.maxBufferSize);
+  const slabBytes = [...shapes.values()].reduce((n, s) => n + Math.ceil((s.reduce((p, x) => p * x, 1) * 4) / 256) * 256, 0);
+  if (slabBytes > maxBuffer) {
+    throw new PlanLimitError(
+      `the parameters need ${slabBytes} bytes in one buffer, more than this adapter's largest buffer (maxBufferSize: ${maxBuffer} bytes); train a smaller model here, or on a GPU`,
+    );
+  }
   const train = await compileGraph(dev, trainGraph, o.symbols, { slab: order });
   const evalG = await compileGraph(dev, evalGraph, o.symbols, { slab: order });
   const slab = train.slab!;
   const slabGrads = slab.grads;
   if (!slabGrads) throw new Error('the training graph has no gradients');
-  if (slab.bytes > device.limits.maxBufferSize) {
-    throw new PlanLimitError(
-      `the parameters need ${slab.bytes} bytes in one buffer, more than this adapter's largest buffer (maxBufferSize: ${device.limits.maxBufferSize} bytes); train a smaller model here, or on a GPU`,
-    );
-  }
   if (evalG.slab!.bytes !== slab.bytes) throw new Error('the training and evaluation graphs lay out their parameters differently');
   const n4 = slab.bytes / 16;
   const firstVector = slab.members.find((m) => !decays(shapes.get(m.name)!));

@@ -16,7 +16,7 @@ import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
 import type { ArchDevice } from '../../runtime/device.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from '../../runtime/train/checkpoint.js';
 import { modelStats } from '../../compiler/stats.js';
-import { trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../../runtime/train/loop.js';
+import { averageRate, trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../../runtime/train/loop.js';
 import { describeRoles } from '../../runtime/train/feeds.js';
 import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
 import { writeLossPlot } from '../plots.js';
@@ -324,10 +324,7 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     }, resumed ? { step: resumed.meta!.step, rng: resumed.meta!.rng as RngState, elapsedS: resumed.meta!.elapsedS } : undefined);
     progress?.done();
     const val = history.val.at(-1)?.[1];
-    // the run's rate after its first step (which includes the shader compiles), validation included
-    const perStep = o.batch * L * o.accum;
-    const span = lastStep && firstStep && lastStep.step > firstStep.step ? lastStep.elapsed_s - firstStep.elapsed_s : 0;
-    const runRate = span > 0 ? ((lastStep!.step - firstStep!.step) * perStep) / span : lastStep?.tokens_per_s;
+    const runRate = lastStep && firstStep ? averageRate(firstStep, lastStep, o.batch * L * o.accum) : undefined;
     log(
       `${diverged ? 'diverged (the loss is not a number)' : result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${runRate?.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
         `  ${ckptPath}\n  ${metricsPath}\n  ${join(outDir, 'loss.svg')}\n` +

@@ -83,6 +83,16 @@ export class TokenRate {
   }
 }
 
+/**
+ * A run's tokens/s after its first step (which includes the shader compiles), validation
+ * included; over a span too short to measure (steps are read back one late, so the last two can
+ * arrive together), the last report's windowed rate.
+ */
+export function averageRate(first: StepMetrics, last: StepMetrics, tokensPerStep: number): number {
+  const span = last.elapsed_s - first.elapsed_s;
+  return last.step > first.step && span >= 2 ? ((last.step - first.step) * tokensPerStep) / span : last.tokens_per_s;
+}
+
 export async function trainLoop(backend: TrainBackend, data: DataSource, inputs: InputSpec[], o: TrainOptions, hooks: TrainHooks, resume?: ResumeState): Promise<{ step: number; stopped: boolean }> {
   const rng = resume ? Rng.fromState(resume.rng) : new Rng(o.seed);
   const started = performance.now() - (resume?.elapsedS ?? 0) * 1000;

@@ -46,7 +46,7 @@ describe('the WebGPU backend refuses', () => {
     const l = lowerModel('models/gpt-nano.arch', { V, L: 8, D: 12, H: 3, N: 1 }, true);
     const g = differentiate(l.graph, 'loss', [...l.graph.params.keys()]);
     const weights = new Map(Object.entries(initParams(l.graph, {}, 9)).map(([k, v]) => [k, Float32Array.from(v)]));
-    // 2,160 parameters: ~9 KB in the slab, over a 4 KB buffer
+    // 2,160 parameters: ~12 KB in the slab (each member 256-byte aligned), over a 4 KB buffer
     await expect(createWebGPUBackend(dev, g, g, { symbols: { B, L, seed: 0 }, weights, maxBufferBytes: 4096 })).rejects.toThrow(/the parameters need \d+ bytes in one buffer, more than this adapter's largest buffer \(maxBufferSize: 4096 bytes\)/);
   });
 });
@@ -55,7 +55,7 @@ describe('training backends agree', () => {
   for (const [name, accum, clip, sets, maxBindingBytes] of [
     ['plain', 1, 0, {}, undefined],
     ['clipped, 2 micro-batches, dropout', 2, 0.05, { dropout: 0.2 }, undefined],
-    // 2,160 parameters in 1,024-byte bindings: the optimizer sweeps the slab in 9 ranges (as an
+    // 2,160 parameters in 1,024-byte bindings: the optimizer sweeps the ~12 KB slab in 12 ranges (as an
     // 85M-parameter model does on llvmpipe's 128 MiB), every kernel of it, with decay ending mid-slab
     ['the slab in ranges of one binding each: clipped, 2 micro-batches', 2, 0.05, {}, 1024],
   ] as const) {
@@ -66,6 +66,8 @@ describe('training backends agree', () => {
       const init = () => new Map(Object.entries(initParams(l.graph, {}, 9)).map(([k, v]) => [k, Float32Array.from(v)]));
       const cpu = new InterpreterBackend(g, evalL.graph, init());
       const gpu = await createWebGPUBackend(dev, g, evalL.graph, { symbols: { B, L, seed: 0 }, weights: init(), maxBindingBytes });
+      // a ~12 KB slab (2,160 parameters, members 256-byte aligned): 12 ranges of 1 KB, or one
+      expect(gpu.optimizerRanges).toBe(maxBindingBytes ? 12 : 1);
       const a = await run(cpu, 4, accum, clip);
       // three steps in flight: each reads its own loss and gradient norm, not a later step's
       const b = await run(gpu, 4, accum, clip, 3);

@@ -154,8 +154,8 @@ export interface PlanLimits {
   maxComputeWorkgroupsPerDimension: number;
   maxStorageBufferBindingSize: number;
   maxStorageTexturesPerShaderStage: number;
-  /** The largest buffer: a tensor bound in ranges still needs one buffer (WebGPU's default 256 MiB). */
-  maxBufferSize?: number;
+  /** The largest buffer: a tensor bound in ranges still needs one buffer. */
+  maxBufferSize: number;
 }
 
 /** WebGPU's default limits: what every adapter offers, so a plan made with them runs anywhere. */
@@ -164,6 +164,7 @@ export const DEFAULT_LIMITS: PlanLimits = {
   maxComputeWorkgroupsPerDimension: 65535,
   maxStorageBufferBindingSize: 128 * 1024 * 1024,
   maxStorageTexturesPerShaderStage: 4,
+  maxBufferSize: 256 * 1024 * 1024,
 };
 
 /** A tensor that does not fit the device's limits (exit code 2 in the CLI: a smaller batch helps). */
@@ -201,6 +202,17 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   for (const c of codes) {
     for (const b of c.bindings) if (b.kind === 'texture') bytes[b.tensor] = Math.max(bytes[b.tensor]!, b.bufferBytesNeeded);
   }
+  /** A tensor over a limit: its name, shape and size, and what to do (a smaller batch where its
+   *  size depends on the batch or length, else a larger adapter). */
+  const tooLarge = (i: number, what: string): PlanLimitError => {
+    const t = fg.tensors[i]!;
+    return new PlanLimitError(
+      `tensor ${describeTensor(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ${bytes[i]} bytes, more than ${what}; ` +
+        (graph.nodes[t.node]!.type.axes.some((a) => typeof a.size !== 'number')
+          ? 'use a smaller batch or sequence length'
+          : "its size does not depend on the batch or sequence length (the model's own size): use an adapter with a larger limit (a GPU: --backend vulkan)"),
+    );
+  };
   // A tensor only read through textures may be larger than a storage binding (up to a texture
   // 8192 texels wide); one bound as a storage buffer may not.
   // (a contraction's C over the limit is bound in ranges, each within it)
@@ -214,28 +226,16 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   for (const c of codes) {
     for (const b of c.bindings) {
       if (b.kind === 'texture' && b.width > MAX_TEXTURE_DIM) {
-        const t = fg.tensors[b.tensor]!;
-        throw new PlanLimitError(
-          `tensor ${describeTensor(fg, t)} needs ${bytes[b.tensor]} bytes, more than a texture of ${MAX_TEXTURE_DIM} x ${MAX_TEXTURE_DIM} texels holds (kernels read a tensor larger than one binding through one); ` +
-            (graph.nodes[t.node]!.type.axes.some((a) => typeof a.size !== 'number') ? 'use a smaller batch or sequence length' : 'use a GPU adapter (--backend vulkan)'),
-        );
+        throw tooLarge(b.tensor, `a texture of ${MAX_TEXTURE_DIM} x ${MAX_TEXTURE_DIM} texels holds (kernels read a tensor larger than one binding through one)`);
       }
     }
   }
-  const tooLarge = (t: Tensor, i: number, what: string): PlanLimitError =>
-    new PlanLimitError(
-      `tensor ${describeTensor(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ${bytes[i]} bytes, more than ${what}; ` +
-        (graph.nodes[t.node]!.type.axes.some((a) => typeof a.size !== 'number')
-          ? 'use a smaller batch or sequence length'
-          : "its size does not depend on the batch or sequence length (the model's own size): use an adapter with a larger limit (a GPU: --backend vulkan)"),
-    );
-  const maxBuffer = limits.maxBufferSize ?? 256 * 1024 * 1024;
   fg.tensors.forEach((t, i) => {
-    if (bytes[i]! > maxBuffer) throw tooLarge(t, i, `the adapter's largest buffer (maxBufferSize: ${maxBuffer} bytes)`);
+    if (bytes[i]! > limits.maxBufferSize) throw tooLarge(i, `the adapter's largest buffer (maxBufferSize: ${limits.maxBufferSize} bytes)`);
     // written tensors larger than a binding are bound in ranges; a read-only one goes through a
     // texture unless it is not f32
     if (storageBound.has(i) && bytes[i]! > limits.maxStorageBufferBindingSize) {
-      throw tooLarge(t, i, `one binding may hold (maxStorageBufferBindingSize: ${limits.maxStorageBufferBindingSize} bytes)`);
+      throw tooLarge(i, `one binding may hold (maxStorageBufferBindingSize: ${limits.maxStorageBufferBindingSize} bytes)`);
     }
   });
   // Slab members get space in the slab, not a buffer of their own.
@@ -287,15 +287,12 @@ export async function compileGraph(
   const storageTextures = features?.has('readonly_and_readwrite_storage_textures') ?? true;
   const source = opts.contractionSource ?? (storageTextures ? 'texture' : 'buffer');
   const { fused: fg, codes, plan, memory: mem, bytes } = planGraph(graph, symbols, { ...opts, contractionSource: source }, limits);
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const buffers = mem.buffers.map((size, i) => device.createBuffer({ size, usage, label: `arch buffer ${i}` }));
-  // Slab members live at an offset in one shared buffer instead of their own.
-  const placed = new Map<number, { buffer: GPUBuffer; offset: number }>();
-  let slab: SlabLayout | null = null;
+  // Slab members live at an offset in one shared buffer instead of their own; its layout is
+  // known before anything is allocated, so a slab over the largest buffer is refused first.
+  const members: SlabLayout['members'] = [];
+  let at = 0;
   if (opts.slab?.length) {
     const align = Math.max(256, limits.minStorageBufferOffsetAlignment);
-    const members: SlabLayout['members'] = [];
-    let at = 0;
     for (const name of opts.slab) {
       const t = fg.params.get(name);
       if (t === undefined) throw new Error(`slab: no param '${name}'`);
@@ -304,6 +301,15 @@ export async function compileGraph(
       const g = fg.outputs.get(`grad:${name}`);
       if (g !== undefined) at = Math.max(at, members.at(-1)!.offset + Math.ceil(align16(bytes[g]!) / align) * align);
     }
+    if (at > limits.maxBufferSize) {
+      throw new PlanLimitError(`the parameters need ${at} bytes in one buffer, more than this adapter's largest buffer (maxBufferSize: ${limits.maxBufferSize} bytes); train a smaller model here, or on a GPU`);
+    }
+  }
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const buffers = mem.buffers.map((size, i) => device.createBuffer({ size, usage, label: `arch buffer ${i}` }));
+  const placed = new Map<number, { buffer: GPUBuffer; offset: number }>();
+  let slab: SlabLayout | null = null;
+  if (opts.slab?.length) {
     const paramsBuf = device.createBuffer({ size: Math.max(16, at), usage, label: 'arch parameter slab' });
     const hasGrads = opts.slab.every((n) => fg.outputs.has(`grad:${n}`));
     const gradsBuf = hasGrads ? device.createBuffer({ size: Math.max(16, at), usage, label: 'arch gradient slab' }) : null;

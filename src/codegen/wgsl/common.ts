@@ -3,6 +3,7 @@
 import type { FusedGraph, Kernel, Tensor } from '../../ir/fuse/types.js';
 import { linearTexture, textureDecl, type TextureBinding } from './texture.js';
 import { newEnv, type EmitEnv } from './expr.js';
+import { rangeAccessors, rangeUnits, splitRanges } from './ranges.js';
 
 export type KernelBinding =
   /** `range`: bytes of the tensor this binding covers, where one binding cannot hold it all
@@ -78,21 +79,19 @@ export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<num
     }
     const ty = node.type.dtype === 'i32' ? 'i32' : 'f32';
     if (access === 'read_write' && oversized(t)) {
-      // larger than one binding: consecutive ranges of its buffer, each within the limit and
-      // 256-byte aligned, reached through get_/set_ functions that pick the range
-      const per = Math.floor((opts.maxStorageBufferBindingSize ?? Infinity) / 256) * 64;
-      const count = Math.ceil(floats / per);
+      // larger than one binding: ranges of its buffer (ranges.ts), reached through get_/set_
+      const per = rangeUnits(opts.maxStorageBufferBindingSize ?? Infinity, 4);
+      const ranges = splitRanges(floats, per);
       const name = `t${b}`;
       const part = (r: number) => (r === 0 ? name : `${name}_r${r}`);
-      for (let r = 0; r < count; r++) {
+      ranges.forEach((r, i) => {
         const at = bindings.length;
-        decls.push(`@group(0) @binding(${at}) var<storage, read_write> ${part(r)}: array<${ty}>;`);
-        bindings.push({ kind: 'storage', binding: at, tensor: t, access, range: { offset: r * per * 4, size: Math.min(per, floats - r * per) * 4 } });
-      }
-      const chain = (f: (r: number) => string) =>
-        Array.from({ length: count }, (_, r) => (r === count - 1 ? `{ ${f(r)} }` : `if (i < ${(r + 1) * per}) { ${f(r)} }`)).join(' else ');
-      env.helpers.set(`get_${name}`, `fn get_${name}(i: i32) -> ${ty} { ${chain((r) => `return ${part(r)}[i - ${r * per}];`)} }`);
-      env.helpers.set(`set_${name}`, `fn set_${name}(i: i32, x: ${ty}) { ${chain((r) => `${part(r)}[i - ${r * per}] = x;`)} }`);
+        decls.push(`@group(0) @binding(${at}) var<storage, read_write> ${part(i)}: array<${ty}>;`);
+        bindings.push({ kind: 'storage', binding: at, tensor: t, access, range: { offset: r.first * 4, size: r.count * 4 } });
+      });
+      const [get, set] = rangeAccessors({ get: `get_${name}`, set: `set_${name}`, part, count: ranges.length, per, unit: ty, index: 'i32' });
+      env.helpers.set(`get_${name}`, get!);
+      env.helpers.set(`set_${name}`, set!);
       env.bound.set(t, name);
       env.ranged.add(t);
       return;

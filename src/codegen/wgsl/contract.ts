@@ -7,6 +7,7 @@ import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import { mergedStride } from '../../ir/fuse/views.js';
 import { contractionGroup, contractionKernel, type ContractionSpec, type Source } from './contraction.js';
 import { axesOf, kernelEnv, type KernelBinding, type KernelCode } from './common.js';
+import { rangeUnits, splitRanges } from './ranges.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
 export interface ContractCodegenOptions {
@@ -15,10 +16,6 @@ export interface ContractCodegenOptions {
   /** Device limit: a C larger than this is bound as several ranges of its buffer. */
   maxStorageBufferBindingSize?: number;
 }
-
-/** WebGPU's largest minStorageBufferOffsetAlignment: a range starting at a multiple of it is
- *  valid on every adapter. */
-const RANGE_ALIGN = 256;
 
 /**
  * Textures by default; but a texture of anything other than a parameter is refilled every run (a
@@ -43,9 +40,8 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
       return { ...rest, tensor };
     }
     if (x.range) {
-      const total = numel(fg, tensor);
-      const first = x.range.index * x.range.elements;
-      return { kind: 'storage', binding: x.binding, tensor, access: x.access, range: { offset: first * 4, size: Math.min(x.range.elements, total - first) * 4 } };
+      const r = splitRanges(numel(fg, tensor), x.range.elements)[x.range.index]!;
+      return { kind: 'storage', binding: x.binding, tensor, access: x.access, range: { offset: r.first * 4, size: r.count * 4 } };
     }
     return { kind: 'storage', binding: x.binding, tensor, access: x.access };
   });
@@ -87,8 +83,8 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
   // C over the binding limit (GPT-2's logits at a long context on llvmpipe): bound in ranges
   const limit = opts.maxStorageBufferBindingSize ?? Infinity;
   if (numel(fg, k.out) * 4 > limit && !k.update) {
-    const elements = Math.floor(limit / RANGE_ALIGN) * (RANGE_ALIGN / 4);
-    spec.cRanges = { count: Math.ceil(numel(fg, k.out) / elements), elements };
+    const elements = rangeUnits(limit, 4);
+    spec.cRanges = { count: splitRanges(numel(fg, k.out), elements).length, elements };
   }
   // 8x8 at most: 16-wide blocks measured no faster on llvmpipe but took ~4 s each to compile
   // (8x8: ~0.2 s; docs/llvmpipe.md). 4 for tiny matrices: less wasted work and code.

@@ -19,6 +19,7 @@
 //   guarded.
 
 import { validRow } from './common.js';
+import { rangeAccessors } from './ranges.js';
 import { linearTexture, texelLoad, textureDecl, type TextureBinding } from './texture.js';
 
 export type { TextureBinding } from './texture.js';
@@ -349,15 +350,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   const perRange = cVec ? ranges.elements / 4 : ranges.elements;
   const get = (i: string) => (ranges.count > 1 ? `c_get${suffix}(${i})` : `${C}[${i}]`);
   const set = (i: string, x: string) => (ranges.count > 1 ? `c_set${suffix}(${i}, ${x});` : `${C}[${i}] = ${x};`);
-  const rangeFns: string[] = [];
-  if (ranges.count > 1) {
-    const pick = (r: number, then: string) => (r === ranges.count - 1 ? `{ ${then} }` : `if (i < ${u((r + 1) * perRange)}) { ${then} }`);
-    const chain = (f: (r: number) => string) => Array.from({ length: ranges.count }, (_, r) => pick(r, f(r))).join(' else ');
-    rangeFns.push(
-      `fn c_get${suffix}(i: u32) -> ${unit} { ${chain((r) => `return ${cName(r)}[i - ${u(r * perRange)}];`)} }`,
-      `fn c_set${suffix}(i: u32, x: ${unit}) { ${chain((r) => `${cName(r)}[i - ${u(r * perRange)}] = x;`)} }`,
-    );
-  }
+  const rangeFns = ranges.count > 1 ? rangeAccessors({ get: `c_get${suffix}`, set: `c_set${suffix}`, part: cName, count: ranges.count, per: perRange, unit, index: 'u32' }) : [];
   if (cVec) {
     const i = `(${cBase} + m * ${u(lc.mStride)} + n) >> 2u`;
     const value = spec.epilogue

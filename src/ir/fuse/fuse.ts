@@ -145,8 +145,7 @@ function attemptFuse(
   const attention = opts.unfused || opts.flashAttention === false ? new Map<number, AttentionMatch>() : findAttention(g, consumers, outputNodes, needed);
   const interior = new Set([...attention.values()].flatMap((m) => m.interior));
   // the max and sum an attention forward keeps for its backward: written by that kernel
-  const heldBy = new Map<number, number>();
-  for (const m of attention.values()) if (m.softmax?.written) for (const r of [m.softmax.max, m.softmax.sum]) heldBy.set(r, m.out);
+  const held = new Set([...attention.values()].flatMap((m) => (m.softmax?.written ? [m.softmax.max, m.softmax.sum] : [])));
   // state inputs updated at one position: the update writes into the input's own tensor
   const updates = opts.unfused || !opts.state ? new Map<number, UpdateMatch>() : findUpdates(g, opts.state, consumers);
 
@@ -495,7 +494,7 @@ function attemptFuse(
   };
 
   for (const n of g.nodes) {
-    if (!mat.has(n.id) || n.op.kind === 'input' || n.op.kind === 'param' || heldBy.has(n.id)) continue;
+    if (!mat.has(n.id) || n.op.kind === 'input' || n.op.kind === 'param' || held.has(n.id)) continue;
     const att = attention.get(n.id);
     const upd = updates.get(n.id);
     if (upd !== undefined) formUpdate(upd);

@@ -66,10 +66,12 @@ export async function evaluate(backend: TrainBackend, data: DataSource, inputs: 
  * the pipelined trainer does) share the span since the report before them instead of dividing
  * by ~0.
  */
+const RATE_WINDOW_S = 2;
+
 export class TokenRate {
   private readonly recent: { t: number; tokens: number }[];
 
-  constructor(start: number, private readonly windowMs = 2000) {
+  constructor(start: number, private readonly windowMs = RATE_WINDOW_S * 1000) {
     this.recent = [{ t: start, tokens: 0 }];
   }
 
@@ -90,7 +92,7 @@ export class TokenRate {
  */
 export function averageRate(first: StepMetrics, last: StepMetrics, tokensPerStep: number): number {
   const span = last.elapsed_s - first.elapsed_s;
-  return last.step > first.step && span >= 2 ? ((last.step - first.step) * tokensPerStep) / span : last.tokens_per_s;
+  return last.step > first.step && span >= RATE_WINDOW_S ? ((last.step - first.step) * tokensPerStep) / span : last.tokens_per_s;
 }
 
 export async function trainLoop(backend: TrainBackend, data: DataSource, inputs: InputSpec[], o: TrainOptions, hooks: TrainHooks, resume?: ResumeState): Promise<{ step: number; stopped: boolean }> {

@@ -6,7 +6,8 @@
 import type { Graph } from '../../ir/index.js';
 import { accumulateKernel, adamwKernel, elementGrid, normKernel, sumsqKernel, SUMSQ_WORKGROUPS } from '../../codegen/wgsl/optimizer.js';
 import type { ArchDevice } from '../device.js';
-import { compileGraph, PlanLimitError } from '../executor.js';
+import { rangeUnits, splitRanges } from '../../codegen/wgsl/ranges.js';
+import { compileGraph } from '../executor.js';
 import { StagingPool } from '../staging.js';
 import { decays } from './adamw.js';
 import type { Feeds, OptimizerState, StepHyper, StepResult, TrainBackend, Weights } from './backend.js';
@@ -23,23 +24,17 @@ export interface WebGPUBackendOptions {
   maxBufferBytes?: number;
 }
 
-export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, o: WebGPUBackendOptions): Promise<TrainBackend> {
+export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, o: WebGPUBackendOptions): Promise<TrainBackend & { optimizerRanges: number }> {
   const device = dev.device;
   // WebGPU's globals exist once a device is open, not at import.
   const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const shapes = new Map([...trainGraph.params].map(([k, id]) => [k, trainGraph.nodes[id]!.type.axes.map((a) => a.size as number)]));
   // Matrices first: weight decay applies to the slab up to the first vector.
   const order = [...shapes.keys()].sort((a, b) => Number(decays(shapes.get(b)!)) - Number(decays(shapes.get(a)!)));
-  // every parameter in one buffer (256-byte aligned members): refused before anything compiles
-  const maxBuffer = Math.min(o.maxBufferBytes ?? Infinity, device.limits.maxBufferSize);
-  const slabBytes = [...shapes.values()].reduce((n, s) => n + Math.ceil((s.reduce((p, x) => p * x, 1) * 4) / 256) * 256, 0);
-  if (slabBytes > maxBuffer) {
-    throw new PlanLimitError(
-      `the parameters need ${slabBytes} bytes in one buffer, more than this adapter's largest buffer (maxBufferSize: ${maxBuffer} bytes); train a smaller model here, or on a GPU`,
-    );
-  }
-  const train = await compileGraph(dev, trainGraph, o.symbols, { slab: order });
-  const evalG = await compileGraph(dev, evalGraph, o.symbols, { slab: order });
+  // the executor lays out the slab and refuses one over the largest buffer before allocating
+  const compileOpts = { slab: order, ...(o.maxBufferBytes ? { limits: { maxBufferSize: o.maxBufferBytes } } : {}) };
+  const train = await compileGraph(dev, trainGraph, o.symbols, compileOpts);
+  const evalG = await compileGraph(dev, evalGraph, o.symbols, compileOpts);
   const slab = train.slab!;
   const slabGrads = slab.grads;
   if (!slabGrads) throw new Error('the training graph has no gradients');
@@ -47,15 +42,11 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   const n4 = slab.bytes / 16;
   const firstVector = slab.members.find((m) => !decays(shapes.get(m.name)!));
   const decayEnd = (firstVector ? firstVector.offset : slab.bytes) / 16;
-  // The optimizer binds the slab (and the gradients, m, v) in ranges of at most one binding,
-  // 256-byte aligned: one range unless the model is larger than a binding (an 85M-parameter
-  // model on llvmpipe's 128 MiB: 3 ranges).
-  const perRange = Math.floor(Math.min(o.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize) / 256) * 16;
-  const ranges = Array.from({ length: Math.ceil(n4 / perRange) }, (_, r) => {
-    const first = r * perRange;
-    const count = Math.min(perRange, n4 - first);
-    return { first, count, decayEnd: Math.max(0, Math.min(decayEnd - first, count)) };
-  });
+  // The optimizer binds the slab (and the gradients, m, v) in ranges of vec4s (ranges.ts): one
+  // range unless the model is larger than a binding (an 85M-parameter model on llvmpipe's
+  // 128 MiB: 3 ranges).
+  const perRange = rangeUnits(Math.min(o.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize), 16);
+  const ranges = splitRanges(n4, perRange).map((r) => ({ ...r, decayEnd: Math.max(0, Math.min(decayEnd - r.first, r.count)) }));
 
   const buf = (size: number, label: string, usage = STORAGE) => device.createBuffer({ size, usage, label });
   const m = buf(slab.bytes, 'adam m');
@@ -141,6 +132,8 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
 
   return {
     name: `webgpu (${dev.info.adapterName || dev.info.backend})`,
+    /** Ranges the optimizer sweeps the slab in (one unless it is larger than a binding). */
+    optimizerRanges: ranges.length,
     step(micro: Feeds[], hp: StepHyper): Promise<StepResult> {
       const c1 = 1 - hp.adamw.beta1 ** hp.step;
       const c2 = 1 - hp.adamw.beta2 ** hp.step;

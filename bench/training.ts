@@ -1,6 +1,6 @@
 // Training-speed figures for `npm run bench`: dispatches per step and forward + backward step time,
 // fused and unfused, and end-to-end training tokens/s through the same path as `arch train`.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../src/cli/load.js';
@@ -15,7 +15,7 @@ import type { ArchDevice } from '../src/runtime/device.js';
 
 /** The issue's speed configuration: gpt-nano at D=128, 4 blocks (4 heads, GELU, pre-norm, learned positions, tied head). */
 export const SPEED_CONFIG = { file: 'models/gpt-nano.arch', sets: { D: '128', N: '4' }, batch: 8, length: 64 };
-export const SHAKESPEARE = '../shared/data/tinyshakespeare.txt';
+export const SHAKESPEARE = 'data/tinyshakespeare.txt';
 
 /** The speed config at a longer context, the same 512 tokens a step: where streaming attention
  *  (no L x M tensor, forward or backward) shows against the materialised chain. */
@@ -88,7 +88,7 @@ export interface TrainingSpeed {
 
 /** A real `arch train` run (trainRun) on tiny Shakespeare, or a built-in task where the file is absent. */
 export async function trainingSpeed(dev: ArchDevice, steps: number, warmup = 3): Promise<TrainingSpeed> {
-  const data = existsSync(SHAKESPEARE) ? SHAKESPEARE : 'task:copy';
+  const data = SHAKESPEARE;
   const out = mkdtempSync(join(tmpdir(), 'arch-bench-'));
   const stamps: number[] = [];
   const cpus: number[] = [];

@@ -19,7 +19,7 @@ import {
   windowCount,
 } from '../src/runtime/data/index.js';
 
-const SHAKESPEARE = '/work/shared/data/tinyshakespeare.txt';
+const SHAKESPEARE = 'data/tinyshakespeare.txt';
 const shakespeare = readFileSync(SHAKESPEARE, 'utf8');
 
 function errorOf(f: () => unknown): DataError {

@@ -1,16 +1,14 @@
 // A short char-level run on tiny Shakespeare: the validation loss, measured on held-out text
 // (the last 10% of the file), falls at every evaluation and ends well below chance, ln 65.
 // The benchmark run (200 steps of the issue's config) is in docs/benchmarks.md.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { trainRun } from '../src/cli/commands/train.js';
 import { openDevice, type ArchDevice } from '../src/runtime/device.js';
 
-const CORPUS = '../shared/data/tinyshakespeare.txt';
-const present = existsSync(CORPUS);
-if (!present) console.warn(`test/shakespeare.test.ts: skipped, ${CORPUS} is absent (tiny Shakespeare, char-level, 1,115,394 characters)`);
+const CORPUS = 'data/tinyshakespeare.txt';
 
 const dir = mkdtempSync(join(tmpdir(), 'arch-shakespeare-'));
 let device: ArchDevice | undefined;
@@ -19,7 +17,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!present)(`tiny Shakespeare (${CORPUS})`, () => {
+describe(`tiny Shakespeare (${CORPUS})`, () => {
   it('a small gpt-nano: 60 steps, the validation loss falls at every evaluation and ends well below ln 65', async () => {
     device = await openDevice();
     const steps = 60;

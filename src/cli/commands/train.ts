@@ -75,7 +75,7 @@ export const trainCommand: CommandSpec = {
   ],
   examples: [
     'arch train models/gpt-nano.arch --data task:reverse --steps 300',
-    'arch train models/gpt-nano.arch --data ../shared/data/tinyshakespeare.txt --steps 200 --out runs/shakespeare',
+    'arch train models/gpt-nano.arch --data data/tinyshakespeare.txt --steps 200 --out runs/shakespeare',
     'arch train models/gpt-nano.arch --data task:reverse --resume runs/gpt_nano --steps 600',
   ],
   run: runTrain,

@@ -78,11 +78,12 @@ export class Partition {
     return (id) => this.m.mat.has(id) && !(d?.inlineMembers.has(id) ?? false);
   }
 
-  /** The reduced axes of a row reduction, and the node it sums (the innermost of a collapsed chain). */
+  /** The reduced axes of a row reduction (all of a collapsed chain's). */
   redAxesOf(n: Node): string[] {
     return this.m.collapsed.get(n.id)?.axes ?? reducedAxes(this.g, n);
   }
 
+  /** The node a reduction sums or maxes (the innermost input of a collapsed chain); a scatterAdd is its own. */
   termOf = (id: number): number => {
     const n = this.g.nodes[id]!;
     return this.m.collapsed.get(n.id)?.term ?? (n.op.kind === 'reduce' ? n.inputs[0]! : n.id);

@@ -1,7 +1,7 @@
 // Lowering: the checked graph becomes IR. Language-level operations (softmax, causal, mean,
 // reshape, one-hot contraction, dropout) are written here in terms of the IR's few primitives,
 // so their gradients come from the primitives' rules and fusion sees them whole.
-import { GraphBuilder, type Axis, type Graph, type Size } from '../ir/index.js';
+import { GraphBuilder, MASKED_SCORE, type Axis, type Graph, type Size } from '../ir/index.js';
 import type { AxisInfo, CheckedModel, GNode } from './graph.js';
 
 export interface LowerOptions {
@@ -34,9 +34,6 @@ export interface Lowered {
 
 /** The suffix of the IR input that holds the targets of `next(x)`. */
 export const NEXT_SUFFIX = ':next';
-
-/** Large enough to vanish under exp, small enough to stay finite in f32 arithmetic. */
-const MASKED = -1e30;
 
 export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
   const b = new GraphBuilder();
@@ -181,7 +178,8 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
         break;
       }
       case 'softmax': {
-        // exp(x - max x) / sum exp(x - max x): the max keeps exp in range.
+        // exp(x - max x) / sum exp(x - max x): the max keeps exp in range. Autodiff and fusion
+        // recognise this chain (src/ir/patterns.ts, softmaxAt).
         const shifted = b.binary('sub', a[0]!, b.reduce('max', a[0]!, op.over));
         const e = b.unary('exp', shifted);
         id = b.binary('div', e, b.reduce('sum', e, op.over));
@@ -190,7 +188,7 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
       case 'causal': {
         const q = positions(op.query, opts.positionOffset);
         const k = b.iota(axis(op.key));
-        id = b.select(b.binary('le', k, q), a[0]!, b.constant(MASKED));
+        id = b.select(b.binary('le', k, q), a[0]!, b.constant(MASKED_SCORE));
         break;
       }
       case 'reshape':

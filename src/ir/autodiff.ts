@@ -6,6 +6,7 @@
 import { GraphBuilder } from './builder.js';
 import type { Graph, Node, Op, OpKind, OpOf, TensorType } from './types.js';
 import { gradName } from './types.js';
+import { softmaxAt } from './patterns.js';
 
 interface RuleCtx<K extends OpKind> {
   b: GraphBuilder;
@@ -104,8 +105,8 @@ const RULES: { [K in OpKind]: Rule<K> } = {
 };
 
 /**
- * softmax(x) over `axis` as the lowering writes it: w = e / sum(e), e = exp(x - max(x)), where the
- * max, the shifted x, e and the sum feed nothing else. Its gradient is one rule instead of five:
+ * softmax(x) over `axis` as the lowering writes it (patterns.ts, softmaxAt), where the max, the
+ * shifted x, e and the sum feed nothing else. Its gradient is one rule instead of five:
  *   dx = w * (g - D),   D = sum_axis(g * w)
  * (the max path carries nothing in exact arithmetic, so it is left out). When the only reader of w
  * is a contraction out = w . v over `axis` alone (attention), D = sum_v(dout * out) over the value
@@ -124,16 +125,11 @@ function softmaxChains(graph: Graph): Map<number, SoftmaxChain> {
   const only = (id: number, ...readers: number[]) => consumers[id]!.length === readers.length && readers.every((r) => consumers[id]!.includes(r));
   const found = new Map<number, SoftmaxChain>();
   for (const w of graph.nodes) {
-    if (w.op.kind !== 'binary' || w.op.fn !== 'div') continue;
-    const [e, s] = w.inputs.map((i) => graph.nodes[i]!) as [Node, Node];
-    if (e.op.kind !== 'unary' || e.op.fn !== 'exp' || s.op.kind !== 'reduce' || s.op.fn !== 'sum' || s.inputs[0] !== e.id) continue;
-    const sh = graph.nodes[e.inputs[0]!]!;
-    if (sh.op.kind !== 'binary' || sh.op.fn !== 'sub') continue;
-    const [x, mx] = [sh.inputs[0]!, graph.nodes[sh.inputs[1]!]!];
-    if (mx.op.kind !== 'reduce' || mx.op.fn !== 'max' || mx.op.axis !== s.op.axis || mx.inputs[0] !== x) continue;
-    if (!only(mx.id, sh.id) || !only(sh.id, e.id) || !only(e.id, w.id, s.id) || !only(s.id, w.id)) continue;
-    const axis = s.op.axis;
-    const chain: SoftmaxChain = { x, axis };
+    const m = softmaxAt(graph, w.id);
+    if (m === null) continue;
+    if (!only(m.max, m.shifted) || !only(m.shifted, m.exp) || !only(m.exp, w.id, m.sum) || !only(m.sum, w.id)) continue;
+    const axis = m.axis;
+    const chain: SoftmaxChain = { x: m.x, axis };
     const readers = consumers[w.id]!;
     const c = readers.length === 1 ? graph.nodes[readers[0]!]! : undefined;
     if (c?.op.kind === 'contract' && c.inputs[0] !== c.inputs[1]) {

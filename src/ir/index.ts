@@ -9,3 +9,5 @@ export { printGraph, formatNode, formatOp } from './print.js';
 export { pcgHash, randomBits, randomUniform } from './random.js';
 export { initParams, initValues } from './init.js';
 export { prune } from './prune.js';
+export { MASKED_SCORE, isMaskedScore, softmaxAt } from './patterns.js';
+export type { SoftmaxChain } from './patterns.js';

@@ -1,9 +1,9 @@
 // Attention as streaming kernels: out = contract(softmax_M(scores(contract(q, k))), v), where the
-// softmax is the IR's own max / sub / exp / sum / div chain over the key axis M and `scores` is
-// any elementwise expression of the dot products (a scale, a causal mask built from iota and a
-// compare, an additive mask read from a tensor). The forward kernel streams over M with an online
-// softmax (running max and sum, accumulator rescaled when the max grows), so neither the L x M dot
-// products nor the weights are ever stored.
+// softmax is the IR's own max / sub / exp / sum / div chain over the key axis M (src/ir/patterns.ts)
+// and `scores` is any elementwise expression of the dot products (a scale, a causal mask built from
+// iota and a compare, an additive mask read from a tensor). The forward kernel streams over M with
+// an online softmax (running max and sum, accumulator rescaled when the max grows), so neither the
+// L x M dot products nor the weights are ever stored.
 //
 // The backward (autodiff's softmax rule: dscores = w * (dw - D), D = dout . out per row) reads the
 // weights and the dot product dout . v, both L x M. They form a region with the forward's
@@ -17,6 +17,7 @@
 // did not simplify) keeps the ordinary fusion: contraction, softmax row kernel, contraction.
 
 import type { Graph, Node } from '../types.js';
+import { BROADCASTS, isMaskedScore, peel, softmaxAt } from '../patterns.js';
 import type { KeyBound, StreamedContraction } from './types.js';
 
 export interface AttentionMatch extends StreamedContraction {
@@ -42,7 +43,6 @@ interface ForwardChain {
   inner: number[];
 }
 
-const PASS = new Set(['expand', 'permute']);
 const ELEMENTWISE = new Set(['unary', 'binary', 'select', 'cast', 'expand', 'permute']);
 
 const names = (n: Node): string[] => n.type.axes.map((a) => a.name);
@@ -79,29 +79,13 @@ export function findAttention(g: Graph, consumers: readonly number[][], outputs:
 }
 
 function forwardChain(g: Graph, out: Node, wIndex: number): ForwardChain | null {
-  const chain: number[] = [];
-  /** Steps through broadcasts and permutes (free in the kernel), recording them as interior. */
-  const peel = (id: number): Node => {
-    let n = g.nodes[id]!;
-    while (PASS.has(n.op.kind)) {
-      chain.push(n.id);
-      n = g.nodes[n.inputs[0]!]!;
-    }
-    return n;
-  };
-  const weights = peel(out.inputs[wIndex]!);
+  const passed: number[] = [];
+  const weights = peel(g, out.inputs[wIndex]!, BROADCASTS, passed);
   const v = g.nodes[out.inputs[1 - wIndex]!]!;
-  if (weights.op.kind !== 'binary' || weights.op.fn !== 'div') return null;
-  const exp = peel(weights.inputs[0]!);
-  const sum = peel(weights.inputs[1]!);
-  if (exp.op.kind !== 'unary' || exp.op.fn !== 'exp') return null;
-  if (sum.op.kind !== 'reduce' || sum.op.fn !== 'sum' || peel(sum.inputs[0]!).id !== exp.id) return null;
-  const axis = sum.op.axis;
-  const shifted = peel(exp.inputs[0]!);
-  if (shifted.op.kind !== 'binary' || shifted.op.fn !== 'sub') return null;
-  const scores = peel(shifted.inputs[0]!);
-  const max = peel(shifted.inputs[1]!);
-  if (max.op.kind !== 'reduce' || max.op.fn !== 'max' || max.op.axis !== axis || peel(max.inputs[0]!).id !== scores.id) return null;
+  const softmax = softmaxAt(g, weights.id, BROADCASTS);
+  if (softmax === null) return null;
+  const { axis } = softmax;
+  const scores = g.nodes[softmax.x]!;
 
   // the second contraction sums over the key axis only, and keeps every row axis
   const rowAxes = names(scores).filter((a) => a !== axis);
@@ -139,9 +123,9 @@ function forwardChain(g: Graph, out: Node, wIndex: number): ForwardChain | null 
   if (!summed.every((a) => qAxes.includes(a) && kAxes.includes(a))) return null;
   if ([out, v, lg, g.nodes[q]!, g.nodes[k]!].some((n) => n.type.dtype !== 'f32')) return null;
 
-  const inner = new Set<number>([...chain, weights.id, exp.id, shifted.id]);
+  const inner = new Set<number>([...passed, ...softmax.passed, weights.id, softmax.exp, softmax.shifted]);
   for (const [id, hit] of dependsOn) if (hit) inner.add(id);
-  return { out: out.id, weights: weights.id, v: v.id, logits: lg.id, scores: scores.id, max: max.id, sum: sum.id, axis, rowAxes, inner: [...inner] };
+  return { out: out.id, weights: weights.id, v: v.id, logits: lg.id, scores: scores.id, max: softmax.max, sum: softmax.sum, axis, rowAxes, inner: [...inner] };
 }
 
 /**
@@ -220,23 +204,13 @@ function region(g: Graph, consumers: readonly number[][], outputs: ReadonlySet<n
   return { nodes, streams };
 }
 
-const peelAll = (g: Graph, id: number): Node => {
-  let n = g.nodes[id]!;
-  while (PASS.has(n.op.kind)) n = g.nodes[n.inputs[0]!]!;
-  return n;
-};
-
 /** The causal bound of the scores, if they mask keys past one (AttentionMatch.keyBound). */
 function keyBound(g: Graph, scores: Node, axis: string): KeyBound | null {
   if (scores.op.kind !== 'select') return null;
   const [c, whenTrue, whenFalse] = scores.inputs as [number, number, number];
-  const masked = (id: number): boolean => {
-    const d = peelAll(g, id);
-    return d.op.kind === 'const' && typeof d.op.value === 'number' && d.op.value <= -1e20;
-  };
   // the condition under which a key is live: the select's, or its negation when the true arm is masked
-  const deadWhenTrue = masked(whenTrue);
-  if (!deadWhenTrue && !masked(whenFalse)) return null;
+  const deadWhenTrue = isMaskedScore(g, whenTrue);
+  if (!deadWhenTrue && !isMaskedScore(g, whenFalse)) return null;
   const b = liveRange(g, c, deadWhenTrue, [axis]);
   return b && !b.lower ? b : null;
 }
@@ -248,9 +222,9 @@ function keyBound(g: Graph, scores: Node, axis: string): KeyBound | null {
  * sees the key.
  */
 function zeroBound(g: Graph, id: number, stream: readonly string[]): KeyBound | null {
-  const n = peelAll(g, id);
+  const n = peel(g, id);
   const zero = (x: number): boolean => {
-    const d = peelAll(g, x);
+    const d = peel(g, x);
     return d.op.kind === 'const' && d.op.value === 0;
   };
   if (n.op.kind === 'select') {
@@ -274,18 +248,14 @@ function zeroBound(g: Graph, id: number, stream: readonly string[]): KeyBound | 
  * live in every row, so queries before the key's first (l < m + oM - oL) add exactly nothing.
  */
 function weightsBound(g: Graph, shifted: number, stream: readonly string[]): KeyBound | null {
-  const sub = peelAll(g, shifted);
+  const sub = peel(g, shifted);
   if (sub.op.kind !== 'binary' || sub.op.fn !== 'sub') return null;
-  const scores = peelAll(g, sub.inputs[0]!);
+  const scores = peel(g, sub.inputs[0]!);
   if (scores.op.kind !== 'select') return null;
   const [c, whenTrue, whenFalse] = scores.inputs as [number, number, number];
-  const masked = (id: number): boolean => {
-    const d = peelAll(g, id);
-    return d.op.kind === 'const' && typeof d.op.value === 'number' && d.op.value <= -1e20;
-  };
-  if (!masked(whenTrue) && !masked(whenFalse)) return null;
-  const b = liveRange(g, c, masked(whenTrue), stream);
-  const key = b && peelAll(g, b.bound);
+  if (!isMaskedScore(g, whenTrue) && !isMaskedScore(g, whenFalse)) return null;
+  const b = liveRange(g, c, isMaskedScore(g, whenTrue), stream);
+  const key = b && peel(g, b.bound);
   if (!b || !b.lower || key?.op.kind !== 'iota' || typeof key.op.offset !== 'number') return null;
   const keyZeroLive = b.strict ? key.op.offset < b.offset : key.op.offset <= b.offset;
   return keyZeroLive ? b : null;
@@ -294,7 +264,7 @@ function weightsBound(g: Graph, shifted: number, stream: readonly string[]): Key
 /** Where `c` (negated when deadWhenTrue) compares iota(A) + offset with a value free of A, for
  *  one of `axes`: the range of A it keeps live (an upper bound, or with `lower` a lower one). */
 function liveRange(g: Graph, c: number, deadWhenTrue: boolean, axes: readonly string[]): KeyBound | null {
-  const cond = peelAll(g, c);
+  const cond = peel(g, c);
   if (cond.op.kind !== 'binary') return null;
   let [x, y] = cond.inputs as [number, number];
   const NEGATE: Record<string, string> = { lt: 'ge', le: 'gt', gt: 'le', ge: 'lt' };
@@ -307,7 +277,7 @@ function liveRange(g: Graph, c: number, deadWhenTrue: boolean, axes: readonly st
   // live where x <= y (or x < y): an upper bound when x is the iota, a lower one when y is
   const free = (id: number, axis: string) => !g.nodes[id]!.type.axes.some((a) => a.name === axis);
   for (const [iotaAt, other, lower] of [[x, y, false], [y, x, true]] as const) {
-    const iota = peelAll(g, iotaAt);
+    const iota = peel(g, iotaAt);
     if (iota.op.kind !== 'iota' || !axes.includes(iota.op.axis.name) || typeof iota.op.offset !== 'number' || !free(other, iota.op.axis.name)) continue;
     return { axis: iota.op.axis.name, bound: other, offset: iota.op.offset, strict: fn === 'lt', lower };
   }

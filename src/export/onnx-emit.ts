@@ -2,10 +2,8 @@
 // IR knows only as a symbol ('B', 'L', 'B*L') is read from the shape of a graph input that has
 // an axis of that size, so batch and sequence length stay symbolic dimensions of the model.
 import { normSize, type Axis, type Size } from '../ir/index.js';
+import { ExportError } from './error.js';
 import type { AttrValue, OnnxNode, OnnxTensor } from './onnx-proto.js';
-
-/** A model arch cannot write as ONNX (a training-only op, a size no input carries, too large). */
-export class ExportError extends Error {}
 
 export class OnnxEmitter {
   readonly nodes: OnnxNode[] = [];

@@ -5,7 +5,8 @@
 // are symbolic dimensions read from the inputs' shapes.
 import { NEXT_SUFFIX, type Lowered } from '../compiler/lower.js';
 import { normSize, prune, type Axis, type Graph, type Node, type OpOf } from '../ir/index.js';
-import { ExportError, OnnxEmitter } from './onnx-emit.js';
+import { ExportError } from './error.js';
+import { OnnxEmitter } from './onnx-emit.js';
 import type { OnnxModel, OnnxValue } from './onnx-proto.js';
 
 const UNARY_OPS = { neg: 'Neg', exp: 'Exp', log: 'Log', sqrt: 'Sqrt', recip: 'Reciprocal', tanh: 'Tanh', sin: 'Sin', cos: 'Cos' } as const;

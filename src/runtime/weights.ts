@@ -85,17 +85,25 @@ const GPT2_TOP: Record<string, string> = {
   'ln_f.bias': 'final.bias',
 };
 const GPT2_LAYER: Record<string, string> = {
-  'ln_1.weight': 'layernorm.gain',
-  'ln_1.bias': 'layernorm.bias',
   'attn.c_proj.weight': 'causal_attention.out.w',
   'attn.c_proj.bias': 'causal_attention.out.b',
-  'ln_2.weight': 'layernorm_2.gain',
-  'ln_2.bias': 'layernorm_2.bias',
   'mlp.c_fc.weight': 'mlp.hidden.w',
   'mlp.c_fc.bias': 'mlp.hidden.b',
   'mlp.c_proj.weight': 'mlp.out.w',
   'mlp.c_proj.bias': 'mlp.out.b',
 };
+/**
+ * GPT-2's ln_1 and ln_2 are a block's first and second norm. Pre-norm, the norms before attention
+ * and the MLP are named by their block (layernorm, layernorm_2); post-norm, the norms after them
+ * are named by the tensors they produce (attended, out). Either way, their order in the block.
+ */
+const GPT2_NORMS = { pre: ['layernorm', 'layernorm_2'], post: ['attended', 'out'] } as const;
+
+/** The GPT-2 -> arch table of one block, whose norms are named as `has` says. */
+function gpt2LayerTable(prefix: string, has: (name: string) => boolean): Record<string, string> {
+  const [ln1, ln2] = has(`${prefix}${GPT2_NORMS.post[0]}.gain`) ? GPT2_NORMS.post : GPT2_NORMS.pre;
+  return { 'ln_1.weight': `${ln1}.gain`, 'ln_1.bias': `${ln1}.bias`, 'ln_2.weight': `${ln2}.gain`, 'ln_2.bias': `${ln2}.bias`, ...GPT2_LAYER };
+}
 const LAYER_PREFIX = 'stream';
 
 function shapeOf(params: ParamShape[], name: string): number[] | undefined {
@@ -152,7 +160,7 @@ export function fromGpt2Names(tensors: Map<string, StTensor>, params: ParamShape
       put(`${prefix}causal_attention.v.${which}`, sh(k), columns(t.data as Float32Array, rows, cols, qw + kw, kw));
       continue;
     }
-    const mapped = GPT2_LAYER[rest!];
+    const mapped = gpt2LayerTable(prefix, (n) => shapeOf(params, n) !== undefined)[rest!];
     if (mapped) {
       const target = prefix + mapped;
       put(target, shapeOf(params, target) && numel(shapeOf(params, target)!) === numel(t.shape) ? shapeOf(params, target)! : t.shape, t.data);
@@ -174,9 +182,9 @@ export function toGpt2Names(weights: Weights, params: ParamShape[]): Map<string,
     const [d, v] = shapeOf(params, 'logits.w')!;
     out.set('lm_head.weight', { shape: [v!, d!], data: transpose(get('logits.w'), d!, v!) });
   }
-  for (let i = 0; weights.has(`${LAYER_PREFIX}.${i}.layernorm.gain`); i++) {
+  for (let i = 0; weights.has(`${LAYER_PREFIX}.${i}.mlp.hidden.w`); i++) {
     const prefix = `${LAYER_PREFIX}.${i}.`;
-    for (const [hf, ours] of Object.entries(GPT2_LAYER)) {
+    for (const [hf, ours] of Object.entries(gpt2LayerTable(prefix, (n) => weights.has(n)))) {
       const shape = shapeOf(params, prefix + ours)!;
       const flat = hf.endsWith('weight') && shape.length > 2 ? [shape[0]!, numel(shape.slice(1))] : shape.length > 2 ? [numel(shape)] : shape;
       out.set(`h.${i}.${hf}`, { shape: hf.includes('c_proj.weight') ? [numel(shape.slice(0, -1)), shape.at(-1)!] : flat, data: get(prefix + ours) });

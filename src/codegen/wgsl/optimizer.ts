@@ -3,7 +3,9 @@
 // the gradients, their total (the global norm, and the clipping scale), and AdamW itself; a slab
 // larger than one binding may hold is swept in ranges, a sum-of-squares and an AdamW dispatch
 // each (the runtime binds each range; `partials` then holds every range's partial sums).
-// The arithmetic is the CPU reference's (src/runtime/train/adamw.ts), element for element.
+// The arithmetic is the CPU reference's (src/runtime/train/adamw.ts), element for element; the
+// hyper-parameters come in one uniform whose layout is hyper.ts's.
+import { hyperStruct } from './hyper.js';
 
 export const SUMSQ_WORKGROUPS = 64;
 const WG = 64;
@@ -31,11 +33,11 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 }`;
 }
 
-/** norm[0] = the global gradient norm, norm[1] = the scale that clips it to `clip` (0: no clipping),
+/** norm[0] = the global gradient norm, norm[1] = the scale that clips it to `gradClip` (0: no clipping),
  *  from the partial sums of `ranges` ranges of the slab. */
 export function normKernel(ranges = 1): string {
   return `// gradient norm, pass 2: the total and the clipping scale
-struct Hyper { lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, c1: f32, c2: f32, clip: f32, decay_end: u32, n4: u32, pad0: u32, pad1: u32 }
+${hyperStruct()}
 @group(0) @binding(0) var<storage, read> partials: array<f32>;
 @group(0) @binding(1) var<storage, read_write> norm: array<f32>;
 @group(0) @binding(2) var<uniform> h: Hyper;
@@ -45,14 +47,14 @@ fn main() {
   for (var i = 0u; i < ${SUMSQ_WORKGROUPS * ranges}u; i++) { s += partials[i]; }
   let n = sqrt(s);
   norm[0] = n;
-  norm[1] = select(1.0, h.clip / n, h.clip > 0.0 && n > h.clip);
+  norm[1] = select(1.0, h.gradClip / n, h.gradClip > 0.0 && n > h.gradClip);
 }`;
 }
 
-/** One AdamW step over the slab; decoupled weight decay on vec4 elements before decay_end. */
+/** One AdamW step over the slab; decoupled weight decay on vec4 elements before decayEnd. */
 export function adamwKernel(): string {
   return `// AdamW over every parameter at once
-struct Hyper { lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, c1: f32, c2: f32, clip: f32, decay_end: u32, n4: u32, pad0: u32, pad1: u32 }
+${hyperStruct()}
 @group(0) @binding(0) var<storage, read_write> p: array<vec4f>;
 @group(0) @binding(1) var<storage, read> g: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> m: array<vec4f>;
@@ -68,7 +70,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
   let vi = h.beta2 * v[i] + (1.0 - h.beta2) * grad * grad;
   m[i] = mi;
   v[i] = vi;
-  let wd = select(0.0, h.wd, i < h.decay_end);
+  let wd = select(0.0, h.weightDecay, i < h.decayEnd);
   let pi = p[i];
   p[i] = pi - h.lr * ((mi / h.c1) / (sqrt(vi / h.c2) + h.eps) + wd * pi);
 }`;

@@ -1,6 +1,6 @@
 // Where a training step runs. The trainer speaks only this interface; the reference interpreter
 // and the WebGPU executor implement it.
-import type { AdamWConfig } from './adamw.js';
+import type { StepHyper } from './adamw.js';
 
 export type Feeds = { inputs: Record<string, Int32Array | Float32Array>; symbols: Record<string, number> };
 export type Weights = Map<string, Float32Array>;
@@ -8,13 +8,6 @@ export type Weights = Map<string, Float32Array>;
 export interface OptimizerState {
   m: Weights;
   v: Weights;
-}
-
-export interface StepHyper {
-  lr: number;
-  step: number; // 1-based, for Adam's bias correction
-  gradClip: number; // 0: no clipping
-  adamw: AdamWConfig;
 }
 
 export interface StepResult {

@@ -1,7 +1,7 @@
 // Training on the reference interpreter: slow and plainly correct, the oracle for the GPU path.
 import { interpret, gradName, type Graph } from '../../ir/index.js';
-import { adamwUpdate, decays } from './adamw.js';
-import type { Feeds, OptimizerState, StepHyper, StepResult, TrainBackend, Weights } from './backend.js';
+import { adamwUpdate, decays, type StepHyper } from './adamw.js';
+import type { Feeds, OptimizerState, StepResult, TrainBackend, Weights } from './backend.js';
 
 export class InterpreterBackend implements TrainBackend {
   readonly name = 'interpreter';
@@ -37,8 +37,7 @@ export class InterpreterBackend implements TrainBackend {
     for (const g of grads.values()) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
     const gradNorm = Math.sqrt(sq);
     const gradScale = hp.gradClip > 0 && gradNorm > hp.gradClip ? hp.gradClip / gradNorm : 1;
-    for (const [k, p] of this.params)
-      adamwUpdate(p, grads.get(k)!, this.m.get(k)!, this.v.get(k)!, { lr: hp.lr, step: hp.step, gradScale, decay: decays(this.shapes.get(k)!), cfg: hp.adamw });
+    for (const [k, p] of this.params) adamwUpdate(p, grads.get(k)!, this.m.get(k)!, this.v.get(k)!, hp, gradScale, decays(this.shapes.get(k)!));
     return { loss, gradNorm };
   }
 

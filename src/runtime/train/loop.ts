@@ -2,20 +2,20 @@
 // validation every so often, and checkpoints when asked (Ctrl-C included). It knows nothing of
 // terminals or files: the caller's hooks print, append metrics and save.
 import { Rng, type DataSource, type RngState } from '../data/index.js';
-import { ADAMW_DEFAULTS, type AdamWConfig } from './adamw.js';
+import { ADAMW_DEFAULTS, type StepHyper } from './adamw.js';
 import type { Feeds, StepResult, TrainBackend } from './backend.js';
 import { feedsFor, type InputSpec } from './feeds.js';
 import { learningRate, type Schedule } from './schedule.js';
 
-export interface TrainOptions {
+/** The step's hyper-parameters (StepHyper) come from these: the schedule's learning rate at the
+ *  step, adamw and gradClip as they are. */
+export interface TrainOptions extends Pick<StepHyper, 'adamw' | 'gradClip'> {
   steps: number;
   batch: number;
   length: number;
   accum: number;
   seed: number;
   schedule: Schedule;
-  adamw: AdamWConfig;
-  gradClip: number;
   evalEvery: number; // 0: only at the end
   evalBatches: number;
 }
@@ -25,7 +25,7 @@ export const TRAIN_DEFAULTS = { batch: 8, accum: 1, seed: 1, lr: 1e-3, warmup: 0
 export interface StepMetrics {
   step: number;
   loss: number;
-  lr: number;
+  lr: StepHyper['lr'];
   tokens_per_s: number;
   elapsed_s: number;
   grad_norm: number;

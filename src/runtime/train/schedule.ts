@@ -1,6 +1,9 @@
-// Learning rate by step: linear warmup, then cosine decay to a floor (or constant).
+// Learning rate by step: linear warmup, then cosine decay to a floor (or constant); the rate of a
+// step is its StepHyper's lr.
+import type { StepHyper } from './adamw.js';
+
 export interface Schedule {
-  lr: number;
+  lr: number; // the peak
   minLr: number;
   warmup: number;
   steps: number;
@@ -8,7 +11,7 @@ export interface Schedule {
 }
 
 /** The learning rate of step `step` (1-based), as nanoGPT's get_lr. */
-export function learningRate(step: number, s: Schedule): number {
+export function learningRate(step: StepHyper['step'], s: Schedule): StepHyper['lr'] {
   if (s.warmup > 0 && step <= s.warmup) return (s.lr * step) / s.warmup;
   if (s.kind === 'constant') return s.lr;
   if (step >= s.steps) return s.minLr;

@@ -5,12 +5,13 @@
 // step before it reads this one's loss: the queue never drains while the host waits.
 import type { Graph } from '../../ir/index.js';
 import { accumulateKernel, adamwKernel, elementGrid, normKernel, sumsqKernel, SUMSQ_WORKGROUPS } from '../../codegen/wgsl/optimizer.js';
+import { HYPER_BYTES, packHyper } from '../../codegen/wgsl/hyper.js';
 import type { ArchDevice } from '../device.js';
 import { rangeUnits, splitRanges } from '../../codegen/wgsl/ranges.js';
 import { compileGraph } from '../executor.js';
 import { StagingPool } from '../staging.js';
-import { decays } from './adamw.js';
-import type { Feeds, OptimizerState, StepHyper, StepResult, TrainBackend, Weights } from './backend.js';
+import { decays, hyperUniform, type StepHyper } from './adamw.js';
+import type { Feeds, OptimizerState, StepResult, TrainBackend, Weights } from './backend.js';
 
 
 export interface WebGPUBackendOptions {
@@ -56,7 +57,7 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   const partials = buf(ranges.length * 256, 'gradient norm partials');
   const norm = buf(16, 'gradient norm');
   // per range: the hyperparameters with its length and decay end, and the accumulation's
-  const hyper = ranges.map(() => buf(48, 'optimizer hyperparameters', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST));
+  const hyper = ranges.map(() => buf(HYPER_BYTES, 'optimizer hyperparameters', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST));
   const accU = ranges.map(() => buf(16, 'accumulation', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST));
   // a step's gradient norm is read back while the next step runs
   const normOuts = new StagingPool(device, 'gradient norm readback');
@@ -135,14 +136,7 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
     /** Ranges the optimizer sweeps the slab in (one unless it is larger than a binding). */
     optimizerRanges: ranges.length,
     step(micro: Feeds[], hp: StepHyper): Promise<StepResult> {
-      const c1 = 1 - hp.adamw.beta1 ** hp.step;
-      const c2 = 1 - hp.adamw.beta2 ** hp.step;
-      ranges.forEach((r, i) => {
-        const h = new ArrayBuffer(48);
-        new Float32Array(h, 0, 8).set([hp.lr, hp.adamw.beta1, hp.adamw.beta2, hp.adamw.eps, hp.adamw.weightDecay, c1, c2, hp.gradClip]);
-        new Uint32Array(h, 32, 2).set([r.decayEnd, r.count]);
-        device.queue.writeBuffer(hyper[i]!, 0, h);
-      });
+      ranges.forEach((r, i) => device.queue.writeBuffer(hyper[i]!, 0, packHyper(hyperUniform(hp, r.decayEnd, r.count))));
       const out = normOuts.take(16);
       // every micro-batch is submitted here, in order (queue writes between submits stay ordered)
       const losses = micro.map((f, i) => {

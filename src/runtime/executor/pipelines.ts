@@ -1,0 +1,86 @@
+// Compiling's fourth phase: a compute pipeline per kernel (cached by WGSL text per device, so the
+// same kernel in every layer compiles once), the textures contractions read through, and each
+// kernel's bind group. The result is the list of steps a run records.
+
+import type { KernelBinding, KernelCode } from '../../codegen/wgsl/index.js';
+import type { Allocation } from './allocate.js';
+import { align16 } from './tensors.js';
+
+type TextureBinding = Extract<KernelBinding, { kind: 'texture' }>;
+
+/** A texture holding a tensor (in one texel layout), shared by every kernel that reads it so. */
+export interface Fill {
+  texture: GPUTexture;
+  binding: TextureBinding;
+}
+
+/** One kernel, ready to dispatch once its fills are copied. */
+export interface Step {
+  code: KernelCode;
+  pipeline: GPUComputePipeline;
+  group: GPUBindGroup;
+  fills: Fill[];
+}
+
+const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+/** One pipeline per kernel, in order; a kernel whose WGSL does not compile is an error with its text. */
+export async function createPipelines(device: GPUDevice, codes: readonly KernelCode[]): Promise<GPUComputePipeline[]> {
+  let cache = pipelineCache.get(device);
+  if (!cache) pipelineCache.set(device, (cache = new Map()));
+  const pipelines: GPUComputePipeline[] = [];
+  for (const c of codes) {
+    let p = cache.get(c.code);
+    if (!p) {
+      const module = device.createShaderModule({ code: c.code, label: c.name });
+      const info = await module.getCompilationInfo();
+      const errors = info.messages.filter((m) => m.type === 'error');
+      if (errors.length > 0) {
+        throw new Error(`WGSL for kernel ${c.name} does not compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}\n${c.code}`);
+      }
+      p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: c.name });
+      cache.set(c.code, p);
+    }
+    pipelines.push(p);
+  }
+  return pipelines;
+}
+
+/** Each kernel's bind group over the allocation, and the textures its reads need. */
+export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[] } {
+  const textures: GPUTexture[] = [];
+  const shared = new Map<string, Fill>();
+  const fillFor = (b: TextureBinding): Fill => {
+    const key = JSON.stringify([b.tensor, b.format, b.width, b.height, b.copies]);
+    let f = shared.get(key);
+    if (!f) {
+      const texture = device.createTexture({
+        size: [b.width, b.height],
+        format: b.format,
+        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.STORAGE_BINDING,
+      });
+      textures.push(texture);
+      f = { texture, binding: b };
+      shared.set(key, f);
+    }
+    return f;
+  };
+  const steps = codes.map((code, i): Step => {
+    const fills: Fill[] = [];
+    const entries: GPUBindGroupEntry[] = code.bindings.map((b) => {
+      if (b.kind === 'texture') {
+        const f = fillFor(b);
+        if (!fills.includes(f)) fills.push(f);
+        return { binding: b.binding, resource: f.texture.createView() };
+      }
+      if (b.kind === 'uniform') return { binding: b.binding, resource: { buffer: alloc.seed } };
+      // the tensor's own bytes, not its buffer's: a buffer reused after an oversized tensor may be
+      // larger than one binding may hold
+      const at = alloc.placeOf(b.tensor);
+      return { binding: b.binding, resource: b.range ? { buffer: at.buffer, offset: at.offset + b.range.offset, size: b.range.size } : { buffer: at.buffer, offset: at.offset, size: align16(bytes[b.tensor]!) } };
+    });
+    const group = device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries });
+    return { code, pipeline: pipelines[i]!, group, fills };
+  });
+  return { steps, textures };
+}

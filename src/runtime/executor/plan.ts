@@ -1,0 +1,135 @@
+// Compiling's first phase, with no device: fusion, one WGSL kernel per fused kernel, the refusal
+// of tensors over the limits, and the memory plan (`arch compile --emit wgsl|plan` stop here).
+
+import type { Graph } from '../../ir/types.js';
+import { formatOp } from '../../ir/print.js';
+import { fuse } from '../../ir/fuse/fuse.js';
+import type { FusedGraph } from '../../ir/fuse/types.js';
+import { planMemory, type MemoryPlan } from '../../ir/plan.js';
+import { generateKernel, type KernelCode } from '../../codegen/wgsl/index.js';
+import { MAX_TEXTURE_DIM } from '../../codegen/wgsl/texture.js';
+import { align16, describeTensor, tensorBytes, tensorName } from './tensors.js';
+import { DEFAULT_LIMITS, PlanLimitError, type CompileOptions, type ExecPlan, type PlanLimits } from './types.js';
+
+/** Everything compiling decides before a device is involved. */
+export interface GraphPlan {
+  fused: FusedGraph;
+  codes: KernelCode[];
+  plan: ExecPlan;
+  memory: MemoryPlan;
+  /** Bytes each tensor needs (before the 16-byte rounding), texture fills included. */
+  bytes: number[];
+  persistent: Set<number>;
+}
+
+/** Fusion, WGSL generation and the memory plan: no GPUDevice needed. */
+export function planGraph(graph: Graph, symbols: Record<string, number>, opts: CompileOptions = {}, limits: PlanLimits = DEFAULT_LIMITS): GraphPlan {
+  const maxBindings = Math.min(opts.maxBindings ?? limits.maxStorageBuffersPerShaderStage, limits.maxStorageBuffersPerShaderStage);
+  const fg = fuse(graph, symbols, { ...opts, maxBindings });
+  const codes: KernelCode[] = fg.kernels.map((k) =>
+    generateKernel(fg, k, {
+      maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      // where contraction operands are textures, other kernels read through them too
+      textureReads: (opts.contractionSource ?? 'texture') === 'texture' ? limits.maxStorageTexturesPerShaderStage : 0,
+      source: opts.contractionSource,
+    }),
+  );
+
+  const persistent = new Set<number>([...fg.inputs.values(), ...fg.params.values(), ...fg.outputs.values()]);
+  const bytes = fg.tensors.map((_, i) => tensorBytes(fg, i));
+  for (const c of codes) {
+    for (const b of c.bindings) if (b.kind === 'texture') bytes[b.tensor] = Math.max(bytes[b.tensor]!, b.bufferBytesNeeded);
+  }
+  refuseOverLimits(graph, fg, codes, bytes, limits);
+  // Slab members get space in the slab, not a buffer of their own.
+  const inSlab = new Set((opts.slab ?? []).flatMap((n) => [fg.params.get(n), fg.outputs.get(`grad:${n}`)].filter((t): t is number => t !== undefined)));
+  const memory = planMemory(
+    fg.tensors.map((t, i) => ({ bytes: inSlab.has(i) ? 16 : align16(bytes[i]!), persistent: persistent.has(i) })),
+    codes.map((c) => ({
+      reads: c.bindings.filter((b) => b.kind === 'texture' || (b.kind === 'storage' && b.access === 'read')).map((b) => (b as { tensor: number }).tensor),
+      writes: c.bindings.filter((b) => b.kind === 'storage' && b.access === 'read_write').map((b) => (b as { tensor: number }).tensor),
+    })),
+  );
+  return { fused: fg, codes, plan: execPlan(fg, codes, memory, persistent), memory, bytes, persistent };
+}
+
+/** Throws a PlanLimitError for the first kernel or tensor over the limits (`graph`, unresolved,
+ *  tells whether a size depends on the batch, which says what to advise). */
+function refuseOverLimits(graph: Graph, fg: FusedGraph, codes: KernelCode[], bytes: number[], limits: PlanLimits): void {
+  /** A tensor over a limit: its name, shape and size, and what to do (a smaller batch where its
+   *  size depends on the batch or length, else a larger adapter). */
+  const tooLarge = (i: number, what: string): PlanLimitError => {
+    const t = fg.tensors[i]!;
+    return new PlanLimitError(
+      `tensor ${describeTensor(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ${bytes[i]} bytes, more than ${what}; ` +
+        (graph.nodes[t.node]!.type.axes.some((a) => typeof a.size !== 'number')
+          ? 'use a smaller batch or sequence length'
+          : "its size does not depend on the batch or sequence length (the model's own size): use an adapter with a larger limit (a GPU: --backend vulkan)"),
+    );
+  };
+  // A tensor only read through textures may be larger than a storage binding (up to a texture
+  // 8192 texels wide); one bound as a storage buffer may not.
+  // (a contraction's C over the limit is bound in ranges, each within it)
+  const storageBound = new Set(codes.flatMap((c) => c.bindings.flatMap((b) => (b.kind === 'storage' && !b.range ? [b.tensor] : []))));
+  for (const c of codes) {
+    const storage = c.bindings.filter((b) => b.kind === 'storage').length;
+    if (storage > limits.maxStorageBuffersPerShaderStage) {
+      throw new PlanLimitError(`a kernel needs ${storage} storage bindings, more than the adapter's ${limits.maxStorageBuffersPerShaderStage}; use a smaller batch or sequence length`);
+    }
+  }
+  for (const c of codes) {
+    for (const b of c.bindings) {
+      if (b.kind === 'texture' && b.width > MAX_TEXTURE_DIM) {
+        throw tooLarge(b.tensor, `a texture of ${MAX_TEXTURE_DIM} x ${MAX_TEXTURE_DIM} texels holds (kernels read a tensor larger than one binding through one)`);
+      }
+    }
+  }
+  fg.tensors.forEach((_, i) => {
+    if (bytes[i]! > limits.maxBufferSize) throw tooLarge(i, `the adapter's largest buffer (maxBufferSize: ${limits.maxBufferSize} bytes)`);
+    // written tensors larger than a binding are bound in ranges; a read-only one goes through a
+    // texture unless it is not f32
+    if (storageBound.has(i) && bytes[i]! > limits.maxStorageBufferBindingSize) {
+      throw tooLarge(i, `one binding may hold (maxStorageBufferBindingSize: ${limits.maxStorageBufferBindingSize} bytes)`);
+    }
+  });
+}
+
+/** The plan as a reader sees it: kernels with their ops and bindings, buffers with their tensors. */
+function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persistent: Set<number>): ExecPlan {
+  return {
+    kernels: fg.kernels.map((k, i) => ({
+      name: k.name,
+      kind: k.kind,
+      ops: k.fused.map((id) => `%${id} = ${formatOp(fg.graph.nodes[id]!.op, fg.graph.nodes[id]!.inputs)}`),
+      bindings: codes[i]!.bindings.map((b) =>
+        b.kind === 'uniform'
+          ? { binding: b.binding, kind: 'uniform', tensor: 'seed' }
+          : { binding: b.binding, kind: b.kind, tensor: tensorName(fg, fg.tensors[b.tensor]!), access: b.kind === 'storage' ? b.access : 'read' },
+      ),
+      workgroups: codes[i]!.workgroups,
+      wgsl: codes[i]!.code,
+    })),
+    buffers: memory.buffers.map((size, i) => ({
+      index: i,
+      bytes: size,
+      tensors: fg.tensors.filter((t) => memory.bufferOf[t.id] === i).map((t) => tensorName(fg, t)),
+      persistent: fg.tensors.some((t) => memory.bufferOf[t.id] === i && persistent.has(t.id)),
+    })),
+    dispatchesPerRun: codes.length,
+    totalBytes: memory.buffers.reduce((s, b) => s + b, 0),
+  };
+}
+
+/** A readable account of a plan (`arch compile --emit plan`). */
+export function describePlan(plan: ExecPlan): string {
+  const lines = [`${plan.kernels.length} kernels, ${plan.dispatchesPerRun} dispatches per run, ${plan.buffers.length} buffers (${plan.totalBytes} bytes)`];
+  for (const k of plan.kernels) {
+    lines.push(`${k.name}  [${k.workgroups.join('x')} workgroups]`);
+    for (const b of k.bindings) lines.push(`    @binding(${b.binding}) ${b.kind} ${b.access ?? ''} ${b.tensor ?? ''}`.trimEnd());
+    for (const op of k.ops) lines.push(`    ${op}`);
+  }
+  lines.push('buffers:');
+  for (const b of plan.buffers) lines.push(`  #${b.index} ${b.bytes} bytes${b.persistent ? ' (persistent)' : ''}: ${b.tensors.join(', ')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,48 @@
+// The executor, codegen and the IR run wherever WebGPU does: they import no Node module and not
+// the `webgpu` package (dawn.node), which only the device-opening code may. Checked by bundling
+// them for the browser with esbuild, failing on any such import with the file that makes it.
+import { builtinModules } from 'node:module';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+
+const NODE_ONLY = new Set(['webgpu', ...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
+/** Refuses every Node-only import, naming its importer. */
+const refuseNodeOnly: Plugin = {
+  name: 'refuse-node-only',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) =>
+      NODE_ONLY.has(args.path) || args.path.startsWith('node:') ? { errors: [{ text: `${relative(process.cwd(), args.importer)} imports ${args.path}` }] } : undefined,
+    );
+  },
+};
+
+/** The Node-only imports reachable from `entries` (empty: none), and every file bundled. */
+async function nodeOnlyImports(entries: string[]): Promise<{ errors: string[]; inputs: string[] }> {
+  try {
+    const r = await build({ entryPoints: entries, bundle: true, write: false, platform: 'browser', format: 'esm', outdir: 'out', metafile: true, logLevel: 'silent', plugins: [refuseNodeOnly] });
+    return { errors: [], inputs: Object.keys(r.metafile.inputs) };
+  } catch (e) {
+    return { errors: (e as { errors: { text: string }[] }).errors.map((x) => x.text), inputs: [] };
+  }
+}
+
+const sources = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+
+describe('the executor, codegen and the IR', () => {
+  it('import no Node module and not the webgpu package, directly or through another module', async () => {
+    const entries = ['src/runtime/executor.ts', ...sources('src/runtime/executor'), ...sources('src/codegen'), ...sources('src/ir')];
+    const r = await nodeOnlyImports(entries);
+    expect(r.errors).toEqual([]);
+    // the whole executor was followed, down to the kernels it generates and the memory plan
+    for (const f of ['src/runtime/executor/compile.ts', 'src/runtime/staging.ts', 'src/codegen/wgsl/contraction.ts', 'src/ir/fuse/fuse.ts', 'src/ir/plan.ts']) expect(r.inputs).toContain(f);
+  });
+
+  it('would be caught: opening a device imports dawn.node and node:fs', async () => {
+    const r = await nodeOnlyImports(['src/runtime/device.ts']);
+    expect(r.errors).toEqual(expect.arrayContaining(['src/runtime/device.ts imports node:fs', 'src/runtime/device.ts imports webgpu']));
+  });
+});

@@ -75,18 +75,18 @@ export function format(file: string, text: string): FormatResult {
 function join(toks: IToken[]): string {
   let s = '';
   let prev: IToken | null = null;
-  let unary = false; // the previous token was a prefix minus
+  let glue = false; // the previous token binds to this one: a prefix minus, a result shape's `*`
   for (const t of toks) {
     const ty = t.tokenType;
-    const isUnary = ty === Minus && (!prev || operatorLike(prev));
+    const binds = (ty === Minus && (!prev || operatorLike(prev))) || (ty === Star && prev?.tokenType === Arrow);
     if (prev) {
       const p = prev.tokenType;
-      const tight = unary || p === LParen || p === LBracket || ty === RParen || ty === RBracket || ty === Comma ||
+      const tight = glue || p === LParen || p === LBracket || ty === RParen || ty === RBracket || ty === Comma ||
         (ty === LParen && (p === Name || p === RParen)) || (ty === LBracket && (p === Name || p === RParen || p === RBracket));
       s += tight ? '' : ' ';
     }
     s += t.image;
-    unary = isUnary;
+    glue = binds;
     prev = t;
   }
   return s;

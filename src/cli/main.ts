@@ -18,8 +18,10 @@ import { attentionCommand } from './commands/attention.js';
 import { infoCommand } from './commands/info.js';
 import { profileCommand } from './commands/profile.js';
 import { exportCommand } from './commands/export.js';
+import { lspCommand } from './commands/lsp.js';
+import { fmtCommand } from './commands/fmt.js';
 
-const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand, ablateCommand, attentionCommand, profileCommand, infoCommand, exportCommand];
+const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand, ablateCommand, attentionCommand, profileCommand, infoCommand, exportCommand, fmtCommand, lspCommand];
 
 export function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,91 @@
+// arch lsp, driven by a headless LSP client over the spawned server's stdio (run `npx tsc -p .`
+// first: the server runs from dist/).
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+
+const GPT2 = pathToFileURL(resolve('models/gpt2.arch')).href;
+const BROKEN = pathToFileURL(resolve('broken.arch')).href;
+const gpt2 = readFileSync('models/gpt2.arch', 'utf8');
+const lineOf = (text: string, needle: string): { line: number; character: number } => {
+  const i = text.indexOf(needle);
+  const before = text.slice(0, i);
+  return { line: before.split('\n').length - 1, character: i - (before.lastIndexOf('\n') + 1) };
+};
+
+let conn: MessageConnection;
+let child: ReturnType<typeof spawn>;
+const published: { uri: string; version?: number; diagnostics: { range: unknown; message: string; code: string; severity: number; relatedInformation: unknown[] }[] }[] = [];
+const waitFor = async <T>(pick: () => T | undefined, ms = 10_000): Promise<T> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = pick();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+beforeAll(async () => {
+  child = spawn(process.execPath, ['bin/arch.js', 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  conn.onNotification('textDocument/publishDiagnostics', (p) => published.push(p));
+  conn.listen();
+  const init = await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions: { set: { N: 2 } } });
+  expect((init as { capabilities: { hoverProvider: boolean } }).capabilities.hoverProvider).toBe(true);
+  await conn.sendNotification('initialized', {});
+});
+
+afterAll(async () => {
+  await conn.sendRequest('shutdown');
+  await conn.sendNotification('exit');
+  await new Promise((r) => child.once('exit', r));
+});
+
+describe('arch lsp', () => {
+  it('publishes diagnostics on open and clears them after a fix', async () => {
+    const broken = 'model b\ndims\n  B\n  N = 1\n  D = 4\ninput x_BD\ny_BD = x_BD + z_BD\nloss = mean(y_BD)\n';
+    await conn.sendNotification('textDocument/didOpen', { textDocument: { uri: BROKEN, languageId: 'arch', version: 1, text: broken } });
+    const first = await waitFor(() => published.find((p) => p.uri === BROKEN && p.version === 1));
+    expect(first.diagnostics).toHaveLength(1);
+    expect(first.diagnostics[0]!.code).toBe('name');
+    expect(first.diagnostics[0]!.range).toEqual({ start: { line: 6, character: 14 }, end: { line: 6, character: 18 } });
+    expect(first.diagnostics[0]!.message).toContain('z_BD');
+    // Two quick edits: only the last version is reported.
+    await conn.sendNotification('textDocument/didChange', { textDocument: { uri: BROKEN, version: 2 }, contentChanges: [{ text: broken.replace('z_BD', 'w_BD') }] });
+    await conn.sendNotification('textDocument/didChange', { textDocument: { uri: BROKEN, version: 3 }, contentChanges: [{ text: broken.replace(' + z_BD', '') }] });
+    const fixed = await waitFor(() => published.find((p) => p.uri === BROKEN && p.version === 3));
+    expect(fixed.diagnostics).toEqual([]);
+    expect(published.some((p) => p.uri === BROKEN && p.version === 2)).toBe(false);
+  });
+
+  it('answers hover, definition, references, completion and formatting on gpt2 as the checker does', async () => {
+    await conn.sendNotification('textDocument/didOpen', { textDocument: { uri: GPT2, languageId: 'arch', version: 1, text: gpt2 } });
+    const inspect = JSON.parse(execFileSync(process.execPath, ['bin/arch.js', 'inspect', 'models/gpt2.arch', '--json', '--set', 'N=2'], { encoding: 'utf8' }));
+    const doc = { uri: GPT2 };
+    for (const name of ['embedded_BLD', 'positioned_BLD', 'final_BLD', 'logits_BLV']) {
+      const t = inspect.tensors.find((t: { name: string; scope: string }) => t.name === name && t.scope === '');
+      const letters = name.slice(name.lastIndexOf('_') + 1);
+      const expected = `[${t.shape.map((s: number | string, i: number) => (typeof s === 'number' ? `${letters[i]}=${s}` : s)).join(', ')}]`;
+      const h = await conn.sendRequest('textDocument/hover', { textDocument: doc, position: lineOf(gpt2, `${name} =`) }) as { contents: { value: string } };
+      expect(h.contents.value).toContain(expected);
+    }
+    const q = inspect.tensors.filter((t: { name: string }) => t.name === 'q_BLHK');
+    const hq = await conn.sendRequest('textDocument/hover', { textDocument: doc, position: lineOf(gpt2, 'q_BLHK =') }) as { contents: { value: string } };
+    expect(hq.contents.value).toContain(`in ${q.length} instances`);
+    const def = await conn.sendRequest('textDocument/definition', { textDocument: doc, position: lineOf(gpt2, 'mlp(layernorm') }) as { uri: string; range: { start: { line: number } } }[];
+    expect(def[0]!.uri).toMatch(/prelude\.arch$/);
+    const refs = await conn.sendRequest('textDocument/references', { textDocument: doc, position: lineOf(gpt2, 'final_BLD ='), context: { includeDeclaration: true } }) as unknown[];
+    expect(refs).toHaveLength(4);
+    const items = await conn.sendRequest('textDocument/completion', { textDocument: doc, position: lineOf(gpt2, 'loss =') }) as { label: string }[];
+    expect(items.map((i) => i.label)).toEqual(expect.arrayContaining(['layernorm', 'causal_attention', 'softmax', 'D', 'act']));
+    const edits = await conn.sendRequest('textDocument/formatting', { textDocument: doc, options: { tabSize: 2, insertSpaces: true } });
+    expect(edits).toEqual([]);
+    const tokens = await conn.sendRequest('textDocument/semanticTokens/full', { textDocument: doc }) as { data: number[] };
+    expect(tokens.data.length % 5).toBe(0);
+    expect(tokens.data.length).toBeGreaterThan(500);
+  });
+});

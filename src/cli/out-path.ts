@@ -6,14 +6,15 @@ import { closeSync, existsSync, mkdirSync, openSync, realpathSync, renameSync, r
 import { dirname, resolve } from 'node:path';
 import { UsageError } from './args.js';
 
-/** Kernel filesystems: nothing arch writes belongs there. */
+/** Kernel filesystems: nothing arch writes belongs there (/dev/shm, a plain tmpfs, excepted). */
 const VIRTUAL = ['/proc', '/sys', '/dev'];
+const under = (p: string, dir: string) => p === dir || p.startsWith(dir + '/');
 
 /** Refuses `path` unless a directory can be made or used there. Creates nothing. */
 export function checkOutDir(path: string, flag = '--out'): void {
   if (path === '') throw new UsageError(`${flag} is empty: give a directory, e.g. ${flag} runs/demo`);
   const abs = resolve(path);
-  const place = checkPlace(abs, path, flag);
+  const place = checkPlace(abs, path, flag, 'runs/demo');
   if (place === abs && !statSync(abs).isDirectory()) throw new UsageError(`${flag} ${path}: a file is there, not a directory\n  hint: choose another ${flag}, or move the file away`);
 }
 
@@ -21,7 +22,7 @@ export function checkOutDir(path: string, flag = '--out'): void {
 export function checkOutFile(path: string, flag = '--out'): void {
   if (path === '') throw new UsageError(`${flag} is empty: give a file name, e.g. ${flag} attention.svg`);
   const abs = resolve(path);
-  const place = checkPlace(abs, path, flag);
+  const place = checkPlace(abs, path, flag, 'attention.svg');
   if (place === abs && statSync(abs).isDirectory()) throw new UsageError(`${flag} ${path}: a directory is there, not a file\n  hint: give a file name, e.g. ${flag} ${path.replace(/\/$/, '')}/attention.svg`);
 }
 
@@ -34,13 +35,13 @@ export function makeDir(path: string): boolean {
 
 /** The nearest existing ancestor of `abs` (or itself): it must be a writable directory outside
  *  the kernel's filesystems; the probe is a real file, created and removed. */
-function checkPlace(abs: string, given: string, flag: string): string {
+function checkPlace(abs: string, given: string, flag: string, example: string): string {
   let near = abs;
   while (!existsSync(near) && dirname(near) !== near) near = dirname(near);
   const real = realpathSync(near);
   for (const v of VIRTUAL)
-    if (abs === v || abs.startsWith(v + '/') || real === v || real.startsWith(v + '/'))
-      throw new UsageError(`${flag} ${given}: ${v} is a kernel filesystem, not a place for files\n  hint: choose a directory of your own, e.g. ${flag} runs/demo`);
+    if ((under(abs, v) || under(real, v)) && !under(abs, '/dev/shm'))
+      throw new UsageError(`${flag} ${given}: ${v} is a kernel filesystem, not a place for files\n  hint: choose a place of your own, e.g. ${flag} ${example}`);
   const holder = near === abs ? (statSync(near).isDirectory() ? near : dirname(near)) : near;
   if (!statSync(holder).isDirectory()) throw new UsageError(`${flag} ${given}: ${holder} is a file, so nothing can be made inside it\n  hint: choose another ${flag}`);
   const probe = resolve(holder, `.arch-probe-${process.pid}`);

@@ -120,7 +120,8 @@ export class RunDir {
   saveCheckpoint(weights: Weights, shapes: Map<string, number[]>, opt: OptimizerState | null, meta: CheckpointMeta): void {
     this.begin();
     const tensors = [...weights.values(), ...(opt ? [...opt.m.values(), ...opt.v.values()] : [])];
-    const bytes = tensors.reduce((a, t) => a + t.byteLength, 0) + meta.modelSource.length + 4096;
+    // the data, the metadata and ~100 bytes of header per tensor
+    const bytes = tensors.reduce((a, t) => a + t.byteLength + 100, 0) + JSON.stringify(meta).length;
     this.writing(this.checkpointPath, bytes, () => saveCheckpoint(this.checkpointPath, weights, shapes, opt, meta));
     this.savedStep = meta.step;
   }

@@ -79,6 +79,8 @@ export const trainCommand: CommandSpec = {
     'arch train models/gpt-nano.arch --data task:reverse --steps 300',
     'arch train models/gpt-nano.arch --data data/tinyshakespeare.txt --steps 200 --out runs/shakespeare',
     'arch train models/gpt-nano.arch --data task:reverse --resume runs/gpt_nano --steps 600',
+    'arch train models/gpt-nano.arch --resume runs/gpt_nano --out runs/longer --steps 900',
+    'arch train models/gpt-nano.arch --data task:reverse --out runs/gpt_nano --force   # the old run goes to runs/gpt_nano.old-TIME',
   ],
   run: runTrain,
 };

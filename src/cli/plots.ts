@@ -1,18 +1,11 @@
 // The pictures the CLI writes, drawn by src/runtime/report.
-import { renameSync, writeFileSync } from 'node:fs';
 import { lineChart } from '../runtime/report/line-chart.js';
 
-export function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
-export function writeLossPlot(path: string, title: string, h: { train: [number, number][]; val: [number, number][] }, ideal?: number): void {
+export function lossPlot(title: string, h: { train: [number, number][]; val: [number, number][] }, ideal?: number): string {
   const series = [
     { label: 'train', points: h.train },
     { label: 'validation', points: h.val },
   ];
   if (ideal !== undefined && h.train.length) series.push({ label: 'ideal', points: [[h.train[0]![0], ideal], [h.train.at(-1)![0], ideal]], dashed: true } as (typeof series)[number]);
-  writeAtomic(path, lineChart({ title, xLabel: 'step', yLabel: 'loss (nats per token)', series }));
+  return lineChart({ title, xLabel: 'step', yLabel: 'loss (nats per token)', series });
 }

@@ -379,8 +379,9 @@ export function writeSafetensors(file: string, inputs: StInputs, metadata?: Reco
       // the write error below is the one worth reporting
     }
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    throw new CheckpointError(file, `cannot write checkpoint (${code ?? (err as Error)?.message ?? String(err)})`,
-      'check that the directory exists, is writable and has free space');
+    // the cause keeps the system's code (ENOSPC, EACCES) for callers that explain it
+    throw Object.assign(new CheckpointError(file, `cannot write checkpoint (${code ?? (err as Error)?.message ?? String(err)})`,
+      'check that the directory exists, is writable and has free space'), { cause: err });
   }
   syncDir(path.dirname(file));
 }

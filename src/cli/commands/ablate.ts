@@ -5,6 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneFile, SET_HELP, type CommandSpec, type ParsedArgs } from '../args.js';
 import { onInterrupt } from '../interrupt.js';
+import { checkOutDir, makeDir } from '../out-path.js';
+import { lockDir } from '../run-lock.js';
+import { removeLeftovers } from '../run-dir.js';
 import { readModelFile } from '../load.js';
 import { fmtDuration, Progress } from '../progress.js';
 import { deviceFor } from '../device.js';
@@ -13,7 +16,7 @@ import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
 import { openData } from '../../runtime/data/index.js';
 import type { ArchDevice } from '../../runtime/device.js';
 import { trainFlags, trainCommand, trainRun, type TrainOutcome } from './train.js';
-import { gridCells, parseSeeds, parseVary, type Cell } from '../ablate/grid.js';
+import { gridCells, parseSeeds, parseVary, type Cell, type Vary } from '../ablate/grid.js';
 import { checkGrid } from '../ablate/check.js';
 import { claimDirectory, readResult, runDir, sha256, writeResult } from '../ablate/store.js';
 import { summarize, type RunResult } from '../ablate/stats.js';
@@ -67,7 +70,35 @@ async function runAblate(args: ParsedArgs): Promise<number> {
   checkGrid(file, source, args.sets, varies, cells);
   const model = compileSource(file, source, new Map([...args.sets, ...cells[0]!.values])).model!;
   openData(o.data, { tokenizer: o.tokenizer as 'char' | 'gpt2' }); // a missing file or unknown task: exit 2 before anything starts
-  const dir = args.values.out ? String(args.values.out) : join('runs', `ablate-${model.name}`);
+  const dir = args.values.out !== undefined ? String(args.values.out) : join('runs', `ablate-${model.name}`);
+  checkOutDir(dir);
+  makeDir(dir);
+  // One ablation at a time in a directory (each run's directory is locked by trainRun as well).
+  const lock = lockDir(dir);
+  try {
+    if (lock.reclaimed) process.stderr.write(`note: ${lock.reclaimed}\n`);
+    removeLeftovers(dir, (t) => process.stderr.write(t));
+    return await ablateIn({ dir, args, file, source, model, varies, seeds, o, cells });
+  } finally {
+    lock.release();
+  }
+}
+
+interface Plan {
+  dir: string;
+  args: ParsedArgs;
+  file: string;
+  source: string;
+  model: { name: string };
+  varies: Vary[];
+  seeds: number[];
+  o: ReturnType<typeof trainOptions>;
+  cells: Cell[];
+}
+
+/** The ablation in its (locked) directory: every run not finished yet, then the reports. */
+async function ablateIn(plan: Plan): Promise<number> {
+  const { dir, args, file, source, model, varies, seeds, o, cells } = plan;
   const command = ['arch', ...process.argv.slice(2)].map(shellWord).join(' ');
   const { file: _f, ...shared } = o;
   claimDirectory(dir, { file, modelSha256: sha256(source), ...shared, sets: Object.fromEntries(args.sets) }, command);
@@ -109,7 +140,8 @@ async function runAblate(args: ParsedArgs): Promise<number> {
       let lastVal = NaN;
       const sets = resumed?.meta ? new Map(Object.entries(resumed.meta.sets)) : new Map([...args.sets, ...j.cell.values]);
       const outcome: TrainOutcome = await trainRun(
-        { ...o, seed: j.seed, sets, out: j.dir, ...(resumed?.meta ? { resumeDir: j.dir, resumed } : {}) },
+        // A run without a checkpoint to continue starts over: what an interrupted one left is moved aside.
+        { ...o, seed: j.seed, sets, out: j.dir, ...(resumed?.meta ? { resumeDir: j.dir, resumed } : { force: true }) },
         {
           device,
           quiet: true,
@@ -132,7 +164,7 @@ async function runAblate(args: ParsedArgs): Promise<number> {
       results.set(keyOf(j), r);
       progress.log(
         r.diverged
-          ? `${runTag}: diverged at step ${r.step} (the loss is not a number)`
+          ? `${runTag}: diverged at step ${outcome.divergedAt ?? r.step} (the loss or a weight is not finite; the last good checkpoint is kept)`
           : `${runTag}: validation ${r.valLoss.toFixed(4)} (best ${r.bestValLoss.toFixed(4)}), train ${r.trainLoss.toFixed(4)}, ${Math.round(r.tokensPerS)} tokens/s, ${fmtDuration(r.elapsedS)}`,
       );
       report();

@@ -1,8 +1,9 @@
 // `arch attention`: the attention weights of every head of every layer for one prompt, drawn as
 // a grid of heatmaps (rows: layers, columns: heads) with the prompt's tokens on the axes.
-import { writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { loadModel } from '../load.js';
+import { checkOutFile, makeDir, writeAtomic } from '../out-path.js';
 import { buildGraph, tokenInput } from '../pipeline.js';
 import { interpret, prune, type Value } from '../../ir/index.js';
 import { ATTENTION_PREFIX } from '../../compiler/lower.js';
@@ -26,7 +27,7 @@ export const attentionCommand: CommandSpec = {
     ['--weights W', 'a checkpoint from arch train or arch ablate (its tokenizer and --set values come with it), or a safetensors weights file'],
     ['--prompt TEXT', 'the tokens to look at (at most the model\'s context; the last ones are kept)'],
     ['--prompt-tokens 1,2,3', 'the prompt as token ids'],
-    ['--out FILE', 'where the SVG goes (default attention.svg)'],
+    ['--out FILE', 'where the SVG goes (default attention.svg; missing directories are made)'],
     SET_HELP,
   ],
   examples: [
@@ -130,11 +131,13 @@ async function runAttention(args: ParsedArgs): Promise<number> {
   let promptTokens: number[] | undefined;
   if (args.values['prompt-tokens'] !== undefined) promptTokens = String(args.values['prompt-tokens']).split(',').filter((s) => s.trim()).map(Number);
   const prompt = args.values.prompt === undefined ? undefined : String(args.values.prompt);
+  const out = args.values.out !== undefined ? String(args.values.out) : 'attention.svg';
+  checkOutFile(out); // before the model runs
   const r = attentionMaps({ file, weights: String(args.values.weights), prompt, promptTokens, sets: args.sets });
   const maps: AttentionMap[] = r.layers.flatMap((l, layer) => l.maps.map((weights, head) => ({ layer, head, weights })));
   const title = `attention: ${r.model}, ${JSON.stringify(prompt ?? r.ids.join(','))}`;
-  const out = args.values.out ? String(args.values.out) : 'attention.svg';
-  writeFileSync(out, heatmapGrid({ title, tokens: r.tokens, maps }));
+  makeDir(dirname(resolve(out)));
+  writeAtomic(out, heatmapGrid({ title, tokens: r.tokens, maps }));
   for (const [i, l] of r.layers.entries()) process.stderr.write(`layer ${i}: ${l.name}, ${l.maps.length} head${l.maps.length === 1 ? '' : 's'}\n`);
   process.stderr.write(`${r.tokens.length} tokens -> ${out}\n`);
   return 0;

@@ -1,4 +1,3 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fmtInt, numberOption, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
 import { NO_INTERRUPT, onInterrupt } from '../interrupt.js';
@@ -14,12 +13,13 @@ import { InterpreterBackend } from '../../runtime/train/interpreter-backend.js';
 import { createWebGPUBackend } from '../../runtime/train/webgpu-backend.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
 import type { ArchDevice } from '../../runtime/device.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from '../../runtime/train/checkpoint.js';
+import { loadCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from '../../runtime/train/checkpoint.js';
 import { modelStats } from '../../compiler/stats.js';
 import { averageRate, trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../../runtime/train/loop.js';
-import { describeRoles } from '../../runtime/train/feeds.js';
+import { describeRoles, type InputSpec } from '../../runtime/train/feeds.js';
 import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
-import { writeLossPlot } from '../plots.js';
+import { RunDir } from '../run-dir.js';
+import { checkOutDir } from '../out-path.js';
 
 
 const num = numberOption;
@@ -48,6 +48,7 @@ export const trainCommand: CommandSpec = {
     'eval-every': { type: 'string' },
     'eval-batches': { type: 'string' },
     resume: { type: 'string' },
+    force: { type: 'boolean' },
     'init-from': { type: 'string' },
     backend: { type: 'string' },
   },
@@ -57,7 +58,7 @@ export const trainCommand: CommandSpec = {
     ['--steps N', 'optimizer steps (default 200)'],
     ['--batch B', `sequences per step (default ${TRAIN_DEFAULTS.batch})`],
     ['--seed S', 'seeds the initial weights, the data order and dropout (default 1)'],
-    ['--out DIR', 'where checkpoint.safetensors, metrics.jsonl and loss.svg go (default runs/MODEL)'],
+    ['--out DIR', 'where checkpoint.safetensors, metrics.jsonl and loss.svg go (default runs/MODEL; made if missing); a DIR that holds a run is refused without --resume or --force; one arch at a time writes into a DIR'],
     SET_HELP,
     ['--lr X', `peak learning rate (default ${TRAIN_DEFAULTS.lr})`],
     ['--schedule cosine|constant', 'after warmup: cosine decay to --min-lr (default), or constant'],
@@ -69,7 +70,8 @@ export const trainCommand: CommandSpec = {
     ['--dropout P', "set the model's dropout variant (training only)"],
     ['--eval-every N', 'validation loss and a checkpoint every N steps (default steps/10)'],
     ['--eval-batches N', `validation batches per evaluation (default ${TRAIN_DEFAULTS.evalBatches})`],
-    ['--resume DIR', 'continue the run in DIR from its checkpoint (same losses as uninterrupted); --steps may extend it'],
+    ['--resume DIR', 'continue the run in DIR from its checkpoint (same losses as uninterrupted); --steps may extend it; with --out NEW, continue into NEW and leave DIR as it is'],
+    ['--force', "start over in an --out that holds a run: its files are moved to DIR.old-TIME (never deleted) once the new run's first step is done"],
     ['--init-from W', 'start from these weights (a safetensors file; a GPT-2 checkpoint works for models/gpt2.arch)'],
     BACKEND_HELP,
   ],
@@ -77,18 +79,22 @@ export const trainCommand: CommandSpec = {
     'arch train models/gpt-nano.arch --data task:reverse --steps 300',
     'arch train models/gpt-nano.arch --data data/tinyshakespeare.txt --steps 200 --out runs/shakespeare',
     'arch train models/gpt-nano.arch --data task:reverse --resume runs/gpt_nano --steps 600',
+    'arch train models/gpt-nano.arch --resume runs/gpt_nano --out runs/longer --steps 900',
+    'arch train models/gpt-nano.arch --data task:reverse --out runs/gpt_nano --force   # the old run goes to runs/gpt_nano.old-TIME',
   ],
   run: runTrain,
 };
 
 async function runTrain(args: ParsedArgs): Promise<number> {
   const file = oneFile(args, trainCommand);
+  const out = args.values.out === undefined ? undefined : String(args.values.out);
+  if (out !== undefined) checkOutDir(out); // before any long work
   const resumeDir = args.values.resume ? String(args.values.resume) : undefined;
   const resumed = resumeDir ? loadCheckpoint(join(resumeDir, 'checkpoint.safetensors')) : undefined;
   if (resumed && !resumed.meta) throw new UsageError(`${resumeDir}/checkpoint.safetensors holds weights but no training state; use --init-from to start from it`);
   const { o, steps } = trainFlags(args, resumed?.meta?.options as Record<string, unknown> | undefined);
   const sets: Map<string, string> = resumed ? new Map(Object.entries(resumed.meta!.sets)) : args.sets;
-  const outcome = await trainRun({ ...o, steps, file, sets, out: args.values.out ? String(args.values.out) : undefined, resumeDir, resumed, initFrom: args.values['init-from'] ? String(args.values['init-from']) : undefined }, { installSigint: true });
+  const outcome = await trainRun({ ...o, steps, file, sets, out, force: Boolean(args.values.force), resumeDir, resumed, initFrom: args.values['init-from'] ? String(args.values['init-from']) : undefined }, { installSigint: true });
   return outcome.diverged ? 1 : outcome.stopped ? 130 : 0;
 }
 
@@ -144,6 +150,8 @@ export interface TrainRequest {
   resumeDir?: string;
   resumed?: LoadedCheckpoint;
   initFrom?: string;
+  /** Start over in an `out` that holds a run (its files are moved aside once this run starts). */
+  force?: boolean;
 }
 
 export interface TrainContext {
@@ -161,6 +169,8 @@ export interface TrainOutcome {
   step: number;
   stopped: boolean;
   diverged: boolean;
+  /** The step whose loss or update was not finite. */
+  divergedAt?: number;
   outDir: string;
   model: string;
   params: number;
@@ -174,8 +184,18 @@ export interface TrainOutcome {
   history: { train: [number, number][]; val: [number, number][] };
 }
 
-/** One training run, start to finish: what `arch train` does, and what `arch ablate` repeats. */
+/** One training run, start to finish: what `arch train` does, and what `arch ablate` repeats.
+ *  The run's directory is claimed (locked) once the model is known, and let go however it ends. */
 export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promise<TrainOutcome> {
+  const claimed: { run?: RunDir } = {};
+  try {
+    return await trainClaimed(req, ctx, claimed);
+  } finally {
+    claimed.run?.finish();
+  }
+}
+
+async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run?: RunDir }): Promise<TrainOutcome> {
   const { file, steps, sets, resumed, resumeDir } = req;
   const o = { data: req.data, tokenizer: req.tokenizer, batch: req.batch, seed: req.seed, lr: req.lr, schedule: req.schedule, warmup: req.warmup, minLr: req.minLr, weightDecay: req.weightDecay, gradClip: req.gradClip, accum: req.accum, evalEvery: req.evalEvery, evalBatches: req.evalBatches, backend: req.backend };
   const log = (text: string) => {
@@ -203,6 +223,13 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     }
   }
   const { model } = loadModel(file, sets, { quietWarnings: true });
+  const run = (claimed.run = RunDir.claim({
+    dir: req.out ?? resumeDir ?? join('runs', model.name),
+    force: Boolean(req.force),
+    resume: resumed && resumeDir ? { dir: resumeDir, step: resumed.meta!.step } : undefined,
+    command: `arch train ${file}`,
+    log,
+  }));
   const train = buildGraph(model, { training: true, grad: true });
   const evalG = buildGraph(model);
   const roles = inputRoles(train.lowered);
@@ -234,32 +261,56 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     if (missing.length) throw new UsageError(`the checkpoint in ${resumeDir} lacks ${missing.slice(0, 3).join(', ')}: it belongs to another model`);
   }
 
-  const outDir = resumeDir ?? req.out ?? join('runs', model.name);
-  const metricsPath = join(outDir, 'metrics.jsonl');
-  const ckptPath = join(outDir, 'checkpoint.safetensors');
-  if (!resumed && existsSync(ckptPath) && !req.out) {
-    // A default directory already holding a run: keep it, use a fresh one.
-    throw new UsageError(`${outDir} already holds a run; continue it with --resume ${outDir}, or choose --out DIR`);
-  }
-
   let device: ArchDevice | undefined;
   let backend: TrainBackend;
-  if (o.backend === 'interpreter') backend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
-  else {
-    device = ctx.device ?? (await deviceFor(o.backend));
-    const symbols: Record<string, number> = { seed: 0 };
-    for (const r of roles) r.symbols.forEach((sym, i) => {
-      const info = train.lowered.symbols.get(sym);
-      symbols[sym] = info?.max === undefined ? o.batch : r.role === 'source' ? data.task?.contextLength ?? info.max : L;
-      if (i === 0) symbols[sym] = o.batch;
-    });
-    log(`compiling for ${device.info.adapterName || device.info.backend} (${device.info.backend})...\n`);
-    backend = await createWebGPUBackend(device, train.graph, evalG.graph, { symbols, weights, state: resumed?.optimizer ?? undefined });
+  try {
+    if (o.backend === 'interpreter') backend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
+    else {
+      device = ctx.device ?? (await deviceFor(o.backend));
+      const symbols: Record<string, number> = { seed: 0 };
+      for (const r of roles) r.symbols.forEach((sym, i) => {
+        const info = train.lowered.symbols.get(sym);
+        symbols[sym] = info?.max === undefined ? o.batch : r.role === 'source' ? data.task?.contextLength ?? info.max : L;
+        if (i === 0) symbols[sym] = o.batch;
+      });
+      log(`compiling for ${device.info.adapterName || device.info.backend} (${device.info.backend})...\n`);
+      backend = await createWebGPUBackend(device, train.graph, evalG.graph, { symbols, weights, state: resumed?.optimizer ?? undefined });
+    }
+  } catch (e) {
+    if (!ctx.device) device?.destroy();
+    throw e;
   }
-  // Only now that the model compiled for the device: a run that cannot start leaves no files.
-  mkdirSync(outDir, { recursive: true });
-  if (resumed) keepMetricsUpTo(metricsPath, resumed.meta!.step);
-  else writeFileSync(metricsPath, '');
+  try {
+    return await trainLoaded({ req, ctx, o, run, backend, data, roles, L, shapes, model, source, samplable });
+  } finally {
+    backend.dispose();
+    if (!ctx.device) device?.destroy();
+  }
+}
+type LoadedModel = ReturnType<typeof loadModel>['model'];
+
+interface Loaded {
+  req: TrainRequest;
+  ctx: TrainContext;
+  o: Omit<TrainRequest, 'file' | 'steps' | 'sets' | 'out' | 'resumeDir' | 'resumed' | 'initFrom' | 'force'>;
+  run: RunDir;
+  backend: TrainBackend;
+  data: DataSource;
+  roles: InputSpec[];
+  L: number;
+  shapes: Map<string, number[]>;
+  model: LoadedModel;
+  source: string;
+  samplable: boolean;
+}
+
+/** The loop of a run whose model, data, backend and directory are ready. */
+async function trainLoaded(p: Loaded): Promise<TrainOutcome> {
+  const { req, ctx, o, run, backend, data, L, model } = p;
+  const { file, steps, resumed } = req;
+  const log = (text: string) => {
+    if (!ctx.quiet) process.stderr.write(text);
+  };
   const opts: TrainOptions = {
     steps,
     batch: o.batch,
@@ -272,9 +323,9 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     evalEvery: o.evalEvery,
     evalBatches: o.evalBatches,
   };
-  const params = [...shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+  const params = [...p.shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   log(
-    `training ${model.name} (${fmtInt(params)} parameters) on ${o.data}: ${steps} steps of ${o.batch}x${L} tokens${o.accum > 1 ? ` x${o.accum}` : ''}, ${backend.name} backend -> ${outDir}\n`,
+    `training ${model.name} (${fmtInt(params)} parameters) on ${o.data}: ${steps} steps of ${o.batch}x${L} tokens${o.accum > 1 ? ` x${o.accum}` : ''}, ${backend.name} backend -> ${run.dir}\n`,
   );
   const ideal = data.idealLoss?.(L);
   if (ideal !== undefined) log(`the task's ideal loss is ${ideal.toFixed(3)}\n`);
@@ -283,63 +334,80 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     ? onInterrupt('interrupted: saving a checkpoint after this step (Ctrl-C again to quit at once)', 'interrupted again: exiting now (the last checkpoint is intact)')
     : NO_INTERRUPT;
   const progress = ctx.quiet ? null : new Progress(steps);
-  const history: { train: [number, number][]; val: [number, number][] } = readHistory(metricsPath);
+  const history = run.history;
   let lastStep: StepMetrics | undefined;
   let firstStep: StepMetrics | undefined;
-  let diverged = false;
+  let diverged: { step: number; why: string } | undefined;
   const meta = (step: number, rng: RngState, elapsedS: number): CheckpointMeta => ({
     step,
     elapsedS,
     rng,
     tokenizer: data.tokenizer.toJSON(),
     modelFile: file,
-    modelSource: source,
-    sets: Object.fromEntries(sets),
+    modelSource: p.source,
+    sets: Object.fromEntries(req.sets),
     data: o.data,
     options: { ...o },
   });
   try {
-    const result = await trainLoop(backend, data, roles, opts, {
+    const result = await trainLoop(backend, data, p.roles, opts, {
       onStep(m) {
         lastStep = m;
         firstStep ??= m;
         ctx.onStep?.(m);
-        if (!Number.isFinite(m.loss)) diverged = true;
-        appendFileSync(metricsPath, JSON.stringify(m) + '\n');
+        if (!Number.isFinite(m.loss)) diverged ??= { step: m.step, why: `the loss is ${m.loss}` };
+        run.appendMetrics(m);
         history.train.push([m.step, m.loss]);
         const eta = ((steps - m.step) * o.batch * L * o.accum) / Math.max(1e-9, m.tokens_per_s);
         progress?.update(m.step, `loss ${m.loss.toFixed(4)} | ${m.tokens_per_s.toFixed(0)} tok/s`, eta);
       },
       onEval(m) {
         ctx.onEval?.(m);
-        appendFileSync(metricsPath, JSON.stringify(m) + '\n');
+        if (!Number.isFinite(m.val_loss)) diverged ??= { step: m.step, why: `the validation loss is ${m.val_loss}` };
+        run.appendMetrics(m);
         history.val.push([m.step, m.val_loss]);
         progress?.log(`step ${m.step}: validation loss ${m.val_loss.toFixed(4)}`);
       },
-      stopRequested: () => interrupt.requested() || diverged || Boolean(ctx.stopRequested?.()),
+      stopRequested: () => interrupt.requested() || diverged !== undefined || Boolean(ctx.stopRequested?.()),
       async checkpoint(step, rng, elapsedS) {
-        saveCheckpoint(ckptPath, await backend.weights(), shapes, await backend.optimizerState(), meta(step, rng, elapsedS));
-        writeLossPlot(join(outDir, 'loss.svg'), `${model.name} on ${o.data}`, history, ideal);
+        run.begin();
+        if (diverged) return; // the last good checkpoint stays
+        const weights = await backend.weights();
+        const state = await backend.optimizerState();
+        // A finite loss does not mean finite weights: this step's update may have overflowed.
+        const bad = firstNonFinite(weights) ?? firstNonFinite(state.m, 'the optimizer moment of ') ?? firstNonFinite(state.v, 'the optimizer moment of ');
+        if (bad) {
+          diverged = { step, why: `${bad} is not finite after the update` };
+          return;
+        }
+        run.saveCheckpoint(weights, p.shapes, state, meta(step, rng, elapsedS));
+        run.savePlot(`${model.name} on ${o.data}`, history, ideal);
       },
     }, resumed ? { step: resumed.meta!.step, rng: resumed.meta!.rng as RngState, elapsedS: resumed.meta!.elapsedS } : undefined);
     progress?.done();
     const val = history.val.at(-1)?.[1];
     const runRate = lastStep && firstStep ? averageRate(firstStep, lastStep, o.batch * L * o.accum) : undefined;
+    const saved = run.checkpointStep !== undefined;
     log(
-      `${diverged ? 'diverged (the loss is not a number)' : result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${runRate?.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
-        `  ${ckptPath}\n  ${metricsPath}\n  ${join(outDir, 'loss.svg')}\n` +
-        (result.stopped && !diverged
-          ? `  continue with: arch train ${file} --resume ${outDir} --steps ${steps}\n`
-          : samplable
-            ? `  sample with: arch sample ${file} --weights ${ckptPath}\n`
-            : ''),
+      `${diverged ? `diverged at step ${diverged.step} (${diverged.why}), stopped` : result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${runRate?.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
+        (saved ? `  ${run.checkpointPath}${diverged ? ` (kept from step ${run.checkpointStep}, before the divergence)` : ''}\n` : '') +
+        `  ${run.metricsPath}\n` +
+        (saved ? `  ${run.plotPath}\n` : '') +
+        (diverged
+          ? `  hint: start over (--force) with a lower --lr (this run: ${o.lr}, try ${o.lr / 10})${o.gradClip > 0 ? '' : ' and --grad-clip 1 (off in this run)'}, or a longer --warmup\n`
+          : result.stopped
+            ? `  continue with: arch train ${file} --resume ${run.dir} --steps ${steps}\n`
+            : p.samplable
+              ? `  sample with: arch sample ${file} --weights ${run.checkpointPath}\n`
+              : ''),
     );
     const finite = (xs: [number, number][]) => xs.map((x) => x[1]).filter(Number.isFinite);
     return {
       step: result.step,
       stopped: result.stopped && !diverged,
-      diverged,
-      outDir,
+      diverged: diverged !== undefined,
+      divergedAt: diverged?.step,
+      outDir: run.dir,
       model: model.name,
       params,
       flopsPerToken: modelStats(model).flopsPerToken,
@@ -353,35 +421,11 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     };
   } finally {
     interrupt.dispose();
-    backend.dispose();
-    if (!ctx.device) device?.destroy();
   }
 }
 
-/** On resume, metrics past the checkpoint's step belong to a future that did not happen. */
-function keepMetricsUpTo(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8').split('\n').filter((l) => {
-    if (!l.trim()) return false;
-    try {
-      return JSON.parse(l).step <= step;
-    } catch {
-      return false;
-    }
-  });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, kept.map((l) => l + '\n').join(''));
-  renameSync(tmp, path);
-}
-
-function readHistory(path: string): { train: [number, number][]; val: [number, number][] } {
-  const h = { train: [] as [number, number][], val: [] as [number, number][] };
-  if (!existsSync(path)) return h;
-  for (const l of readFileSync(path, 'utf8').split('\n')) {
-    if (!l.trim()) continue;
-    const m = JSON.parse(l);
-    if ('val_loss' in m) h.val.push([m.step, m.val_loss]);
-    else if ('loss' in m) h.train.push([m.step, m.loss]);
-  }
-  return h;
+/** The first tensor holding a NaN or an infinity, named, or undefined when all are finite. */
+function firstNonFinite(tensors: Weights, prefix = ''): string | undefined {
+  for (const [name, t] of tensors) for (let i = 0; i < t.length; i++) if (!Number.isFinite(t[i]!)) return `${prefix}${name}[${i}]`;
+  return undefined;
 }

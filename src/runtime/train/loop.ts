@@ -112,32 +112,51 @@ export async function trainLoop(backend: TrainBackend, data: DataSource, inputs:
     const tps = rate.add(now, p.tokens);
     hooks.onStep({ step: p.step, loss: r.loss, lr: p.lr, tokens_per_s: tps, elapsed_s: (now - started) / 1000, grad_norm: r.gradNorm });
   };
-  while (step < o.steps) {
-    step++;
-    const micro: Feeds[] = [];
-    let tokens = 0;
-    for (let i = 0; i < o.accum; i++) {
-      const b = data.trainBatch(rng, o.batch, o.length);
-      micro.push(feedsFor(inputs, b, dropoutSeed(o.seed, step, i)));
-      tokens += b.batch * b.length;
-    }
-    const lr = learningRate(step, o.schedule);
-    const result = backend.step(micro, { lr, step, gradClip: o.gradClip, adamw: o.adamw }); // submitted
-    await report(); // the previous step
-    pending = { step, lr, tokens, result };
-    const last = step === o.steps;
-    const evaluateNow = (o.evalEvery > 0 && step % o.evalEvery === 0) || last;
-    // Let signal handlers (Ctrl-C) run: a CPU backend's step never yields on its own.
-    await new Promise((r) => setImmediate(r));
-    const stop = hooks.stopRequested();
-    if (evaluateNow || stop) await report();
-    if (evaluateNow) hooks.onEval({ step, val_loss: await evaluate(backend, data, inputs, o) });
-    if (stop) {
-      await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
-      return { step, stopped: true };
-    }
-    if (evaluateNow) await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
+  let submitted: Promise<StepResult> | undefined; // the last step handed to the backend
+  try {
+    return await steps();
+  } catch (e) {
+    // A step still in flight is let finish before the error goes up: the caller disposes the
+    // backend next, and its buffers must not go while the device still uses them.
+    await submitted?.catch(() => {});
+    throw e;
   }
-  await report();
-  return { step, stopped: false };
+
+  async function steps(): Promise<{ step: number; stopped: boolean }> {
+    while (step < o.steps) {
+      step++;
+      const micro: Feeds[] = [];
+      let tokens = 0;
+      for (let i = 0; i < o.accum; i++) {
+        const b = data.trainBatch(rng, o.batch, o.length);
+        micro.push(feedsFor(inputs, b, dropoutSeed(o.seed, step, i)));
+        tokens += b.batch * b.length;
+      }
+      const lr = learningRate(step, o.schedule);
+      const result = backend.step(micro, { lr, step, gradClip: o.gradClip, adamw: o.adamw }); // submitted
+      // Awaited below, after other awaits: marked handled now, so that a step that fails while the
+      // loop waits on something else is this loop's error, not an unhandled rejection.
+      result.catch(() => {});
+      submitted = result;
+      await report(); // the previous step
+      pending = { step, lr, tokens, result };
+      const last = step === o.steps;
+      const evaluateNow = (o.evalEvery > 0 && step % o.evalEvery === 0) || last;
+      // Let signal handlers (Ctrl-C) run: a CPU backend's step never yields on its own.
+      await new Promise((r) => setImmediate(r));
+      let stop = hooks.stopRequested();
+      if (evaluateNow || stop) await report();
+      if (evaluateNow) {
+        hooks.onEval({ step, val_loss: await evaluate(backend, data, inputs, o) });
+        stop ||= hooks.stopRequested(); // what the step's loss or validation showed (a divergence)
+      }
+      if (stop) {
+        await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
+        return { step, stopped: true };
+      }
+      if (evaluateNow) await hooks.checkpoint(step, rng.state(), (performance.now() - started) / 1000);
+    }
+    await report();
+    return { step, stopped: false };
+  }
 }

@@ -46,7 +46,7 @@ export function fitCheckpoint(ckpt: LoadedCheckpoint, params: ParamShape[], mode
   const wanted = new Set(params.map((p) => p.name));
   const extra = [...tensors].filter(([k]) => !wanted.has(k) && !k.startsWith('__'));
   const lines = [
-    ...wrong.map(({ p, shape }) => `${p.name}: the model needs ${fmt(p.shape)}, the file has ${fmt(shape)}`),
+    ...wrong.map(({ p, shape }) => `${p.name}: the model needs ${fmt(p.shape)}, the file has ${fmt(shape)}${transposed(p.shape, shape) ? ' (transposed)' : ''}`),
     ...missing.map((p) => `missing ${p.name} ${fmt(p.shape)}`),
     ...extra.map(([k, t]) => `unexpected ${k} ${fmt(t.shape)} (the model has no such parameter)`),
   ];
@@ -65,6 +65,8 @@ export function fitCheckpoint(ckpt: LoadedCheckpoint, params: ParamShape[], mode
 }
 
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+/** The same sizes in another order: a layout mistake, which says nothing about the dims. */
+const transposed = (want: number[], got: number[]): boolean => !sameShape(want, got) && sameShape([...want].sort(), [...got].sort());
 const fmt = (s: number[]): string => `[${s.join(', ')}]`;
 const pairs = (xs: [string, string | number][]): string => xs.map(([k, v]) => `${k}=${v}`).join(', ');
 
@@ -87,7 +89,7 @@ function explainDims(meta: CheckpointMeta | null, model: ModelSettings | undefin
   const inFile = new Map<string, Set<number>>();
   const inModel = new Map<string, number>();
   for (const { p, shape } of wrong) {
-    if (!p.axes || shape.length !== p.shape.length) continue;
+    if (!p.axes || shape.length !== p.shape.length || transposed(p.shape, shape)) continue;
     p.shape.forEach((n, i) => {
       if (shape[i] === n) return;
       const letter = p.axes![i]!.replace(/_\d+$/, '');

@@ -108,6 +108,7 @@ describe('a bad checkpoint through the CLI: exit 1, blamed on the checkpoint by 
     ['a tokenizer with duplicate entries', () => sample(edited('tok-dup', (_, md) => (md.tokenizer = '{"kind":"char","chars":["a","a"]}'))), 1, 'metadata "tokenizer" is not a tokenizer arch can rebuild: tokenizer vocabulary has duplicate entries'],
     // today: exit 2, a data error
     ['a tokenizer of an unknown kind', () => sample(edited('tok-kind', (_, md) => (md.tokenizer = '{"kind":"bogus"}'))), 1, 'metadata "tokenizer" is not a tokenizer arch can rebuild: not a saved tokenizer'],
+    ['a tokenizer larger than the model\'s vocabulary', () => sample(edited('tok-big', (_, md) => (md.tokenizer = JSON.stringify({ kind: 'char', chars: [...'abcdefghijklm'] })))), 1, 'its tokenizer has 13 tokens, more than the model\'s 12'],
     ['a task arch does not have', () => sample(edited('task', (_, md) => (md.data = 'task:nonesuch'))), 1, 'metadata "data" names a task arch does not have: no task named "nonesuch"'],
     ['a negative step', () => sample(edited('step', (_, md) => (md.step = '-3'))), 1, 'metadata "step" is "-3", not a whole number of steps'],
     // today: exit 0, answers of NaN weights

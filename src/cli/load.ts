@@ -25,10 +25,19 @@ export function useColor(): boolean {
   return Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
 }
 
+export interface LoadOptions {
+  quietWarnings?: boolean;
+  /** The source to compile under `file`'s name instead of the file's text (a resumed run's own). */
+  source?: string;
+  /** Called when the model does not compile, before anything is printed: may throw its own error. */
+  onFailure?: (result: CompileResult, source: string) => void;
+}
+
 /** Compiles `file`; prints the diagnostics to stderr; throws ModelError (exit 1) on errors. */
-export function loadModel(file: string, sets: Map<string, string>, opts: { quietWarnings?: boolean } = {}): { model: CheckedModel; result: CompileResult } {
-  const source = readModelFile(file);
+export function loadModel(file: string, sets: Map<string, string>, opts: LoadOptions = {}): { model: CheckedModel; result: CompileResult } {
+  const source = opts.source ?? readModelFile(file);
   const result = compileSource(file, source, sets);
+  if (!result.model) opts.onFailure?.(result, source);
   const shown = opts.quietWarnings ? result.diagnostics.filter((d) => d.severity === 'error') : result.diagnostics;
   if (shown.length) process.stderr.write(renderDiagnostics(shown, { sources: result.sources, color: useColor() }) + '\n');
   if (!result.model) {

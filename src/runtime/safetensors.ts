@@ -49,13 +49,52 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 // Reading
 
 export function readSafetensors(file: string): StFile {
-  let bytes: Uint8Array;
+  return parseSafetensors(readRegularFile(file), file);
+}
+
+/** Node's own limit on one read, and the most a checkpoint may be (larger ones ship in shards). */
+const MAX_FILE_BYTES = 2 ** 31 - 1;
+/** The safetensors format's own bound on the JSON header (the reference reader refuses more). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * The whole of a regular file, at most MAX_FILE_BYTES. Opened without blocking and checked with
+ * fstat before any byte is read, so a FIFO cannot hang the reader and /dev/zero cannot feed it
+ * without end; the bytes read are the size fstat gave, whatever the file does meanwhile.
+ */
+function readRegularFile(file: string): Uint8Array {
+  let fd: number;
   try {
-    bytes = fs.readFileSync(file);
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (err) {
     throw readFailure(file, err);
   }
-  return parseSafetensors(bytes, file);
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw readFailure(file, { code: 'EISDIR' });
+    if (!st.isFile()) throw new CheckpointError(file, `is ${kindOf(st)}, not a regular file`, 'pass the path of the .safetensors file itself');
+    if (st.size > MAX_FILE_BYTES) throw readFailure(file, { code: 'ERR_FS_FILE_TOO_LARGE' });
+    const bytes = new Uint8Array(st.size);
+    let got = 0;
+    while (got < bytes.length) {
+      const n = fs.readSync(fd, bytes, got, bytes.length - got, got);
+      if (n === 0) break; // the file shrank since fstat: parse what is there, which reports the cut
+      got += n;
+    }
+    return bytes.subarray(0, got);
+  } catch (err) {
+    throw err instanceof CheckpointError ? err : readFailure(file, err);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function kindOf(st: fs.Stats): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'a special file';
 }
 
 /** Parses a safetensors image. Aligned F32/I32 tensors are views that share memory with `bytes`. */
@@ -70,6 +109,7 @@ export function parseSafetensors(bytes: Uint8Array, where = '<memory>'): StFile 
   if (headerLen > BigInt(bytes.length - 8)) {
     fail(`header length ${headerLen} is larger than the ${bytes.length - 8} bytes after it`);
   }
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen} is over the format's limit of ${MAX_HEADER_BYTES} bytes`);
   const dataStart = 8 + Number(headerLen);
   const data = bytes.subarray(dataStart);
 

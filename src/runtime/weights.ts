@@ -2,75 +2,38 @@
 // parameter path (stream.3.causal_attention.q.w); GPT-2 checkpoints in Hugging Face's names and
 // layouts (h.3.attn.c_attn.weight, ...) are recognised and mapped, so real GPT-2 weights load.
 import type { Graph } from '../ir/index.js';
-import { CheckpointError, readSafetensors, type StTensor } from './safetensors.js';
+import { CheckpointError } from './safetensors.js';
 
 export type Weights = Map<string, Float32Array>;
 
 export interface ParamShape {
   name: string;
   shape: number[];
+  /** Each axis's name in the IR (D, K, D_1 for a second D axis): what a mismatch is explained by. */
+  axes?: string[];
 }
 
 export function paramShapes(graph: Graph): ParamShape[] {
-  return [...graph.params].map(([name, id]) => ({
-    name,
-    shape: graph.nodes[id]!.type.axes.map((a) => {
+  return [...graph.params].map(([name, id]) => {
+    const axes = graph.nodes[id]!.type.axes;
+    const shape = axes.map((a) => {
       if (typeof a.size !== 'number') throw new Error(`parameter ${name} has a runtime size ${a.size}`);
       return a.size;
-    }),
-  }));
+    });
+    return { name, shape, axes: axes.map((a) => a.name) };
+  });
 }
 
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
-const fmt = (s: number[]): string => `[${s.join(', ')}]`;
-
-/** Loads weights for `params` from a safetensors file, in arch's names or GPT-2's. */
-export function loadWeights(file: string, params: ParamShape[]): { weights: Weights; format: 'arch' | 'gpt2'; metadata: Record<string, string> } {
-  const st = readSafetensors(file);
-  const gpt2 = isGpt2Checkpoint(st.tensors);
-  const tensors = gpt2 ? fromGpt2Names(st.tensors, params, file) : st.tensors;
-  return { weights: matchParams(tensors, params, file, gpt2 ? 'GPT-2' : 'arch'), format: gpt2 ? 'gpt2' : 'arch', metadata: st.metadata };
-}
-
-/** Every parameter present with its shape, nothing unexpected: otherwise one error listing each mismatch. */
-export function matchParams(tensors: Map<string, StTensor | { shape: number[]; data: Float32Array | Int32Array }>, params: ParamShape[], file: string, naming: string): Weights {
-  const problems: string[] = [];
-  const out: Weights = new Map();
-  const wanted = new Set(params.map((p) => p.name));
-  for (const p of params) {
-    const t = tensors.get(p.name);
-    if (!t) {
-      problems.push(`missing ${p.name} ${fmt(p.shape)}`);
-      continue;
-    }
-    if (t.shape.length !== p.shape.length || t.shape.some((n, i) => n !== p.shape[i])) {
-      problems.push(`${p.name}: the model needs ${fmt(p.shape)}, the file has ${fmt(t.shape)}`);
-      continue;
-    }
-    if (!(t.data instanceof Float32Array)) {
-      problems.push(`${p.name}: integer data where the model needs floats`);
-      continue;
-    }
-    out.set(p.name, t.data);
-  }
-  // Optimizer state rides along in training checkpoints; it is not a parameter.
-  for (const name of tensors.keys()) if (!wanted.has(name) && !name.startsWith('__') && !name.startsWith('optimizer.')) problems.push(`unexpected ${name} ${fmt(tensors.get(name)!.shape)} (the model has no such parameter)`);
-  if (problems.length) {
-    const shown = problems.slice(0, 20);
-    if (problems.length > 20) shown.push(`... and ${problems.length - 20} more`);
-    throw new CheckpointError(
-      file,
-      `the checkpoint (${naming} names) does not match the model: ${problems.length} mismatch${problems.length === 1 ? '' : 'es'}:\n    ${shown.join('\n    ')}`,
-      'check that the model file and its --set values (dims, variants) are the ones the checkpoint was trained with',
-    );
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- GPT-2 (Hugging Face) names
 
-/** Buffers that GPT-2 files carry but that are not parameters. */
+/** Buffers that GPT-2 files carry but that are not parameters (the causal mask, the mask value). */
 const GPT2_BUFFERS = /\.attn\.(masked_)?bias$/;
+
+export function isGpt2Buffer(name: string): boolean {
+  return GPT2_BUFFERS.test(name);
+}
 
 export function isGpt2Checkpoint(tensors: Map<string, unknown>): boolean {
   for (const k of tensors.keys()) if (/^(transformer\.)?(wte\.weight|h\.\d+\.attn\.c_attn\.weight)$/.test(k)) return true;
@@ -111,7 +74,7 @@ function shapeOf(params: ParamShape[], name: string): number[] | undefined {
 }
 
 /** Maps a GPT-2 checkpoint onto models/gpt2.arch's parameters (Conv1D layout: y = x W + b). */
-export function fromGpt2Names(tensors: Map<string, StTensor>, params: ParamShape[], file: string): Map<string, { shape: number[]; data: Float32Array }> {
+export function fromGpt2Names(tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, params: ParamShape[], file: string): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   const put = (name: string, shape: number[], data: Float32Array | Int32Array) => {
     if (!(data instanceof Float32Array)) throw new CheckpointError(file, `${name} holds integers`, 'a GPT-2 checkpoint holds float weights');
@@ -124,7 +87,7 @@ export function fromGpt2Names(tensors: Map<string, StTensor>, params: ParamShape
       put(GPT2_TOP[name]!, t.shape, t.data);
       continue;
     }
-    if (name === 'lm_head.weight') {
+    if (name === 'lm_head.weight' && t.shape.length === 2) {
       // [V, D] in the file; the untied head is `project`: w_IO = [D, V].
       const [v, d] = t.shape as [number, number];
       put('logits.w', [d, v], transpose(t.data as Float32Array, v, d));
@@ -149,7 +112,9 @@ export function fromGpt2Names(tensors: Map<string, StTensor>, params: ParamShape
       const kw = numel(k.slice(1));
       const rows = rest.endsWith('weight') ? t.shape[0]! : 1;
       const cols = t.shape[t.shape.length - 1]!;
-      if (cols !== qw + 2 * kw) {
+      // Conv1D's layout: weight [D, q|k|v], bias [q|k|v]; anything else is left to be reported.
+      const laidOut = rest.endsWith('weight') ? t.shape.length === 2 && rows === q[0] : t.shape.length === 1;
+      if (!laidOut || cols !== qw + 2 * kw) {
         put(name, t.shape, t.data);
         continue;
       }
@@ -163,7 +128,10 @@ export function fromGpt2Names(tensors: Map<string, StTensor>, params: ParamShape
     const mapped = gpt2LayerTable(prefix, (n) => shapeOf(params, n) !== undefined)[rest!];
     if (mapped) {
       const target = prefix + mapped;
-      put(target, shapeOf(params, target) && numel(shapeOf(params, target)!) === numel(t.shape) ? shapeOf(params, target)! : t.shape, t.data);
+      const want = shapeOf(params, target);
+      // The file's shape must be the parameter's in GPT-2's layout, not merely as many numbers:
+      // a transposed [F, D] for c_fc's [D, F] is a different matrix.
+      put(target, want && sameShape(gpt2Layout(rest!, want), t.shape) ? want : t.shape, t.data);
     } else put(name, t.shape, t.data);
   }
   return out;
@@ -205,6 +173,15 @@ export function toGpt2Names(weights: Weights, params: ParamShape[]): Map<string,
   }
   return out;
 }
+
+/** A parameter's shape as GPT-2's Conv1D files hold it: weights [in, out], biases and gains flat. */
+function gpt2Layout(hfName: string, shape: number[]): number[] {
+  if (hfName.endsWith('c_proj.weight')) return [numel(shape.slice(0, -1)), shape.at(-1)!];
+  if (shape.length <= 2) return shape;
+  return hfName.endsWith('weight') ? [shape[0]!, numel(shape.slice(1))] : [numel(shape)];
+}
+
+export const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((n, i) => n === b[i]);
 
 function columns(data: Float32Array, rows: number, cols: number, from: number, width: number): Float32Array {
   const out = new Float32Array(rows * width);

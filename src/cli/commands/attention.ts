@@ -2,14 +2,12 @@
 // a grid of heatmaps (rows: layers, columns: heads) with the prompt's tokens on the axes.
 import { dirname, resolve } from 'node:path';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
-import { loadModel } from '../load.js';
+import { checkpointTokenizer, modelWithCheckpoint } from '../checkpoint-model.js';
 import { checkOutFile, makeDir, writeAtomic } from '../out-path.js';
-import { buildGraph, tokenInput } from '../pipeline.js';
+import { tokenInput } from '../pipeline.js';
 import { interpret, prune, type Value } from '../../ir/index.js';
 import { ATTENTION_PREFIX } from '../../compiler/lower.js';
-import { tokenizerFromJSON, Gpt2Tokenizer, type Tokenizer } from '../../runtime/data/index.js';
-import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
-import { matchParams, isGpt2Checkpoint, fromGpt2Names, paramShapes } from '../../runtime/weights.js';
+import type { Tokenizer } from '../../runtime/data/index.js';
 import { heatmapGrid, type AttentionMap } from '../../runtime/report/heatmap.js';
 
 export const attentionCommand: CommandSpec = {
@@ -84,18 +82,12 @@ export interface AttentionRequest {
 
 /** The forward pass on the interpreter with every softmax's weights as outputs. */
 export function attentionMaps(req: AttentionRequest): { tokens: string[]; ids: number[]; layers: HeadMaps['layers']; model: string } {
-  const ckpt = loadCheckpoint(req.weights);
-  const sets = new Map([...Object.entries(ckpt.meta?.sets ?? {}), ...(req.sets ?? [])]);
-  const { model } = loadModel(req.file, sets, { quietWarnings: true });
-  const built = buildGraph(model, { attentionMaps: true });
+  const { ckpt, model, built, fitted } = modelWithCheckpoint(req.file, req.weights, req.sets ?? new Map(), { attentionMaps: true });
+  const weights = fitted.weights;
   const t = tokenInput(built.lowered, req.file);
   const names = [...built.graph.outputs.keys()].filter((k) => k.startsWith(ATTENTION_PREFIX));
   if (!names.length) throw new UsageError(`${req.file} has no softmax, so there is no attention to draw`);
-  const shapes = paramShapes(built.graph);
-  const raw = new Map([...ckpt.weights].map(([k, v]) => [k, { dtype: 'F32', shape: v.shape, data: v.data }]));
-  const gpt2 = isGpt2Checkpoint(raw);
-  const weights = matchParams(gpt2 ? fromGpt2Names(raw, shapes, req.weights) : raw, shapes, req.weights, gpt2 ? 'GPT-2' : 'arch');
-  const tokenizer: Tokenizer | undefined = ckpt.meta?.tokenizer ? tokenizerFromJSON(ckpt.meta.tokenizer) : t.classes === 50257 ? new Gpt2Tokenizer() : undefined;
+  const tokenizer: Tokenizer | undefined = checkpointTokenizer(ckpt, t.classes);
 
   let ids: number[];
   if (req.promptTokens) {

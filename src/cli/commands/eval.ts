@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
-import { loadModel } from '../load.js';
-import { buildGraph, tokenFeeds, tokenInput } from '../pipeline.js';
+import { modelWithCheckpoint } from '../checkpoint-model.js';
+import { tokenFeeds, tokenInput } from '../pipeline.js';
 import { interpret, prune } from '../../ir/index.js';
 import { compileGraph } from '../../runtime/executor.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
-import { loadWeights, paramShapes } from '../../runtime/weights.js';
 
 /** Reads T.json: rows of token ids, each of length seq+1, all the same length. */
 export function readTokenRows(path: string, vocab: number, maxLength: number | undefined): number[][] {
@@ -46,7 +45,7 @@ export const evalCommand: CommandSpec = {
   },
   help: [
     SET_HELP,
-    ['--weights W', 'a safetensors checkpoint: arch\'s own, or GPT-2\'s (Hugging Face names)'],
+    ['--weights W', 'a safetensors checkpoint: arch\'s own (its --set values come with it), or GPT-2\'s (Hugging Face names)'],
     ['--tokens T', 'a JSON array of rows of token ids; each row is seq+1 long (inputs row[:-1], targets row[1:])'],
     BACKEND_HELP,
     ['--json', 'print {"loss": <number>}'],
@@ -57,11 +56,11 @@ export const evalCommand: CommandSpec = {
     if (!args.values.weights) throw new UsageError('--weights is required: a safetensors checkpoint');
     if (!args.values.tokens) throw new UsageError('--tokens is required: a JSON array of rows of token ids');
     const backend = parseBackend(args.values.backend);
-    const { model } = loadModel(file, args.sets, { quietWarnings: true });
-    const built = buildGraph(model);
+    // The checkpoint's --set values come with it, as in arch sample.
+    const { built, fitted } = modelWithCheckpoint(file, String(args.values.weights), args.sets);
+    const weights = fitted.weights;
     const t = tokenInput(built.lowered, file);
     const rows = readTokenRows(String(args.values.tokens), t.classes, t.maxLength);
-    const { weights } = loadWeights(String(args.values.weights), paramShapes(built.graph));
     const feeds = tokenFeeds(built.lowered, file, rows);
     const graph = prune(built.graph, ['loss']);
     let loss: number;

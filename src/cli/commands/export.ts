@@ -4,13 +4,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
-import { loadModel } from '../load.js';
+import { modelWithCheckpoint } from '../checkpoint-model.js';
 import { checkOut, writeFileAtomic, writeFolderAtomic } from '../atomic-out.js';
 import { lower } from '../../compiler/lower.js';
 import type { CheckedModel } from '../../compiler/graph.js';
-import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
 import { writeSafetensors } from '../../runtime/safetensors.js';
-import { fromGpt2Names, isGpt2Checkpoint, matchParams, paramShapes, toGpt2Names, type ParamShape } from '../../runtime/weights.js';
+import { paramShapes, toGpt2Names, type ParamShape } from '../../runtime/weights.js';
 import { ExportError } from '../../export/error.js';
 import { forwardOutputs, toOnnx } from '../../export/onnx.js';
 import { encodeOnnx, MAX_ONNX_BYTES, IR_VERSION, OPSET } from '../../export/onnx-proto.js';
@@ -62,15 +61,12 @@ function required(args: ParsedArgs, name: string, what: string): string {
 }
 
 function prepare(args: ParsedArgs, file: string, weightsPath: string): Prepared {
-  const ckpt = loadCheckpoint(weightsPath);
+  // The same whole-checkpoint check as sample and eval: the checkpoint's --set values under the
+  // user's, its names (arch's or GPT-2's) and shapes against the model.
+  const { ckpt, model, fitted } = modelWithCheckpoint(file, weightsPath, args.sets);
   const sets = { ...(ckpt.meta?.sets ?? {}), ...Object.fromEntries(args.sets) };
-  const { model } = loadModel(file, new Map(Object.entries(sets)), { quietWarnings: true });
-  const graph = lower(model, { training: false }).graph;
-  const shapes = paramShapes(graph);
-  const raw = new Map([...ckpt.weights].map(([k, v]) => [k, { dtype: 'F32', shape: v.shape, data: v.data }]));
-  const gpt2 = isGpt2Checkpoint(raw);
-  const weights = matchParams(gpt2 ? fromGpt2Names(raw, shapes, weightsPath) : raw, shapes, weightsPath, gpt2 ? 'GPT-2' : 'arch');
-  return { file, model, sets, shapes, weights, weightsPath, tokenizer: (ckpt.meta?.tokenizer ?? null) as TokenizerLike };
+  const shapes = paramShapes(lower(model, { training: false }).graph);
+  return { file, model, sets, shapes, weights: fitted.weights, weightsPath, tokenizer: (ckpt.meta?.tokenizer ?? null) as TokenizerLike };
 }
 
 async function runExport(args: ParsedArgs): Promise<number> {

@@ -1,13 +1,11 @@
 import { SET_HELP, UsageError, numberOption, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
-import { loadModel } from '../load.js';
+import { checkpointTokenizer, modelWithCheckpoint } from '../checkpoint-model.js';
 import { buildGraph, tokenInput } from '../pipeline.js';
 import { interpret, prune } from '../../ir/index.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
 import { cachedDecoder, fullDecoder } from '../../runtime/sample/decoders.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
-import { Rng, tokenizerFromJSON, Gpt2Tokenizer, taskFromSpec, isTaskSpec, type Tokenizer } from '../../runtime/data/index.js';
-import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
-import { matchParams, isGpt2Checkpoint, fromGpt2Names, paramShapes } from '../../runtime/weights.js';
+import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../../runtime/data/index.js';
 import { generate, type LogitsSource } from '../../runtime/sample/generate.js';
 import type { Graph } from '../../ir/index.js';
 import type { CheckedModel } from '../../compiler/graph.js';
@@ -79,19 +77,12 @@ interface Prepared {
 function prepare(args: ParsedArgs): Prepared {
   const file = oneFile(args, sampleCommand);
   if (!args.values.weights) throw new UsageError('--weights is required: a checkpoint from arch train, or a safetensors weights file');
-  const ckpt = loadCheckpoint(String(args.values.weights));
-  const sets = new Map([...Object.entries(ckpt.meta?.sets ?? {}), ...args.sets]);
-  const { model } = loadModel(file, sets, { quietWarnings: true });
-  const built = buildGraph(model);
+  const { ckpt, model, built, fitted } = modelWithCheckpoint(file, String(args.values.weights), args.sets);
   if (!built.graph.outputs.has('logits')) throw new UsageError(`${file} has no logits_* tensor to sample from`);
   const t = tokenInput(built.lowered, file);
-  const shapes = paramShapes(built.graph);
-  const raw = new Map([...ckpt.weights].map(([k, v]) => [k, { dtype: 'F32', shape: v.shape, data: v.data }]));
-  const gpt2 = isGpt2Checkpoint(raw);
-  const weights = matchParams(gpt2 ? fromGpt2Names(raw, shapes, String(args.values.weights)) : raw, shapes, String(args.values.weights), gpt2 ? 'GPT-2' : 'arch');
-  const tokenizer = ckpt.meta?.tokenizer ? tokenizerFromJSON(ckpt.meta.tokenizer) : t.classes === 50257 ? new Gpt2Tokenizer() : undefined;
+  const tokenizer = checkpointTokenizer(ckpt, t.classes);
   const taskSpec = ckpt.meta?.data && isTaskSpec(ckpt.meta.data) ? ckpt.meta.data : undefined;
-  return { file, model, built, t, weights, tokenizer, taskSpec, L: t.maxLength ?? 1 << 20 };
+  return { file, model, built, t, weights: fitted.weights, tokenizer, taskSpec, L: t.maxLength ?? 1 << 20 };
 }
 
 /** Where next-token logits come from: the interpreter, or WebGPU with (default) or without a KV cache. */

@@ -8,7 +8,9 @@ import { fmtDuration, Progress } from '../progress.js';
 import { compileSource } from '../../compiler/compile.js';
 import { initParams } from '../../ir/index.js';
 import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../../runtime/data/index.js';
-import { loadWeights, paramShapes } from '../../runtime/weights.js';
+import { paramShapes } from '../../runtime/weights.js';
+import { fitCheckpoint, loadWeights } from '../../runtime/checkpoint-fit.js';
+import { compileForCheckpoint, resumeSourceNote } from '../checkpoint-model.js';
 import { InterpreterBackend } from '../../runtime/train/interpreter-backend.js';
 import { createWebGPUBackend } from '../../runtime/train/webgpu-backend.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
@@ -206,7 +208,7 @@ async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run
   const tokenizer = resumed?.meta?.tokenizer ? tokenizerFromJSON(resumed.meta.tokenizer) : undefined;
   const data: DataSource = openData(o.data, { tokenizer: tokenizer ?? (o.tokenizer as 'char' | 'gpt2') });
   const source = resumed ? resumed.meta!.modelSource : readModelFile(file);
-  if (resumed && readModelFile(file) !== source) log(`note: ${file} has changed since the checkpoint; resuming with the model as it was then\n`);
+  if (resumed) log(resumeSourceNote(file, source) ?? '');
   const first = compileSource(file, source, sets);
   if (first.model && !resumed) {
     const letters = classLetters(first.model);
@@ -222,7 +224,8 @@ async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run
       }
     }
   }
-  const { model } = loadModel(file, sets, { quietWarnings: true });
+  // A resumed run continues the model it was trained with, whatever the file holds now.
+  const model = resumed ? compileForCheckpoint(file, resumed, new Map(), source) : loadModel(file, sets, { quietWarnings: true }).model;
   const run = (claimed.run = RunDir.claim({
     dir: req.out ?? resumeDir ?? join('runs', model.name),
     force: Boolean(req.force),
@@ -253,13 +256,9 @@ async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run
 
   const shapes = new Map(paramShapes(train.graph).map((p) => [p.name, p.shape]));
   let weights: Weights;
-  if (resumed) weights = new Map([...resumed.weights].map(([k, v]) => [k, v.data]));
-  else if (req.initFrom) weights = loadWeights(req.initFrom, paramShapes(train.graph)).weights;
+  if (resumed) weights = fitCheckpoint(resumed, paramShapes(train.graph), model, true).weights;
+  else if (req.initFrom) weights = loadWeights(req.initFrom, paramShapes(train.graph), model).weights;
   else weights = new Map(Object.entries(initParams(train.lowered.graph, {}, o.seed)).map(([k, v]) => [k, Float32Array.from(v)]));
-  if (resumed) {
-    const missing = [...shapes.keys()].filter((k) => !weights.has(k));
-    if (missing.length) throw new UsageError(`the checkpoint in ${resumeDir} lacks ${missing.slice(0, 3).join(', ')}: it belongs to another model`);
-  }
 
   let device: ArchDevice | undefined;
   let backend: TrainBackend;

@@ -2,12 +2,12 @@
 // `arch eval --weights` and `arch sample --weights` read it as it is), the optimizer's moments
 // under optimizer.m.* / optimizer.v.*, and in the metadata everything needed to resume or to
 // rebuild the model: step, data RNG state, tokenizer, the model's source and its --set values.
-import { existsSync } from 'node:fs';
-import { CheckpointError, readSafetensors, writeSafetensors, type StInput } from '../safetensors.js';
+import { CheckpointError, readSafetensors, writeSafetensors, type StInput, type StTensor } from '../safetensors.js';
+import { isGpt2Buffer, isGpt2Checkpoint, sameShape } from '../weights.js';
 import type { OptimizerState, Weights } from './backend.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseCheckpointMeta } from './checkpoint-meta.js';
 
-export const CHECKPOINT_FORMAT = 'arch-checkpoint';
-export const CHECKPOINT_VERSION = '1';
+export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION };
 const M = 'optimizer.m.';
 const V = 'optimizer.v.';
 
@@ -47,43 +47,88 @@ export function saveCheckpoint(path: string, weights: Weights, shapes: Map<strin
 }
 
 export interface LoadedCheckpoint {
+  file: string;
   weights: Map<string, { shape: number[]; data: Float32Array }>;
   optimizer: OptimizerState | null;
   meta: CheckpointMeta | null; // null: a plain weights file (not written by arch train)
 }
 
+/**
+ * Reads a checkpoint and checks everything it holds that needs no model: the file's layout
+ * (readSafetensors), every tensor's dtype and values, the optimizer's moments against the
+ * weights, and each field of arch's metadata. GPT-2's attention-mask buffers are dropped here.
+ * What is checked against a model (names, shapes, dims) is fitCheckpoint's job.
+ */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
-  if (!existsSync(path)) throw new CheckpointError(path, 'no such file', 'give the checkpoint written by `arch train` (DIR/checkpoint.safetensors), or a safetensors weights file');
   const st = readSafetensors(path);
+  const gpt2 = isGpt2Checkpoint(st.tensors);
+  const tensors = new Map([...st.tensors].filter(([k]) => !(gpt2 && isGpt2Buffer(k))));
+  checkValues(path, tensors);
   const weights = new Map<string, { shape: number[]; data: Float32Array }>();
-  const m: Weights = new Map();
-  const v: Weights = new Map();
-  for (const [k, t] of st.tensors) {
-    if (!(t.data instanceof Float32Array)) throw new CheckpointError(path, `${k} holds integers, not weights`);
-    if (k.startsWith(M)) m.set(k.slice(M.length), t.data);
-    else if (k.startsWith(V)) v.set(k.slice(V.length), t.data);
-    else weights.set(k, { shape: t.shape, data: t.data });
+  const m = new Map<string, { shape: number[]; data: Float32Array }>();
+  const v = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [k, t] of tensors) {
+    const entry = { shape: t.shape, data: t.data as Float32Array };
+    if (k.startsWith(M)) m.set(k.slice(M.length), entry);
+    else if (k.startsWith(V)) v.set(k.slice(V.length), entry);
+    else weights.set(k, entry);
   }
-  const md = st.metadata;
-  let meta: CheckpointMeta | null = null;
-  if (md.format === CHECKPOINT_FORMAT) {
-    if (md.version !== CHECKPOINT_VERSION) throw new CheckpointError(path, `checkpoint version ${md.version}; this arch reads version ${CHECKPOINT_VERSION}`, 'train again with this version of arch');
-    try {
-      meta = {
-        step: Number(md.step),
-        elapsedS: Number(md.elapsed_s ?? 0),
-        rng: JSON.parse(md.rng ?? 'null'),
-        tokenizer: JSON.parse(md.tokenizer ?? 'null'),
-        modelFile: md.model_file ?? '',
-        modelSource: md.model_source ?? '',
-        sets: JSON.parse(md.sets ?? '{}'),
-        data: md.data ?? '',
-        options: JSON.parse(md.options ?? '{}'),
-      };
-    } catch {
-      throw new CheckpointError(path, 'its metadata is not valid JSON');
+  if (m.size || v.size) checkMoments(path, weights, m, v);
+  const data = (x: typeof m): Weights => new Map([...x].map(([k, t]) => [k, t.data]));
+  return { file: path, weights, optimizer: m.size ? { m: data(m), v: data(v) } : null, meta: parseCheckpointMeta(path, st.metadata) };
+}
+
+const SHOWN = 4;
+const count = (n: number): string => n.toLocaleString('en-US');
+
+function listed(lines: string[]): string {
+  const more = lines.length > SHOWN ? [`... and ${lines.length - SHOWN} more`] : [];
+  return [...lines.slice(0, SHOWN), ...more].map((l) => `\n    ${l}`).join('');
+}
+
+/** Floats only, every one finite: a NaN weight would silently poison every output. */
+function checkValues(path: string, tensors: Map<string, StTensor>): void {
+  const ints = [...tensors].filter(([, t]) => !(t.data instanceof Float32Array)).map(([k, t]) => `${k}: ${t.dtype} integers`);
+  if (ints.length) {
+    throw new CheckpointError(path, `holds integers where weights must be floats:${listed(ints)}`, 'weights are F32, F64, F16 or BF16; convert the checkpoint to one of those');
+  }
+  const bad: string[] = [];
+  for (const [k, t] of tensors) {
+    const x = t.data as Float32Array;
+    let nan = 0;
+    let inf = 0;
+    for (let i = 0; i < x.length; i++) {
+      const e = x[i]!;
+      if (e - e !== 0) {
+        if (e !== e) nan++;
+        else inf++;
+      }
     }
-    if (!Number.isInteger(meta.step) || meta.step < 0) throw new CheckpointError(path, `its step (${md.step}) is not a whole number`);
+    if (nan || inf) bad.push(`${k}: ${describeNonFinite(nan, inf, x.length)}`);
   }
-  return { weights, optimizer: m.size ? { m, v } : null, meta };
+  if (bad.length) {
+    throw new CheckpointError(path, `holds values that are not finite numbers:${listed(bad)}`, 'the run that wrote it diverged, or the file is damaged; use an earlier checkpoint, or train again (with a lower --lr if the loss diverged)');
+  }
+}
+
+/** "3 of 1,040 values are NaN", "1 of 16 values is infinite", "2 of 9 values are NaN and 1 is infinite". */
+export function describeNonFinite(nan: number, inf: number, total: number): string {
+  const verb = (n: number) => (n === 1 ? 'is' : 'are');
+  const first = nan ? [nan, 'NaN'] as const : [inf, 'infinite'] as const;
+  const head = `${count(first[0])} of ${count(total)} values ${verb(first[0])} ${first[1]}`;
+  return nan && inf ? `${head} and ${count(inf)} ${verb(inf)} infinite` : head;
+}
+
+/** AdamW's two moments: one of each for every weight, of the weight's shape. */
+function checkMoments(path: string, weights: Map<string, { shape: number[] }>, m: Map<string, { shape: number[] }>, v: Map<string, { shape: number[] }>): void {
+  const problems: string[] = [];
+  for (const [prefix, moments] of [[M, m], [V, v]] as const) {
+    for (const [k, w] of weights) {
+      const t = moments.get(k);
+      if (!t) problems.push(`${prefix}${k} is missing (${k} has no optimizer state)`);
+      else if (!sameShape(t.shape, w.shape)) problems.push(`${prefix}${k} is [${t.shape.join(', ')}] but ${k} is [${w.shape.join(', ')}]`);
+    }
+    for (const k of moments.keys()) if (!weights.has(k)) problems.push(`${prefix}${k} belongs to no weight`);
+  }
+  if (problems.length) throw new CheckpointError(path, `its optimizer state does not fit its weights:${listed(problems)}`, 'the checkpoint was edited or damaged; use another checkpoint of the run, or start again with --init-from it (the weights without the optimizer state)');
 }

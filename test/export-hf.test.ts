@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { initParams, interpret } from '../src/ir/index.js';
 import { readSafetensors } from '../src/runtime/safetensors.js';
-import { loadWeights, paramShapes } from '../src/runtime/weights.js';
+import { paramShapes } from '../src/runtime/weights.js';
+import { loadWeights } from '../src/runtime/checkpoint-fit.js';
 import { saveCheckpoint } from '../src/runtime/train/checkpoint.js';
 import { lowerModel } from './model-helpers.js';
 
@@ -28,7 +29,11 @@ function checkpoint(name: string, sets: Record<string, string>): string {
   const w = new Map(Object.entries(initParams(l.graph, {}, 7)).map(([k, v]) => [k, Float32Array.from(v, (x) => x * 10)]));
   const path = join(dir, `${name}.safetensors`);
   const shapes = new Map(paramShapes(l.graph).map((p) => [p.name, p.shape]));
-  saveCheckpoint(path, w, shapes, null, { step: 1, elapsedS: 0, rng: null, tokenizer: { kind: 'char', chars: CHARS }, modelFile: 'models/gpt-nano.arch', modelSource: '', sets, data: 'text', options: {} });
+  // Every field arch train writes: a checkpoint is checked as a whole before use.
+  const options = { data: 'text', tokenizer: 'char', batch: 1, seed: 7, lr: 1e-3, schedule: 'cosine', warmup: 0, minLr: 1e-4, weightDecay: 0, gradClip: 1, accum: 1, evalEvery: 1, evalBatches: 1, backend: 'interpreter' };
+  const rng = { algorithm: 'xoshiro128**', s: [1, 2, 3, 4] };
+  const modelSource = readFileSync('models/gpt-nano.arch', 'utf8');
+  saveCheckpoint(path, w, shapes, null, { step: 1, elapsedS: 0, rng, tokenizer: { kind: 'char', chars: CHARS }, modelFile: 'models/gpt-nano.arch', modelSource, sets, data: 'text', options });
   return path;
 }
 

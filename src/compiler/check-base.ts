@@ -26,8 +26,27 @@ export const MAX_DIM = 2 ** 31 - 1;
 export const MAX_REPEAT = 10_000;
 export const MAX_NODES = 2_000_000;
 
+/** Blocks calling blocks: a real model nests a handful; rustc's recursion_limit is 128. */
+export const MAX_BLOCK_DEPTH = 100;
+/** Expressions nested in expressions, across the block calls that hold them. The checker walks them
+ *  recursively, and this keeps it well inside JavaScript's stack (about 1 MB); chains such as
+ *  `a + b + c ...` are walked without nesting, so this counts parentheses, calls and the like. */
+export const MAX_CHECK_DEPTH = 300;
+/** Past this many errors the check stops: the rest are likely consequences, and a generated file
+ *  with thousands of mistakes must still answer in seconds. */
+export const MAX_ERRORS = 100;
+/** Warnings past this many are counted, not listed. */
+export const MAX_WARNINGS = 100;
+
 /** Thrown when the graph outgrows MAX_NODES; run() reports it once. */
 export class TooBig extends Error {}
+
+/** Thrown at the error after MAX_ERRORS; run() says the check stopped there. */
+export class TooManyErrors extends Error {
+  constructor(readonly span: Span, readonly file: string) {
+    super('too many errors');
+  }
+}
 
 export type RepeatExpr = Extract<Expr, { kind: 'repeat' }>;
 
@@ -36,6 +55,9 @@ type Extra = Partial<Diagnostic> & { file?: string };
 export abstract class CheckerBase {
   diags: Diagnostic[] = [];
   private seen = new Set<string>();
+  errorCount = 0;
+  /** How deep the expressions being checked nest, across block calls (MAX_CHECK_DEPTH). */
+  depth = 0;
   readonly dims = new Map<string, DimInfo>();
   readonly variants = new Map<string, VariantInfo>();
   readonly blocks = new Map<string, { decl: BlockDecl; file: string }>();
@@ -87,6 +109,7 @@ export abstract class CheckerBase {
     const key = `${file}:${span.start.offset}:${span.end.offset}:${message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
+    if (severity === 'error' && ++this.errorCount > MAX_ERRORS) throw new TooManyErrors(span, file);
     const d: Diagnostic = { severity, code, message, file, span, ...extra };
     // A problem inside the prelude: say which line of the user's model led there.
     const site = file === this.program.file ? undefined : this.callSites.findLast((c) => c.file === this.program.file);

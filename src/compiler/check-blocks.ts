@@ -4,7 +4,7 @@
 import type { BlockDecl, CallExpr } from '../../grammar/ast.js';
 import type { Diagnostic } from '../../grammar/diagnostic.js';
 import { builtin, BUILTINS, type BuiltinChecker } from './builtins.js';
-import { MAX_REPEAT, type CheckerBase, type RepeatExpr } from './check-base.js';
+import { MAX_BLOCK_DEPTH, MAX_REPEAT, type CheckerBase, type RepeatExpr } from './check-base.js';
 import { constError } from './check-names.js';
 import { evalConst } from './consteval.js';
 import { closest, quote } from './names.js';
@@ -80,6 +80,16 @@ type Fail = (message: string, extra?: Partial<Diagnostic>) => null;
 
 /** Binds a block's letters to its arguments' axes and checks its body with them. */
 function instantiate(c: CheckerBase, decl: BlockDecl, file: string, args: Val[], e: CallExpr, scope: Scope, expected: string[] | null, label: string, quiet = false): Val | null {
+  if (scope.callStack.length >= MAX_BLOCK_DEPTH) {
+    const chain = [...scope.callStack, decl.name];
+    const shown = chain.length > 8 ? [...chain.slice(0, 3), '...', ...chain.slice(-3)] : chain;
+    c.error('depth', `blocks nested too deeply: this call of ${quote(decl.name)} would be ${chain.length} blocks deep`, e.calleeSpan, {
+      notes: [`the chain: ${shown.join(' -> ')}`],
+      help: `blocks call each other at most ${MAX_BLOCK_DEPTH} deep; to apply a block many times use \`repeat N block(x)\``,
+      file: scope.file,
+    });
+    return null;
+  }
   const fail: Fail = (message, extra = {}) => {
     c.error('block', message, e.span, { ...c.declaredAt(decl, file, scope.file, `${decl.name}(${decl.params.map((p) => p.text).join(', ')}) -> ${decl.result.text || 'scalar'}`), file: scope.file, ...extra });
     return null;

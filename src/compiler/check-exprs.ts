@@ -1,7 +1,7 @@
 // Expressions: each one's axes and graph node. Elementwise operators broadcast by letter, `@`
 // contracts the letters both sides share that the result's name lacks, `x[D -> H K]` reshapes.
 // Calls go to builtins.ts or check-blocks.ts.
-import type { CallExpr, Expr, Span } from '../../grammar/ast.js';
+import type { BinaryExpr, CallExpr, Expr, Span } from '../../grammar/ast.js';
 import { BINOP, type CheckerBase, type DimInfo } from './check-base.js';
 import type { BinaryFn } from './graph.js';
 import { quote } from './names.js';
@@ -30,7 +30,7 @@ export function expr(c: CheckerBase, e: Expr, scope: Scope, expected: string[] |
     }
     case 'binary':
       if (e.op === '@') return contract(c, e.left, e.right, e.span, e.opSpan, scope, expected);
-      return elementwise(c, BINOP[e.op]!, [e.left, e.right], e.span, scope, expected);
+      return chain(c, e, scope, expected);
     case 'reshape':
       return reshape(c, e, scope);
     case 'call':
@@ -50,10 +50,32 @@ export function notOnehot(c: CheckerBase, v: Val, span: Span, scope: Scope): boo
   return false;
 }
 
+/** `a + b - c * d ...` is a tree leaning left, as deep as the line is long: it is walked down its
+ *  left spine without recursion, so only the right operands (short, unless parenthesised) nest. */
+function chain(c: CheckerBase, e: BinaryExpr, scope: Scope, expected: string[] | null): Val | null {
+  const spine: BinaryExpr[] = [];
+  let leftmost: Expr = e;
+  while (leftmost.kind === 'binary' && leftmost.op !== '@') {
+    spine.push(leftmost);
+    leftmost = leftmost.left;
+  }
+  let v = c.expr(leftmost, scope, expected);
+  for (let i = spine.length - 1; i >= 0; i--) {
+    const b = spine[i]!;
+    const right = c.expr(b.right, scope, expected);
+    v = v && right ? combine(c, BINOP[b.op]!, [b.left, b.right], [v, right], b.span, scope) : null;
+  }
+  return v;
+}
+
 export function elementwise(c: CheckerBase, fn: BinaryFn, operands: Expr[], span: Span, scope: Scope, expected: string[] | null): Val | null {
   const vals = operands.map((o) => c.expr(o, scope, expected));
   if (vals.some((v) => !v)) return null;
-  const vs = vals as Val[];
+  return combine(c, fn, operands, vals as Val[], span, scope);
+}
+
+/** An elementwise operation of checked operands: folded when all are constants, else broadcast by letter. */
+function combine(c: CheckerBase, fn: BinaryFn, operands: Expr[], vs: Val[], span: Span, scope: Scope): Val | null {
   if (!vs.every((v, i) => notOnehot(c, v, operands[i]!.span, scope))) return null;
   if (vs.every((v) => v.const !== undefined) && fn !== 'eq' && fn !== 'ne') {
     const [a, b] = [vs[0]!.const!, vs[1]!.const!];

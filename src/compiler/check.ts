@@ -12,7 +12,7 @@
 import type { CallExpr, Expr, Program, Span, Stmt, TensorName } from '../../grammar/ast.js';
 import type { Diagnostic } from '../../grammar/diagnostic.js';
 import type { BuiltinChecker } from './builtins.js';
-import { CheckerBase, MAX_NODES, TooBig, zeroSpan, type RepeatExpr } from './check-base.js';
+import { CheckerBase, MAX_CHECK_DEPTH, MAX_ERRORS, MAX_NODES, MAX_WARNINGS, TooBig, TooManyErrors, zeroSpan, type RepeatExpr } from './check-base.js';
 import { call, repeat } from './check-blocks.js';
 import { registerBlocks, resolveDims, resolveVariants, unusedSets } from './check-decls.js';
 import { arity, elementwise, expr, letterArg, notOnehot } from './check-exprs.js';
@@ -37,8 +37,16 @@ export function check(program: Program, prelude: Program | null, opts: CheckOpti
 }
 
 class Checker extends CheckerBase implements BuiltinChecker {
+  /** The expression checked last: where the check was when the stack ran out. */
+  private deepest: { span: Span; file: string } | null = null;
+
   expr(e: Expr, scope: Scope, expected: string[] | null, label?: string): Val | null {
-    return expr(this, e, scope, expected, label);
+    if (this.depth >= MAX_CHECK_DEPTH) return this.tooDeep(e, scope);
+    this.depth++;
+    this.deepest = { span: e.span, file: scope.file };
+    const v = expr(this, e, scope, expected, label);
+    this.depth--;
+    return v;
   }
   statements(stmts: Stmt[], scope: Scope): Val | null {
     return statements(this, stmts, scope);
@@ -79,22 +87,20 @@ class Checker extends CheckerBase implements BuiltinChecker {
 
   run(): CheckResult {
     const p = this.program;
-    registerBlocks(this);
-    resolveDims(this);
-    resolveVariants(this);
-    unusedSets(this);
     const top: Scope = {
       path: '', blocks: [], file: p.file, sigma: new Map(), star: null, env: new Map(), labels: new Map(),
       callStack: [], later: new Map(), quiet: false,
     };
-    for (const inp of p.inputs) declareInput(this, inp.name, inp.encoding === 'onehot', inp.span, top);
     try {
+      registerBlocks(this);
+      resolveDims(this);
+      resolveVariants(this);
+      unusedSets(this);
+      for (const inp of p.inputs) declareInput(this, inp.name, inp.encoding === 'onehot', inp.span, top);
       this.statements(p.body, top);
     } catch (e) {
-      if (!(e instanceof TooBig)) throw e;
-      this.error('size', `the model is too large to check: more than ${MAX_NODES.toLocaleString('en-US')} operations`, p.model?.span ?? zeroSpan(), {
-        help: 'reduce repeat counts; a model this size would not run either',
-      });
+      this.stopped(e);
+      return this.result(top);
     }
     this.warnUnused(top);
     if (!p.body.length && !p.inputs.length)
@@ -106,6 +112,41 @@ class Checker extends CheckerBase implements BuiltinChecker {
       if (!this.called.has(b.name) && this.blocks.get(b.name)?.decl === b)
         this.report('warning', 'unused', `the block ${quote(b.name)} is never called, so it is not checked`, b.nameSpan, { help: 'call it, or remove it' });
     return this.result(top);
+  }
+
+  /** The first expression past MAX_CHECK_DEPTH: reported once; the check goes on without it. */
+  private tooDeep(e: Expr, scope: Scope): null {
+    if (this.depth === MAX_CHECK_DEPTH) {
+      this.depth++; // one report per check
+      const within = scope.blocks.length ? [`inside ${scope.blocks.join(' -> ')}`] : undefined;
+      this.error('depth', 'expressions nested too deeply to check', e.span, {
+        notes: within,
+        help: `more than ${MAX_CHECK_DEPTH} levels of expressions inside expressions, counted across block calls: name the inner parts on lines of their own`,
+        file: scope.file,
+      });
+    }
+    return null;
+  }
+
+  /** A check that could not go on: too large, too many errors, or (the backstop for the limits
+   *  above) JavaScript's stack ran out. Anything else is a bug and propagates. */
+  private stopped(e: unknown): void {
+    const p = this.program;
+    if (e instanceof TooBig) {
+      this.error('size', `the model is too large to check: more than ${MAX_NODES.toLocaleString('en-US')} operations`, p.model?.span ?? zeroSpan(), {
+        help: 'reduce repeat counts; a model this size would not run either',
+      });
+    } else if (e instanceof TooManyErrors) {
+      this.diags.push({
+        severity: 'error', code: 'limit', message: `checking stopped after ${MAX_ERRORS} errors`, file: e.file, span: e.span,
+        help: 'fix the errors above first: many of the rest are likely their consequences',
+      });
+    } else if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      this.diags.push({
+        severity: 'error', code: 'depth', message: 'the model nests too deeply to check', file: this.deepest?.file ?? p.file, span: this.deepest?.span ?? zeroSpan(),
+        help: 'name the inner parts of deep expressions on lines of their own, and call blocks fewer levels deep',
+      });
+    } else throw e;
   }
 
   private result(top: Scope): CheckResult {
@@ -121,6 +162,7 @@ class Checker extends CheckerBase implements BuiltinChecker {
     // Checking stops at each error, so a name used only past one looks unused: with errors, an
     // unused-name warning is more likely noise than news.
     if (errors) this.diags = this.diags.filter((d) => d.code !== 'unused');
+    this.diags = capWarnings(this.diags);
     const model: CheckedModel | null = errors
       ? null
       : {
@@ -137,4 +179,16 @@ class Checker extends CheckerBase implements BuiltinChecker {
         };
     return { model, diagnostics: this.diags };
   }
+}
+
+/** The first MAX_WARNINGS warnings, and one more that counts the rest. */
+function capWarnings(diags: Diagnostic[]): Diagnostic[] {
+  const warnings = diags.filter((d) => d.severity === 'warning');
+  if (warnings.length <= MAX_WARNINGS) return diags;
+  const last = warnings[MAX_WARNINGS - 1]!;
+  const kept = new Set(warnings.slice(0, MAX_WARNINGS));
+  return [
+    ...diags.filter((d) => d.severity === 'error' || kept.has(d)),
+    { severity: 'warning', code: 'limit', message: `${warnings.length - MAX_WARNINGS} more warnings not shown`, file: last.file, span: last.span },
+  ];
 }

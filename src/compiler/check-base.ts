@@ -56,6 +56,9 @@ export abstract class CheckerBase {
   diags: Diagnostic[] = [];
   private seen = new Set<string>();
   errorCount = 0;
+  /** While true, the error past MAX_ERRORS stops the check; run() sets it around the passes that
+   *  can report without end (not around the few final checks, which must not throw). */
+  capErrors = false;
   /** How deep the expressions being checked nest, across block calls (MAX_CHECK_DEPTH). */
   depth = 0;
   readonly dims = new Map<string, DimInfo>();
@@ -109,7 +112,7 @@ export abstract class CheckerBase {
     const key = `${file}:${span.start.offset}:${span.end.offset}:${message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    if (severity === 'error' && ++this.errorCount > MAX_ERRORS) throw new TooManyErrors(span, file);
+    if (severity === 'error' && ++this.errorCount > MAX_ERRORS && this.capErrors) throw new TooManyErrors(span, file);
     const d: Diagnostic = { severity, code, message, file, span, ...extra };
     // A problem inside the prelude: say which line of the user's model led there.
     const site = file === this.program.file ? undefined : this.callSites.findLast((c) => c.file === this.program.file);

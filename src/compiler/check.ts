@@ -91,6 +91,7 @@ class Checker extends CheckerBase implements BuiltinChecker {
       path: '', blocks: [], file: p.file, sigma: new Map(), star: null, env: new Map(), labels: new Map(),
       callStack: [], later: new Map(), quiet: false,
     };
+    this.capErrors = true;
     try {
       registerBlocks(this);
       resolveDims(this);
@@ -101,6 +102,8 @@ class Checker extends CheckerBase implements BuiltinChecker {
     } catch (e) {
       this.stopped(e);
       return this.result(top);
+    } finally {
+      this.capErrors = false;
     }
     this.warnUnused(top);
     if (!p.body.length && !p.inputs.length)

@@ -4,7 +4,8 @@ import type { Span } from './ast.js';
 
 export interface Diagnostic {
   severity: 'error' | 'warning';
-  /** A short family name shown as `error[code]`: syntax, name, shape, dims, contract, block, variant, cycle, unused. */
+  /** A short family name shown as `error[code]`: syntax, name, shape, dims, contract, block, variant, cycle, unused,
+   *  invocation (a bad --set), model, size, depth (nested past a limit), limit (too many diagnostics). */
   code: string;
   message: string; // one line, plain words, no trailing period
   file: string;

@@ -6,12 +6,14 @@
 import type { Program } from './ast.js';
 import type { Diagnostic } from './diagnostic.js';
 import { layout } from './layout.js';
+import { LineIndex } from './lines.js';
 import { lex } from './lexer.js';
 import { assemble } from './program.js';
 
 export type { Program } from './ast.js';
 export type { Diagnostic } from './diagnostic.js';
 export { tensorName } from './to-ast.js';
+export { LineIndex } from './lines.js';
 
 /** Past this many, one more diagnostic says the rest were left out: a binary file is not worth 10,000. */
 const MAX_DIAGNOSTICS = 100;
@@ -39,9 +41,7 @@ export function parse(file: string, source: string): { program: Program; diagnos
   const program: Program = { file, source: text, model: null, dims: [], variants: [], inputs: [], blocks: [], body: [] };
   const binary = notText(text);
   if (binary) {
-    const before = text.slice(0, binary.first);
-    const line = before.split('\n').length;
-    const at = { offset: binary.first, line, col: binary.first - before.lastIndexOf('\n') };
+    const at = new LineIndex(text).position(binary.first);
     return {
       program,
       diagnostics: [{

@@ -3,6 +3,7 @@
 import type { IToken } from 'chevrotain';
 import type { Span } from './ast.js';
 import type { Diagnostic } from './diagnostic.js';
+import { editDistance } from './edit-distance.js';
 import { fromTo, KEYWORDS, LBracket, LParen, RBracket, RParen, spanAfter, tokenSpan, type UnknownRun } from './lexer.js';
 import { isEnd, MAX_LINE_TOKENS, MAX_NESTING, type LineRule, type ParseProblem } from './parser.js';
 
@@ -260,18 +261,7 @@ function expect(names: string[]): string {
 
 /** One edit apart (or two for longer words): `blok`, `parm`, `varient`. */
 function nearlyEqual(a: string, b: string): boolean {
-  if (a === b || Math.abs(a.length - b.length) > 2) return false;
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = row[j]!;
-      row[j] = Math.min(up + 1, row[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return row[b.length]! <= (b.length > 4 ? 2 : 1);
+  return a !== b && editDistance(a, b, b.length > 4 ? 2 : 1) < Number.POSITIVE_INFINITY;
 }
 
 /** One diagnostic for a run of characters that start no token. */

@@ -68,6 +68,12 @@ export function builtin(c: BuiltinChecker, e: CallExpr, scope: Scope, expected: 
     const axes = v.axes.filter((a) => !all.includes(a));
     return { node: c.emit({ kind: 'reduce', fn: f as 'sum', over: all }, [v.node], axes, e.span, scope), axes };
   }
+  return special(c, e, scope, expected);
+}
+
+/** The built-ins with a shape rule of their own: softmax, causal, select, iota, dropout, valid, next. */
+function special(c: BuiltinChecker, e: CallExpr, scope: Scope, expected: string[] | null): Val | null | undefined {
+  const f = e.callee;
   switch (f) {
     case 'softmax': {
       if (!c.arity(e, 2, scope, 'softmax(x_BHLM, M)')) return null;

@@ -1,21 +1,5 @@
 // Small helpers about names: suffix letters, "did you mean", readable lists.
-
-/** Levenshtein distance, capped: only used to suggest near names. */
-export function editDistance(a: string, b: string): number {
-  // Far apart in length: too far to be a typo, whatever the threshold (long names allow more edits).
-  if (Math.abs(a.length - b.length) > 3) return Number.POSITIVE_INFINITY;
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
+import { editDistance } from '../../grammar/edit-distance.js';
 
 /** The candidate closest to `name`, if close enough to be a plausible typo. */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
@@ -23,7 +7,9 @@ export function closest(name: string, candidates: Iterable<string>): string | un
   // A typo is one or two edits (a swap counts as two); short names allow one.
   let bestD = name.length <= 3 ? 2 : name.length <= 8 ? 3 : Math.floor(name.length / 3) + 1;
   for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    // Far apart in length: too far to be a typo, whatever the threshold (long names allow more edits).
+    if (Math.abs(name.length - c.length) > 3) continue;
+    const d = editDistance(name.toLowerCase(), c.toLowerCase(), bestD - 1);
     if (d < bestD) {
       best = c;
       bestD = d;

@@ -17,8 +17,9 @@ import { ablateCommand } from './commands/ablate.js';
 import { attentionCommand } from './commands/attention.js';
 import { infoCommand } from './commands/info.js';
 import { profileCommand } from './commands/profile.js';
+import { playgroundCommand } from './commands/playground.js';
 
-const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand, ablateCommand, attentionCommand, profileCommand, infoCommand];
+const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand, ablateCommand, attentionCommand, profileCommand, infoCommand, playgroundCommand];
 
 export function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

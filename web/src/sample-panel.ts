@@ -90,7 +90,8 @@ export function createSamplePanels(sampleRoot: HTMLElement, attentionRoot: HTMLE
     const ids = t.tokenizer.encode(text);
     if (!ids.length) throw new Error('the prompt is empty: give at least one token');
     const layers: LayerMaps[] = attentionMaps(t.model, t.roles, t.weights, ids);
-    const context = ids.slice(-layers[0]?.heads[0] ? Math.round(Math.sqrt(layers[0].heads[0].length)) : ids.length);
+    const first = layers[0]?.heads[0];
+    const context = first ? ids.slice(ids.length - Math.round(Math.sqrt(first.length))) : ids; // the model's context keeps the last ones
     const tokens = context.map((id) => t.tokenizer.decode([id]));
     renderHeatmaps(maps, layers, tokens, tip);
     attStatus.textContent = `${tokens.length} tokens, ${layers.length} layers x ${layers[0]?.heads.length ?? 0} heads, ${t.origin}; hover a cell`;

@@ -78,6 +78,7 @@ export function createEditor(parent: HTMLElement, initial: string, hooks: Editor
       doc: initial,
       extensions: [
         basicSetup,
+        EditorView.lineWrapping,
         archLanguage,
         syntaxHighlighting(archHighlight),
         archLint,

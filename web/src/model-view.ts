@@ -11,6 +11,8 @@ export interface ViewHooks {
   set(name: string, value: string | null): void;
 }
 
+const fmtFlops = (n: number): string => `${fmtCount(n)}${n >= 1000 ? '' : ' '}FLOPs`;
+
 const KIND_COLORS: Record<string, string> = { embeddings: '#0e7490', attention: '#7c3aed', mlp: '#b45309', norm: '#6b7280', other: '#be123c' };
 
 export function renderModelView(root: HTMLElement, a: Analysis, hooks: ViewHooks): void {
@@ -24,7 +26,7 @@ export function renderModelView(root: HTMLElement, a: Analysis, hooks: ViewHooks
   const s = a.stats;
   root.append(
     h('div', { class: 'summary' },
-      h('strong', {}, m.name), ` — ${fmtInt(s.params)} parameters, ${fmtCount(s.flopsPerToken)}FLOPs per token (forward)`,
+      h('strong', {}, m.name), ` — ${fmtInt(s.params)} parameters, ${fmtFlops(s.flopsPerToken)} per token (forward)`,
     ),
     shares(s),
     controls(a, m, hooks),
@@ -52,7 +54,7 @@ function controls(a: Analysis, m: CheckedModel | null, hooks: ViewHooks): HTMLEl
     if (!d.value) continue;
     const size = m?.dims.get(d.letter)?.size;
     const editable = d.value.kind === 'number' || a.sets.has(d.letter);
-    const input = h('input', { type: 'number', min: 1, step: 1, value: size ?? '', testid: `dim-${d.letter}`, disabled: !editable, title: m?.dims.get(d.letter)?.derivation ?? '' });
+    const input = h('input', { type: 'number', min: 1, step: 1, value: size ?? a.sets.get(d.letter) ?? (d.value.kind === 'number' ? d.value.value : ''), testid: `dim-${d.letter}`, disabled: !editable, title: m?.dims.get(d.letter)?.derivation ?? '' });
     input.addEventListener('change', () => hooks.set(d.letter, input.value === '' ? null : input.value));
     box.append(h('label', { class: a.sets.has(d.letter) ? 'set' : '' }, `${d.letter} `, input));
   }
@@ -109,7 +111,7 @@ function trace(m: CheckedModel, s: ModelStats): HTMLElement {
     if (!g) {
       const b = stats.get(key);
       const summary = h('summary', {}, h('span', { class: 'name' }, rep ? `${rep[1]}` : key), h('span', { class: 'copies' }, rep ? ' ×1' : ''),
-        h('span', { class: 'muted' }, ` ${b?.block ?? ''}${b ? ` — ${fmtInt(b.params)} params, ${fmtCount(b.flopsPerToken)}FLOPs/token each` : ''}`));
+        h('span', { class: 'muted' }, ` ${b?.block ?? ''}${b ? ` — ${fmtInt(b.params)} params, ${fmtFlops(b.flopsPerToken)}/token each` : ''}`));
       const details = h('details', { class: 'block', 'data-block': key }, summary);
       g = { details, summary, copies: 1 };
       groups.set(key, g);

@@ -20,8 +20,9 @@ import { profileCommand } from './commands/profile.js';
 import { exportCommand } from './commands/export.js';
 import { lspCommand } from './commands/lsp.js';
 import { fmtCommand } from './commands/fmt.js';
+import { playgroundCommand } from './commands/playground.js';
 
-const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand, ablateCommand, attentionCommand, profileCommand, infoCommand, exportCommand, fmtCommand, lspCommand];
+const COMMANDS: CommandSpec[] = [checkCommand, inspectCommand, compileCommand, evalCommand, trainCommand, sampleCommand, ablateCommand, attentionCommand, profileCommand, infoCommand, playgroundCommand, exportCommand, fmtCommand, lspCommand];
 
 export function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -8,6 +8,8 @@ export interface BlockStats {
   name: string; // instance path, e.g. stream.3
   block: string; // the block it instantiates, e.g. layer
   params: number;
+  /** Forward FLOPs per token of the contractions inside this block instance. */
+  flopsPerToken: number;
 }
 
 export interface ModelStats {
@@ -31,6 +33,9 @@ export function paramKind(p: ParamEntry): ParamKind {
   return 'other';
 }
 
+/** The top-level call is the block: "stream.3.causal_attention.q.w" -> "stream.3" (repeat index kept). */
+const blockOf = (parts: string[]): string => (/^\d+$/.test(parts[1] ?? '') ? parts.slice(0, 2).join('.') : parts[0]!);
+
 export function modelStats(m: CheckedModel): ModelStats {
   const byKind: Record<ParamKind, number> = { embeddings: 0, attention: 0, mlp: 0, norm: 0, other: 0 };
   const blocks = new Map<string, BlockStats>();
@@ -40,10 +45,9 @@ export function modelStats(m: CheckedModel): ModelStats {
     params += n;
     byKind[paramKind(p)] += n;
     const parts = p.path.split('.');
-    // The top-level call is the block: "stream.3.causal_attention.q.w" -> "stream.3" (repeat index kept).
     if (p.blocks.length) {
-      const name = /^\d+$/.test(parts[1] ?? '') ? parts.slice(0, 2).join('.') : parts[0]!;
-      const b = blocks.get(name) ?? { name, block: p.blocks[0]!, params: 0 };
+      const name = blockOf(parts);
+      const b = blocks.get(name) ?? { name, block: p.blocks[0]!, params: 0, flopsPerToken: 0 };
       b.params += n;
       blocks.set(name, b);
     }
@@ -54,6 +58,7 @@ export function modelStats(m: CheckedModel): ModelStats {
   const assumed: Record<string, number> = {};
   for (const [name, info] of m.axes) if (info.size === null) assumed[info.letter] = 1;
   let flops = 0;
+  const blockFlops = new Map<string, number>();
   const onehot = (id: number): boolean => {
     const op = m.nodes[id]!.op;
     return (op.kind === 'input' && op.onehot) || op.kind === 'next';
@@ -64,9 +69,12 @@ export function modelStats(m: CheckedModel): ModelStats {
     let macs = 1;
     for (const a of axes) macs *= size(a);
     flops += 2 * macs;
+    const key = n.scope ? blockOf(n.scope.split('.')) : '';
+    if (key) blockFlops.set(key, (blockFlops.get(key) ?? 0) + 2 * macs);
   }
   let tokens = 1;
   const first = m.inputs.find((i) => i.onehot) ?? m.inputs[0];
   if (first) for (const a of first.onehot ? first.axes.slice(0, -1) : first.axes) tokens *= size(a);
+  for (const b of blocks.values()) b.flopsPerToken = Math.round((blockFlops.get(b.name) ?? 0) / tokens);
   return { params, byKind, blocks: [...blocks.values()], flopsPerToken: Math.round(flops / tokens), assumed };
 }

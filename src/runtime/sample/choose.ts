@@ -37,7 +37,7 @@ export function argmax(logits: ArrayLike<number>): number {
 export const isGreedy = (o: ChooseOptions): boolean => o.temperature <= 0 || o.topK === 1;
 
 /** 2^(j/256) and 2^(j/65536) for j < 256, as f32: a quantised exponent's two halves. */
-export const weightTable: Float32Array = (() => {
+export const weightTable: Float32Array<ArrayBuffer> = (() => {
   const t = new Float32Array(512);
   for (let j = 0; j < 256; j++) {
     t[j] = 2 ** (j / 256);

@@ -109,7 +109,7 @@ export class GpuChooser {
   private readonly staging: GPUBuffer;
   private readonly pipeline: GPUComputePipeline;
   private readonly group: GPUBindGroup;
-  private readonly draws: Float32Array;
+  private readonly draws: Float32Array<ArrayBuffer>;
 
   static supports(o: ChooseOptions, vocab: number): boolean {
     return isGreedy(o) || vocab <= GPU_SAMPLING_MAX_VOCAB;

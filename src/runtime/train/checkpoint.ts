@@ -2,7 +2,7 @@
 // `arch eval --weights` and `arch sample --weights` read it as it is), the optimizer's moments
 // under optimizer.m.* / optimizer.v.*, and in the metadata everything needed to resume or to
 // rebuild the model: step, data RNG state, tokenizer, the model's source and its --set values.
-import { CheckpointError, readSafetensors, writeSafetensors, type StInput, type StTensor } from '../safetensors.js';
+import { CheckpointError, parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, type StFile, type StInput, type StTensor } from '../safetensors.js';
 import { isGpt2Buffer, isGpt2Checkpoint, sameShape } from '../weights.js';
 import type { OptimizerState, Weights } from './backend.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseCheckpointMeta } from './checkpoint-meta.js';
@@ -24,6 +24,17 @@ export interface CheckpointMeta {
 }
 
 export function saveCheckpoint(path: string, weights: Weights, shapes: Map<string, number[]>, opt: OptimizerState | null, meta: CheckpointMeta): void {
+  const { tensors, metadata } = checkpointContents(weights, shapes, opt, meta);
+  writeSafetensors(path, tensors, metadata); // atomic: write, fsync, rename
+}
+
+/** A checkpoint as bytes, exactly those saveCheckpoint writes (the playground downloads them). */
+export function checkpointBytes(weights: Weights, shapes: Map<string, number[]>, opt: OptimizerState | null, meta: CheckpointMeta): Uint8Array {
+  const { tensors, metadata } = checkpointContents(weights, shapes, opt, meta);
+  return serializeSafetensors(tensors, metadata);
+}
+
+function checkpointContents(weights: Weights, shapes: Map<string, number[]>, opt: OptimizerState | null, meta: CheckpointMeta): { tensors: Map<string, StInput>; metadata: Record<string, string> } {
   const tensors = new Map<string, StInput>();
   for (const [k, w] of weights) tensors.set(k, { shape: shapes.get(k)!, data: w });
   if (opt) {
@@ -43,7 +54,7 @@ export function saveCheckpoint(path: string, weights: Weights, shapes: Map<strin
     data: meta.data,
     options: JSON.stringify(meta.options),
   };
-  writeSafetensors(path, tensors, metadata); // atomic: write, fsync, rename
+  return { tensors, metadata };
 }
 
 export interface LoadedCheckpoint {
@@ -60,7 +71,15 @@ export interface LoadedCheckpoint {
  * What is checked against a model (names, shapes, dims) is fitCheckpoint's job.
  */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
-  const st = readSafetensors(path);
+  return checkpointFrom(readSafetensors(path), path);
+}
+
+/** A checkpoint from bytes already read (an upload in the playground); `where` names it in errors. */
+export function parseCheckpoint(bytes: Uint8Array, where: string): LoadedCheckpoint {
+  return checkpointFrom(parseSafetensors(bytes, where), where);
+}
+
+function checkpointFrom(st: StFile, path: string): LoadedCheckpoint {
   const gpt2 = isGpt2Checkpoint(st.tensors);
   const tensors = new Map([...st.tensors].filter(([k]) => !(gpt2 && isGpt2Buffer(k))));
   checkValues(path, tensors);

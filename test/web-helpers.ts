@@ -1,0 +1,83 @@
+// The playground under test: the built page (built here if missing) served by `arch playground`,
+// driven by playwright-core in the system's Chromium on one of two WebGPU adapters.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const ROOT = join(import.meta.dirname, '..');
+export const CHROMIUM = '/usr/bin/chromium';
+const BUILD = join(ROOT, 'dist/web/index.html');
+
+const BASE_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** llvmpipe through Dawn's OpenGL ES backend (the page asks for the compatibility level), or
+ *  SwiftShader through Dawn's Vulkan backend, or no WebGPU at all. */
+export type Adapter = 'llvmpipe' | 'swiftshader' | 'none';
+
+export function ensureBuilt(): void {
+  if (existsSync(BUILD)) return;
+  const r = spawnSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`the playground did not build:\n${r.stdout}\n${r.stderr}`);
+}
+
+export interface Served {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function serve(): Promise<Served> {
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin/arch.js'), 'playground', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((done, fail) => {
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /http:\/\/\S+\//.exec(out);
+      if (m) done(m[0]);
+    });
+    child.once('exit', (code) => fail(new Error(`arch playground exited with ${code}: ${out}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise((done) => {
+        child.once('exit', () => done());
+        child.kill('SIGINT');
+      }),
+  };
+}
+
+export interface Opened {
+  context: BrowserContext;
+  page: Page;
+  errors: string[];
+  close(): Promise<void>;
+}
+
+export async function openPage(url: string, adapter: Adapter, query = ''): Promise<Opened> {
+  const profile = mkdtempSync(join(tmpdir(), 'arch-chromium-'));
+  const args = [...BASE_FLAGS];
+  if (adapter !== 'none') args.push('--enable-unsafe-webgpu');
+  if (adapter === 'llvmpipe') args.push('--use-webgpu-adapter=opengles', '--use-angle=gl-egl');
+  // a new, empty profile (--user-data-dir) each time
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args, viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  const q = [adapter === 'llvmpipe' ? 'adapter=compat' : '', query].filter(Boolean).join('&');
+  await page.goto(`${url}${q ? `?${q}` : ''}`);
+  await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+  return {
+    context,
+    page,
+    errors,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}

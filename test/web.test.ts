@@ -1,0 +1,222 @@
+// The playground in a real browser (Chromium, headless) on two WebGPU adapters: llvmpipe through
+// Dawn's OpenGL ES backend and SwiftShader through Dawn's Vulkan backend. The page's loss and
+// gradients match the reference interpreter, its training matches `arch train`, its checkpoint
+// samples the same tokens in `arch sample`; editing, the model view and the no-WebGPU banner.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { differentiate, initParams, interpret } from '../src/ir/index.js';
+import { lowerModel } from './model-helpers.js';
+import { CHROMIUM, ensureBuilt, openPage, ROOT, serve, type Adapter, type Opened, type Served } from './web-helpers.js';
+
+const TINY = { D: '16', N: '1', L: '16' };
+const STEPS = 6;
+const SHOTS = process.env.ARCH_WEB_SHOTS ?? mkdtempSync(join(tmpdir(), 'arch-web-shots-'));
+const have = existsSync(CHROMIUM);
+const work = mkdtempSync(join(tmpdir(), 'arch-web-'));
+
+type Arch = {
+  set(n: string, v: string | number | null): void;
+  setSource(t: string): void;
+  diagnostics(): { line: number; col: number; text: string; severity: string }[];
+  train(o: object): Promise<number[]>;
+  sample(o: object): Promise<{ tokens: number[]; text: string }>;
+  attention(p: string): { tokens: string[]; layers: { heads: number[][] }[] };
+  gradients(o: object): Promise<{ loss: number; grads: Record<string, number[]>; inputs: Record<string, number[]>; symbols: Record<string, number>; sets: Record<string, string> }>;
+  checkpoint(): Promise<string>;
+  upload(b64: string, name?: string): Promise<void>;
+};
+declare const arch: Arch;
+
+const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/arch.js'), ...args], { cwd: ROOT, encoding: 'utf8' });
+const setsArgs = Object.entries(TINY).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+
+let served: Served;
+let cliLosses: Promise<number[]>;
+
+/** `arch train` with the page's flags, in the background while the browser starts. */
+function trainInNode(): Promise<number[]> {
+  const out = join(work, 'cli-run');
+  const child = spawn(process.execPath, [join(ROOT, 'bin/arch.js'), 'train', 'models/gpt-nano.arch', '--data', 'task:reverse', '--steps', String(STEPS), '--seed', '1', '--out', out, ...setsArgs], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((done, fail) =>
+    child.once('exit', (code) => {
+      if (code !== 0) return fail(new Error(`arch train exited with ${code}: ${stderr}`));
+      done(readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"loss"')).map((l) => JSON.parse(l).loss));
+    }),
+  );
+}
+
+beforeAll(async () => {
+  if (!have) return;
+  ensureBuilt();
+  served = await serve();
+  cliLosses = trainInNode();
+  cliLosses.catch(() => {}); // awaited (and reported) by the training tests
+}, 60_000);
+
+afterAll(async () => {
+  await served?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function tinyPage(adapter: Adapter): Promise<Opened> {
+  const o = await openPage(served.url, adapter);
+  await o.page.evaluate((sets) => Object.entries(sets).forEach(([k, v]) => arch.set(k, v)), TINY);
+  return o;
+}
+
+/** The same forward and backward pass on the reference interpreter, in Node. */
+function reference(g: Awaited<ReturnType<Arch['gradients']>>) {
+  const l = lowerModel('models/gpt-nano.arch', g.sets, true);
+  const params = [...l.graph.params.keys()];
+  const graph = differentiate(l.graph, 'loss', params);
+  const weights = initParams(l.graph, {}, 1);
+  const inputs = Object.fromEntries(Object.entries(g.inputs).map(([k, v]) => [k, Int32Array.from(v)]));
+  const out = interpret(graph, { inputs, params: weights, symbols: g.symbols });
+  return { loss: out.get('loss')!.data[0]!, grad: (p: string) => out.get(`grad:${p}`)!.data, params };
+}
+
+for (const adapter of ['llvmpipe', 'swiftshader'] as const) {
+  describe.skipIf(!have)(`the playground on ${adapter}`, () => {
+    let o: Opened;
+    beforeAll(async () => {
+      o = await tinyPage(adapter);
+    }, 60_000);
+    afterAll(async () => o?.close());
+
+    it('loss and every parameter gradient match the reference interpreter', async () => {
+      const g = await o.page.evaluate(() => arch.gradients({ data: 'task:reverse', seed: 1, batch: 2 }));
+      const ref = reference(g);
+      expect(Math.abs(g.loss - ref.loss)).toBeLessThan(1e-4);
+      expect(Object.keys(g.grads).sort()).toEqual([...ref.params].sort());
+      for (const p of ref.params) {
+        const want = ref.grad(p);
+        const scale = Math.max(1e-6, ...Array.from(want, Math.abs));
+        const worst = g.grads[p]!.reduce((w, x, i) => Math.max(w, Math.abs(x - want[i]!)), 0);
+        expect(worst / scale, p).toBeLessThan(2e-3);
+      }
+    });
+
+    it('trains gpt-nano on task:reverse with the losses of arch train', async () => {
+      const losses = await o.page.evaluate((steps) => arch.train({ steps, data: 'task:reverse', seed: 1 }), STEPS);
+      expect(losses).toHaveLength(STEPS);
+      const want = await cliLosses;
+      losses.forEach((l, i) => expect(Math.abs(l - want[i]!), `step ${i + 1}`).toBeLessThan(1e-4));
+      expect(await o.page.getByTestId('step').textContent()).toBe(String(STEPS));
+      expect(Number(await o.page.getByTestId('loss').textContent())).toBeCloseTo(losses.at(-1)!, 4);
+      if (adapter === 'llvmpipe') await o.page.screenshot({ path: join(SHOTS, 'training.png') });
+    });
+
+    it.runIf(adapter === 'llvmpipe')('a downloaded checkpoint samples the same greedy tokens in arch sample, and uploads back', async () => {
+      const [download] = await Promise.all([o.page.waitForEvent('download'), o.page.getByTestId('download').click()]);
+      const file = join(work, 'page.safetensors');
+      await download.saveAs(file);
+      expect(readFileSync(file).equals(Buffer.from(await o.page.evaluate(() => arch.checkpoint()), 'base64'))).toBe(true);
+      const page = await o.page.evaluate(() => arch.sample({ prompt: [1, 2, 3, 4], tokens: 8, greedy: true }));
+      const r = cli('sample', 'models/gpt-nano.arch', '--weights', file, '--prompt-tokens', '1,2,3,4', '--tokens', '8', '--greedy', '--json');
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).tokens).toEqual(page.tokens);
+      expect(await o.page.getByTestId('sample-output').textContent()).toContain(page.text);
+      await o.page.evaluate(() => arch.set('D', null)); // the upload restores the run's own --set values
+      await o.page.evaluate((b64) => arch.upload(b64, 'page.safetensors'), readFileSync(file).toString('base64'));
+      const again = await o.page.evaluate(() => arch.sample({ prompt: [1, 2, 3, 4], tokens: 8, greedy: true }));
+      expect(again.tokens).toEqual(page.tokens);
+    });
+
+    it.runIf(adapter === 'llvmpipe')('shows the attention of every layer and head, with the tokens under the cursor', async () => {
+      const r = await o.page.evaluate(() => arch.attention('12345|'));
+      expect(r.tokens).toHaveLength(6);
+      expect(r.layers).toHaveLength(1);
+      expect(r.layers[0]!.heads).toHaveLength(4);
+      for (const h of r.layers[0]!.heads) for (let q = 0; q < 6; q++) expect(h.slice(q * 6, q * 6 + 6).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      const canvas = o.page.locator('canvas.heat').first();
+      await canvas.scrollIntoViewIfNeeded();
+      const box = (await canvas.boundingBox())!;
+      await o.page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.95);
+      await expect.poll(() => o.page.locator('#tip').textContent()).toMatch(/"\|" \(5\) attends to "1" \(0\): \d\.\d{3}/);
+      await o.page.locator('[data-testid=attention-maps]').scrollIntoViewIfNeeded();
+      await o.page.screenshot({ path: join(SHOTS, 'attention.png') });
+    });
+  });
+}
+
+describe.skipIf(!have)('editing in the playground', () => {
+  let o: Opened;
+  beforeAll(async () => {
+    o = await openPage(served.url, 'none', 'nogpu');
+  }, 60_000);
+  afterAll(async () => o?.close());
+
+  it('hovering a tensor name shows its resolved shape', async () => {
+    const p = o.page;
+    const box = (await p.locator('.cm-line', { hasText: 'embedded_BLD = tokens_BLV @ wte_VD' }).boundingBox())!;
+    // over `embedded`, the line's first word; CodeMirror opens a hover after the pointer rests
+    await p.mouse.move(0, 0);
+    await p.waitForTimeout(100);
+    await p.mouse.move(box.x + 5, box.y + box.height / 2, { steps: 3 });
+    await p.waitForTimeout(100);
+    await p.mouse.move(box.x + 8, box.y + box.height / 2);
+    await expect.poll(() => p.getByTestId('shape-tooltip').textContent(), { timeout: 10_000 }).toBe('embedded_BLD: [B, L=64, D=64]');
+    await p.mouse.move(0, 0);
+  });
+
+  it('shows a typed error at its line as you type, and clears it when fixed', async () => {
+    const p = o.page;
+    expect(await p.getByTestId('diagnostics').locator('> *').count()).toBe(0);
+    const line = p.locator('.cm-line', { hasText: 'embedded_BLD = tokens_BLV @ wte_VD' });
+    await line.click();
+    await p.keyboard.press('End');
+    await p.keyboard.type(' @ w_DF');
+    const item = p.getByTestId('diagnostics').locator('> *').first();
+    await expect.poll(() => item.textContent(), { timeout: 10_000 }).toMatch(/^29:\d+ error\[/);
+    const diags = await p.evaluate(() => arch.diagnostics());
+    expect(diags[0]!.line).toBe(29);
+    await expect.poll(() => p.locator('.cm-lintRange-error').count()).toBeGreaterThan(0);
+    await p.screenshot({ path: join(SHOTS, 'editing-error.png') });
+    for (let i = 0; i < ' @ w_DF'.length; i++) await p.keyboard.press('Backspace');
+    await expect.poll(() => p.getByTestId('diagnostics').locator('> *').count(), { timeout: 10_000 }).toBe(0);
+  });
+
+  it('a dim control re-checks the model and changes the model view', async () => {
+    const p = o.page;
+    const view = p.getByTestId('model-view');
+    expect(await view.locator('[data-tensor=embedded_BLD] .shape').textContent()).toBe('[B, L=64, D=64]');
+    await p.getByTestId('dim-D').fill('32');
+    await p.getByTestId('dim-D').dispatchEvent('change');
+    await expect.poll(() => view.locator('[data-tensor=embedded_BLD] .shape').textContent()).toBe('[B, L=64, D=32]');
+    expect(await view.textContent()).toContain('--set D=32');
+    await view.locator('details.block').first().evaluate((d) => ((d as HTMLDetailsElement).open = true));
+    await p.screenshot({ path: join(SHOTS, 'model-view.png') });
+  });
+
+  it('without WebGPU says what is missing and how to enable it; checking still works', async () => {
+    const banner = o.page.getByTestId('no-webgpu');
+    expect(await banner.isVisible()).toBe(true);
+    expect(await banner.textContent()).toMatch(/navigator\.gpu is missing.*--enable-unsafe-webgpu/s);
+    expect(await o.page.getByTestId('train').isDisabled()).toBe(true);
+    await o.page.evaluate(() => arch.setSource('model m\ndims\n  D = 4\nx_D = y_D\n'));
+    expect((await o.page.evaluate(() => arch.diagnostics()))[0]!.text).toMatch(/^4:7 error\[name\]/);
+  });
+});
+
+describe.skipIf(!have)('a browser started without --enable-unsafe-webgpu', () => {
+  it('shows the banner instead of failing', async () => {
+    const o = await openPage(served.url, 'none');
+    try {
+      expect(await o.page.getByTestId('no-webgpu').isVisible()).toBe(true);
+      expect(await o.page.getByTestId('no-webgpu').textContent()).toMatch(/enable-unsafe-webgpu/);
+      expect(o.errors).toEqual([]);
+    } finally {
+      await o.close();
+    }
+  });
+});
+
+it.skipIf(have)('needs Chromium at /usr/bin/chromium (apt-get install -y chromium)', () => {
+  expect(existsSync(CHROMIUM)).toBe(false);
+});
+

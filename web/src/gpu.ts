@@ -1,0 +1,61 @@
+// The page's WebGPU device, from navigator.gpu, as the core's ArchDevice. `?adapter=compat` asks
+// for the compatibility feature level (Chromium's OpenGL ES adapter: llvmpipe on a machine with
+// no GPU); `?nogpu` hides WebGPU, to see the page as a browser without it does.
+import { numericLimits, type ArchDevice } from './core.js';
+
+export type GpuStatus = { ok: true; device: ArchDevice } | { ok: false; why: string; fix: string };
+
+const ENABLE_FIX =
+  'Use a browser with WebGPU: Chrome or Edge 113+ (on Linux start it with --enable-unsafe-webgpu, or enable chrome://flags/#enable-unsafe-webgpu), ' +
+  'Firefox 141+ on Windows (elsewhere set dom.webgpu.enabled in about:config), or Safari 26+. Editing, checking and the model view work without it.';
+
+function params(): URLSearchParams {
+  return new URLSearchParams(location.search);
+}
+
+export async function openBrowserDevice(): Promise<GpuStatus> {
+  const gpu = params().has('nogpu') ? undefined : (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) return { ok: false, why: 'This browser does not expose WebGPU (navigator.gpu is missing), so training and sampling are off.', fix: ENABLE_FIX };
+  const compat = params().get('adapter') === 'compat';
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await gpu.requestAdapter(compat ? ({ featureLevel: 'compatibility' } as GPURequestAdapterOptions) : { powerPreference: 'high-performance' });
+  } catch (e) {
+    return { ok: false, why: `Asking for a WebGPU adapter failed: ${(e as Error).message}`, fix: ENABLE_FIX };
+  }
+  if (!adapter) {
+    return {
+      ok: false,
+      why: 'WebGPU is present but no adapter answered (headless Chromium without a GPU does this unless told which to use).',
+      fix: 'Start Chromium with --enable-unsafe-webgpu (SwiftShader), or add --use-webgpu-adapter=opengles --use-angle=gl-egl and open the page with ?adapter=compat (llvmpipe). ' + ENABLE_FIX,
+    };
+  }
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredLimits: numericLimits(adapter.limits) });
+  } catch {
+    device = await adapter.requestDevice();
+  }
+  const i = adapter.info;
+  const text = `${i.device} ${i.description} ${i.vendor} ${i.architecture}`.toLowerCase();
+  const info = {
+    backend: compat ? 'compat' : 'webgpu',
+    adapterName: i.description || i.device || i.architecture || i.vendor || 'WebGPU adapter',
+    vendor: i.vendor,
+    architecture: i.architecture,
+    description: i.description,
+    isFallbackCpu: /llvmpipe|lavapipe|swiftshader|software/.test(text),
+  };
+  return {
+    ok: true,
+    device: {
+      gpu,
+      adapter,
+      device,
+      info,
+      limits: numericLimits(device.limits),
+      features: [...device.features].map(String).sort(),
+      destroy: () => device.destroy(),
+    },
+  };
+}

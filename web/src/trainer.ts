@@ -1,0 +1,105 @@
+// A training run in the page: the core's WebGPU backend and trainLoop on the page's device, with
+// pause (the loop stops at a step and resumes from its exact data-RNG state, as `arch train
+// --resume` does), stop, and a checkpoint in the bytes `arch train` writes.
+import { checkpointBytes, createWebGPUBackend, trainLoop, TRAIN_DEFAULTS, type ArchDevice, type DataSource, type StepMetrics, type TrainBackend, type RngState, type TrainOptions, type Weights } from './core.js';
+import type { Prepared, TrainSettings } from './prepare.js';
+
+export interface RunEvents {
+  onStep(m: StepMetrics): void;
+  onEval(m: { step: number; val_loss: number }): void;
+}
+
+type Resume = { step: number; rng: RngState; elapsedS: number };
+
+export class TrainRun {
+  readonly losses: number[] = [];
+  readonly valLosses: [number, number][] = [];
+  step = 0;
+  state: 'idle' | 'running' | 'paused' | 'done' = 'idle';
+  private stopKind: 'pause' | 'stop' | null = null;
+  private resume: Resume | undefined;
+  private readonly opts: TrainOptions;
+
+  private constructor(readonly p: Prepared, readonly data: DataSource, readonly settings: TrainSettings, readonly backend: TrainBackend, private readonly events: RunEvents) {
+    const steps = settings.steps;
+    this.opts = {
+      steps,
+      batch: settings.batch,
+      length: p.length,
+      accum: 1,
+      seed: settings.seed,
+      schedule: { lr: settings.lr, minLr: settings.lr / 10, warmup: Math.floor(steps / 20), steps, kind: 'cosine' },
+      adamw: { ...TRAIN_DEFAULTS, weightDecay: settings.weightDecay },
+      gradClip: TRAIN_DEFAULTS.gradClip,
+      evalEvery: settings.evalEvery ?? Math.max(1, Math.floor(steps / 10)),
+      evalBatches: TRAIN_DEFAULTS.evalBatches,
+    };
+  }
+
+  static async create(device: ArchDevice, p: Prepared, data: DataSource, settings: TrainSettings, events: RunEvents): Promise<TrainRun> {
+    const backend = await createWebGPUBackend(device, p.train, p.evalGraph, { symbols: p.symbols, weights: p.weights });
+    return new TrainRun(p, data, settings, backend, events);
+  }
+
+  get tokensPerStep(): number {
+    return this.opts.batch * this.opts.length;
+  }
+
+  /** Runs until the last step, a pause or a stop; resolves with the train losses so far. */
+  async run(): Promise<number[]> {
+    if (this.state === 'running' || this.state === 'done') return this.losses;
+    this.state = 'running';
+    this.stopKind = null;
+    const result = await trainLoop(this.backend, this.data, this.p.roles, this.opts, {
+      onStep: (m) => {
+        this.step = m.step;
+        this.losses.push(m.loss);
+        this.events.onStep(m);
+      },
+      onEval: (m) => {
+        this.valLosses.push([m.step, m.val_loss]);
+        this.events.onEval(m);
+      },
+      stopRequested: () => this.stopKind !== null,
+      checkpoint: async (step, rng, elapsedS) => {
+        this.resume = { step, rng, elapsedS };
+      },
+    }, this.resume);
+    this.state = result.stopped && this.stopKind === 'pause' && result.step < this.opts.steps ? 'paused' : 'done';
+    return this.losses;
+  }
+
+  pause(): void {
+    if (this.state === 'running') this.stopKind = 'pause';
+  }
+
+  stop(): void {
+    if (this.state === 'running') this.stopKind = 'stop';
+    else if (this.state === 'paused') this.state = 'done';
+  }
+
+  weights(): Promise<Weights> {
+    return this.backend.weights();
+  }
+
+  /** The checkpoint `arch train` would have written at this step (weights, optimizer, metadata). */
+  async checkpoint(modelFile: string): Promise<Uint8Array> {
+    const r = this.resume ?? { step: this.step, rng: null, elapsedS: 0 };
+    const options = { data: this.data.name, tokenizer: 'char', batch: this.opts.batch, seed: this.opts.seed, lr: this.settings.lr, schedule: 'cosine', warmup: this.opts.schedule.warmup, minLr: this.opts.schedule.minLr, weightDecay: this.settings.weightDecay, gradClip: this.opts.gradClip, accum: 1, evalEvery: this.opts.evalEvery, evalBatches: this.opts.evalBatches, backend: 'webgpu' };
+    return checkpointBytes(await this.backend.weights(), this.p.shapes, await this.backend.optimizerState(), {
+      step: r.step,
+      elapsedS: r.elapsedS,
+      rng: r.rng,
+      tokenizer: this.data.tokenizer.toJSON(),
+      modelFile,
+      modelSource: this.p.source,
+      sets: Object.fromEntries(this.p.sets),
+      data: this.data.name,
+      options,
+    });
+  }
+
+  dispose(): void {
+    this.backend.dispose();
+  }
+}

@@ -3,7 +3,9 @@
 import { writeFileSync } from 'node:fs';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { loadModel } from '../load.js';
+import { tokenIdsFlag } from '../options.js';
 import { buildGraph, tokenInput } from '../pipeline.js';
+import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import { interpret, prune, type Value } from '../../ir/index.js';
 import { ATTENTION_PREFIX } from '../../compiler/lower.js';
 import { tokenizerFromJSON, Gpt2Tokenizer, type Tokenizer } from '../../runtime/data/index.js';
@@ -88,6 +90,7 @@ export function attentionMaps(req: AttentionRequest): { tokens: string[]; ids: n
   const { model } = loadModel(req.file, sets, { quietWarnings: true });
   const built = buildGraph(model, { attentionMaps: true });
   const t = tokenInput(built.lowered, req.file);
+  checkModelFits(built, { batch: 1, paramCopies: PARAM_COPIES.inference });
   const names = [...built.graph.outputs.keys()].filter((k) => k.startsWith(ATTENTION_PREFIX));
   if (!names.length) throw new UsageError(`${req.file} has no softmax, so there is no attention to draw`);
   const shapes = paramShapes(built.graph);
@@ -127,8 +130,7 @@ export function attentionMaps(req: AttentionRequest): { tokens: string[]; ids: n
 async function runAttention(args: ParsedArgs): Promise<number> {
   const file = oneFile(args, attentionCommand);
   if (!args.values.weights) throw new UsageError('--weights is required: a checkpoint from arch train, or a safetensors weights file');
-  let promptTokens: number[] | undefined;
-  if (args.values['prompt-tokens'] !== undefined) promptTokens = String(args.values['prompt-tokens']).split(',').filter((s) => s.trim()).map(Number);
+  const promptTokens = tokenIdsFlag(args, 'prompt-tokens');
   const prompt = args.values.prompt === undefined ? undefined : String(args.values.prompt);
   const r = attentionMaps({ file, weights: String(args.values.weights), prompt, promptTokens, sets: args.sets });
   const maps: AttentionMap[] = r.layers.flatMap((l, layer) => l.maps.map((weights, head) => ({ layer, head, weights })));

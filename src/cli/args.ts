@@ -57,7 +57,9 @@ export function oneFile(args: ParsedArgs, spec: CommandSpec): string {
 
 export const fmtInt = (n: number): string => n.toLocaleString('en-US');
 
-/** A numeric option: its value, the fallback when absent, or a usage error saying what it expects. */
+/** A numeric option: its value, the fallback when absent, or a usage error saying what it expects.
+ *  Flags use numberFlag with one of the rules of options.ts, which bound every value; this stays
+ *  for code written against it. */
 export function numberOption(args: ParsedArgs, name: string, fallback: number, ok: (n: number) => boolean = Number.isFinite, what = 'a number'): number {
   const v = args.values[name];
   if (v === undefined) return fallback;

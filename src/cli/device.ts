@@ -6,10 +6,13 @@ import { UsageError } from './args.js';
 export const BACKEND_CHOICES = ['webgpu', 'interpreter', 'vulkan', 'opengles'] as const;
 export const BACKEND_HELP: [string, string] = ['--backend NAME', 'webgpu (default: a GPU, else the CPU through llvmpipe), interpreter (the reference), or a Dawn backend: vulkan, opengles'];
 
-export function parseBackend(value: unknown): (typeof BACKEND_CHOICES)[number] {
+/** `arch info` also names the Dawn backends of other platforms, to ask whether they answer here. */
+export const INFO_BACKEND_CHOICES = [...BACKEND_CHOICES, 'metal', 'd3d12'] as const;
+
+export function parseBackend<T extends string = (typeof BACKEND_CHOICES)[number]>(value: unknown, choices: readonly T[] = BACKEND_CHOICES as unknown as readonly T[]): T {
   const v = String(value ?? 'webgpu');
-  if (!(BACKEND_CHOICES as readonly string[]).includes(v)) throw new UsageError(`--backend ${v}: expected one of ${BACKEND_CHOICES.join(', ')}`);
-  return v as (typeof BACKEND_CHOICES)[number];
+  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--backend ${v}: expected one of ${choices.join(', ')}`);
+  return v as T;
 }
 
 /** The device for a WebGPU backend; NoAdapterError (exit 3) when none answers. */

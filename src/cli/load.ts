@@ -1,24 +1,22 @@
 // Reads and checks a model file for any command, printing diagnostics the same way everywhere.
-import { readFileSync, statSync } from 'node:fs';
 import { compileSource, type CompileResult } from '../compiler/compile.js';
 import { renderDiagnostics } from '../compiler/diagnostics.js';
 import type { CheckedModel } from '../compiler/graph.js';
 import { UsageError } from './args.js';
+import { readRegularFile } from '../runtime/data/files.js';
 
 export class ModelError extends Error {}
 
-const MAX_FILE = 16 * 1024 * 1024;
+const MAX_FILE = 16 * 2 ** 20;
 
 export function readModelFile(file: string): string {
-  let st;
-  try {
-    st = statSync(file);
-  } catch {
-    throw new UsageError(`can't read ${file}: no such file\n  hint: the models that ship with arch are in models/, e.g. models/gpt2.arch`);
-  }
-  if (st.isDirectory()) throw new UsageError(`${file} is a directory, not a .arch file`);
-  if (st.size > MAX_FILE) throw new UsageError(`${file} is ${(st.size / 1e6).toFixed(1)} MB: too large to be a .arch model (the limit is 16 MB)`);
-  return readFileSync(file, 'utf8');
+  const bytes = readRegularFile(file, MAX_FILE, (p) => {
+    if (p.kind === 'missing') return new UsageError(`can't read ${file}: no such file\n  hint: the models that ship with arch are in models/, e.g. models/gpt2.arch`);
+    if (p.kind === 'directory') return new UsageError(`${file} is a directory, not a .arch file`);
+    if (p.kind === 'too-large') return new UsageError(`${file} is ${p.text}: too large to be a .arch model`);
+    return new UsageError(`${file} is ${p.text}\n  hint: a model is a .arch text file, e.g. models/gpt2.arch`);
+  });
+  return bytes.toString('utf8');
 }
 
 export function useColor(): boolean {
@@ -38,12 +36,15 @@ export function loadModel(file: string, sets: Map<string, string>, opts: LoadOpt
   const source = opts.source ?? readModelFile(file);
   const result = compileSource(file, source, sets);
   if (!result.model) opts.onFailure?.(result, source);
-  const shown = opts.quietWarnings ? result.diagnostics.filter((d) => d.severity === 'error') : result.diagnostics;
+  // A bad --set (V=0) is the user's invocation, and what it breaks downstream (tokens_BLV no longer
+  // defined) follows from it: show the invocation errors alone, exit 2.
+  const invocation = result.diagnostics.some((d) => d.code === 'invocation' && d.severity === 'error');
+  const shown = invocation
+    ? result.diagnostics.filter((d) => d.code === 'invocation')
+    : opts.quietWarnings
+      ? result.diagnostics.filter((d) => d.severity === 'error')
+      : result.diagnostics;
   if (shown.length) process.stderr.write(renderDiagnostics(shown, { sources: result.sources, color: useColor() }) + '\n');
-  if (!result.model) {
-    const invocation = result.diagnostics.some((d) => d.code === 'invocation') && result.diagnostics.every((d) => d.severity !== 'error' || d.code === 'invocation');
-    if (invocation) throw new UsageError('');
-    throw new ModelError('');
-  }
+  if (!result.model) throw invocation ? new UsageError('') : new ModelError('');
   return { model: result.model, result };
 }

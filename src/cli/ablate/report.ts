@@ -7,6 +7,7 @@ import { writeAtomic } from '../out-path.js';
 import { fmtDuration } from '../progress.js';
 import type { Vary } from './grid.js';
 import { meanCurve, toJSON, type CellSummary, type RunResult, type Spread } from './stats.js';
+import { maxOf, minOf } from '../../runtime/extent.js';
 
 export interface AblationInfo {
   command: string;
@@ -81,12 +82,12 @@ export function lossChart(info: AblationInfo, runs: readonly RunResult[], cells:
     // A cell whose every seed diverged is drawn from its diverged runs, ending in NaN (drawn as ×).
     const curve = meanCurve(ok.length ? ok : mine);
     if (ok.length) for (const p of curve.band) finite.push(p[1], p[2]);
-    const points = ok.length ? curve.points : [...curve.points, [Math.max(0, ...mine.map((r) => r.step)), NaN] as [number, number]];
+    const points = ok.length ? curve.points : [...curve.points, [Math.max(0, maxOf(mine.map((r) => r.step))), NaN] as [number, number]];
     const note = c.diverged && ok.length ? ` (${c.diverged}/${mine.length} diverged)` : '';
     series.push({ label: `${c.label}${note}`, points, band: ok.length > 1 ? curve.band : undefined });
   }
   // Runs that blew up before diverging would flatten every other curve; clip the axis to the rest.
-  const clip = cells.some((c) => c.diverged) && finite.length ? ([Math.min(...finite), Math.max(...finite)] as const) : undefined;
+  const clip = cells.some((c) => c.diverged) && finite.length ? ([minOf(finite), maxOf(finite)] as const) : undefined;
   const seeds = info.seeds.length === 1 ? `seed ${info.seeds[0]}` : `${info.seeds.length} seeds`;
   return lineChart({
     // A file's name without its directories: the title must fit the chart's width.

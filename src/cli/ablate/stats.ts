@@ -1,6 +1,7 @@
 // What an ablation reports: one record per run, and per cell the mean and spread over its seeds.
 import type { TrainOutcome } from '../commands/train.js';
 import type { Cell } from './grid.js';
+import { maxOf, minOf } from '../../runtime/extent.js';
 
 /** One finished run of the grid (to the end, or diverged): what trainRun reported, and where it sits in the grid. */
 export type RunResult = Pick<
@@ -45,7 +46,7 @@ export function spread(xs: readonly number[]): Spread {
   if (n === 0) return { mean: NaN, std: NaN, min: NaN, max: NaN, n };
   const mean = v.reduce((a, x) => a + x, 0) / n;
   const std = n > 1 ? Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, std, min: Math.min(...v), max: Math.max(...v), n };
+  return { mean, std, min: minOf(v), max: maxOf(v), n };
 }
 
 const METRICS = ['valLoss', 'bestValLoss', 'trainLoss', 'bestTrainLoss', 'tokensPerS', 'elapsedS'] as const;

@@ -4,7 +4,9 @@ import { dirname, resolve } from 'node:path';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { checkpointTokenizer, modelWithCheckpoint } from '../checkpoint-model.js';
 import { checkOutFile, makeDir, writeAtomic } from '../out-path.js';
+import { tokenIdsFlag } from '../options.js';
 import { tokenInput } from '../pipeline.js';
+import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import { interpret, prune, type Value } from '../../ir/index.js';
 import { ATTENTION_PREFIX } from '../../compiler/lower.js';
 import type { Tokenizer } from '../../runtime/data/index.js';
@@ -85,6 +87,7 @@ export function attentionMaps(req: AttentionRequest): { tokens: string[]; ids: n
   const { ckpt, model, built, fitted } = modelWithCheckpoint(req.file, req.weights, req.sets ?? new Map(), { attentionMaps: true });
   const weights = fitted.weights;
   const t = tokenInput(built.lowered, req.file);
+  checkModelFits(built, { batch: 1, paramCopies: PARAM_COPIES.inference });
   const names = [...built.graph.outputs.keys()].filter((k) => k.startsWith(ATTENTION_PREFIX));
   if (!names.length) throw new UsageError(`${req.file} has no softmax, so there is no attention to draw`);
   const tokenizer: Tokenizer | undefined = checkpointTokenizer(ckpt, t.classes);
@@ -120,8 +123,7 @@ export function attentionMaps(req: AttentionRequest): { tokens: string[]; ids: n
 async function runAttention(args: ParsedArgs): Promise<number> {
   const file = oneFile(args, attentionCommand);
   if (!args.values.weights) throw new UsageError('--weights is required: a checkpoint from arch train, or a safetensors weights file');
-  let promptTokens: number[] | undefined;
-  if (args.values['prompt-tokens'] !== undefined) promptTokens = String(args.values['prompt-tokens']).split(',').filter((s) => s.trim()).map(Number);
+  const promptTokens = tokenIdsFlag(args, 'prompt-tokens');
   const prompt = args.values.prompt === undefined ? undefined : String(args.values.prompt);
   const out = args.values.out !== undefined ? String(args.values.out) : 'attention.svg';
   checkOutFile(out); // before the model runs

@@ -3,9 +3,11 @@
 // needed: kernels are generated for WebGPU's default limits, which every adapter meets.
 import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
 import { loadModel } from '../load.js';
+import { FLAG_MAX, numberFlag, RULES } from '../options.js';
 import { buildGraph, type Built } from '../pipeline.js';
 import { printGraph } from '../../ir/index.js';
-import { describePlan, planGraph, type GraphPlan } from '../../runtime/executor.js';
+import { DEFAULT_LIMITS, describePlan, planGraph, type GraphPlan } from '../../runtime/executor.js';
+import { checkModelFits, PARAM_COPIES } from '../fits.js';
 
 export const EMITS = ['ir', 'wgsl', 'plan'] as const;
 
@@ -56,6 +58,7 @@ export const compileCommand: CommandSpec = {
       return 0;
     }
     const symbols = bindSymbols(built, sizeArgs(args));
+    checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.plan, limits: DEFAULT_LIMITS });
     const planned = planGraph(g, symbols, { unfused: Boolean(args.values.unfused) });
     header.push(
       `# compiled for ${Object.entries(symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ') || 'fixed sizes'}` +
@@ -99,13 +102,7 @@ export interface Sizes {
 }
 
 export function sizeArgs(args: ParsedArgs): Sizes {
-  const int = (name: string): number | undefined => {
-    const v = args.values[name];
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${v}: expected a whole number >= 1`);
-    return n;
-  };
+  const int = (name: string): number | undefined => (args.values[name] === undefined ? undefined : numberFlag(args, name, 0, RULES.count(FLAG_MAX.batch)));
   return { batch: int('batch'), length: int('length') };
 }
 

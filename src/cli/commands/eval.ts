@@ -1,19 +1,25 @@
-import { readFileSync } from 'node:fs';
 import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
 import { modelWithCheckpoint } from '../checkpoint-model.js';
+import { readRegularFile } from '../../runtime/data/files.js';
 import { tokenFeeds, tokenInput } from '../pipeline.js';
+import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import { interpret, prune } from '../../ir/index.js';
 import { compileGraph } from '../../runtime/executor.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
 
+/** Token rows as JSON take ~6 bytes a token: 64 MiB is ten million tokens, far more than one
+ *  evaluation batch runs at once. */
+const MAX_TOKENS_FILE = 64 * 2 ** 20;
+
 /** Reads T.json: rows of token ids, each of length seq+1, all the same length. */
 export function readTokenRows(path: string, vocab: number, maxLength: number | undefined): number[][] {
+  const hint = '\n  hint: the file holds an array of rows of token ids, e.g. [[1, 2, 3], [4, 5, 6]]';
+  const text = readRegularFile(path, MAX_TOKENS_FILE, (p) => new UsageError(`--tokens ${path}: ${p.kind === 'missing' ? 'no such file' : `${p.text}`}${hint}`)).toString('utf8');
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid JSON (${(e as Error).message})`;
-    throw new UsageError(`--tokens ${path}: ${why}\n  hint: the file holds an array of rows of token ids, e.g. [[1, 2, 3], [4, 5, 6]]`);
+    throw new UsageError(`--tokens ${path}: not valid JSON (${(e as Error).message})${hint}`);
   }
   if (!Array.isArray(raw) || raw.length === 0 || !raw.every((r) => Array.isArray(r)))
     throw new UsageError(`--tokens ${path}: expected a non-empty array of rows of token ids, e.g. [[1, 2, 3], [4, 5, 6]]`);
@@ -61,6 +67,7 @@ export const evalCommand: CommandSpec = {
     const weights = fitted.weights;
     const t = tokenInput(built.lowered, file);
     const rows = readTokenRows(String(args.values.tokens), t.classes, t.maxLength);
+    checkModelFits(built, { batch: rows.length, paramCopies: PARAM_COPIES.inference });
     const feeds = tokenFeeds(built.lowered, file, rows);
     const graph = prune(built.graph, ['loss']);
     let loss: number;

@@ -1,6 +1,7 @@
 // `arch info`: which WebGPU adapter arch would run on, through which backend, and what it offers.
 import type { CommandSpec } from '../args.js';
 import { describeDevice, openDevice } from '../../runtime/device.js';
+import { INFO_BACKEND_CHOICES, parseBackend } from '../device.js';
 
 export const infoCommand: CommandSpec = {
   name: 'info',
@@ -14,12 +15,12 @@ export const infoCommand: CommandSpec = {
   ],
   examples: ['arch info', 'arch info --backend opengles --json'],
   async run(args) {
-    const name = String(args.values.backend ?? 'webgpu');
+    const name = parseBackend(args.values.backend, INFO_BACKEND_CHOICES);
     if (name === 'interpreter') {
       process.stdout.write('backend: interpreter (the reference interpreter, on the CPU in JavaScript; no adapter involved)\n');
       return 0;
     }
-    // Any other name goes to Dawn as is: an unknown one ends in the no-adapter explanation (exit 3).
+    // A known name whose library is missing here ends in the no-adapter explanation (exit 3).
     const d = await openDevice({ backend: name === 'webgpu' ? undefined : name, verbose: Boolean(args.values.verbose) });
     try {
       if (args.values.json) {

@@ -2,6 +2,7 @@ import { fmtInt, oneFile, SET_HELP, type CommandSpec } from '../args.js';
 import { loadModel } from '../load.js';
 import { modelStats, paramCount, paramKind } from '../../compiler/stats.js';
 import type { CheckedModel } from '../../compiler/graph.js';
+import { maxOf } from '../../runtime/extent.js';
 
 type Dim = number | string;
 
@@ -27,7 +28,7 @@ function repeatGroups(m: CheckedModel): Map<string, { first: string; last: strin
   for (const [key, map] of byPrefix) {
     const first = map.get(0);
     const same = [...map.entries()].filter(([i, s]) => i > 0 && s === first).map(([i]) => i);
-    if (same.length) out.set(key, { first: `${key}.0`, last: `${key}.${Math.max(...same)}`, count: same.length });
+    if (same.length) out.set(key, { first: `${key}.0`, last: `${key}.${maxOf(same)}`, count: same.length });
   }
   return out;
 }
@@ -65,15 +66,25 @@ export const inspectCommand: CommandSpec = {
     out.push(`model ${m.name}${variants ? `    ${variants}` : ''}`, '', 'dims');
     for (const [k, d] of m.dims) out.push(`  ${d.size === null ? `${k}  (runtime)` : d.derivation.startsWith(`${k} = ${d.size}`) && !d.derivation.includes('--set') ? `${k} = ${d.size}` : d.derivation}`);
     const groups = repeatGroups(m);
-    const folded = (scope: string) => {
-      for (const [key, g] of groups) {
-        const r = new RegExp(`^${key.replace(/\./g, '\\.')}\\.(\\d+)(\\.|$)`).exec(scope);
-        if (r && Number(r[1]) > 0 && Number(r[1]) <= Number(g.last.split('.').pop())) return key;
+    // one pattern per group, and one answer per scope: a deep model has many tensors per scope
+    const patterns = [...groups].map(([key, g]) => ({ key, re: new RegExp(`^${key.replace(/\./g, '\\.')}\\.(\\d+)(\\.|$)`), last: Number(g.last.split('.').pop()) }));
+    const foldedOf = new Map<string, string | null>();
+    const folded = (scope: string): string | null => {
+      let f = foldedOf.get(scope);
+      if (f !== undefined) return f;
+      f = null;
+      for (const p of patterns) {
+        const r = p.re.exec(scope);
+        if (r && Number(r[1]) > 0 && Number(r[1]) <= p.last) {
+          f = p.key;
+          break;
+        }
       }
-      return null;
+      foldedOf.set(scope, f);
+      return f;
     };
     out.push('', 'shape trace');
-    const w = Math.max(...m.trace.map((t) => t.name.length), 8) + 2;
+    const w = Math.max(maxOf(m.trace.map((t) => t.name.length)), 8) + 2;
     let scope = '';
     const said = new Set<string>();
     for (const i of m.inputs) out.push(`  ${i.name.padEnd(w)}${fmtShape(shapeOf(m, i.axes))}  input${i.onehot ? ', one-hot token ids' : ''}`);
@@ -95,7 +106,7 @@ export const inspectCommand: CommandSpec = {
       out.push(`${indent}${t.name.padEnd(w - indent.length + 2)}${fmtShape(shapeOf(m, m.nodes[t.node]!.axes))}`);
     }
     out.push('', 'parameters');
-    const pw = Math.max(...m.params.map((p) => p.path.length), 8) + 2;
+    const pw = Math.max(maxOf(m.params.map((p) => p.path.length)), 8) + 2;
     const saidP = new Set<string>();
     for (const p of m.params) {
       const f = folded(p.path.split('.').slice(0, -1).join('.'));

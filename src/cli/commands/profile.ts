@@ -5,6 +5,7 @@
 // same for one step of KV-cache decoding as `arch sample` runs it.
 import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
 import { loadModel } from '../load.js';
+import { numberFlag, parseNumber, RULES } from '../options.js';
 import { buildGraph, tokenInput, type Built } from '../pipeline.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
 import { bindSymbols, fusedSummary, OPTIMIZER_DISPATCHES, sizeArgs } from './compile.js';
@@ -12,9 +13,15 @@ import { initParams, prune, type Data } from '../../ir/index.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
 import type { CheckedModel } from '../../compiler/graph.js';
 import { compileGraph, type CompiledGraph } from '../../runtime/executor.js';
+import { checkFits } from '../../runtime/fits.js';
+import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import type { ArchDevice } from '../../runtime/device.js';
+import { maxOf } from '../../runtime/extent.js';
 
 export { OPTIMIZER_DISPATCHES };
+
+/** Timed steps and repetitions: each one runs the whole step or kernel, so a few thousand is plenty. */
+const PROFILE_MAX_REPS = 10_000;
 
 export interface KernelProfile {
   name: string;
@@ -88,16 +95,9 @@ export const profileCommand: CommandSpec = {
   examples: ['arch profile models/gpt-nano.arch', 'arch profile models/gpt-nano.arch --set D=128 --set N=4 --top 15', 'arch profile models/gpt-nano.arch --set D=128 --set N=4 --decode'],
   async run(args) {
     const file = oneFile(args, profileCommand);
-    const count = (name: string, fallback: number): number => {
-      const v = args.values[name];
-      if (v === undefined) return fallback;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${v}: expected a whole number >= 1`);
-      return n;
-    };
-    const steps = count('steps', 5);
-    const reps = count('reps', 5);
-    const top = count('top', Number.MAX_SAFE_INTEGER);
+    const steps = numberFlag(args, 'steps', 5, RULES.count(PROFILE_MAX_REPS));
+    const reps = numberFlag(args, 'reps', 5, RULES.count(PROFILE_MAX_REPS));
+    const top = numberFlag(args, 'top', Number.MAX_SAFE_INTEGER, RULES.count(Number.MAX_SAFE_INTEGER));
     const backend = parseBackend(args.values.backend);
     if (backend === 'interpreter') throw new UsageError('profile times WebGPU kernels: choose a WebGPU backend (webgpu, vulkan, opengles)');
     const { model } = loadModel(file, args.sets, { quietWarnings: true });
@@ -108,6 +108,7 @@ export const profileCommand: CommandSpec = {
     const dev = await deviceFor(backend, Boolean(args.values.verbose), decode ? 'latency' : 'throughput');
     try {
       if (!args.values.json) process.stderr.write(`profiling ${model.name} on ${dev.info.adapterName} (${dev.info.backend})...\n`);
+      if (built) checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.training, limits: dev.limits });
       const o = { steps, reps, unfused: Boolean(args.values.unfused) };
       const p = built ? await profileTraining(dev, model.name, built, symbols, o) : await profileDecoding(dev, model, args.values.position, o);
       process.stdout.write(args.values.json ? JSON.stringify(p, null, 2) + '\n' : formatProfile(p, top));
@@ -158,10 +159,10 @@ export async function profileDecoding(dev: ArchDevice, model: CheckedModel, posi
   if (caches.length === 0) throw new UsageError(`${model.name} has no attention whose keys a cache could hold: --decode profiles causal language models`);
   const t = tokenInput(lower(model), model.name);
   const context = t.maxLength ?? 1;
-  const at = position === undefined ? Math.floor(context / 2) : Number(position);
-  if (!Number.isInteger(at) || at < 0 || at >= context) throw new UsageError(`--position ${String(position)}: expected a whole number from 0 to ${context - 1}`);
+  const at = position === undefined ? Math.floor(context / 2) : parseNumber('position', String(position), { whole: true, min: 0, max: context - 1 });
   const graph = prune(lowered.graph, ['logits', ...caches]);
   const symbols = { [t.batchSymbol]: 1, [t.lengthSymbol]: 1, seed: 0 };
+  checkFits(graph, { symbols, paramCopies: PARAM_COPIES.inference, limits: dev.limits });
   const t0 = performance.now();
   const c = await compileGraph(dev, graph, symbols, { unfused: o.unfused, state: Object.fromEntries(caches.map((k) => [k, k])) });
   const inputs = { [t.name]: Int32Array.of(1), [POSITION_INPUT]: Float32Array.of(at) };
@@ -277,7 +278,7 @@ const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed
 
 export function formatProfile(p: Profile, top = Number.MAX_SAFE_INTEGER): string {
   const shown = p.kernels.slice(0, top);
-  const nameW = Math.min(48, Math.max(6, ...shown.map((k) => k.name.length)));
+  const nameW = Math.min(48, Math.max(6, maxOf(shown.map((k) => k.name.length))));
   const cut = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + '…' : s);
   const lines = [
     `${p.model} on ${p.adapter} (${p.backend}), ${Object.entries(p.symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ')}: ${p.what === 'decoding' ? 'one decoding step (KV cache)' : 'forward + backward'}`,

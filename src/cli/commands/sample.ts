@@ -1,6 +1,8 @@
-import { SET_HELP, UsageError, numberOption, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
+import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { checkpointTokenizer, modelWithCheckpoint } from '../checkpoint-model.js';
+import { FLAG_MAX, numberFlag, RULES, tokenIdsFlag } from '../options.js';
 import { buildGraph, tokenInput } from '../pipeline.js';
+import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import { interpret, prune } from '../../ir/index.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
 import { cachedDecoder, fullDecoder } from '../../runtime/sample/decoders.js';
@@ -50,8 +52,6 @@ export const sampleCommand: CommandSpec = {
   run: runSample,
 };
 
-const numArg = numberOption;
-
 /** Next-token logits from the forward graph on the interpreter: the whole context each time. */
 function interpreterSource(graph: Graph, params: Record<string, Float32Array>, input: string, batchSym: string, lengthSym: string, vocab: number): LogitsSource {
   return {
@@ -80,6 +80,7 @@ function prepare(args: ParsedArgs): Prepared {
   const { ckpt, model, built, fitted } = modelWithCheckpoint(file, String(args.values.weights), args.sets);
   if (!built.graph.outputs.has('logits')) throw new UsageError(`${file} has no logits_* tensor to sample from`);
   const t = tokenInput(built.lowered, file);
+  checkModelFits(built, { batch: 1, paramCopies: PARAM_COPIES.inference });
   const tokenizer = checkpointTokenizer(ckpt, t.classes);
   const taskSpec = ckpt.meta?.data && isTaskSpec(ckpt.meta.data) ? ckpt.meta.data : undefined;
   return { file, model, built, t, weights: fitted.weights, tokenizer, taskSpec, L: t.maxLength ?? 1 << 20 };
@@ -104,22 +105,31 @@ async function logitsSource(args: ParsedArgs, p: Prepared): Promise<{ src: Logit
   return { src: dec, close: () => { dec.destroy(); device.destroy(); } };
 }
 
-function chooseOptions(args: ParsedArgs) {
+/** Every numeric flag, checked before anything is loaded. */
+function sampleFlags(args: ParsedArgs) {
   const greedy = Boolean(args.values.greedy);
   return {
-    temperature: greedy ? 0 : numArg(args, 'temperature', 1, (n) => n >= 0, 'a number >= 0'),
-    topK: numArg(args, 'top-k', 0, (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0'),
-    topP: numArg(args, 'top-p', 1, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
+    choose: {
+      temperature: greedy ? 0 : numberFlag(args, 'temperature', 1, RULES.nonNegative),
+      topK: numberFlag(args, 'top-k', 0, RULES.countOrZero(FLAG_MAX.dim)),
+      topP: numberFlag(args, 'top-p', 1, RULES.fraction({ includeZero: false, includeOne: true })),
+    },
+    count: numberFlag(args, 'tokens', 200, RULES.countOrZero(FLAG_MAX.tokens)),
+    examples: numberFlag(args, 'examples', 5, RULES.count(FLAG_MAX.tokens)),
+    seed: numberFlag(args, 'seed', 1, RULES.seed),
+    promptTokens: tokenIdsFlag(args, 'prompt-tokens'),
   };
 }
+type SampleFlags = ReturnType<typeof sampleFlags>;
 
 async function runSample(args: ParsedArgs): Promise<number> {
+  const f = sampleFlags(args);
   const p = prepare(args);
   const { t, tokenizer } = p;
-  if (p.taskSpec && args.values.prompt === undefined && args.values['prompt-tokens'] === undefined) return gradeTask(args, p);
+  if (p.taskSpec && args.values.prompt === undefined && args.values['prompt-tokens'] === undefined) return gradeTask(args, p, f);
   let prompt: number[];
   if (args.values['prompt-tokens'] !== undefined) {
-    prompt = String(args.values['prompt-tokens']).split(',').filter((x) => x.trim()).map((x) => Number(x));
+    prompt = f.promptTokens!;
     const bad = prompt.find((x) => !Number.isInteger(x) || x < 0 || x >= t.classes);
     if (bad !== undefined) throw new UsageError(`--prompt-tokens: ${bad} is not a token id of this model (0 .. ${t.classes - 1})`);
   } else {
@@ -131,9 +141,9 @@ async function runSample(args: ParsedArgs): Promise<number> {
     process.stderr.write(`warning: the prompt has ${prompt.length} tokens, more than the model's context of ${p.L}; keeping the last ${p.L}\n`);
     prompt = prompt.slice(prompt.length - p.L);
   }
-  const o = chooseOptions(args);
-  const count = numArg(args, 'tokens', 200, (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0');
-  const rng = new Rng(numArg(args, 'seed', 1, Number.isInteger, 'a whole number'));
+  const o = f.choose;
+  const count = f.count;
+  const rng = new Rng(f.seed);
   const json = Boolean(args.values.json);
   const decode = (ids: number[]) => (tokenizer ? tokenizer.decode(ids) : ids.join(' ') + ' ');
   const { src, close } = await logitsSource(args, p);
@@ -165,13 +175,13 @@ async function runSample(args: ParsedArgs): Promise<number> {
 }
 
 /** A model trained on a built-in task, sampled with no prompt: fresh examples, graded. */
-async function gradeTask(args: ParsedArgs, p: Prepared): Promise<number> {
+async function gradeTask(args: ParsedArgs, p: Prepared, f: SampleFlags): Promise<number> {
   const task = taskFromSpec(p.taskSpec!.slice('task:'.length));
-  const n = numArg(args, 'examples', 5, (x) => Number.isInteger(x) && x >= 1, 'a whole number >= 1');
-  const rng = new Rng(numArg(args, 'seed', 1, Number.isInteger, 'a whole number'));
+  const n = f.examples;
+  const rng = new Rng(f.seed);
   // A task's question has one right answer: grade the model's most likely one unless asked to sample.
   const sampling = ['temperature', 'top-k', 'top-p'].some((k) => args.values[k] !== undefined);
-  const o = sampling ? chooseOptions(args) : { temperature: 0, topK: 0, topP: 1 };
+  const o = sampling ? f.choose : { temperature: 0, topK: 0, topP: 1 };
   const length = Math.min(p.L, Math.max(task.contextLength, task.minContextLength));
   const { src, close } = await logitsSource(args, p);
   const results: { prompt: string; completion: string; expected: string; correct: boolean }[] = [];

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
-import { fmtInt, numberOption, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
+import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
 import { NO_INTERRUPT, onInterrupt } from '../interrupt.js';
+import { FLAG_MAX, numberFlag, RULES } from '../options.js';
 import { loadModel, readModelFile } from '../load.js';
 import { buildGraph } from '../pipeline.js';
+import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import { classLetters, inputRoles } from '../model-io.js';
 import { fmtDuration, Progress } from '../progress.js';
 import { compileSource } from '../../compiler/compile.js';
@@ -22,10 +24,9 @@ import { describeRoles, type InputSpec } from '../../runtime/train/feeds.js';
 import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
 import { RunDir } from '../run-dir.js';
 import { checkOutDir } from '../out-path.js';
+import { minOf } from '../../runtime/extent.js';
 
 
-const num = numberOption;
-const posInt = (n: number) => Number.isInteger(n) && n >= 1;
 
 export const trainCommand: CommandSpec = {
   name: 'train',
@@ -106,27 +107,27 @@ export function trainFlags(args: ParsedArgs, prev?: Record<string, unknown>) {
   const pick = <T>(key: string, fresh: T): T => (prev && key in prev ? (prev[key] as T) : fresh);
   const dataSpec = pick('data', args.values.data ? String(args.values.data) : '');
   if (!dataSpec) throw new UsageError('--data is required: a text file, or task:NAME (copy, reverse, sort, add, induction, classify, seq2seq)');
-  const steps = num(args, 'steps', 200, posInt, 'a whole number of steps');
+  const steps = numberFlag(args, 'steps', 200, RULES.count(FLAG_MAX.steps));
   const o = {
     data: dataSpec,
     tokenizer: pick('tokenizer', String(args.values.tokenizer ?? 'char')),
-    batch: pick('batch', num(args, 'batch', TRAIN_DEFAULTS.batch, posInt, 'a whole number >= 1')),
-    seed: pick('seed', num(args, 'seed', TRAIN_DEFAULTS.seed, Number.isInteger, 'a whole number')),
-    lr: pick('lr', num(args, 'lr', TRAIN_DEFAULTS.lr, (n) => n > 0, 'a positive number')),
+    batch: pick('batch', numberFlag(args, 'batch', TRAIN_DEFAULTS.batch, RULES.count(FLAG_MAX.batch))),
+    seed: pick('seed', numberFlag(args, 'seed', TRAIN_DEFAULTS.seed, RULES.seed)),
+    lr: pick('lr', numberFlag(args, 'lr', TRAIN_DEFAULTS.lr, RULES.positive)),
     schedule: pick('schedule', String(args.values.schedule ?? 'cosine')),
-    warmup: pick('warmup', num(args, 'warmup', Math.floor(steps / 20), (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0')),
-    minLr: pick('minLr', num(args, 'min-lr', NaN, (n) => n >= 0, 'a number >= 0')),
-    weightDecay: pick('weightDecay', num(args, 'weight-decay', TRAIN_DEFAULTS.weightDecay, (n) => n >= 0, 'a number >= 0')),
-    gradClip: pick('gradClip', num(args, 'grad-clip', TRAIN_DEFAULTS.gradClip, (n) => n >= 0, 'a number >= 0')),
-    accum: pick('accum', num(args, 'accum', TRAIN_DEFAULTS.accum, posInt, 'a whole number >= 1')),
-    evalEvery: pick('evalEvery', num(args, 'eval-every', Math.max(1, Math.floor(steps / 10)), (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0')),
-    evalBatches: pick('evalBatches', num(args, 'eval-batches', TRAIN_DEFAULTS.evalBatches, posInt, 'a whole number >= 1')),
+    warmup: pick('warmup', numberFlag(args, 'warmup', Math.floor(steps / 20), RULES.countOrZero(FLAG_MAX.steps))),
+    minLr: pick('minLr', numberFlag(args, 'min-lr', NaN, RULES.nonNegative)),
+    weightDecay: pick('weightDecay', numberFlag(args, 'weight-decay', TRAIN_DEFAULTS.weightDecay, RULES.nonNegative)),
+    gradClip: pick('gradClip', numberFlag(args, 'grad-clip', TRAIN_DEFAULTS.gradClip, RULES.nonNegative)),
+    accum: pick('accum', numberFlag(args, 'accum', TRAIN_DEFAULTS.accum, RULES.count(FLAG_MAX.batch))),
+    evalEvery: pick('evalEvery', numberFlag(args, 'eval-every', Math.max(1, Math.floor(steps / 10)), RULES.countOrZero(FLAG_MAX.steps))),
+    evalBatches: pick('evalBatches', numberFlag(args, 'eval-batches', TRAIN_DEFAULTS.evalBatches, RULES.count(FLAG_MAX.batch))),
     backend: pick('backend', parseBackend(args.values.backend)),
   };
   if (!Number.isFinite(o.minLr)) o.minLr = o.lr / 10;
   if (o.schedule !== 'cosine' && o.schedule !== 'constant') throw new UsageError(`--schedule ${o.schedule}: expected cosine or constant`);
   if (o.tokenizer !== 'char' && o.tokenizer !== 'gpt2') throw new UsageError(`--tokenizer ${o.tokenizer}: expected char or gpt2`);
-  if (args.values.dropout !== undefined) args.sets.set('dropout', String(num(args, 'dropout', 0, (n) => n >= 0 && n < 1, 'a rate from 0 to 1')));
+  if (args.values.dropout !== undefined) args.sets.set('dropout', String(numberFlag(args, 'dropout', 0, RULES.fraction({ includeZero: true, includeOne: false }))));
   return { o, steps };
 }
 
@@ -255,6 +256,7 @@ async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run
   if (maxL! < minL) throw new UsageError(`${o.data} needs a context of at least ${minL} positions; the model's is ${maxL}\n  hint: --set ${model.axes.get(lengthSym!)?.letter ?? 'L'}=${minL}`);
 
   const shapes = new Map(paramShapes(train.graph).map((p) => [p.name, p.shape]));
+  checkModelFits(train, { batch: o.batch, paramCopies: PARAM_COPIES.training, limits: ctx.device?.limits });
   let weights: Weights;
   if (resumed) weights = fitCheckpoint(resumed, paramShapes(train.graph), model, true).weights;
   else if (req.initFrom) weights = loadWeights(req.initFrom, paramShapes(train.graph), model).weights;
@@ -411,9 +413,9 @@ async function trainLoaded(p: Loaded): Promise<TrainOutcome> {
       params,
       flopsPerToken: modelStats(model).flopsPerToken,
       trainLoss: lastStep?.loss ?? NaN,
-      bestTrainLoss: Math.min(...finite(history.train)),
+      bestTrainLoss: minOf(finite(history.train)),
       valLoss: val ?? NaN,
-      bestValLoss: Math.min(...finite(history.val)),
+      bestValLoss: minOf(finite(history.val)),
       tokensPerS: runRate ?? 0,
       elapsedS: lastStep?.elapsed_s ?? 0,
       history,

@@ -1,7 +1,7 @@
 // A text file as a training set: read, check, tokenize, split. The validation split is the last
 // `valFraction` of the tokens (nanoGPT's: train = data[:int(n * 0.9)], val = the rest).
-import { readFileSync, statSync } from 'node:fs';
 import { DataError } from './errors.js';
+import { readRegularFile, type FileProblem } from './files.js';
 import { makeTokenizer, type Tokenizer } from './tokenizer.js';
 import { firstInvalidUtf8, lineAndColumn } from './utf8.js';
 
@@ -59,21 +59,12 @@ export function loadTextDataset(path: string, options: TextDataOptions = {}): Te
   return dataset;
 }
 
+/** The most text a dataset reads: one JavaScript string holds at most 2^29 - 24 characters, and
+ *  the tokens take several times the text's bytes. */
+export const MAX_TEXT_BYTES = 256 * 2 ** 20;
+
 function readText(path: string): string {
-  let bytes: Uint8Array;
-  try {
-    if (statSync(path).isDirectory()) {
-      throw new DataError({
-        what: `${path} is a directory, not a text file`,
-        where: path,
-        hint: `pass a UTF-8 text file inside it (for example ${path.replace(/\/$/, '')}/input.txt), or task:NAME for a synthetic task`,
-      });
-    }
-    bytes = readFileSync(path);
-  } catch (e) {
-    if (e instanceof DataError) throw e;
-    throw fileError(path, e);
-  }
+  const bytes = readRegularFile(path, MAX_TEXT_BYTES, (p) => fileError(path, p));
   if (bytes.length === 0) {
     throw new DataError({
       what: `${path} is empty`,
@@ -95,19 +86,24 @@ function readText(path: string): string {
   }
 }
 
-function fileError(path: string, e: unknown): DataError {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') {
+function fileError(path: string, p: FileProblem): DataError {
+  if (p.kind === 'missing') {
     return new DataError({
       what: `no such file: ${path}`,
       where: path,
       hint: `check the path (relative paths start at ${process.cwd()}), or use task:NAME for a synthetic task that needs no file`,
     });
   }
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new DataError({ what: `${path} cannot be read (permission denied)`, where: path, hint: `check the file's permissions` });
+  if (p.kind === 'directory') {
+    return new DataError({
+      what: `${path} is a directory, not a text file`,
+      where: path,
+      hint: `pass a UTF-8 text file inside it (for example ${path.replace(/\/$/, '')}/input.txt), or task:NAME for a synthetic task`,
+    });
   }
-  return new DataError({ what: `${path} cannot be read: ${(e as Error).message}`, where: path, hint: `check that the path names a readable text file` });
+  if (p.kind === 'denied') return new DataError({ what: `${path} cannot be read (permission denied)`, where: path, hint: `check the file's permissions` });
+  if (p.kind === 'too-large') return new DataError({ what: `${path} is ${p.text}`, where: path, hint: `train on a part of it (e.g. head -c 100M ${path} > part.txt)` });
+  return new DataError({ what: `${path} is ${p.text}`, where: path, hint: `pass a UTF-8 text file (a regular file; save piped text to a file first), or task:NAME for a synthetic task` });
 }
 
 function checkSizes(d: TextDataset, contextLength: number | undefined): void {

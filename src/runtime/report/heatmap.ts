@@ -2,6 +2,7 @@
 
 import { MISSING_COLOR, SEQUENTIAL_STOPS, sequentialColor } from './palette.js';
 import { el, num, stableId, svgDocument, text, textWidth } from './svg.js';
+import { maxOf } from '../extent.js';
 
 export interface AttentionMap {
   layer: number;
@@ -82,8 +83,8 @@ export function heatmapLayout(spec: HeatmapGridSpec): HeatmapLayout {
   const labelEvery = Math.max(1, Math.ceil(12 / cell));
   const layers = sortedUnique(spec.maps.map((m) => m.layer));
   const heads = sortedUnique(spec.maps.map((m) => m.head));
-  const labelWidth = Math.max(0, ...spec.tokens.filter((_, i) => i % labelEvery === 0).map((t) => textWidth(visibleToken(t), TICK_FONT)));
-  const rowTitleWidth = Math.max(0, ...layers.map((l) => textWidth(`layer ${l}`, TITLE_FONT)));
+  const labelWidth = Math.max(0, maxOf(spec.tokens.filter((_, i) => i % labelEvery === 0).map((t) => textWidth(visibleToken(t), TICK_FONT))));
+  const rowTitleWidth = Math.max(0, maxOf(layers.map((l) => textWidth(`layer ${l}`, TITLE_FONT))));
   const x0 = Math.ceil(16 + rowTitleWidth + 12 + labelWidth + 6);
   const y0 = GRID_TOP;
   const gridW = Math.max(heads.length * (size + GAP) - GAP, 0);

@@ -3,6 +3,7 @@
 import { CYCLE_DASHES, DASHED, SERIES_COLORS } from './palette.js';
 import { el, num, stableId, svgDocument, text, textWidth } from './svg.js';
 import { linearAxis, logAxis, toPixel, type Axis } from './ticks.js';
+import { maxOf, minOf } from '../extent.js';
 
 export interface LineSeries {
   label: string;
@@ -81,8 +82,8 @@ function axes(clean: readonly CleanSeries[], spec: LineChartSpec): { x: Axis; y:
   }
   const logY = spec.logY ?? false;
   const empty = xs.length === 0;
-  const [xLo, xHi] = empty ? [0, 1] : [Math.min(...xs), Math.max(...xs)];
-  let [yLo, yHi] = empty ? (logY ? [1, 10] : [0, 1]) : [Math.min(...ys), Math.max(...ys)];
+  const [xLo, xHi] = empty ? [0, 1] : [minOf(xs), maxOf(xs)];
+  let [yLo, yHi] = empty ? (logY ? [1, 10] : [0, 1]) : [minOf(ys), maxOf(ys)];
   if (spec.yRange && spec.yRange[1] > spec.yRange[0] && (!logY || spec.yRange[0] > 0)) [yLo, yHi] = spec.yRange;
   return { x: linearAxis(xLo, xHi), y: logY ? logAxis(yLo, yHi) : linearAxis(yLo, yHi), empty };
 }
@@ -101,9 +102,9 @@ export function lineChart(spec: LineChartSpec): string {
   const labels = spec.series.map((s, i) => legendLabel(s, clean[i]!));
   const { x: xAxis, y: yAxis, empty } = axes(clean, spec);
 
-  const yTickWidth = Math.max(0, ...yAxis.labels.map((l) => textWidth(l, FONT)));
+  const yTickWidth = Math.max(0, maxOf(yAxis.labels.map((l) => textWidth(l, FONT))));
   const legendWidth = labels.length === 0 ? 0
-    : LEGEND_SWATCH + 8 + Math.max(...labels.map((l) => textWidth(l, FONT))) + 16;
+    : LEGEND_SWATCH + 8 + maxOf(labels.map((l) => textWidth(l, FONT))) + 16;
   const left = 28 + yTickWidth + 10;
   const top = 44;
   const bottom = 52;

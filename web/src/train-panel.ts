@@ -1,7 +1,7 @@
 // The train panel: data (a task, the shipped corpus or pasted text), steps, batch, seed and
 // learning rate; train, pause/resume, stop; step, loss and tokens/s; the live loss chart; a
 // checkpoint to download (the bytes `arch train` writes) or upload.
-import { parseCheckpoint, matchParams, paramShapes, lower, tokenizerFromJSON, TASK_NAMES, compileSource, type CheckpointMeta } from './core.js';
+import { parseCheckpoint, fitCheckpoint, paramShapes, lower, tokenizerFromJSON, TASK_NAMES, compileSource, type CheckpointMeta } from './core.js';
 import { h } from './dom.js';
 import { openPageData } from './data.js';
 import { DEFAULT_SETTINGS, prepare, type TrainSettings } from './prepare.js';
@@ -145,8 +145,7 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
     const r = compileSource(FILE, app.source, app.sets);
     if (!r.model) throw new Error(`${name}: its model does not check here; fix the errors shown`);
     const lowered = lower(r.model);
-    const raw = new Map([...ckpt.weights].map(([k, v]) => [k, { dtype: 'F32', shape: v.shape, data: v.data }]));
-    const weights = matchParams(raw, paramShapes(lowered.graph), name, 'arch');
+    const { weights } = fitCheckpoint(ckpt, paramShapes(lowered.graph), r.model);
     if (!meta?.tokenizer) throw new Error(`${name} carries no tokenizer (it was not written by arch train or the playground)`);
     app.trained = { model: r.model, roles: inputRoles(lowered), weights, tokenizer: tokenizerFromJSON(meta.tokenizer), origin: `uploaded ${name} (step ${meta.step})` };
     status.textContent = `loaded ${name}: step ${meta.step} on ${meta.data}; sampling and attention use these weights`;

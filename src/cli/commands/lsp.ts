@@ -37,13 +37,17 @@ export const lspCommand: CommandSpec = {
   },
 };
 
-/** The installed prelude as a file an editor can open; a URI of its own when it is not on disk. */
-function preludeUri(): string {
+/** The prelude's URI for clients that cannot read files (VS Code through a content provider):
+ *  its text comes from the request `arch/prelude`. */
+const VIRTUAL_PRELUDE = 'arch-prelude:///prelude.arch';
+
+/** The installed prelude as a file an editor can open; the virtual URI when it is not on disk. */
+function preludeFileUri(): string {
   for (const rel of ['../../../../src/compiler/prelude.arch', '../src/compiler/prelude.arch', '../../compiler/prelude.arch']) {
     const u = new URL(rel, import.meta.url);
     if (existsSync(fileURLToPath(u))) return u.href;
   }
-  return 'arch-prelude:///prelude.arch';
+  return VIRTUAL_PRELUDE;
 }
 
 /** `arch.set`: `{ "D": 64, "act": "relu" }` or `["D=64", "act=relu"]`. */
@@ -60,13 +64,15 @@ export function parseSets(value: unknown): Map<string, string> {
 
 function serve(connection: Connection): void {
   const service = new LanguageService(preludeSource());
-  const prelude = preludeUri();
+  const onDisk = preludeFileUri();
+  // `initializationOptions.preludeScheme: "arch-prelude"` asks for the virtual URI in definitions.
+  let prelude = onDisk;
   const documents = new TextDocuments(TextDocument);
   const timers = new Map<string, NodeJS.Timeout>();
   let sets = new Map<string, string>();
   let canConfigure = false;
 
-  const fileOf = (uri: string): string => (uri === prelude ? PRELUDE_FILE : uri.startsWith('file:') ? fileURLToPath(uri) : uri);
+  const fileOf = (uri: string): string => (uri === onDisk || uri === VIRTUAL_PRELUDE ? PRELUDE_FILE : uri.startsWith('file:') ? fileURLToPath(uri) : uri);
   const uriOf = (file: string, doc: string): string => (file === PRELUDE_FILE ? prelude : doc);
   const analysis = (uri: string): Analysis | null => {
     const doc = documents.get(uri);
@@ -107,8 +113,9 @@ function serve(connection: Connection): void {
 
   connection.onInitialize((params) => {
     canConfigure = Boolean(params.capabilities.workspace?.configuration);
-    const init = params.initializationOptions as { set?: unknown; arch?: { set?: unknown } } | undefined;
+    const init = params.initializationOptions as { set?: unknown; arch?: { set?: unknown }; preludeScheme?: unknown } | undefined;
     sets = parseSets(init?.set ?? init?.arch?.set);
+    if (init?.preludeScheme === 'arch-prelude') prelude = VIRTUAL_PRELUDE;
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -136,7 +143,7 @@ function serve(connection: Connection): void {
     clearTimeout(timers.get(e.document.uri));
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
-  // The prelude, for a client that cannot open its file: served read-only by the server.
+  // The prelude's text and the URI definitions use for it, for a client that shows it read-only.
   connection.onRequest('arch/prelude', () => ({ uri: prelude, text: service.preludeText }));
 
   connection.onHover((p) => {

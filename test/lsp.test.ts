@@ -1,6 +1,6 @@
 // arch lsp, driven by a headless LSP client over the spawned server's stdio (run `npx tsc -p .`
 // first: the server runs from dist/).
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync, execSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -124,5 +124,33 @@ describe('arch lsp for a client that shows the prelude itself (preludeScheme: ar
     } finally {
       await stopServer(server);
     }
+  });
+});
+
+describe('arch lsp from the bundled CLI (npm run bundle)', () => {
+  it('starts, answers, and leaves the other commands working', async () => {
+    // The bundle script as package.json has it, written two levels under dist/ so that the
+    // bundle finds src/compiler/prelude.arch as dist/arch.mjs does; not dist/arch.mjs itself,
+    // which other tests' `arch` may be reading.
+    const out = resolve('dist/test-bundle/lsp/arch.mjs');
+    const script = JSON.parse(readFileSync('package.json', 'utf8')).scripts.bundle as string;
+    expect(script).toContain('--outfile=dist/arch.mjs');
+    execSync(script.replace('--outfile=dist/arch.mjs', `--outfile=${out}`), { env: { ...process.env, PATH: `${resolve('node_modules/.bin')}:${process.env.PATH}` } });
+    const main = `const { main } = await import(${JSON.stringify(pathToFileURL(out).href)}); process.exitCode = await main(process.argv.slice(1));`;
+    const check = spawnSync(process.execPath, ['--input-type=module', '-e', main, 'check', 'models/gpt-nano.arch'], { encoding: 'utf8' });
+    expect(check.stderr).toBe('');
+    expect(check.stdout).toMatch(/^ok: gpt_nano/);
+    const child = spawn(process.execPath, ['--input-type=module', '-e', main, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    c.listen();
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    // A server that dies on start fails the test at once instead of leaving the request unanswered.
+    const died = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`arch lsp exited with ${code}: ${stderr}`))));
+    const init = await Promise.race([c.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} }), died]) as { capabilities: { hoverProvider: boolean } };
+    expect(init.capabilities.hoverProvider).toBe(true);
+    const served = await c.sendRequest('arch/prelude') as { text: string };
+    expect(served.text).toBe(readFileSync('src/compiler/prelude.arch', 'utf8'));
+    await stopServer({ conn: c, child });
   });
 });

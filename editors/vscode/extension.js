@@ -1,7 +1,8 @@
-// The VS Code client of arch: starts `arch lsp` (how: the setting arch.path, `npx arch` by default)
-// and shows the prelude read-only under the arch-prelude: scheme, its text asked of the server
-// (request `arch/prelude`), so that "go to definition" into a prelude block works wherever arch is
-// installed and nobody edits the installed prelude by accident. Plain CommonJS: no build step.
+// The VS Code client of arch: starts `arch lsp` (how: the setting arch.path, by default
+// `npx --no arch`) and shows the prelude read-only under the arch-prelude: scheme, its text asked
+// of the server (request `arch/prelude`), so that "go to definition" into a prelude block works
+// wherever arch is installed and nobody edits the installed prelude by accident. Plain CommonJS:
+// no build step.
 'use strict';
 const vscode = require('vscode');
 const { LanguageClient, TransportKind } = require('vscode-languageclient/node');
@@ -11,9 +12,9 @@ const PRELUDE_SCHEME = 'arch-prelude';
 /** @type {LanguageClient | undefined} */
 let client;
 
-/** `arch.path` split at spaces, with `lsp --stdio` added: `npx arch` -> npx arch lsp --stdio. */
+/** `arch.path` split at spaces, with `lsp --stdio` added: `npx --no arch` -> npx --no arch lsp --stdio. */
 function serverCommand() {
-  const words = String(vscode.workspace.getConfiguration('arch').get('path') || 'npx arch').trim().split(/\s+/);
+  const words = String(vscode.workspace.getConfiguration('arch').get('path') || 'npx --no arch').trim().split(/\s+/);
   return { command: words[0], args: [...words.slice(1), 'lsp', '--stdio'] };
 }
 

@@ -127,9 +127,8 @@ export function highlightLine(line: string): HighlightToken[] {
       r.lastIndex = pos;
       const m = r.exec(line);
       if (!m || m[0].length === 0) continue;
-      const captures = 'match' in rule ? rule.captures : rule.captures;
-      if (captures) {
-        captures.forEach((kind, i) => {
+      if (rule.captures) {
+        rule.captures.forEach((kind, i) => {
           const at = m.indices?.[i + 1];
           if (at && at[1] > at[0]) out.push({ from: at[0], to: at[1], kind });
         });

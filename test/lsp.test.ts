@@ -1,6 +1,6 @@
 // arch lsp, driven by a headless LSP client over the spawned server's stdio (run `npx tsc -p .`
 // first: the server runs from dist/).
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync, execSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,20 +29,30 @@ const waitFor = async <T>(pick: () => T | undefined, ms = 10_000): Promise<T> =>
   }
 };
 
-beforeAll(async () => {
-  child = spawn(process.execPath, ['bin/arch.js', 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-  conn.onNotification('textDocument/publishDiagnostics', (p) => published.push(p));
+/** A spawned `arch lsp`, initialised with these options, its published diagnostics collected. */
+async function startServer(initializationOptions: unknown, sink: typeof published): Promise<{ conn: MessageConnection; child: ReturnType<typeof spawn> }> {
+  const child = spawn(process.execPath, ['bin/arch.js', 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  conn.onNotification('textDocument/publishDiagnostics', (p) => sink.push(p));
   conn.listen();
-  const init = await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions: { set: { N: 2 } } });
+  const init = await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions });
   expect((init as { capabilities: { hoverProvider: boolean } }).capabilities.hoverProvider).toBe(true);
   await conn.sendNotification('initialized', {});
+  return { conn, child };
+}
+
+async function stopServer(s: { conn: MessageConnection; child: ReturnType<typeof spawn> }): Promise<void> {
+  await s.conn.sendRequest('shutdown');
+  await s.conn.sendNotification('exit');
+  await new Promise((r) => s.child.once('exit', r));
+}
+
+beforeAll(async () => {
+  ({ conn, child } = await startServer({ set: { N: 2 } }, published));
 });
 
 afterAll(async () => {
-  await conn.sendRequest('shutdown');
-  await conn.sendNotification('exit');
-  await new Promise((r) => child.once('exit', r));
+  await stopServer({ conn, child });
 });
 
 describe('arch lsp', () => {
@@ -77,7 +87,7 @@ describe('arch lsp', () => {
     const hq = await conn.sendRequest('textDocument/hover', { textDocument: doc, position: lineOf(gpt2, 'q_BLHK =') }) as { contents: { value: string } };
     expect(hq.contents.value).toContain(`in ${q.length} instances`);
     const def = await conn.sendRequest('textDocument/definition', { textDocument: doc, position: lineOf(gpt2, 'mlp(layernorm') }) as { uri: string; range: { start: { line: number } } }[];
-    expect(def[0]!.uri).toMatch(/prelude\.arch$/);
+    expect(def[0]!.uri).toMatch(/^file:.*\/src\/compiler\/prelude\.arch$/);
     const refs = await conn.sendRequest('textDocument/references', { textDocument: doc, position: lineOf(gpt2, 'final_BLD ='), context: { includeDeclaration: true } }) as unknown[];
     expect(refs).toHaveLength(4);
     const items = await conn.sendRequest('textDocument/completion', { textDocument: doc, position: lineOf(gpt2, 'loss =') }) as { label: string }[];
@@ -87,5 +97,60 @@ describe('arch lsp', () => {
     const tokens = await conn.sendRequest('textDocument/semanticTokens/full', { textDocument: doc }) as { data: number[] };
     expect(tokens.data.length % 5).toBe(0);
     expect(tokens.data.length).toBeGreaterThan(500);
+  });
+});
+
+describe('arch lsp for a client that shows the prelude itself (preludeScheme: arch-prelude)', () => {
+  it('points definitions at arch-prelude:///prelude.arch, serves its text, and answers inside it', async () => {
+    const seen: typeof published = [];
+    const server = await startServer({ preludeScheme: 'arch-prelude' }, seen);
+    try {
+      const c = server.conn;
+      await c.sendNotification('textDocument/didOpen', { textDocument: { uri: GPT2, languageId: 'arch', version: 1, text: gpt2 } });
+      const def = await c.sendRequest('textDocument/definition', { textDocument: { uri: GPT2 }, position: lineOf(gpt2, 'mlp(layernorm') }) as { uri: string; range: { start: { line: number } } }[];
+      expect(def).toHaveLength(1);
+      expect(def[0]!.uri).toBe('arch-prelude:///prelude.arch');
+      const served = await c.sendRequest('arch/prelude') as { uri: string; text: string };
+      const prelude = readFileSync('src/compiler/prelude.arch', 'utf8');
+      expect(served).toEqual({ uri: 'arch-prelude:///prelude.arch', text: prelude });
+      expect(prelude.split('\n')[def[0]!.range.start.line]).toMatch(/^block mlp\(/);
+      // Opened under that URI, the prelude is the prelude (not a model with no loss): no
+      // diagnostics, and definition works inside it.
+      await c.sendNotification('textDocument/didOpen', { textDocument: { uri: served.uri, languageId: 'arch', version: 1, text: served.text } });
+      expect((await waitFor(() => seen.find((p) => p.uri === served.uri))).diagnostics).toEqual([]);
+      const inner = await c.sendRequest('textDocument/definition', { textDocument: { uri: served.uri }, position: lineOf(prelude, 'linear(x_*D)') }) as { uri: string; range: { start: { line: number } } }[];
+      expect(inner[0]!.uri).toBe(served.uri);
+      expect(prelude.split('\n')[inner[0]!.range.start.line]).toMatch(/^block linear\(/);
+    } finally {
+      await stopServer(server);
+    }
+  });
+});
+
+describe('arch lsp from the bundled CLI (npm run bundle)', () => {
+  it('starts, answers, and leaves the other commands working', async () => {
+    // The bundle script as package.json has it, written two levels under dist/ so that the
+    // bundle finds src/compiler/prelude.arch as dist/arch.mjs does; not dist/arch.mjs itself,
+    // which other tests' `arch` may be reading.
+    const out = resolve('dist/test-bundle/lsp/arch.mjs');
+    const script = JSON.parse(readFileSync('package.json', 'utf8')).scripts.bundle as string;
+    expect(script).toContain('--outfile=dist/arch.mjs');
+    execSync(script.replace('--outfile=dist/arch.mjs', `--outfile=${out}`), { env: { ...process.env, PATH: `${resolve('node_modules/.bin')}:${process.env.PATH}` } });
+    const main = `const { main } = await import(${JSON.stringify(pathToFileURL(out).href)}); process.exitCode = await main(process.argv.slice(1));`;
+    const check = spawnSync(process.execPath, ['--input-type=module', '-e', main, 'check', 'models/gpt-nano.arch'], { encoding: 'utf8' });
+    expect(check.stderr).toBe('');
+    expect(check.stdout).toMatch(/^ok: gpt_nano/);
+    const child = spawn(process.execPath, ['--input-type=module', '-e', main, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    c.listen();
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    // A server that dies on start fails the test at once instead of leaving the request unanswered.
+    const died = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`arch lsp exited with ${code}: ${stderr}`))));
+    const init = await Promise.race([c.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} }), died]) as { capabilities: { hoverProvider: boolean } };
+    expect(init.capabilities.hoverProvider).toBe(true);
+    const served = await c.sendRequest('arch/prelude') as { text: string };
+    expect(served.text).toBe(readFileSync('src/compiler/prelude.arch', 'utf8'));
+    await stopServer({ conn: c, child });
   });
 });

@@ -40,17 +40,31 @@ export interface Analysis extends Source {
 export function readSource(file: string, text: string, findBlock?: (own: Program) => BlockLookup): Source {
   const parsed = parse(file, text);
   const program = parsed.program;
-  const tokens = lex(text).tokens;
   const own = new Map(program.blocks.map((b) => [b.name, b]));
   const lookup = findBlock ? findBlock(program) : (n: string) => own.get(n);
-  const names = collectNames(program, lookup, (span) => variantNameSpan(tokens, span));
-  return { file, text, lines: new LineIndex(text), program, tokens, names, parseDiagnostics: parsed.diagnostics };
+  // Tokens and names are for hover, completion and colouring, not for diagnostics: they are
+  // computed when first asked for, so a keystroke's diagnostics do not wait for them.
+  let tokens: IToken[] | undefined;
+  let names: Names | undefined;
+  return {
+    file,
+    text,
+    lines: new LineIndex(text),
+    program,
+    get tokens() {
+      return (tokens ??= lex(text).tokens);
+    },
+    get names() {
+      return (names ??= collectNames(program, lookup, (span) => variantNameSpan(this.tokens, span)));
+    },
+    parseDiagnostics: parsed.diagnostics,
+  };
 }
 
 export function analyze(file: string, text: string, sets: Map<string, string>, prelude: Source): Analysis {
+  const theirs = new Map(prelude.program.blocks.map((b) => [b.name, b]));
   const findBlock = (own: Program): BlockLookup => {
     const mine = new Map(own.blocks.map((b) => [b.name, b]));
-    const theirs = new Map(prelude.program.blocks.map((b) => [b.name, b]));
     return (n) => mine.get(n) ?? theirs.get(n);
   };
   const src = readSource(file, text, findBlock);
@@ -62,8 +76,28 @@ export function analyze(file: string, text: string, sets: Map<string, string>, p
     model = r.model;
     diagnostics = [...diagnostics, ...r.diagnostics];
   }
-  const instances = model ? instanceBlocks(model, lookup, [...src.program.blocks, ...prelude.program.blocks]) : new Map<string, BlockDecl>();
-  return { ...src, prelude, diagnostics, model, instances, findBlock: lookup, sets };
+  let instances: Map<string, BlockDecl> | undefined;
+  return {
+    file,
+    text,
+    lines: src.lines,
+    program: src.program,
+    parseDiagnostics: src.parseDiagnostics,
+    get tokens() {
+      return src.tokens;
+    },
+    get names() {
+      return src.names;
+    },
+    get instances() {
+      return (instances ??= model ? instanceBlocks(model, lookup, [...src.program.blocks, ...prelude.program.blocks]) : new Map<string, BlockDecl>());
+    },
+    prelude,
+    diagnostics,
+    model,
+    findBlock: lookup,
+    sets,
+  };
 }
 
 /** `variant act = ...`: the first name after the keyword. */

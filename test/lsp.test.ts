@@ -32,7 +32,9 @@ const waitFor = async <T>(pick: () => T | undefined, ms = 10_000): Promise<T> =>
 beforeAll(async () => {
   child = spawn(process.execPath, ['bin/arch.js', 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
   conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-  conn.onNotification('textDocument/publishDiagnostics', (p) => published.push(p));
+  conn.onNotification('textDocument/publishDiagnostics', (p) => {
+    published.push(p);
+  });
   conn.listen();
   const init = await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions: { set: { N: 2 } } });
   expect((init as { capabilities: { hoverProvider: boolean } }).capabilities.hoverProvider).toBe(true);

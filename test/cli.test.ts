@@ -1,5 +1,5 @@
 // The `arch` command as a user runs it: exit codes, outputs, and no stack traces.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

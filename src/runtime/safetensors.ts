@@ -190,7 +190,7 @@ function parseEntry(name: string, raw: unknown, fail: Fail): Entry {
   }
   if (!isIndexArray(shape)) return fail(`${at}: "shape" is not a list of non-negative integers`);
   if (!isIndexArray(offsets) || offsets.length !== 2) return fail(`${at}: "data_offsets" is not a pair of non-negative integers`);
-  const [begin, end] = offsets;
+  const [begin, end] = offsets as [number, number]; // a pair, checked above
   if (begin > end) fail(`${at}: data_offsets [${begin}, ${end}] end before they begin`);
   const numel = shape.reduce((a, b) => a * b, 1);
   const expected = numel * codec.size;

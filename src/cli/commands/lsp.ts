@@ -2,7 +2,7 @@
 // stdout carries the protocol and nothing else: logging goes to stderr. Diagnostics follow each
 // change after a short pause, and a result for an older version of a document is never published.
 import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import {
   CompletionItemKind, createConnection, DiagnosticSeverity, ProposedFeatures, SemanticTokensBuilder, SymbolKind, TextDocuments, TextDocumentSyncKind,
   type CompletionItem, type Connection, type DocumentSymbol, type Location as LspLocation,

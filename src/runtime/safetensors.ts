@@ -114,7 +114,7 @@ export function parseSafetensors(bytes: Uint8Array, where = '<memory>'): StFile 
   const data = bytes.subarray(dataStart);
 
   const header = parseHeader(bytes.subarray(8, dataStart), fail);
-  const metadata = parseMetadata(header['__metadata__'], fail);
+  const metadata = parseMetadata(header.__metadata__, fail);
   const entries = Object.entries(header)
     .filter(([name]) => name !== '__metadata__')
     .map(([name, raw]) => parseEntry(name, raw, fail));
@@ -352,7 +352,7 @@ function layout(where: string, inputs: StInputs, metadata?: Record<string, strin
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new CheckpointError(where, `metadata "${k}" is not a string`, 'convert metadata values to strings');
     }
-    json['__metadata__'] = metadata;
+    json.__metadata__ = metadata;
   }
   let offset = 0;
   for (const [name, t] of tensors) {

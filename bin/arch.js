@@ -33,9 +33,9 @@ async function runHere() {
     (code) => exitAfterFlush(code),
     (err) => {
       // main() turns every expected failure into a message; this is the last line of defence.
-      process.stderr.write(`arch: internal error: ${err && err.message ? err.message : err}\n`);
+      process.stderr.write(`arch: internal error: ${err?.message ? err.message : err}\n`);
       process.stderr.write('This is a bug in arch. Run with ARCH_DEBUG=1 for details.\n');
-      if (process.env.ARCH_DEBUG) process.stderr.write(String(err && err.stack) + '\n');
+      if (process.env.ARCH_DEBUG) process.stderr.write(String(err?.stack) + '\n');
       exitAfterFlush(70);
     },
   );

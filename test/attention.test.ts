@@ -34,7 +34,7 @@ function inductionScore(map: Float32Array, n: number): number {
 const prompt = (seed: number) => {
   const letters = 'abcdefghijklmnopqrstuvwxyz'.split('');
   const pick: string[] = [];
-  for (let i = 0, x = seed; pick.length < PERIOD; i++) {
+  for (let x = seed; pick.length < PERIOD; ) {
     x = (x * 1103515245 + 12345) % 2147483648;
     const c = letters[x % 26]!;
     if (!pick.includes(c)) pick.push(c);

@@ -37,8 +37,6 @@ function arch(...args: string[]): Promise<Result> {
   });
 }
 
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /** The good checkpoint with its tensors and metadata edited, written by the project's writer. */
 function edited(name: string, edit: (t: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, md: Record<string, string>) => void): string {
   const st = readSafetensors(GOOD);

@@ -38,7 +38,7 @@ interface Case {
   epilogue?: (v: number, b: number, m: number, n: number, inputs: Record<string, Float32Array>) => number;
 }
 
-function contiguous(batch: number, rows: number, cols: number, transposed = false, broadcast = false): Strided {
+function contiguous(rows: number, cols: number, transposed = false, broadcast = false): Strided {
   return {
     offset: 0,
     batch: broadcast ? 0 : rows * cols,
@@ -48,13 +48,13 @@ function contiguous(batch: number, rows: number, cols: number, transposed = fals
 }
 
 function makeCase(name: string, spec: ContractionSpec, extra: Partial<Case> = {}): Case {
-  const { batch, m, n, k } = spec;
+  const { m, n, k } = spec;
   return {
     name,
     spec,
-    a: contiguous(batch, m, k, spec.transposeA, spec.a?.batchStride === 0),
-    b: contiguous(batch, k, n, spec.transposeB, spec.b?.batchStride === 0),
-    c: contiguous(batch, m, n),
+    a: contiguous(m, k, spec.transposeA, spec.a?.batchStride === 0),
+    b: contiguous(k, n, spec.transposeB, spec.b?.batchStride === 0),
+    c: contiguous(m, n),
     ...extra,
   };
 }

@@ -20,11 +20,11 @@ function empiricalConditionalEntropy(task: Task, L: number, rows: number): numbe
     for (let b = 0; b < batch.batch; b++) {
       const inputs = row(batch.inputs, b, L);
       if (task.kind === 'classify') {
-        add(inputs.join(','), batch.labels![b], 1);
+        add(inputs.join(','), batch.labels![b]!, 1);
         continue;
       }
       const source = batch.source ? row(batch.source, b, batch.sourceLength!).join(',') + '/' : '';
-      for (let t = 0; t < L; t++) add(`${source}${inputs.slice(0, t + 1).join(',')}`, batch.targets![b * L + t], batch.mask ? batch.mask[b * L + t] : 1);
+      for (let t = 0; t < L; t++) add(`${source}${inputs.slice(0, t + 1).join(',')}`, batch.targets![b * L + t]!, batch.mask ? batch.mask[b * L + t]! : 1);
     }
   }
   let total = 0;
@@ -85,7 +85,7 @@ describe('every task', () => {
       expect(task.check(prompt, [...answer, 0])).toBe(true); // extra generated tokens are ignored
       expect(task.check(prompt, answer.slice(0, -1))).toBe(false);
       const wrong = [...answer];
-      wrong[i % wrong.length] = (wrong[i % wrong.length] + 1) % (task.numClasses ?? task.vocabSize);
+      wrong[i % wrong.length] = (wrong[i % wrong.length]! + 1) % (task.numClasses ?? task.vocabSize);
       expect(task.check(prompt, wrong)).toBe(false);
       // format and the task tokenizer agree, so printed prompts can be typed back in
       expect(task.tokenizer.encode(task.format(prompt))).toEqual(prompt);
@@ -158,7 +158,7 @@ describe('task layouts', () => {
       const inputs = row(b.inputs, i, 24);
       const targets = row(b.targets!, i, 24);
       for (let p = 0; p < 5; p++) {
-        const [a, plus, c, eq] = inputs.slice(5 * p, 5 * p + 4);
+        const [a, plus, c, eq] = inputs.slice(5 * p, 5 * p + 4) as [number, number, number, number];
         expect(task.format([plus, eq])).toBe('+ =');
         expect(targets[5 * p + 3]).toBe((a + c) % 97);
       }
@@ -189,10 +189,10 @@ describe('task layouts', () => {
     const seen = [0, 0, 0];
     for (let i = 0; i < B; i++) {
       const counts = [0, 0, 0];
-      row(b.inputs, i, 16).forEach((t) => counts[t]++);
-      const label = b.labels![i];
-      seen[label]++;
-      expect(counts.filter((c, j) => j !== label).every((c) => c < counts[label])).toBe(true);
+      row(b.inputs, i, 16).forEach((t) => counts[t]!++);
+      const label = b.labels![i]!;
+      seen[label]!++;
+      expect(counts.filter((_, j) => j !== label).every((c) => c < counts[label]!)).toBe(true);
     }
     expect(Math.min(...seen)).toBeGreaterThan(40); // every class is drawn
     expect(task.solve(task.tokenizer.encode('abab'))).toBeNull(); // a tie has no answer

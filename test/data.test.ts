@@ -274,7 +274,7 @@ describe('LM batches', () => {
     const batches = evalBatches(data, 4, L);
     expect(batches.length).toBe(3);
     expect(batches.slice(0, 2).every((b) => b.mask === undefined)).toBe(true);
-    const last = batches[2];
+    const last = batches[2]!;
     expect(Array.from(last.mask!)).toEqual([...new Array(2 * L).fill(1), ...new Array(2 * L).fill(0)]);
     // The counted targets tile data[1..100] exactly once, in order.
     const counted: number[] = [];
@@ -284,7 +284,7 @@ describe('LM batches', () => {
 
     const spread = evalBatches(data, 2, L, 1); // 2 of 10 windows: starts 0 and 50
     expect(spread.length).toBe(1);
-    expect(spread[0].inputs[L]).toBe(data[50]);
+    expect(spread[0]!.inputs[L]).toBe(data[50]);
   });
 });
 

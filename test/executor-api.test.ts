@@ -164,7 +164,7 @@ describe('compileGraph', () => {
       expect(new Set(kinds)).toEqual(new Set([textured ? 'texture' : 'storage']));
       const feeds = randomFeeds(graph, {}, 3);
       const out = await c.run({ inputs: feeds.inputs }, ['z']);
-      const want = interpret(graph, { inputs: feeds.inputs, params: {} }).get('z')!.data;
+      const want = interpret(graph, { inputs: feeds.inputs, params: {}, symbols: {} }).get('z')!.data;
       out.z!.forEach((v, i) => expect(v, `z[${i}]`).toBeCloseTo(want[i]!, 3));
       c.destroy();
     }

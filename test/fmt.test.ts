@@ -20,7 +20,7 @@ describe('arch fmt', () => {
       expect(once.ok, f).toBe(true);
       if (!once.ok) continue;
       expect(once.text, f).toBe(text);
-      const squashed = text.replace(/ = /g, '=').replace(/ @ /g, '@').replace(/  +#/g, ' #').replace(/\n/g, '\n\n');
+      const squashed = text.replace(/ = /g, '=').replace(/ @ /g, '@').replace(/ {2,}#/g, ' #').replace(/\n/g, '\n\n');
       const again = format(f, squashed);
       expect(again.ok, f).toBe(true);
       if (again.ok) expect(format(f, again.text), f).toEqual({ ok: true, text: again.text });

@@ -60,7 +60,10 @@ function checkSpans(source: string, root: unknown): number {
   };
   let count = 0;
   const visit = (v: unknown): void => {
-    if (Array.isArray(v)) return v.forEach(visit);
+    if (Array.isArray(v)) {
+      v.forEach(visit);
+      return;
+    }
     if (typeof v !== 'object' || v === null) return;
     const o = v as Record<string, unknown>;
     if ('start' in o && 'end' in o) {

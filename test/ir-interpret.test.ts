@@ -104,7 +104,7 @@ describe('interpreter vs hand-written loops', () => {
     const dot = (u: Data, v: ArrayLike<number>) => Array.from(u).reduce((acc, x, i) => acc + x * v[i]!, 0);
     expect(dot(res.get('g')!.data, y)).toBeCloseTo(dot(res.get('s')!.data, table), 12);
     const scattered = new Float64Array(10);
-    idx.forEach((k, p) => { if (k < 5) for (let d = 0; d < 2; d++) scattered[k * 2 + d] += y[p * 2 + d]!; });
+    idx.forEach((k, p) => { if (k < 5) for (let d = 0; d < 2; d++) scattered[k * 2 + d]! += y[p * 2 + d]!; });
     expectClose(res.get('s')!.data, scattered);
   });
 

@@ -46,7 +46,7 @@ describe('training on the interpreter', () => {
       for (const p of names) {
         const g = out.get(gradName(p))!.data;
         const v = params[p]!;
-        for (let i = 0; i < v.length; i++) v[i] -= 0.5 * g[i]!;
+        for (let i = 0; i < v.length; i++) v[i]! -= 0.5 * g[i]!;
       }
     }
     expect(losses[0]).toBeGreaterThan(0.6);

@@ -33,7 +33,9 @@ const waitFor = async <T>(pick: () => T | undefined, ms = 10_000): Promise<T> =>
 async function startServer(initializationOptions: unknown, sink: typeof published): Promise<{ conn: MessageConnection; child: ReturnType<typeof spawn> }> {
   const child = spawn(process.execPath, ['bin/arch.js', 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-  conn.onNotification('textDocument/publishDiagnostics', (p) => sink.push(p));
+  conn.onNotification('textDocument/publishDiagnostics', (p) => {
+    sink.push(p);
+  });
   conn.listen();
   const init = await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions });
   expect((init as { capabilities: { hoverProvider: boolean } }).capabilities.hoverProvider).toBe(true);

@@ -15,7 +15,8 @@ import { loadCheckpoint } from '../src/runtime/train/checkpoint.js';
 import { InterpreterBackend } from '../src/runtime/train/interpreter-backend.js';
 import { createWebGPUBackend } from '../src/runtime/train/webgpu-backend.js';
 import { trainLoop, TRAIN_DEFAULTS, type TrainOptions } from '../src/runtime/train/loop.js';
-import type { Feeds, StepHyper, StepResult, TrainBackend } from '../src/runtime/train/backend.js';
+import type { StepHyper } from '../src/runtime/train/adamw.js';
+import type { Feeds, StepResult, TrainBackend } from '../src/runtime/train/backend.js';
 import type { InputSpec } from '../src/runtime/train/feeds.js';
 import { lowerModel } from './model-helpers.js';
 

@@ -85,8 +85,8 @@ describe('round trip', () => {
     const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     expect(headerLen % 8).toBe(0);
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
-    expect(header['step']).toEqual({ dtype: 'I32', shape: [], data_offsets: [68, 72] });
-    expect(header['empty'].data_offsets[0]).toBe(header['empty'].data_offsets[1]);
+    expect(header.step).toEqual({ dtype: 'I32', shape: [], data_offsets: [68, 72] });
+    expect(header.empty.data_offsets[0]).toBe(header.empty.data_offsets[1]);
     expect(bytes.length).toBe(8 + headerLen + 4 * (12 + 5 + 1 + 0 + 4));
 
     const file = parseSafetensors(bytes);

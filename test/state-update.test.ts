@@ -59,7 +59,7 @@ async function stepAlong(graph: ReturnType<typeof cacheGraph>, ps: number[], fee
     for (const p of ps) {
       const inputs = { p: Float32Array.of(p), ...feed(r) };
       const got = await c.run({ inputs }, ['cache', 'y']);
-      const ref = interpret(graph, { inputs: { cache: state, ...inputs }, params });
+      const ref = interpret(graph, { inputs: { cache: state, ...inputs }, params, symbols: {} });
       state = Float32Array.from(ref.get('cache')!.data);
       const want = ref.get('y')!.data;
       for (let i = 0; i < state.length; i++) expect(got.cache![i], `p=${p}, element ${i}`).toBeCloseTo(state[i]!, 5);

@@ -189,7 +189,7 @@ describe.skipIf(!have)('editing in the playground', () => {
     await p.getByTestId('dim-D').dispatchEvent('change');
     await expect.poll(() => view.locator('[data-tensor=embedded_BLD] .shape').textContent()).toBe('[B, L=64, D=32]');
     expect(await view.textContent()).toContain('--set D=32');
-    await view.locator('details.block').first().evaluate((d) => ((d as HTMLDetailsElement).open = true));
+    await view.locator('details.block').first().evaluate((d) => ((d as { open: boolean }).open = true));
     await p.screenshot({ path: join(SHOTS, 'model-view.png') });
   });
 

@@ -24,7 +24,7 @@ export interface ParsedArgs {
 export const SET_HELP: [string, string] = ['--set NAME=VALUE', 'override a dim (--set D=64) or choose a variant (--set act=relu); repeatable'];
 
 export function parseCommand(spec: CommandSpec, argv: string[]): ParsedArgs {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
@@ -32,7 +32,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedArgs {
     throw new UsageError(`${msg}\nusage: ${spec.usage}\nrun \`arch ${spec.name} --help\` for the options`);
   }
   const sets = new Map<string, string>();
-  const raw = (parsed.values as Record<string, unknown>)['set'] as string | string[] | undefined;
+  const raw = (parsed.values as Record<string, unknown>).set as string | string[] | undefined;
   for (const s of Array.isArray(raw) ? raw : raw ? [raw] : []) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(String(s));
     if (!m) throw new UsageError(`--set ${s}: expected NAME=VALUE, e.g. --set D=64 or --set act=relu`);

@@ -1,14 +1,14 @@
 // Writing a command's output file or folder all at once: into a temporary name beside it, renamed
 // into place at the end, so a failure or Ctrl-C never leaves half an output, and what is already
 // there is replaced only when the user said --force.
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, type Stats, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from './args.js';
 
 /** Checks `out` before any work: its folder exists, and it is new (or empty, or --force). */
 export function checkOut(out: string, kind: 'file' | 'folder', force: boolean): void {
   const parent = dirname(resolve(out));
-  let p;
+  let p: Stats;
   try {
     p = statSync(parent);
   } catch {

@@ -47,7 +47,10 @@ export function builtin(c: BuiltinChecker, e: CallExpr, scope: Scope, expected: 
     const isLetter = second?.kind === 'name' && /^[A-Z]$/.test(second.name.text) && !scope.env.has(second.name.text);
     if ((f === 'max' || f === 'min') && e.args.length === 2 && !isLetter)
       return c.elementwise(f, e.args, e.span, scope, expected);
-    if (e.args.length < 1) return c.arity(e, [1, 8], scope, `${f}(x_BLD, D)`), null;
+    if (e.args.length < 1) {
+      c.arity(e, [1, 8], scope, `${f}(x_BLD, D)`);
+      return null;
+    }
     const over: string[] = [];
     for (const a of e.args.slice(1)) {
       const ax = c.letterArg(a, scope, f);
@@ -151,7 +154,7 @@ function special(c: BuiltinChecker, e: CallExpr, scope: Scope, expected: string[
       if (!c.arity(e, 1, scope, 'next(tokens_BLV)')) return null;
       const arg = e.args[0]!;
       const b = arg.kind === 'name' ? scope.env.get(arg.name.text) : undefined;
-      if (!b || b.kind !== 'input' || !b.onehot) {
+      if (b?.kind !== 'input' || !b.onehot) {
         const inputs = [...scope.env].filter(([, x]) => x.kind === 'input' && x.onehot).map(([n]) => n);
         c.error('name', '`next` takes a one-hot input: it means the same tokens one position later (the targets)', arg.span, {
           label: b ? `a ${b.kind === 'param' ? 'parameter' : b.kind}, not a one-hot input` : undefined,

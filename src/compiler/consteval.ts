@@ -87,7 +87,7 @@ export function evalConst(e: Expr, lookup: ConstLookup, integer: boolean): Const
               };
             break;
           case '%': v = a.value % b.value; break;
-          case '^': v = Math.pow(a.value, b.value); break;
+          case '^': v = a.value ** b.value; break;
           default:
             return { message: `${'`'}${e.op}${'`'} can't be used in a constant expression`, span: e.opSpan };
         }

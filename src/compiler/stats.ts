@@ -56,7 +56,7 @@ export function modelStats(m: CheckedModel): ModelStats {
   // batch 1 and the full context length, divided by the number of positions.
   const size = (a: string): number => m.axes.get(a)?.size ?? 1;
   const assumed: Record<string, number> = {};
-  for (const [name, info] of m.axes) if (info.size === null) assumed[info.letter] = 1;
+  for (const info of m.axes.values()) if (info.size === null) assumed[info.letter] = 1;
   let flops = 0;
   const blockFlops = new Map<string, number>();
   const onehot = (id: number): boolean => {

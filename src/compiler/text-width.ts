@@ -17,6 +17,7 @@ const WIDE: [number, number][] = [
   [0x1f7e0, 0x1f7eb], [0x1f90c, 0x1f9ff], [0x1fa70, 0x1faff], [0x20000, 0x3fffd],
 ];
 
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: tested one code point at a time; these are zero-width code points, not sequences
 const ZERO = /[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufe00-\ufe0f]/u;
 
 function wide(cp: number): boolean {

@@ -213,7 +213,7 @@ const IMPL: { [K in Op['kind']]: Impl<K> } = {
     const acc = new Float64Array(numel(c.type));
     const st = [stridesOver(c.type, over), stridesOver(a.type, over), stridesOver(b.type, over)];
     walk(over.map((x) => x.size as number), st, (offs) => {
-      acc[offs[0]!] += a.data[offs[1]!]! * b.data[offs[2]!]!;
+      acc[offs[0]!]! += a.data[offs[1]!]! * b.data[offs[2]!]!;
     });
     return accumulate(c, acc);
   },
@@ -237,7 +237,7 @@ const IMPL: { [K in Op['kind']]: Impl<K> } = {
     const over = values.type.axes;
     walk(shapeOf(values.type), [stridesOver(index.type, over), stridesOver(c.type, over), stridesOver(values.type, over)], (offs) => {
       const k = index.data[offs[0]!]!;
-      if (k >= 0 && k < size) acc[offs[1]! + k * stride] += values.data[offs[2]!]!;
+      if (k >= 0 && k < size) acc[offs[1]! + k * stride]! += values.data[offs[2]!]!;
     });
     return accumulate(c, acc);
   },

@@ -114,7 +114,7 @@ export function parseSafetensors(bytes: Uint8Array, where = '<memory>'): StFile 
   const data = bytes.subarray(dataStart);
 
   const header = parseHeader(bytes.subarray(8, dataStart), fail);
-  const metadata = parseMetadata(header['__metadata__'], fail);
+  const metadata = parseMetadata(header.__metadata__, fail);
   const entries = Object.entries(header)
     .filter(([name]) => name !== '__metadata__')
     .map(([name, raw]) => parseEntry(name, raw, fail));
@@ -190,7 +190,7 @@ function parseEntry(name: string, raw: unknown, fail: Fail): Entry {
   }
   if (!isIndexArray(shape)) return fail(`${at}: "shape" is not a list of non-negative integers`);
   if (!isIndexArray(offsets) || offsets.length !== 2) return fail(`${at}: "data_offsets" is not a pair of non-negative integers`);
-  const [begin, end] = offsets;
+  const [begin, end] = offsets as [number, number]; // a pair, checked above
   if (begin > end) fail(`${at}: data_offsets [${begin}, ${end}] end before they begin`);
   const numel = shape.reduce((a, b) => a * b, 1);
   const expected = numel * codec.size;
@@ -352,7 +352,7 @@ function layout(where: string, inputs: StInputs, metadata?: Record<string, strin
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new CheckpointError(where, `metadata "${k}" is not a string`, 'convert metadata values to strings');
     }
-    json['__metadata__'] = metadata;
+    json.__metadata__ = metadata;
   }
   let offset = 0;
   for (const [name, t] of tensors) {

@@ -28,7 +28,7 @@ export function semanticTokens(a: Analysis): SemanticToken[] {
       } else if (o.kind === 'tensor') {
         const n = o.tensor;
         const cut = n && (n.letters.length || n.wildcard) ? n.text.lastIndexOf('_') + 1 : len;
-        push(line, ch, cut, o.role === 'argument' || (!o.def && isArgument(a, o)) ? 'parameter' : 'variable', mods);
+        push(line, ch, cut, o.role === 'argument' || (!o.def && isArgument(o)) ? 'parameter' : 'variable', mods);
         push(line, ch + cut, len - cut, 'type');
       } else push(line, ch, len, KIND_TYPE[o.kind], o.kind === 'builtin' ? ['defaultLibrary'] : mods);
     }
@@ -51,6 +51,6 @@ const KIND_TYPE: Record<Exclude<Occurrence['kind'], 'tensor'>, TokenType> = {
   value: 'enumMember',
 };
 
-function isArgument(a: Analysis, o: Occurrence): boolean {
+function isArgument(o: Occurrence): boolean {
   return Boolean(o.block?.params.some((p) => p.text === o.key));
 }

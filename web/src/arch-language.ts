@@ -20,10 +20,10 @@ function token(stream: StringStream, state: State): string | null {
   if (stream.eatSpace()) return null;
   if (stream.match(/^#.*/)) return 'comment';
   if (stream.match(/^\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/)) return 'number';
-  if (stream.match(/^(->|<=|>=|==|!=|[-+*\/@%^=<>~:,|])/)) return 'operator';
+  if (stream.match(/^(->|<=|>=|==|!=|[-+*/@%^=<>~:,|])/)) return 'operator';
   if (stream.match(/^[()[\]]/)) return 'bracket';
   const suffixed = stream.match(SUFFIXED, false) as RegExpMatchArray | null;
-  if (suffixed && suffixed[1] && suffixed[1].length > 0) {
+  if (suffixed?.[1] && suffixed[1].length > 0) {
     stream.pos += suffixed[1].length;
     state.suffixNext = suffixed[2]!;
     return 'variableName';

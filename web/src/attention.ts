@@ -13,7 +13,7 @@ export interface LayerMaps {
 function splitHeads(v: Value, sizes: readonly (string | number)[], batchSym: string, lengthSym: string, lengthAxis: string, n: number): Float32Array[] {
   const axes = v.type.axes;
   const strides = axes.map((_, i) => axes.slice(i + 1).reduce((a, x) => a * (x.size as number), 1));
-  const batch = sizes.findIndex((s) => s === batchSym);
+  const batch = sizes.indexOf(batchSym);
   const seq = sizes.map((s, i) => (s === lengthSym && i !== batch ? i : -1)).filter((i) => i >= 0);
   const q = seq.find((i) => axes[i]!.name === lengthAxis) ?? seq[0]!;
   const k = seq.find((i) => i !== q)!;

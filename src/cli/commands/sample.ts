@@ -1,7 +1,7 @@
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { checkpointTokenizer, modelWithCheckpoint } from '../checkpoint-model.js';
 import { FLAG_MAX, numberFlag, RULES, tokenIdsFlag } from '../options.js';
-import { buildGraph, tokenInput } from '../pipeline.js';
+import { type buildGraph, tokenInput } from '../pipeline.js';
 import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import { interpret, prune } from '../../ir/index.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';

@@ -199,7 +199,7 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
 }
 
 async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run?: RunDir }): Promise<TrainOutcome> {
-  const { file, steps, sets, resumed, resumeDir } = req;
+  const { file, sets, resumed, resumeDir } = req;
   const o = { data: req.data, tokenizer: req.tokenizer, batch: req.batch, seed: req.seed, lr: req.lr, schedule: req.schedule, warmup: req.warmup, minLr: req.minLr, weightDecay: req.weightDecay, gradClip: req.gradClip, accum: req.accum, evalEvery: req.evalEvery, evalBatches: req.evalBatches, backend: req.backend };
   const log = (text: string) => {
     if (!ctx.quiet) process.stderr.write(text);

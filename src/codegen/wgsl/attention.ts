@@ -77,7 +77,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     const head = axesOf([...new Set([...namesOf(a), ...namesOf(b)])].filter((x) => !namesOf(d).includes(x)), a, b);
     // the operand fixed for a row is loaded once, before the loop
     const [fixed, moving] = streamed(a) ? [b, a] : [a, b];
-    return { id, head, fixed: streamed(fixed) ? undefined : fixed, moving, both: [a, b] };
+    return { id, head, fixed: streamed(fixed) ? undefined : fixed, moving, both: [a, b] as const };
   });
   // Head and value sums are unrolled (accumulators in registers: a dynamically indexed private
   // array costs a per-lane scatter on llvmpipe) when small; then each invocation also takes TQ

@@ -6,7 +6,7 @@ import type { ContractKernel, FusedGraph, StridedView } from '../../ir/fuse/type
 import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import { mergedStride } from '../../ir/fuse/views.js';
 import { contractionGroup, contractionKernel, type ContractionSpec, type Source } from './contraction.js';
-import { axesOf, kernelEnv, type KernelBinding, type KernelCode } from './common.js';
+import { kernelEnv, type KernelBinding, type KernelCode } from './common.js';
 import { rangeUnits, splitRanges } from './ranges.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 

@@ -12,7 +12,7 @@
 import type { Node } from '../../ir/types.js';
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
-import { axesOf, grid, indent, kernelEnv, preamble, storageBindings, storeTo, type CodegenOptions, type KernelCode } from './common.js';
+import { grid, indent, kernelEnv, preamble, storageBindings, storeTo, type CodegenOptions, type KernelCode } from './common.js';
 import { Emitter, HELPERS, unflatten, type Coords, type EmitEnv } from './expr.js';
 import { dagOf } from '../../ir/fuse/views.js';
 import { isScatterRow, scatterKernel } from './scatter.js';

@@ -256,7 +256,7 @@ function weightsBound(g: Graph, shifted: number, stream: readonly string[]): Key
   if (!isMaskedScore(g, whenTrue) && !isMaskedScore(g, whenFalse)) return null;
   const b = liveRange(g, c, isMaskedScore(g, whenTrue), stream);
   const key = b && peel(g, b.bound);
-  if (!b || !b.lower || key?.op.kind !== 'iota' || typeof key.op.offset !== 'number') return null;
+  if (!b?.lower || key?.op.kind !== 'iota' || typeof key.op.offset !== 'number') return null;
   const keyZeroLive = b.strict ? key.op.offset < b.offset : key.op.offset <= b.offset;
   return keyZeroLive ? b : null;
 }

@@ -37,8 +37,8 @@ function checkShape(tokens: ArrayLike<number>, batch: number, length: number, wh
 function fillWindow(tokens: ArrayLike<number>, start: number, row: number, length: number, inputs: Int32Array, targets: Int32Array): void {
   const base = row * length;
   for (let t = 0; t < length; t++) {
-    inputs[base + t] = tokens[start + t];
-    targets[base + t] = tokens[start + t + 1];
+    inputs[base + t] = tokens[start + t]!;
+    targets[base + t] = tokens[start + t + 1]!;
   }
 }
 
@@ -72,7 +72,7 @@ export function evalBatches(tokens: ArrayLike<number>, batch: number, length: nu
     const rows = Math.min(batch, used - first);
     const inputs = new Int32Array(batch * length);
     const targets = new Int32Array(batch * length);
-    for (let b = 0; b < batch; b++) fillWindow(tokens, starts[first + (b < rows ? b : 0)], b, length, inputs, targets);
+    for (let b = 0; b < batch; b++) fillWindow(tokens, starts[first + (b < rows ? b : 0)]!, b, length, inputs, targets);
     const result: Batch = { batch, length, inputs, targets };
     if (rows < batch) {
       result.mask = new Float32Array(batch * length);

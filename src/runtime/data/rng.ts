@@ -60,7 +60,7 @@ export class Rng {
       s.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) &&
       s.some((v) => v !== 0); // the all-zero state is a fixed point
     if (!ok) throw new Error(`not a saved Rng state: ${JSON.stringify(state)}`);
-    [this.s0, this.s1, this.s2, this.s3] = s.map((v) => v | 0);
+    [this.s0, this.s1, this.s2, this.s3] = s.map((v) => v | 0) as [number, number, number, number]; // four, checked above
   }
 
   /** Uniform integer in [0, 2^32). */

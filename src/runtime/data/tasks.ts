@@ -207,7 +207,7 @@ function randomSymbols(rng: Rng, out: Int32Array | number[], count: number, n: n
 /** copy / reverse / sort: `x | f(x)` with k = floor(L/2) random symbols; only f(x) counts. */
 function transformTask(name: string, description: string, f: (x: number[]) => number[], fName: string) {
   return (o: Record<string, number>): Task => {
-    const n = o.symbols;
+    const n = o.symbols!;
     const SEP = n;
     const PAD = n + 1;
     return lmTask(
@@ -244,7 +244,7 @@ function transformTask(name: string, description: string, f: (x: number[]) => nu
 
 /** add: packed problems `a + b = c` with c = (a + b) mod p, five tokens each; only c counts. */
 function addTask(o: Record<string, number>): Task {
-  const p = o.modulus;
+  const p = o.modulus!;
   const PLUS = p;
   const EQ = p + 1;
   const PAD = p + 2;
@@ -271,7 +271,7 @@ function addTask(o: Record<string, number>): Task {
       },
       solve(prompt) {
         const [a, plus, b, eq] = prompt.slice(-4);
-        return prompt.length >= 4 && a < p && plus === PLUS && b < p && eq === EQ ? [(a + b) % p] : null;
+        return a !== undefined && b !== undefined && a < p && plus === PLUS && b < p && eq === EQ ? [(a + b) % p] : null;
       },
     },
     o,
@@ -281,7 +281,7 @@ function addTask(o: Record<string, number>): Task {
 /** induction: k = ceil((L+1)/2) random symbols, then the same symbols again; every target counts,
  *  the first k-1 are unpredictable (ln n each), the L-k+1 repeats are determined. */
 function inductionTask(o: Record<string, number>): Task {
-  const n = o.symbols;
+  const n = o.symbols!;
   return lmTask(
     {
       name: 'induction',
@@ -296,7 +296,7 @@ function inductionTask(o: Record<string, number>): Task {
       fillRow(rng, row, mask) {
         const k = Math.ceil(row.length / 2);
         randomSymbols(rng, row, k, n);
-        for (let j = k; j < row.length; j++) row[j] = row[j - k];
+        for (let j = k; j < row.length; j++) row[j] = row[j - k]!;
         mask.fill(1);
       },
       // The prompt is x followed by x1, the cue that the repeat has begun; the answer is x2 .. xk.
@@ -310,7 +310,7 @@ function inductionTask(o: Record<string, number>): Task {
 
 function counts(tokens: ArrayLike<number>, n: number): number[] {
   const c = new Array<number>(n).fill(0);
-  for (let i = 0; i < tokens.length; i++) c[tokens[i]]++;
+  for (let i = 0; i < tokens.length; i++) c[tokens[i]!]!++;
   return c;
 }
 
@@ -324,7 +324,7 @@ function majority(tokens: ArrayLike<number>, n: number): number {
 /** classify: L random letters out of C; the label is the letter that occurs most. Rows with a tie
  *  for the most are redrawn, so the label is a function of the input and the ideal loss is 0. */
 function classifyMajority(o: Record<string, number>): Task {
-  const C = o.classes;
+  const C = o.classes!;
   return classifyTask(
     {
       name: 'classify',
@@ -355,7 +355,7 @@ function classifyMajority(o: Record<string, number>): Task {
 
 /** seq2seq: the encoder reads L random digits, the decoder writes them reversed after a BOS. */
 function seq2seqReverse(o: Record<string, number>): Task {
-  const n = o.symbols;
+  const n = o.symbols!;
   const BOS = n;
   return seq2seqTask(
     {
@@ -392,6 +392,7 @@ interface OptionSpec {
 interface TaskDef {
   summary: string;
   options: Record<string, OptionSpec>;
+  /** `options` holds every key of `options` above: getTask fills the ones not given. */
   make(options: Record<string, number>): Task;
 }
 
@@ -440,8 +441,8 @@ export const TASK_NAMES: readonly string[] = Object.keys(TASKS);
 /** One line per task: `name  summary  [options]`, for help text. */
 export function describeTasks(): string[] {
   return TASK_NAMES.map((name) => {
-    const opts = Object.entries(TASKS[name].options).map(([k, s]) => `${k}=${s.default} (${s.doc}, ${s.min}..${s.max})`);
-    return `${name.padEnd(10)} ${TASKS[name].summary}; options: ${opts.join(', ')}`;
+    const opts = Object.entries(TASKS[name]!.options).map(([k, s]) => `${k}=${s.default} (${s.doc}, ${s.min}..${s.max})`);
+    return `${name.padEnd(10)} ${TASKS[name]!.summary}; options: ${opts.join(', ')}`;
   });
 }
 
@@ -490,7 +491,7 @@ export function taskFromSpec(spec: string): Task {
         hint: `write options as task:NAME:key=value,key=value (for example task:add:modulus=97)`,
       });
     }
-    options[m[1]] = Number(m[2]);
+    options[m[1]!] = Number(m[2]);
   }
-  return getTask(name, options);
+  return getTask(name!, options);
 }

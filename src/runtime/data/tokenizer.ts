@@ -56,10 +56,11 @@ abstract class VocabTokenizer implements Tokenizer {
     let unknown: Map<string, number> | undefined;
     let firstAt = -1;
     for (let i = 0; i < pieces.length; i++) {
-      const id = this.ids.get(pieces[i]);
+      const piece = pieces[i]!;
+      const id = this.ids.get(piece);
       if (id === undefined) {
         unknown ??= new Map();
-        unknown.set(pieces[i], (unknown.get(pieces[i]) ?? 0) + 1);
+        unknown.set(piece, (unknown.get(piece) ?? 0) + 1);
         if (firstAt < 0) firstAt = i;
         out[i] = -1;
       } else {
@@ -73,8 +74,8 @@ abstract class VocabTokenizer implements Tokenizer {
   decode(ids: ArrayLike<number>): string {
     const parts = new Array<string>(ids.length);
     for (let i = 0; i < ids.length; i++) {
-      const s = this.vocab[ids[i]];
-      if (s === undefined) throw badId(ids[i], i, this.vocab.length, this.kind);
+      const s = this.vocab[ids[i]!];
+      if (s === undefined) throw badId(ids[i]!, i, this.vocab.length, this.kind);
       parts[i] = s;
     }
     return parts.join(this.joiner);

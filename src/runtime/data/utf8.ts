@@ -6,7 +6,7 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
   const n = bytes.length;
   let i = 0;
   while (i < n) {
-    const b = bytes[i];
+    const b = bytes[i]!;
     if (b < 0x80) {
       i++;
       continue;
@@ -23,7 +23,7 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
     else if (b >= 0xf1 && b <= 0xf3) need = 3;
     else return i;
     for (let k = 1; k <= need; k++) {
-      const c = i + k < n ? bytes[i + k] : -1;
+      const c = i + k < n ? bytes[i + k]! : -1;
       if (c < lo || c > hi) return i;
       lo = 0x80;
       hi = 0xbf;

@@ -45,7 +45,7 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   // Slab members get space in the slab, not a buffer of their own.
   const inSlab = new Set((opts.slab ?? []).flatMap((n) => [fg.params.get(n), fg.outputs.get(`grad:${n}`)].filter((t): t is number => t !== undefined)));
   const memory = planMemory(
-    fg.tensors.map((t, i) => ({ bytes: inSlab.has(i) ? 16 : align16(bytes[i]!), persistent: persistent.has(i) })),
+    fg.tensors.map((_, i) => ({ bytes: inSlab.has(i) ? 16 : align16(bytes[i]!), persistent: persistent.has(i) })),
     codes.map((c) => ({
       reads: c.bindings.filter((b) => b.kind === 'texture' || (b.kind === 'storage' && b.access === 'read')).map((b) => (b as { tensor: number }).tensor),
       writes: c.bindings.filter((b) => b.kind === 'storage' && b.access === 'read_write').map((b) => (b as { tensor: number }).tensor),

@@ -119,7 +119,7 @@ function checkValues(path: string, tensors: Map<string, StTensor>): void {
     for (let i = 0; i < x.length; i++) {
       const e = x[i]!;
       if (e - e !== 0) {
-        if (e !== e) nan++;
+        if (Number.isNaN(e)) nan++;
         else inf++;
       }
     }

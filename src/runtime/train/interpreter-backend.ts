@@ -29,7 +29,7 @@ export class InterpreterBackend implements TrainBackend {
       for (const k of this.params.keys()) {
         const g = out.get(gradName(k))!.data;
         const acc = grads.get(k) ?? new Float64Array(g.length);
-        for (let i = 0; i < g.length; i++) acc[i] += g[i]! / micro.length;
+        for (let i = 0; i < g.length; i++) acc[i]! += g[i]! / micro.length;
         grads.set(k, acc);
       }
     }

@@ -9,7 +9,7 @@ import { loadModel } from '../src/cli/load.js';
 import { tokenInput } from '../src/cli/pipeline.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../src/compiler/lower.js';
 import { initParams, prune } from '../src/ir/index.js';
-import { Rng } from '../src/runtime/data/index.js';
+import { Rng } from '../src/data/index.js';
 import { cachedDecoder } from '../src/runtime/sample/decoders.js';
 import { generate, stepwise } from '../src/runtime/sample/generate.js';
 import type { ArchDevice } from '../src/runtime/device.js';

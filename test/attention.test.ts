@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Resvg } from '@resvg/resvg-js';
 import { attentionMaps, splitHeads } from '../src/cli/commands/attention.js';
-import { heatmapLayout } from '../src/runtime/report/heatmap.js';
+import { heatmapLayout } from '../src/report/heatmap.js';
 import type { Value } from '../src/ir/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'arch-attention-'));

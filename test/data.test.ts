@@ -17,7 +17,7 @@ import {
   sampleBatch,
   tokenizerFromJSON,
   windowCount,
-} from '../src/runtime/data/index.js';
+} from '../src/data/index.js';
 
 const SHAKESPEARE = 'data/tinyshakespeare.txt';
 const shakespeare = readFileSync(SHAKESPEARE, 'utf8');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { differentiate, initParams } from '../src/ir/index.js';
 import { NEXT_SUFFIX } from '../src/compiler/lower.js';
-import { openData } from '../src/runtime/data/index.js';
+import { openData } from '../src/data/index.js';
 import { openDevice, type ArchDevice } from '../src/runtime/device.js';
 import { loadCheckpoint } from '../src/runtime/train/checkpoint.js';
 import { InterpreterBackend } from '../src/runtime/train/interpreter-backend.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainRun, type TrainRequest } from '../src/cli/commands/train.js';
 import { openDevice, type ArchDevice } from '../src/runtime/device.js';
-import { openData } from '../src/runtime/data/index.js';
+import { openData } from '../src/data/index.js';
 
 let device: ArchDevice;
 const dir = mkdtempSync(join(tmpdir(), 'arch-tasks-learn-'));

@@ -6,7 +6,7 @@
 import { compileSource, type CompileResult } from '../compiler/compile.js';
 import type { CheckedModel } from '../compiler/graph.js';
 import { fitCheckpoint, type Fitted } from '../runtime/checkpoint-fit.js';
-import { Gpt2Tokenizer, GPT2_VOCAB_SIZE, tokenizerFromJSON, type Tokenizer } from '../runtime/data/index.js';
+import { Gpt2Tokenizer, GPT2_VOCAB_SIZE, tokenizerFromJSON, type Tokenizer } from '../data/index.js';
 import { CheckpointError } from '../runtime/safetensors.js';
 import { loadCheckpoint, type LoadedCheckpoint } from '../runtime/train/checkpoint.js';
 import { paramShapes } from '../runtime/weights.js';

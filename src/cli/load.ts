@@ -3,7 +3,7 @@ import { compileSource, type CompileResult } from '../compiler/compile.js';
 import { renderDiagnostics } from '../compiler/diagnostics.js';
 import type { CheckedModel } from '../compiler/graph.js';
 import { UsageError } from './args.js';
-import { readRegularFile } from '../runtime/data/files.js';
+import { readRegularFile } from '../data/files.js';
 
 export class ModelError extends Error {}
 

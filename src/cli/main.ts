@@ -7,7 +7,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { compileCommand } from './commands/compile.js';
 import { evalCommand } from './commands/eval.js';
 import { CheckpointError } from '../runtime/safetensors.js';
-import { DataError } from '../runtime/data/index.js';
+import { DataError } from '../data/index.js';
 import { NoAdapterError } from '../runtime/device.js';
 import { PlanLimitError } from '../runtime/executor.js';
 import { FeedError } from '../runtime/train/feeds.js';

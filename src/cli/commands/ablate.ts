@@ -13,7 +13,7 @@ import { fmtDuration, Progress } from '../progress.js';
 import { deviceFor } from '../device.js';
 import { compileSource } from '../../compiler/compile.js';
 import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
-import { openData } from '../../runtime/data/index.js';
+import { openData } from '../../data/index.js';
 import type { ArchDevice } from '../../runtime/device.js';
 import { trainFlags, trainCommand, trainRun, type TrainOutcome } from './train.js';
 import { gridCells, parseSeeds, parseVary, type Cell, type Vary } from '../ablate/grid.js';

@@ -9,8 +9,8 @@ import { tokenInput } from '../pipeline.js';
 import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import { interpret, prune, type Value } from '../../ir/index.js';
 import { ATTENTION_PREFIX } from '../../compiler/lower.js';
-import type { Tokenizer } from '../../runtime/data/index.js';
-import { heatmapGrid, type AttentionMap } from '../../runtime/report/heatmap.js';
+import type { Tokenizer } from '../../data/index.js';
+import { heatmapGrid, type AttentionMap } from '../../report/heatmap.js';
 
 export const attentionCommand: CommandSpec = {
   name: 'attention',

@@ -1,6 +1,6 @@
 import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
 import { modelWithCheckpoint } from '../checkpoint-model.js';
-import { readRegularFile } from '../../runtime/data/files.js';
+import { readRegularFile } from '../../data/files.js';
 import { tokenFeeds, tokenInput } from '../pipeline.js';
 import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import { interpret, prune } from '../../ir/index.js';

@@ -16,7 +16,7 @@ import { compileGraph, type CompiledGraph } from '../../runtime/executor.js';
 import { checkFits } from '../../runtime/fits.js';
 import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import type { ArchDevice } from '../../runtime/device.js';
-import { maxOf } from '../../runtime/extent.js';
+import { maxOf } from '../../report/extent.js';
 
 export { OPTIMIZER_DISPATCHES };
 

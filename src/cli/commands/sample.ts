@@ -7,7 +7,7 @@ import { interpret, prune } from '../../ir/index.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
 import { cachedDecoder, fullDecoder } from '../../runtime/sample/decoders.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
-import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../../runtime/data/index.js';
+import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../../data/index.js';
 import { generate, type LogitsSource } from '../../runtime/sample/generate.js';
 import type { Graph } from '../../ir/index.js';
 import type { CheckedModel } from '../../compiler/graph.js';

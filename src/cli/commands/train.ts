@@ -9,7 +9,7 @@ import { classLetters, inputRoles } from '../model-io.js';
 import { fmtDuration, Progress } from '../progress.js';
 import { compileSource } from '../../compiler/compile.js';
 import { initParams } from '../../ir/index.js';
-import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../../runtime/data/index.js';
+import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../../data/index.js';
 import { paramShapes } from '../../runtime/weights.js';
 import { fitCheckpoint, loadWeights } from '../../runtime/checkpoint-fit.js';
 import { compileForCheckpoint, resumeSourceNote } from '../checkpoint-model.js';
@@ -24,7 +24,7 @@ import { describeRoles, type InputSpec } from '../../runtime/train/feeds.js';
 import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
 import { RunDir } from '../run-dir.js';
 import { checkOutDir } from '../out-path.js';
-import { minOf } from '../../runtime/extent.js';
+import { minOf } from '../../report/extent.js';
 
 
 

@@ -1,7 +1,7 @@
 // The training loop: batches from the data, steps on a backend, a learning-rate schedule,
 // validation every so often, and checkpoints when asked (Ctrl-C included). It knows nothing of
 // terminals or files: the caller's hooks print, append metrics and save.
-import { Rng, type DataSource, type RngState } from '../data/index.js';
+import { Rng, type DataSource, type RngState } from '../../data/index.js';
 import { ADAMW_DEFAULTS, type StepHyper } from './adamw.js';
 import type { Feeds, StepResult, TrainBackend } from './backend.js';
 import { feedsFor, type InputSpec } from './feeds.js';

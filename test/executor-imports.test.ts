@@ -42,7 +42,7 @@ describe('the executor, codegen and the IR', () => {
   });
 
   it('would be caught: opening a device imports dawn.node and node:fs', async () => {
-    const r = await nodeOnlyImports(['src/runtime/device.ts']);
-    expect(r.errors).toEqual(expect.arrayContaining(['src/runtime/device.ts imports node:fs', 'src/runtime/device.ts imports webgpu']));
+    const r = await nodeOnlyImports(['src/host/node/device.ts']);
+    expect(r.errors).toEqual(expect.arrayContaining(['src/host/node/device.ts imports node:fs', 'src/host/node/device.ts imports webgpu']));
   });
 });

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createLineFilter, isDawnNoise as binIsDawnNoise } from '../bin/stderr-filter.js';
-import { isDawnNoise, openDevice } from '../src/runtime/device.js';
+import { isDawnNoise, openDevice } from '../src/host/node/device.js';
 import { compileGraph, DEFAULT_LIMITS, planGraph } from '../src/runtime/executor.js';
 import { formatProfile, type Profile } from '../src/cli/commands/profile.js';
 import { loadModel } from '../src/cli/load.js';

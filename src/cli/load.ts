@@ -3,7 +3,8 @@ import { compileSource, type CompileResult } from '../compiler/compile.js';
 import { renderDiagnostics } from '../compiler/diagnostics.js';
 import type { CheckedModel } from '../compiler/graph.js';
 import { UsageError } from './args.js';
-import { readRegularFile } from '../data/files.js';
+import { readRegularFile } from '../host/node/files.js';
+import { utf8Text } from '../data/files.js';
 
 export class ModelError extends Error {}
 
@@ -16,7 +17,7 @@ export function readModelFile(file: string): string {
     if (p.kind === 'too-large') return new UsageError(`${file} is ${p.text}: too large to be a .arch model`);
     return new UsageError(`${file} is ${p.text}\n  hint: a model is a .arch text file, e.g. models/gpt2.arch`);
   });
-  return bytes.toString('utf8');
+  return utf8Text(bytes);
 }
 
 export function useColor(): boolean {

@@ -8,7 +8,7 @@ import { compileCommand } from './commands/compile.js';
 import { evalCommand } from './commands/eval.js';
 import { CheckpointError } from '../runtime/safetensors.js';
 import { DataError } from '../data/index.js';
-import { NoAdapterError } from '../runtime/device.js';
+import { NoAdapterError } from '../host/node/device.js';
 import { PlanLimitError } from '../runtime/executor.js';
 import { FeedError } from '../runtime/train/feeds.js';
 import { trainCommand } from './commands/train.js';

@@ -10,10 +10,12 @@
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from './args.js';
-import { checkOutDir, makeDir, writeAtomic, writeFailure } from './out-path.js';
+import { checkOutDir, writeFailure } from './out-path.js';
+import { makeDir, writeAtomic } from '../host/node/write.js';
 import { lockDir, type DirLock } from './run-lock.js';
 import { lossPlot } from './plots.js';
-import { saveCheckpoint, type CheckpointMeta } from '../runtime/train/checkpoint.js';
+import type { CheckpointMeta } from '../runtime/train/checkpoint.js';
+import { saveCheckpoint } from '../host/node/safetensors-file.js';
 import type { OptimizerState, Weights } from '../runtime/train/backend.js';
 
 export const CHECKPOINT = 'checkpoint.safetensors';

@@ -3,7 +3,7 @@
 import { basename, join } from 'node:path';
 import { lineChart, type LineSeries } from '../../report/line-chart.js';
 import { fmtInt } from '../args.js';
-import { writeAtomic } from '../out-path.js';
+import { writeAtomic } from '../../host/node/write.js';
 import { fmtDuration } from '../progress.js';
 import type { Vary } from './grid.js';
 import { meanCurve, toJSON, type CellSummary, type RunResult, type Spread } from './stats.js';

@@ -3,7 +3,8 @@
 import { dirname, resolve } from 'node:path';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { checkpointTokenizer, modelWithCheckpoint } from '../checkpoint-model.js';
-import { checkOutFile, makeDir, writeAtomic } from '../out-path.js';
+import { checkOutFile } from '../out-path.js';
+import { makeDir, writeAtomic } from '../../host/node/write.js';
 import { tokenIdsFlag } from '../options.js';
 import { tokenInput } from '../pipeline.js';
 import { checkModelFits, PARAM_COPIES } from '../fits.js';

@@ -1,6 +1,7 @@
 import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
 import { modelWithCheckpoint } from '../checkpoint-model.js';
-import { readRegularFile } from '../../data/files.js';
+import { readRegularFile } from '../../host/node/files.js';
+import { utf8Text } from '../../data/files.js';
 import { tokenFeeds, tokenInput } from '../pipeline.js';
 import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import { interpret, prune } from '../../ir/index.js';
@@ -14,7 +15,7 @@ const MAX_TOKENS_FILE = 64 * 2 ** 20;
 /** Reads T.json: rows of token ids, each of length seq+1, all the same length. */
 export function readTokenRows(path: string, vocab: number, maxLength: number | undefined): number[][] {
   const hint = '\n  hint: the file holds an array of rows of token ids, e.g. [[1, 2, 3], [4, 5, 6]]';
-  const text = readRegularFile(path, MAX_TOKENS_FILE, (p) => new UsageError(`--tokens ${path}: ${p.kind === 'missing' ? 'no such file' : `${p.text}`}${hint}`)).toString('utf8');
+  const text = utf8Text(readRegularFile(path, MAX_TOKENS_FILE, (p) => new UsageError(`--tokens ${path}: ${p.kind === 'missing' ? 'no such file' : `${p.text}`}${hint}`)));
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -13,6 +13,7 @@ import { initParams, prune, type Data } from '../../ir/index.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
 import type { CheckedModel } from '../../compiler/graph.js';
 import { compileGraph, type CompiledGraph } from '../../runtime/executor.js';
+import { totalmem } from 'node:os';
 import { checkFits } from '../../runtime/fits.js';
 import { checkModelFits, PARAM_COPIES } from '../fits.js';
 import type { ArchDevice } from '../../runtime/device.js';
@@ -162,7 +163,7 @@ export async function profileDecoding(dev: ArchDevice, model: CheckedModel, posi
   const at = position === undefined ? Math.floor(context / 2) : parseNumber('position', String(position), { whole: true, min: 0, max: context - 1 });
   const graph = prune(lowered.graph, ['logits', ...caches]);
   const symbols = { [t.batchSymbol]: 1, [t.lengthSymbol]: 1, seed: 0 };
-  checkFits(graph, { symbols, paramCopies: PARAM_COPIES.inference, limits: dev.limits });
+  checkFits(graph, { symbols, paramCopies: PARAM_COPIES.inference, limits: dev.limits, memoryBytes: totalmem() });
   const t0 = performance.now();
   const c = await compileGraph(dev, graph, symbols, { unfused: o.unfused, state: Object.fromEntries(caches.map((k) => [k, k])) });
   const inputs = { [t.name]: Int32Array.of(1), [POSITION_INPUT]: Float32Array.of(at) };

@@ -11,19 +11,21 @@ import { compileSource } from '../../compiler/compile.js';
 import { initParams } from '../../ir/index.js';
 import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../../data/index.js';
 import { paramShapes } from '../../runtime/weights.js';
-import { fitCheckpoint, loadWeights } from '../../runtime/checkpoint-fit.js';
+import { fitCheckpoint } from '../../runtime/checkpoint-fit.js';
+import { loadCheckpoint, loadWeights } from '../../host/node/safetensors-file.js';
 import { compileForCheckpoint, resumeSourceNote } from '../checkpoint-model.js';
 import { InterpreterBackend } from '../../runtime/train/interpreter-backend.js';
 import { createWebGPUBackend } from '../../runtime/train/webgpu-backend.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
 import type { ArchDevice } from '../../runtime/device.js';
-import { loadCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from '../../runtime/train/checkpoint.js';
+import type { CheckpointMeta, LoadedCheckpoint } from '../../runtime/train/checkpoint.js';
 import { modelStats } from '../../compiler/stats.js';
 import { averageRate, trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../../runtime/train/loop.js';
 import { describeRoles, type InputSpec } from '../../runtime/train/feeds.js';
 import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
 import { RunDir } from '../run-dir.js';
 import { checkOutDir } from '../out-path.js';
+import { readRegularFile } from '../../host/node/files.js';
 import { minOf } from '../../report/extent.js';
 
 
@@ -207,7 +209,7 @@ async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run
 
   // Data first: its vocabulary decides V (and a task's classes decide C) unless --set says otherwise.
   const tokenizer = resumed?.meta?.tokenizer ? tokenizerFromJSON(resumed.meta.tokenizer) : undefined;
-  const data: DataSource = openData(o.data, { tokenizer: tokenizer ?? (o.tokenizer as 'char' | 'gpt2') });
+  const data: DataSource = openData(o.data, { tokenizer: tokenizer ?? (o.tokenizer as 'char' | 'gpt2'), readFile: readRegularFile });
   const source = resumed ? resumed.meta!.modelSource : readModelFile(file);
   if (resumed) log(resumeSourceNote(file, source) ?? '');
   const first = compileSource(file, source, sets);
@@ -370,6 +372,7 @@ async function trainLoaded(p: Loaded): Promise<TrainOutcome> {
         progress?.log(`step ${m.step}: validation loss ${m.val_loss.toFixed(4)}`);
       },
       stopRequested: () => interrupt.requested() || diverged !== undefined || Boolean(ctx.stopRequested?.()),
+      pause: () => new Promise((r) => setImmediate(r)),
       async checkpoint(step, rng, elapsedS) {
         run.begin();
         if (diverged) return; // the last good checkpoint stays

@@ -6,7 +6,7 @@
 // a generation is ~0.2 s, short enough for the machine's hiccups to move one by +-30 %.
 import { availableParallelism } from 'node:os';
 import { loadModel } from '../src/cli/load.js';
-import { tokenInput } from '../src/cli/pipeline.js';
+import { tokenInput } from '../src/session/pipeline.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../src/compiler/lower.js';
 import { initParams, prune } from '../src/ir/index.js';
 import { Rng } from '../src/data/index.js';

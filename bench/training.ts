@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../src/cli/load.js';
-import { buildGraph, type Built } from '../src/cli/pipeline.js';
+import { buildGraph, type Built } from '../src/session/pipeline.js';
 import { bindSymbols } from '../src/cli/commands/compile.js';
 import { OPTIMIZER_DISPATCHES, randomInputs, timeSteps } from '../src/cli/commands/profile.js';
 import { trainRun } from '../src/cli/commands/train.js';

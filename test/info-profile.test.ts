@@ -8,7 +8,7 @@ import { isDawnNoise, openDevice } from '../src/host/node/device.js';
 import { compileGraph, DEFAULT_LIMITS, planGraph } from '../src/runtime/executor.js';
 import { formatProfile, type Profile } from '../src/cli/commands/profile.js';
 import { loadModel } from '../src/cli/load.js';
-import { buildGraph } from '../src/cli/pipeline.js';
+import { buildGraph } from '../src/session/pipeline.js';
 import { bindSymbols } from '../src/cli/commands/compile.js';
 
 function arch(...args: string[]): { code: number; out: string; err: string } {

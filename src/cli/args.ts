@@ -2,7 +2,9 @@
 // help text, and the invocation error that exits with code 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export class UsageError extends Error {}
+import { UsageError } from '../session/errors.js';
+
+export { UsageError };
 
 export interface CommandSpec {
   name: string;

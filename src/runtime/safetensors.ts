@@ -8,6 +8,7 @@
 // Reading never lets bad bytes escape as a raw exception: every malformed file becomes a
 // CheckpointError that names the file, says what is wrong and what to do about it. Bytes only:
 // reading and writing the file is the host's (src/host/node/safetensors-file.ts).
+import type { FileProblem } from '../data/files.js';
 
 export interface StTensor {
   dtype: string;
@@ -38,6 +39,30 @@ export class CheckpointError extends Error {
     super(`checkpoint ${file}: ${problem}\n  hint: ${hint}`);
     this.name = 'CheckpointError';
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A file that cannot be read (the host's reader says why)
+
+/** Node's own limit on one read, and the most a checkpoint may be (larger ones ship in shards). */
+export const MAX_SAFETENSORS_BYTES = 2 ** 31 - 1;
+
+const SPECIAL: Record<NonNullable<FileProblem['special']>, string> = {
+  fifo: 'a FIFO (named pipe)',
+  'character device': 'a character device',
+  'block device': 'a block device',
+  socket: 'a socket',
+  other: 'a special file',
+};
+
+/** A safetensors file that cannot be read, as a CheckpointError naming it. */
+export function safetensorsReadError(file: string, p: FileProblem): CheckpointError {
+  if (p.kind === 'missing') return new CheckpointError(file, 'file not found', 'check the path, or train and save a model first');
+  if (p.kind === 'directory') return new CheckpointError(file, 'is a directory, not a file', 'pass the path of the .safetensors file itself');
+  if (p.kind === 'not-file') return new CheckpointError(file, `is ${SPECIAL[p.special ?? 'other']}, not a regular file`, 'pass the path of the .safetensors file itself');
+  if (p.kind === 'denied') return new CheckpointError(file, 'permission denied', 'check the file permissions');
+  if (p.kind === 'too-large') return new CheckpointError(file, 'file is larger than 2 GiB, which this reader does not support', 'split the checkpoint into shards');
+  return new CheckpointError(file, `cannot read file: ${p.message ?? p.text}`, 'check that the file is readable');
 }
 
 // Every typed array below is a view of file bytes, which are little-endian.

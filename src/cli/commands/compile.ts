@@ -2,12 +2,12 @@
 // kernels fusion produced, or the execution plan (kernels, buffers, dispatches). No adapter is
 // needed: kernels are generated for WebGPU's default limits, which every adapter meets.
 import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
-import { loadModel } from '../load.js';
+import { loadModel, cliEnv } from '../load.js';
 import { FLAG_MAX, numberFlag, RULES } from '../options.js';
-import { buildGraph, type Built } from '../pipeline.js';
+import { buildGraph, type Built } from '../../session/pipeline.js';
 import { printGraph } from '../../ir/index.js';
 import { DEFAULT_LIMITS, describePlan, planGraph, type GraphPlan } from '../../runtime/executor.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
+import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
 
 export const EMITS = ['ir', 'wgsl', 'plan'] as const;
 
@@ -58,7 +58,7 @@ export const compileCommand: CommandSpec = {
       return 0;
     }
     const symbols = bindSymbols(built, sizeArgs(args));
-    checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.plan, limits: DEFAULT_LIMITS });
+    checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.plan, limits: DEFAULT_LIMITS, memoryBytes: cliEnv.host.memoryBytes() });
     const planned = planGraph(g, symbols, { unfused: Boolean(args.values.unfused) });
     header.push(
       `# compiled for ${Object.entries(symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ') || 'fixed sizes'}` +

@@ -1,9 +1,10 @@
+import { cliEnv } from '../load.js';
 import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
-import { modelWithCheckpoint } from '../checkpoint-model.js';
+import { modelWithCheckpoint } from '../../session/checkpoint-model.js';
 import { readRegularFile } from '../../host/node/files.js';
 import { utf8Text } from '../../data/files.js';
-import { tokenFeeds, tokenInput } from '../pipeline.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
+import { tokenFeeds, tokenInput } from '../../session/pipeline.js';
+import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
 import { interpret, prune } from '../../ir/index.js';
 import { compileGraph } from '../../runtime/executor.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
@@ -64,11 +65,11 @@ export const evalCommand: CommandSpec = {
     if (!args.values.tokens) throw new UsageError('--tokens is required: a JSON array of rows of token ids');
     const backend = parseBackend(args.values.backend);
     // The checkpoint's --set values come with it, as in arch sample.
-    const { built, fitted } = modelWithCheckpoint(file, String(args.values.weights), args.sets);
+    const { built, fitted } = modelWithCheckpoint(cliEnv, file, String(args.values.weights), args.sets);
     const weights = fitted.weights;
     const t = tokenInput(built.lowered, file);
     const rows = readTokenRows(String(args.values.tokens), t.classes, t.maxLength);
-    checkModelFits(built, { batch: rows.length, paramCopies: PARAM_COPIES.inference });
+    checkModelFits(built, { batch: rows.length, paramCopies: PARAM_COPIES.inference, memoryBytes: cliEnv.host.memoryBytes() });
     const feeds = tokenFeeds(built.lowered, file, rows);
     const graph = prune(built.graph, ['loss']);
     let loss: number;

@@ -4,9 +4,9 @@
 // a user sees why a small model can be slower on a GPU than its FLOPs suggest. With --decode, the
 // same for one step of KV-cache decoding as `arch sample` runs it.
 import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
-import { loadModel } from '../load.js';
+import { loadModel, cliEnv } from '../load.js';
 import { numberFlag, parseNumber, RULES } from '../options.js';
-import { buildGraph, tokenInput, type Built } from '../pipeline.js';
+import { buildGraph, tokenInput, type Built } from '../../session/pipeline.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
 import { bindSymbols, fusedSummary, OPTIMIZER_DISPATCHES, sizeArgs } from './compile.js';
 import { initParams, prune, type Data } from '../../ir/index.js';
@@ -15,7 +15,7 @@ import type { CheckedModel } from '../../compiler/graph.js';
 import { compileGraph, type CompiledGraph } from '../../runtime/executor.js';
 import { totalmem } from 'node:os';
 import { checkFits } from '../../runtime/fits.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
+import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
 import type { ArchDevice } from '../../runtime/device.js';
 import { maxOf } from '../../report/extent.js';
 
@@ -109,7 +109,7 @@ export const profileCommand: CommandSpec = {
     const dev = await deviceFor(backend, Boolean(args.values.verbose), decode ? 'latency' : 'throughput');
     try {
       if (!args.values.json) process.stderr.write(`profiling ${model.name} on ${dev.info.adapterName} (${dev.info.backend})...\n`);
-      if (built) checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.training, limits: dev.limits });
+      if (built) checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.training, limits: dev.limits, memoryBytes: cliEnv.host.memoryBytes() });
       const o = { steps, reps, unfused: Boolean(args.values.unfused) };
       const p = built ? await profileTraining(dev, model.name, built, symbols, o) : await profileDecoding(dev, model, args.values.position, o);
       process.stdout.write(args.values.json ? JSON.stringify(p, null, 2) + '\n' : formatProfile(p, top));

@@ -1,8 +1,9 @@
+import { cliEnv } from '../load.js';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
-import { checkpointTokenizer, modelWithCheckpoint } from '../checkpoint-model.js';
+import { checkpointTokenizer, modelWithCheckpoint } from '../../session/checkpoint-model.js';
 import { FLAG_MAX, numberFlag, RULES, tokenIdsFlag } from '../options.js';
-import { buildGraph, tokenInput } from '../pipeline.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
+import { buildGraph, tokenInput } from '../../session/pipeline.js';
+import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
 import { interpret, prune } from '../../ir/index.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
 import { cachedDecoder, fullDecoder } from '../../runtime/sample/decoders.js';
@@ -77,10 +78,10 @@ interface Prepared {
 function prepare(args: ParsedArgs): Prepared {
   const file = oneFile(args, sampleCommand);
   if (!args.values.weights) throw new UsageError('--weights is required: a checkpoint from arch train, or a safetensors weights file');
-  const { ckpt, model, built, fitted } = modelWithCheckpoint(file, String(args.values.weights), args.sets);
+  const { ckpt, model, built, fitted } = modelWithCheckpoint(cliEnv, file, String(args.values.weights), args.sets);
   if (!built.graph.outputs.has('logits')) throw new UsageError(`${file} has no logits_* tensor to sample from`);
   const t = tokenInput(built.lowered, file);
-  checkModelFits(built, { batch: 1, paramCopies: PARAM_COPIES.inference });
+  checkModelFits(built, { batch: 1, paramCopies: PARAM_COPIES.inference, memoryBytes: cliEnv.host.memoryBytes() });
   const tokenizer = checkpointTokenizer(ckpt, t.classes);
   const taskSpec = ckpt.meta?.data && isTaskSpec(ckpt.meta.data) ? ckpt.meta.data : undefined;
   return { file, model, built, t, weights: fitted.weights, tokenizer, taskSpec, L: t.maxLength ?? 1 << 20 };

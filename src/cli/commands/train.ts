@@ -2,10 +2,11 @@ import { join } from 'node:path';
 import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
 import { NO_INTERRUPT, onInterrupt } from '../interrupt.js';
 import { FLAG_MAX, numberFlag, RULES } from '../options.js';
-import { loadModel, readModelFile } from '../load.js';
-import { buildGraph } from '../pipeline.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
-import { classLetters, inputRoles } from '../model-io.js';
+import { cliEnv, loadModel, readModelFile } from '../load.js';
+import { nodeHost } from '../../host/node/index.js';
+import { buildGraph } from '../../session/pipeline.js';
+import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
+import { classLetters, inputRoles } from '../../session/model-io.js';
 import { fmtDuration, Progress } from '../progress.js';
 import { compileSource } from '../../compiler/compile.js';
 import { initParams } from '../../ir/index.js';
@@ -13,7 +14,7 @@ import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../
 import { paramShapes } from '../../runtime/weights.js';
 import { fitCheckpoint } from '../../runtime/checkpoint-fit.js';
 import { loadCheckpoint, loadWeights } from '../../host/node/safetensors-file.js';
-import { compileForCheckpoint, resumeSourceNote } from '../checkpoint-model.js';
+import { compileForCheckpoint, resumeSourceNote } from '../../session/checkpoint-model.js';
 import { InterpreterBackend } from '../../runtime/train/interpreter-backend.js';
 import { createWebGPUBackend } from '../../runtime/train/webgpu-backend.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
@@ -23,8 +24,8 @@ import { modelStats } from '../../compiler/stats.js';
 import { averageRate, trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../../runtime/train/loop.js';
 import { describeRoles, type InputSpec } from '../../runtime/train/feeds.js';
 import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
-import { RunDir } from '../run-dir.js';
-import { checkOutDir } from '../out-path.js';
+import { RunDir } from '../../host/node/run-dir.js';
+import { checkOutDir } from '../../host/node/out-path.js';
 import { readRegularFile } from '../../host/node/files.js';
 import { minOf } from '../../report/extent.js';
 
@@ -211,7 +212,7 @@ async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run
   const tokenizer = resumed?.meta?.tokenizer ? tokenizerFromJSON(resumed.meta.tokenizer) : undefined;
   const data: DataSource = openData(o.data, { tokenizer: tokenizer ?? (o.tokenizer as 'char' | 'gpt2'), readFile: readRegularFile });
   const source = resumed ? resumed.meta!.modelSource : readModelFile(file);
-  if (resumed) log(resumeSourceNote(file, source) ?? '');
+  if (resumed) log(resumeSourceNote(nodeHost.readFile, file, source) ?? '');
   const first = compileSource(file, source, sets);
   if (first.model && !resumed) {
     const letters = classLetters(first.model);
@@ -228,7 +229,7 @@ async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run
     }
   }
   // A resumed run continues the model it was trained with, whatever the file holds now.
-  const model = resumed ? compileForCheckpoint(file, resumed, new Map(), source) : loadModel(file, sets, { quietWarnings: true }).model;
+  const model = resumed ? compileForCheckpoint(cliEnv, file, resumed, new Map(), source) : loadModel(file, sets, { quietWarnings: true }).model;
   const run = (claimed.run = RunDir.claim({
     dir: req.out ?? resumeDir ?? join('runs', model.name),
     force: Boolean(req.force),
@@ -258,7 +259,7 @@ async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run
   if (maxL! < minL) throw new UsageError(`${o.data} needs a context of at least ${minL} positions; the model's is ${maxL}\n  hint: --set ${model.axes.get(lengthSym!)?.letter ?? 'L'}=${minL}`);
 
   const shapes = new Map(paramShapes(train.graph).map((p) => [p.name, p.shape]));
-  checkModelFits(train, { batch: o.batch, paramCopies: PARAM_COPIES.training, limits: ctx.device?.limits });
+  checkModelFits(train, { batch: o.batch, paramCopies: PARAM_COPIES.training, limits: ctx.device?.limits, memoryBytes: cliEnv.host.memoryBytes() });
   let weights: Weights;
   if (resumed) weights = fitCheckpoint(resumed, paramShapes(train.graph), model, true).weights;
   else if (req.initFrom) weights = loadWeights(req.initFrom, paramShapes(train.graph), model).weights;

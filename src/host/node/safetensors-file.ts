@@ -1,34 +1,14 @@
 // Safetensors files and arch's checkpoints on Node's file system: the bytes are read with the
 // host's bounded reader and parsed by the core (src/runtime/safetensors.ts), and written in pieces
 // through an atomic write, so a crash mid-save leaves the previous checkpoint intact.
-import { CheckpointError, parseSafetensors, safetensorsPieces, type StFile, type StInputs } from '../../runtime/safetensors.js';
-import { checkpointPieces, parseCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from '../../runtime/train/checkpoint.js';
+import { CheckpointError, MAX_SAFETENSORS_BYTES, parseSafetensors, safetensorsPieces, safetensorsReadError, type StFile, type StInputs } from '../../runtime/safetensors.js';
+import { checkpointPieces, type CheckpointMeta, type LoadedCheckpoint } from '../../runtime/train/checkpoint.js';
+import { loadCheckpoint as loadWith } from '../../session/checkpoint-model.js';
 import { fitCheckpoint, type Fitted, type ModelSettings } from '../../runtime/checkpoint-fit.js';
 import type { OptimizerState, Weights } from '../../runtime/train/backend.js';
 import type { ParamShape } from '../../runtime/weights.js';
-import type { FileProblem } from '../../data/files.js';
 import { readRegularFile } from './files.js';
 import { writeAtomic, type FileContents } from './write.js';
-
-/** Node's own limit on one read, and the most a checkpoint may be (larger ones ship in shards). */
-const MAX_FILE_BYTES = 2 ** 31 - 1;
-
-const SPECIAL: Record<NonNullable<FileProblem['special']>, string> = {
-  fifo: 'a FIFO (named pipe)',
-  'character device': 'a character device',
-  'block device': 'a block device',
-  socket: 'a socket',
-  other: 'a special file',
-};
-
-function readFailure(file: string, p: FileProblem): CheckpointError {
-  if (p.kind === 'missing') return new CheckpointError(file, 'file not found', 'check the path, or train and save a model first');
-  if (p.kind === 'directory') return new CheckpointError(file, 'is a directory, not a file', 'pass the path of the .safetensors file itself');
-  if (p.kind === 'not-file') return new CheckpointError(file, `is ${SPECIAL[p.special ?? 'other']}, not a regular file`, 'pass the path of the .safetensors file itself');
-  if (p.kind === 'denied') return new CheckpointError(file, 'permission denied', 'check the file permissions');
-  if (p.kind === 'too-large') return new CheckpointError(file, 'file is larger than 2 GiB, which this reader does not support', 'split the checkpoint into shards');
-  return new CheckpointError(file, `cannot read file: ${p.message ?? p.text}`, 'check that the file is readable');
-}
 
 /** The whole of a safetensors file, parsed; every problem is a CheckpointError naming the file. */
 export function readSafetensors(file: string): StFile {
@@ -37,7 +17,7 @@ export function readSafetensors(file: string): StFile {
 
 /** A checkpoint file's bytes (at most 2 GiB, a regular file), or a CheckpointError. */
 export function readCheckpointBytes(file: string): Uint8Array {
-  return readRegularFile(file, MAX_FILE_BYTES, (p) => readFailure(file, p));
+  return readRegularFile(file, MAX_SAFETENSORS_BYTES, (p) => safetensorsReadError(file, p));
 }
 
 function writeCheckpointFile(file: string, pieces: FileContents): void {
@@ -58,7 +38,7 @@ export function writeSafetensors(file: string, inputs: StInputs, metadata?: Reco
 
 /** Reads a checkpoint and checks everything it holds that needs no model (parseCheckpoint). */
 export function loadCheckpoint(file: string): LoadedCheckpoint {
-  return parseCheckpoint(readCheckpointBytes(file), file);
+  return loadWith(readRegularFile, file);
 }
 
 /** Saves a training checkpoint atomically: exactly the bytes checkpointBytes gives. */

@@ -5,8 +5,8 @@
 // itself (atomic: temporary file, fsync, rename) is the Node host's, src/host/node/write.ts.
 import { closeSync, existsSync, openSync, readdirSync, realpathSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { writeAtomic, writeFolderAtomic as fillFolderAtomic } from '../host/node/write.js';
-import { UsageError } from './args.js';
+import { writeAtomic, writeFolderAtomic as fillFolderAtomic } from './write.js';
+import { UsageError } from '../../session/errors.js';
 
 /** Kernel filesystems: nothing arch writes belongs there (/dev/shm, a plain tmpfs, excepted). */
 const VIRTUAL = ['/proc', '/sys', '/dev'];

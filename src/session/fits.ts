@@ -2,7 +2,6 @@
 // runtime symbols bound at their largest (the batch given, every sequence at its declared length),
 // then src/runtime/fits.ts against the adapter's limits and the host's memory.
 import type { Built } from './pipeline.js';
-import { totalmem } from 'node:os';
 import { checkFits, PARAM_COPIES } from '../runtime/fits.js';
 
 export { PARAM_COPIES };
@@ -15,7 +14,7 @@ export function largestSymbols(built: Built, batch: number): Record<string, numb
 }
 
 /** Refuses (PlanLimitError, exit 2) a model or batch that cannot fit, before anything is allocated. */
-export function checkModelFits(built: Built, o: { batch?: number; symbols?: Record<string, number>; paramCopies: number; limits?: { maxBufferSize?: number } }): void {
+export function checkModelFits(built: Built, o: { batch?: number; symbols?: Record<string, number>; paramCopies: number; limits?: { maxBufferSize?: number }; memoryBytes?: number }): void {
   const symbols = o.symbols ?? (o.batch !== undefined ? largestSymbols(built, o.batch) : undefined);
-  checkFits(built.graph, { symbols, paramCopies: o.paramCopies, limits: o.limits, memoryBytes: totalmem() });
+  checkFits(built.graph, { symbols, paramCopies: o.paramCopies, limits: o.limits, memoryBytes: o.memoryBytes });
 }

@@ -9,14 +9,14 @@
 //   temporary file behind; temporary files a killed process left are removed on the next run.
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from './args.js';
+import { UsageError } from '../../session/errors.js';
 import { checkOutDir, writeFailure } from './out-path.js';
-import { makeDir, writeAtomic } from '../host/node/write.js';
+import { makeDir, writeAtomic } from './write.js';
 import { lockDir, type DirLock } from './run-lock.js';
-import { lossPlot } from './plots.js';
-import type { CheckpointMeta } from '../runtime/train/checkpoint.js';
-import { saveCheckpoint } from '../host/node/safetensors-file.js';
-import type { OptimizerState, Weights } from '../runtime/train/backend.js';
+import { lossPlot } from '../../report/loss-plot.js';
+import type { CheckpointMeta } from '../../runtime/train/checkpoint.js';
+import { saveCheckpoint } from './safetensors-file.js';
+import type { OptimizerState, Weights } from '../../runtime/train/backend.js';
 
 export const CHECKPOINT = 'checkpoint.safetensors';
 export const METRICS = 'metrics.jsonl';

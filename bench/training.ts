@@ -3,10 +3,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../src/cli/load.js';
+import { loadModel } from '../src/session/model.js';
+import { nodeEnv } from '../src/host/node/index.js';
 import { buildGraph, type Built } from '../src/session/pipeline.js';
-import { bindSymbols } from '../src/cli/commands/compile.js';
-import { OPTIMIZER_DISPATCHES, randomInputs, timeSteps } from '../src/cli/commands/profile.js';
+import { bindSymbols, OPTIMIZER_DISPATCHES } from '../src/session/kernels.js';
+import { randomInputs, timeSteps } from '../src/session/profile.js';
 import { trainRun } from '../src/cli/commands/train.js';
 import { initParams } from '../src/ir/index.js';
 import { compileGraph, DEFAULT_LIMITS, planGraph, type CompileOptions, type PlanLimits } from '../src/runtime/executor.js';
@@ -22,7 +23,7 @@ export const SHAKESPEARE = 'data/tinyshakespeare.txt';
 export const LONG_CONFIG = { ...SPEED_CONFIG, sets: { ...SPEED_CONFIG.sets, L: '256' }, batch: 2, length: 256 };
 
 export function speedGraph(config: typeof SPEED_CONFIG = SPEED_CONFIG): { built: Built; symbols: Record<string, number> } {
-  const { model } = loadModel(config.file, new Map(Object.entries({ ...config.sets, V: '65' })), { quietWarnings: true });
+  const { model } = loadModel(nodeEnv(), config.file, new Map(Object.entries({ ...config.sets, V: '65' })), { quietWarnings: true });
   const built = buildGraph(model, { training: true, grad: true });
   return { built, symbols: bindSymbols(built, { batch: config.batch, length: config.length }) };
 }

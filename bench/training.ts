@@ -8,7 +8,8 @@ import { nodeEnv } from '../src/host/node/index.js';
 import { buildGraph, type Built } from '../src/session/pipeline.js';
 import { bindSymbols, OPTIMIZER_DISPATCHES } from '../src/session/kernels.js';
 import { randomInputs, timeSteps } from '../src/session/profile.js';
-import { trainRun } from '../src/cli/commands/train.js';
+import { trainRun } from '../src/session/train.js';
+import { claimRunDir } from '../src/host/node/index.js';
 import { initParams } from '../src/ir/index.js';
 import { compileGraph, DEFAULT_LIMITS, planGraph, type CompileOptions, type PlanLimits } from '../src/runtime/executor.js';
 import { TRAIN_DEFAULTS } from '../src/runtime/train/loop.js';
@@ -96,6 +97,7 @@ export async function trainingSpeed(dev: ArchDevice, steps: number, warmup = 3):
   const started = performance.now();
   try {
     const outcome = await trainRun(
+      nodeEnv({ quiet: true }),
       {
         file: SPEED_CONFIG.file,
         data,
@@ -116,7 +118,7 @@ export async function trainingSpeed(dev: ArchDevice, steps: number, warmup = 3):
         sets: new Map(Object.entries(SPEED_CONFIG.sets)),
         out,
       },
-      { device: dev, quiet: true, onStep: () => {
+      { device: dev, claimRun: claimRunDir, onStep: () => {
           stamps.push(performance.now());
           const c = process.cpuUsage();
           cpus.push((c.user + c.system) / 1000);

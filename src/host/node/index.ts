@@ -32,4 +32,5 @@ export function nodeEnv(o: { color?: boolean; quiet?: boolean } = {}): SessionEn
 export { NoAdapterError, isDawnNoise, openDevice } from './device.js';
 export { readRegularFile } from './files.js';
 export { loadCheckpoint, loadWeights, readSafetensors, saveCheckpoint, writeSafetensors } from './safetensors-file.js';
+export { claimRunDir } from './run-dir.js';
 export { appendLine, makeDir, writeAtomic, writeFolderAtomic } from './write.js';

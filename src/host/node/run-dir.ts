@@ -17,6 +17,7 @@ import { lossPlot } from '../../report/loss-plot.js';
 import type { CheckpointMeta } from '../../runtime/train/checkpoint.js';
 import { saveCheckpoint } from './safetensors-file.js';
 import type { OptimizerState, Weights } from '../../runtime/train/backend.js';
+import type { RunStore } from '../../session/train.js';
 
 export const CHECKPOINT = 'checkpoint.safetensors';
 export const METRICS = 'metrics.jsonl';
@@ -42,7 +43,12 @@ export interface RunDirOptions {
 
 const samePath = (a: string, b: string) => resolve(a) === resolve(b);
 
-export class RunDir {
+/** Claims a run directory for a session's training run (src/session/train.ts's RunStore). */
+export function claimRunDir(o: RunDirOptions): RunStore {
+  return RunDir.claim(o);
+}
+
+export class RunDir implements RunStore {
   readonly checkpointPath: string;
   readonly metricsPath: string;
   readonly plotPath: string;

@@ -6,6 +6,7 @@ import type { CheckedModel } from '../compiler/graph.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../compiler/lower.js';
 import { initParams, prune, type Data } from '../ir/index.js';
 import { maxOf } from '../report/extent.js';
+import { fmtInt } from '../report/numbers.js';
 import type { ArchDevice } from '../runtime/device.js';
 import { compileGraph, type CompiledGraph } from '../runtime/executor.js';
 import { checkFits } from '../runtime/fits.js';
@@ -263,4 +264,3 @@ export function formatProfile(p: Profile, top = Number.MAX_SAFE_INTEGER): string
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-const fmtInt = (n: number): string => n.toLocaleString('en-US');

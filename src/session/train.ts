@@ -7,6 +7,7 @@ import { modelStats } from '../compiler/stats.js';
 import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../data/index.js';
 import { initParams } from '../ir/index.js';
 import { minOf } from '../report/extent.js';
+import { fmtInt } from '../report/numbers.js';
 import { fitCheckpoint } from '../runtime/checkpoint-fit.js';
 import type { ArchDevice } from '../runtime/device.js';
 import type { OptimizerState, TrainBackend, Weights } from '../runtime/train/backend.js';
@@ -25,8 +26,6 @@ import { classLetters, inputRoles } from './model-io.js';
 import { buildGraph } from './pipeline.js';
 
 export { TRAIN_DEFAULTS, type StepMetrics };
-
-const fmtInt = (n: number): string => n.toLocaleString('en-US');
 
 export interface TrainRequest {
   file: string;

@@ -2,7 +2,7 @@
 // checkpoint is saved, then it stops), and the summary with what to do next. The run itself is
 // src/session/train.ts; its directory and lock are the Node host's (src/host/node/run-dir.ts).
 import { join } from 'node:path';
-import { oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
+import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
 import { NO_INTERRUPT, onInterrupt, type Interrupt } from '../interrupt.js';
 import { FLAG_MAX, numberFlag, RULES } from '../options.js';
 import { cliEnv } from '../load.js';
@@ -168,8 +168,6 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
     interrupt.dispose();
   }
 }
-
-const fmtInt = (n: number): string => n.toLocaleString('en-US');
 
 /** The last lines of a run: how it ended, its files, and the command to run next. */
 function summary(req: TrainRequest, r: TrainOutcome): string {

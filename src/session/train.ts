@@ -172,7 +172,7 @@ async function trainClaimed(env: SessionEnv, req: TrainRequest, ctx: TrainContex
     }
   }
   // A resumed run continues the model it was trained with, whatever the file holds now.
-  const model = resumed ? compileForCheckpoint(env, file, resumed, new Map(), source) : loadModel(env, file, sets, { quietWarnings: true }).model;
+  const model = resumed ? compileForCheckpoint(env, file, resumed, new Map(), source) : loadModel(env, file, sets, { quietWarnings: true, source }).model; // the text read above: the one the checkpoints record
   const run = (claimed.run = ctx.claimRun({
     dir: req.out ?? resumeDir ?? `runs/${model.name}`,
     force: Boolean(req.force),

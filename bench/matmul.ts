@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { contractionKernel, type ContractionKernel, type ContractionSpec, type Tile } from '../src/codegen/wgsl/contraction.js';
-import { openDevice } from '../src/runtime/device.js';
+import { openDevice } from '../src/host/node/device.js';
 
 export interface PreparedContraction {
   kernel: ContractionKernel;

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname } from 'node:path';
-import { openDevice } from '../src/runtime/device.js';
+import { openDevice } from '../src/host/node/device.js';
 import { DEFAULT_LIMITS } from '../src/runtime/executor.js';
 import { benchContraction, benchElementwise } from './matmul.js';
 import { dispatchCounts, speedGraph, stepTime, trainingSpeed, LONG_CONFIG, SPEED_CONFIG } from './training.js';

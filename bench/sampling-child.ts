@@ -3,7 +3,7 @@
 // (Mesa's thread pool or none, OpenDeviceOptions.workload) is fixed when the first device opens:
 // this is the process `arch sample` runs in.
 import { availableParallelism } from 'node:os';
-import { openDevice } from '../src/runtime/device.js';
+import { openDevice } from '../src/host/node/device.js';
 import { samplingSpeed } from './sampling.js';
 
 const tokens = Number(process.argv[2] ?? 63);

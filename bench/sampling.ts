@@ -5,11 +5,12 @@
 // over `repeats` whole generations from one token (after a warm-up) and the median is reported:
 // a generation is ~0.2 s, short enough for the machine's hiccups to move one by +-30 %.
 import { availableParallelism } from 'node:os';
-import { loadModel } from '../src/cli/load.js';
-import { tokenInput } from '../src/cli/pipeline.js';
+import { loadModel } from '../src/session/model.js';
+import { nodeEnv } from '../src/host/node/index.js';
+import { tokenInput } from '../src/session/pipeline.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../src/compiler/lower.js';
 import { initParams, prune } from '../src/ir/index.js';
-import { Rng } from '../src/runtime/data/index.js';
+import { Rng } from '../src/data/index.js';
 import { cachedDecoder } from '../src/runtime/sample/decoders.js';
 import { generate, stepwise } from '../src/runtime/sample/generate.js';
 import type { ArchDevice } from '../src/runtime/device.js';
@@ -42,7 +43,7 @@ export async function samplingSpeed(dev: ArchDevice, tokens: number, opts: { cha
   const repeats = opts.repeats ?? 5;
   const threads = opts.threads ?? availableParallelism();
   try {
-    const { model } = loadModel(SPEED_CONFIG.file, new Map(Object.entries(SPEED_CONFIG.sets)), { quietWarnings: true });
+    const { model } = loadModel(nodeEnv(), SPEED_CONFIG.file, new Map(Object.entries(SPEED_CONFIG.sets)), { quietWarnings: true });
     const lowered = lower(model, { decode: true });
     const t = tokenInput(lower(model), SPEED_CONFIG.file);
     const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));

@@ -3,11 +3,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../src/cli/load.js';
-import { buildGraph, type Built } from '../src/cli/pipeline.js';
-import { bindSymbols } from '../src/cli/commands/compile.js';
-import { OPTIMIZER_DISPATCHES, randomInputs, timeSteps } from '../src/cli/commands/profile.js';
-import { trainRun } from '../src/cli/commands/train.js';
+import { loadModel } from '../src/session/model.js';
+import { nodeEnv } from '../src/host/node/index.js';
+import { buildGraph, type Built } from '../src/session/pipeline.js';
+import { bindSymbols, OPTIMIZER_DISPATCHES } from '../src/session/kernels.js';
+import { randomInputs, timeSteps } from '../src/session/profile.js';
+import { trainRun } from '../src/session/train.js';
+import { claimRunDir } from '../src/host/node/index.js';
 import { initParams } from '../src/ir/index.js';
 import { compileGraph, DEFAULT_LIMITS, planGraph, type CompileOptions, type PlanLimits } from '../src/runtime/executor.js';
 import { TRAIN_DEFAULTS } from '../src/runtime/train/loop.js';
@@ -22,7 +24,7 @@ export const SHAKESPEARE = 'data/tinyshakespeare.txt';
 export const LONG_CONFIG = { ...SPEED_CONFIG, sets: { ...SPEED_CONFIG.sets, L: '256' }, batch: 2, length: 256 };
 
 export function speedGraph(config: typeof SPEED_CONFIG = SPEED_CONFIG): { built: Built; symbols: Record<string, number> } {
-  const { model } = loadModel(config.file, new Map(Object.entries({ ...config.sets, V: '65' })), { quietWarnings: true });
+  const { model } = loadModel(nodeEnv(), config.file, new Map(Object.entries({ ...config.sets, V: '65' })), { quietWarnings: true });
   const built = buildGraph(model, { training: true, grad: true });
   return { built, symbols: bindSymbols(built, { batch: config.batch, length: config.length }) };
 }
@@ -95,6 +97,7 @@ export async function trainingSpeed(dev: ArchDevice, steps: number, warmup = 3):
   const started = performance.now();
   try {
     const outcome = await trainRun(
+      nodeEnv({ quiet: true }),
       {
         file: SPEED_CONFIG.file,
         data,
@@ -115,7 +118,7 @@ export async function trainingSpeed(dev: ArchDevice, steps: number, warmup = 3):
         sets: new Map(Object.entries(SPEED_CONFIG.sets)),
         out,
       },
-      { device: dev, quiet: true, onStep: () => {
+      { device: dev, claimRun: claimRunDir, onStep: () => {
           stamps.push(performance.now());
           const c = process.cpuUsage();
           cpus.push((c.user + c.system) / 1000);

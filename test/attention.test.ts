@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Resvg } from '@resvg/resvg-js';
-import { attentionMaps, splitHeads } from '../src/cli/commands/attention.js';
-import { heatmapLayout } from '../src/runtime/report/heatmap.js';
+import { attentionMaps, splitHeads } from '../src/session/attention.js';
+import { nodeEnv } from '../src/host/node/index.js';
+import { heatmapLayout } from '../src/report/heatmap.js';
 import type { Value } from '../src/ir/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'arch-attention-'));
@@ -53,7 +54,7 @@ describe('arch attention', () => {
     const uniform = Array.from({ length: L - PERIOD }, (_, k) => 1 / (PERIOD + k + 1)).reduce((a, x) => a + x, 0) / (L - PERIOD);
     for (const seed of [1, 2, 3]) {
       const text = prompt(seed);
-      const r = attentionMaps({ file: 'models/gpt-nano.arch', weights, prompt: text });
+      const r = attentionMaps(nodeEnv(), { file: 'models/gpt-nano.arch', weights, prompt: text });
       expect(r.tokens.join('')).toBe(text);
       expect(r.layers).toHaveLength(1);
       expect(r.layers[0]!.maps).toHaveLength(2);
@@ -87,7 +88,7 @@ describe('arch attention', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/layer 0: stream\.0\.causal_attention, 2 heads/);
     const svg = readFileSync(out, 'utf8');
-    const maps = attentionMaps({ file: 'models/gpt-nano.arch', weights, prompt: text });
+    const maps = attentionMaps(nodeEnv(), { file: 'models/gpt-nano.arch', weights, prompt: text });
     const head = maps.layers[0]!.maps.map((m) => inductionScore(m, L)).reduce((b, s, i, all) => (s > all[b]! ? i : b), 0);
     const layout = heatmapLayout({ title: '', tokens: maps.tokens, maps: maps.layers[0]!.maps.map((weights, h) => ({ layer: 0, head: h, weights })) });
     const img = new Resvg(svg).render();

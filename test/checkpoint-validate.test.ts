@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initParams } from '../src/ir/index.js';
 import { fitCheckpoint } from '../src/runtime/checkpoint-fit.js';
-import { CheckpointError, readSafetensors, writeSafetensors } from '../src/runtime/safetensors.js';
-import { describeNonFinite, loadCheckpoint } from '../src/runtime/train/checkpoint.js';
+import { CheckpointError } from '../src/runtime/safetensors.js';
+import { describeNonFinite } from '../src/runtime/train/checkpoint.js';
+import { loadCheckpoint, readSafetensors, writeSafetensors } from '../src/host/node/safetensors-file.js';
 import { paramShapes, toGpt2Names } from '../src/runtime/weights.js';
 import { compileModel, lowerModel } from './model-helpers.js';
 

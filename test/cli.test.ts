@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeSafetensors } from '../src/runtime/safetensors.js';
+import { writeSafetensors } from '../src/host/node/safetensors-file.js';
 import { initParams } from '../src/ir/index.js';
 import { paramShapes } from '../src/runtime/weights.js';
 import { lowerModel } from './model-helpers.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rng } from './ir-helpers.js';
 import { prepareContraction } from '../bench/matmul.js';
 import { contractionGroup, contractionKernel, type ContractionSpec } from '../src/codegen/wgsl/contraction.js';
-import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 
 let dev: ArchDevice;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 // Synthetic tasks: layouts, answers, and ideal losses checked against the entropy of samples.
 import { describe, expect, it } from 'vitest';
-import { DataError, Rng, TASK_NAMES, describeTasks, getTask, taskFromSpec, type Batch, type Task } from '../src/runtime/data/index.js';
+import { DataError, Rng, TASK_NAMES, describeTasks, getTask, taskFromSpec, type Batch, type Task } from '../src/data/index.js';
 
 const row = (a: Int32Array | Float32Array, b: number, L: number): number[] => Array.from(a.subarray(b * L, (b + 1) * L));
 

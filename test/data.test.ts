@@ -17,9 +17,12 @@ import {
   sampleBatch,
   tokenizerFromJSON,
   windowCount,
-} from '../src/runtime/data/index.js';
+} from '../src/data/index.js';
+import { readRegularFile } from '../src/host/node/files.js';
 
 const SHAKESPEARE = 'data/tinyshakespeare.txt';
+/** A text dataset read through the Node host's file reader, as the CLI reads one. */
+const loadText = (path: string, o: Parameters<typeof loadTextDataset>[1] = {}) => loadTextDataset(path, { readFile: readRegularFile, ...o });
 const shakespeare = readFileSync(SHAKESPEARE, 'utf8');
 
 function errorOf(f: () => unknown): DataError {
@@ -104,7 +107,7 @@ describe('text datasets', () => {
   };
 
   it('splits tiny Shakespeare as nanoGPT does (last 10% for validation)', () => {
-    const d = loadTextDataset(SHAKESPEARE, { tokenizer: 'char' });
+    const d = loadText(SHAKESPEARE, { tokenizer: 'char' });
     expect(d.tokenizer.vocabSize).toBe(65);
     expect(d.train.length).toBe(1003854); // nanoGPT shakespeare_char: "train has 1,003,854 tokens"
     expect(d.val.length).toBe(111540); // "val has 111,540 tokens"
@@ -114,7 +117,7 @@ describe('text datasets', () => {
 
   it('tokenizes with GPT-2 BPE and honours valFraction', () => {
     const path = file('small.txt', 'Hello world. '.repeat(50));
-    const d = loadTextDataset(path, { tokenizer: 'gpt2', valFraction: 0.2 });
+    const d = loadText(path, { tokenizer: 'gpt2', valFraction: 0.2 });
     const n = d.train.length + d.val.length;
     expect(d.tokenizer.kind).toBe('gpt2');
     expect(d.train.length).toBe(Math.floor(n * 0.8));
@@ -122,7 +125,7 @@ describe('text datasets', () => {
   });
 
   it('reports a missing file', () => {
-    const e = errorOf(() => loadTextDataset(join(dir, 'nope.txt')));
+    const e = errorOf(() => loadText(join(dir, 'nope.txt')));
     expect(e.message).toContain('no such file');
     expect(e.hint).toContain('task:NAME');
   });
@@ -130,16 +133,16 @@ describe('text datasets', () => {
   it('reports a directory', () => {
     const sub = join(dir, 'corpus');
     mkdirSync(sub);
-    expect(errorOf(() => loadTextDataset(sub)).what).toBe(`${sub} is a directory, not a text file`);
+    expect(errorOf(() => loadText(sub)).what).toBe(`${sub} is a directory, not a text file`);
   });
 
   it('reports an empty file', () => {
-    expect(errorOf(() => loadTextDataset(file('empty.txt', ''))).what).toContain('is empty');
+    expect(errorOf(() => loadText(file('empty.txt', ''))).what).toContain('is empty');
   });
 
   it('reports invalid UTF-8 with its byte offset and line', () => {
     const bytes = new Uint8Array([...Buffer.from('hello\nw'), 0xe9, ...Buffer.from('t\u00e9\n')]); // latin-1 é
-    const e = errorOf(() => loadTextDataset(file('latin1.txt', bytes)));
+    const e = errorOf(() => loadText(file('latin1.txt', bytes)));
     expect(e.what).toContain('not valid UTF-8');
     expect(e.what).toContain('byte offset 7');
     expect(e.where).toMatch(/latin1\.txt:2:2 \(byte offset 7\)/);
@@ -148,17 +151,17 @@ describe('text datasets', () => {
 
   it('reports a file too small for the split or the context', () => {
     const path = file('tiny.txt', 'abcdefghijklmnopqrst'); // 20 chars: 18 train, 2 val
-    expect(loadTextDataset(path).val.length).toBe(2);
-    const e = errorOf(() => loadTextDataset(path, { contextLength: 8 }));
+    expect(loadText(path).val.length).toBe(2);
+    const e = errorOf(() => loadText(path, { contextLength: 8 }));
     expect(e.what).toBe('the validation split has 2 tokens, but one window needs 9 (context length 8 + 1)');
-    expect(errorOf(() => loadTextDataset(file('one.txt', 'ab'))).what).toContain('the training split has 1 token, but one window needs 2');
-    expect(errorOf(() => loadTextDataset(path, { valFraction: 1 })).what).toContain('not in [0, 1)');
-    expect(loadTextDataset(path, { valFraction: 0, contextLength: 19 }).train.length).toBe(20);
+    expect(errorOf(() => loadText(file('one.txt', 'ab'))).what).toContain('the training split has 1 token, but one window needs 2');
+    expect(errorOf(() => loadText(path, { valFraction: 1 })).what).toContain('not in [0, 1)');
+    expect(loadText(path, { valFraction: 0, contextLength: 19 }).train.length).toBe(20);
   });
 
   it('reports characters a saved char tokenizer lacks, naming the file', () => {
     const path = file('new.txt', 'abcz');
-    const e = errorOf(() => loadTextDataset(path, { tokenizer: CharTokenizer.fromText('abc') }));
+    const e = errorOf(() => loadText(path, { tokenizer: CharTokenizer.fromText('abc') }));
     expect(e.where).toContain(path);
     expect(e.what).toContain('"z"');
   });
@@ -290,7 +293,7 @@ describe('LM batches', () => {
 
 describe('openData', () => {
   it('opens a text file and a task behind the same interface', () => {
-    const text = openData(SHAKESPEARE, { tokenizer: 'char', contextLength: 64 });
+    const text = openData(SHAKESPEARE, { tokenizer: 'char', contextLength: 64, readFile: readRegularFile });
     expect(text.kind).toBe('text');
     expect(text.vocabSize).toBe(65);
     expect(text.trainBatch(new Rng(0), 2, 64).inputs.length).toBe(128);

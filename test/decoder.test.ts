@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../src/compiler/lower.js';
 import { initParams, prune } from '../src/ir/index.js';
-import { Rng } from '../src/runtime/data/index.js';
-import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+import { Rng } from '../src/data/index.js';
+import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 import { argmax, chooseWithDraw, isGreedy, type ChooseOptions } from '../src/runtime/sample/choose.js';
 import { cachedDecoder, type CachedDecoder } from '../src/runtime/sample/decoders.js';
 import { stepwise } from '../src/runtime/sample/generate.js';

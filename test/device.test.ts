@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { describeDevice, NoAdapterError, openDevice } from '../src/runtime/device.js';
+import { describeDevice } from '../src/runtime/device.js';
+import { NoAdapterError, openDevice } from '../src/host/node/device.js';
 
 describe('openDevice', () => {
   it('opens an adapter and reports it (OpenGL ES over llvmpipe on a GPU-less machine)', async () => {
@@ -81,12 +82,18 @@ describe('openDevice', () => {
     // Run device.ts, transpiled, in a fresh node process; 'webgpu' resolved to an absolute URL.
     const dir = mkdtempSync(join(tmpdir(), 'arch-device-'));
     try {
-      const src = readFileSync(new URL('../src/runtime/device.ts', import.meta.url), 'utf8');
+      // The Node host's device.ts and the core's runtime/device.ts it imports, as ES modules.
       const webgpu = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
-      const js = ts
-        .transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } })
-        .outputText.replace(/from 'webgpu'/, `from '${webgpu}'`);
-      writeFileSync(join(dir, 'device.mjs'), js);
+      const emit = (from: string, to: string) => {
+        const src = readFileSync(new URL(`../${from}`, import.meta.url), 'utf8');
+        const js = ts
+          .transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } })
+          .outputText.replace(/from 'webgpu'/, `from '${webgpu}'`)
+          .replace(/from '\.\.\/\.\.\/runtime\/device\.js'/, "from './core-device.mjs'");
+        writeFileSync(join(dir, to), js);
+      };
+      emit('src/runtime/device.ts', 'core-device.mjs');
+      emit('src/host/node/device.ts', 'device.mjs');
       writeFileSync(
         join(dir, 'main.mjs'),
         `import { openDevice } from './device.mjs';

@@ -5,7 +5,7 @@ import { interpret, numel, resolveType } from '../src/ir/interpret.js';
 import type { Data } from '../src/ir/interpret.js';
 import type { Graph } from '../src/ir/types.js';
 import { compileGraph, type CompileOptions, type CompiledGraph } from '../src/runtime/executor.js';
-import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 import { randn, rng } from './ir-helpers.js';
 
 let shared: Promise<ArchDevice> | undefined;

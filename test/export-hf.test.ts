@@ -8,10 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { initParams, interpret } from '../src/ir/index.js';
-import { readSafetensors } from '../src/runtime/safetensors.js';
 import { paramShapes } from '../src/runtime/weights.js';
-import { loadWeights } from '../src/runtime/checkpoint-fit.js';
-import { saveCheckpoint } from '../src/runtime/train/checkpoint.js';
+import { loadWeights, readSafetensors, saveCheckpoint } from '../src/host/node/safetensors-file.js';
 import { lowerModel } from './model-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'arch-export-'));

@@ -4,7 +4,7 @@
 // with the interpreter.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder, interpret } from '../src/ir/index.js';
-import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 import { compileGraph } from '../src/runtime/executor.js';
 
 let dev: ArchDevice;

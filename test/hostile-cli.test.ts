@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { maxOf, minOf } from '../src/runtime/extent.js';
+import { maxOf, minOf } from '../src/report/extent.js';
 import { checkFits, fmtBytes } from '../src/runtime/fits.js';
 import { PlanLimitError } from '../src/runtime/executor.js';
 import type { Graph } from '../src/ir/index.js';

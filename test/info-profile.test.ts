@@ -4,12 +4,13 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createLineFilter, isDawnNoise as binIsDawnNoise } from '../bin/stderr-filter.js';
-import { isDawnNoise, openDevice } from '../src/runtime/device.js';
+import { isDawnNoise, openDevice } from '../src/host/node/device.js';
 import { compileGraph, DEFAULT_LIMITS, planGraph } from '../src/runtime/executor.js';
-import { formatProfile, type Profile } from '../src/cli/commands/profile.js';
-import { loadModel } from '../src/cli/load.js';
-import { buildGraph } from '../src/cli/pipeline.js';
-import { bindSymbols } from '../src/cli/commands/compile.js';
+import { formatProfile, type Profile } from '../src/session/profile.js';
+import { loadModel } from '../src/session/model.js';
+import { nodeEnv } from '../src/host/node/index.js';
+import { buildGraph } from '../src/session/pipeline.js';
+import { bindSymbols } from '../src/session/kernels.js';
 
 function arch(...args: string[]): { code: number; out: string; err: string } {
   const r = spawnSync('node', ['bin/arch.js', ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -84,7 +85,7 @@ describe('arch compile --emit plan|wgsl (no device needed)', () => {
   });
 
   it('the device-free plan, under the device\'s limits, is the plan the executor compiles on the device', async () => {
-    const { model } = loadModel('models/gpt-nano.arch', new Map([['D', '16'], ['H', '2'], ['N', '1']]));
+    const { model } = loadModel(nodeEnv(), 'models/gpt-nano.arch', new Map([['D', '16'], ['H', '2'], ['N', '1']]));
     const built = buildGraph(model, { grad: true, training: true });
     const symbols = bindSymbols(built, { batch: 2, length: 8 });
     const d = await openDevice();

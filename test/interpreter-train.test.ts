@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { differentiate, gradName, initParams, interpret } from '../src/ir/index.js';
 import { NEXT_SUFFIX } from '../src/compiler/lower.js';
-import { Rng, type Batch } from '../src/runtime/data/index.js';
+import { Rng, type Batch } from '../src/data/index.js';
 import { lowerModel, randomInputs } from './model-helpers.js';
 import { rng } from './ir-helpers.js';
 

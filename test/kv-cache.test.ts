@@ -51,7 +51,7 @@ describe('KV-cache decoding matches the full forward pass', () => {
 describe('KV-cache decoding on WebGPU matches the full forward pass', () => {
   for (const [name, file, sets] of CASES) {
     it(name, async () => {
-      const { openDevice } = await import('../src/runtime/device.js');
+      const { openDevice } = await import('../src/host/node/device.js');
       const { compileGraph } = await import('../src/runtime/executor.js');
       const model = compileModel(file, sets);
       const full = prune(lower(model).graph, ['logits']);

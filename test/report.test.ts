@@ -14,9 +14,9 @@ import {
   visibleToken,
   type AttentionMap,
   type LineSeries,
-} from '../src/runtime/report/index.js';
-import { MISSING_COLOR } from '../src/runtime/report/palette.js';
-import { linearAxis, logAxis } from '../src/runtime/report/ticks.js';
+} from '../src/report/index.js';
+import { MISSING_COLOR } from '../src/report/palette.js';
+import { linearAxis, logAxis } from '../src/report/ticks.js';
 
 // ---------------------------------------------------------------- helpers
 

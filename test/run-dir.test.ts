@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../src/runtime/train/checkpoint.js';
+import { loadCheckpoint } from '../src/host/node/safetensors-file.js';
 
 const root = mkdtempSync(join(tmpdir(), 'arch-rundir-'));
 const TINY = ['--set', 'D=16', '--set', 'N=1', '--set', 'L=8', '--set', 'H=2', '--batch', '4', '--eval-batches', '1', '--backend', 'interpreter'];

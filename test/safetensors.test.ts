@@ -6,11 +6,10 @@ import {
   CheckpointError,
   f16ToF32,
   parseSafetensors,
-  readSafetensors,
   serializeSafetensors,
-  writeSafetensors,
   type StFile,
 } from '../src/runtime/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../src/host/node/safetensors-file.js';
 
 let dir: string;
 beforeAll(() => {

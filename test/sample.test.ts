@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { argmax, chooseToken, filteredProbs } from '../src/runtime/sample/choose.js';
-import { Rng } from '../src/runtime/data/index.js';
+import { Rng } from '../src/data/index.js';
 
 describe('choosing the next token', () => {
   const logits = Float32Array.of(0.5, 2.0, -1.0, 1.5, 0.0);

@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { trainRun } from '../src/cli/commands/train.js';
-import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+import { trainRun } from '../src/session/train.js';
+import { claimRunDir, nodeEnv } from '../src/host/node/index.js';
+import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 
 const CORPUS = 'data/tinyshakespeare.txt';
 
@@ -22,6 +23,7 @@ describe(`tiny Shakespeare (${CORPUS})`, () => {
     device = await openDevice();
     const steps = 60;
     const out = await trainRun(
+      nodeEnv({ quiet: true }),
       {
         file: 'models/gpt-nano.arch',
         data: CORPUS,
@@ -42,7 +44,7 @@ describe(`tiny Shakespeare (${CORPUS})`, () => {
         sets: new Map([['D', '32'], ['N', '1'], ['H', '2'], ['L', '32']]),
         out: join(dir, 'run'),
       },
-      { device, quiet: true },
+      { device, claimRun: claimRunDir },
     );
     const chance = Math.log(65);
     const val = out.history.val.map(([, v]) => v);

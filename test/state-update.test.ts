@@ -102,10 +102,11 @@ describe('in-place state update', () => {
 
 describe('the KV-cache decode graph', () => {
   it('projects q, k and v in one dispatch per block, k and v straight into their caches', async () => {
-    const { loadModel } = await import('../src/cli/load.js');
+    const { loadModel } = await import('../src/session/model.js');
+    const { nodeEnv } = await import('../src/host/node/index.js');
     const { lower, CACHE_PREFIX } = await import('../src/compiler/lower.js');
     const { prune } = await import('../src/ir/index.js');
-    const { model } = loadModel('models/gpt-nano.arch', new Map([['N', '3']]), { quietWarnings: true });
+    const { model } = loadModel(nodeEnv(), 'models/gpt-nano.arch', new Map([['N', '3']]), { quietWarnings: true });
     const lowered = lower(model, { decode: true });
     const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
     const fg = fuse(prune(lowered.graph, ['logits', ...caches]), { B: 1 }, { state: Object.fromEntries(caches.map((c) => [c, c])), maxBindings: 16 });

@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainRun, type TrainRequest } from '../src/cli/commands/train.js';
-import { openDevice, type ArchDevice } from '../src/runtime/device.js';
-import { openData } from '../src/runtime/data/index.js';
+import { trainRun, type TrainRequest } from '../src/session/train.js';
+import { claimRunDir, nodeEnv } from '../src/host/node/index.js';
+import { openDevice, type ArchDevice } from '../src/host/node/device.js';
+import { openData } from '../src/data/index.js';
 
 let device: ArchDevice;
 const dir = mkdtempSync(join(tmpdir(), 'arch-tasks-learn-'));
@@ -87,7 +88,7 @@ describe('every synthetic task is learned to near its ideal loss', () => {
     it(`${c.task}: ${c.model} ${Object.entries(c.sets).map(([k, v]) => `${k}=${v}`).join(' ')} L=${c.L}, ${c.steps} steps of ${c.batch}, lr ${c.lr}`, async () => {
       const data = openData(`task:${c.task}`);
       const ideal = data.idealLoss!(c.L);
-      const out = await trainRun(request(c), { device, quiet: true });
+      const out = await trainRun(nodeEnv({ quiet: true }), request(c), { device, claimRun: claimRunDir });
       expect(out.diverged).toBe(false);
       expect(out.step).toBe(c.steps);
       // The run starts near chance (every target uniform over the vocabulary) and ends near the ideal.

@@ -2,7 +2,7 @@
 // accumulation) against the interpreter backend (the reference): same losses, same weights.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { differentiate, initParams } from '../src/ir/index.js';
-import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 import { InterpreterBackend } from '../src/runtime/train/interpreter-backend.js';
 import { createWebGPUBackend } from '../src/runtime/train/webgpu-backend.js';
 import { ADAMW_DEFAULTS } from '../src/runtime/train/adamw.js';

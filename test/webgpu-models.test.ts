@@ -2,7 +2,7 @@
 // parameter's gradient from the fused WebGPU kernels match the reference interpreter.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { differentiate, gradName, initParams, interpret } from '../src/ir/index.js';
-import { openDevice, type ArchDevice } from '../src/runtime/device.js';
+import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 import { compileGraph } from '../src/runtime/executor.js';
 import { lowerModel, randomInputs, tinySymbols } from './model-helpers.js';
 import { TINY_MODELS } from './model-helpers.js';

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initParams, interpret } from '../src/ir/index.js';
-import { writeSafetensors, CheckpointError } from '../src/runtime/safetensors.js';
+import { CheckpointError } from '../src/runtime/safetensors.js';
+import { loadWeights, writeSafetensors } from '../src/host/node/safetensors-file.js';
 import { paramShapes, toGpt2Names } from '../src/runtime/weights.js';
-import { loadWeights } from '../src/runtime/checkpoint-fit.js';
 import { lowerModel, randomInputs, tinySymbols } from './model-helpers.js';
 import { rng } from './ir-helpers.js';
 

@@ -2,7 +2,9 @@
 // help text, and the invocation error that exits with code 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export class UsageError extends Error {}
+import { UsageError } from '../session/errors.js';
+
+export { UsageError };
 
 export interface CommandSpec {
   name: string;
@@ -55,7 +57,7 @@ export function oneFile(args: ParsedArgs, spec: CommandSpec): string {
   return args.positionals[0]!;
 }
 
-export const fmtInt = (n: number): string => n.toLocaleString('en-US');
+export { fmtInt } from '../report/numbers.js';
 
 /** A numeric option: its value, the fallback when absent, or a usage error saying what it expects.
  *  Flags use numberFlag with one of the rules of options.ts, which bound every value; this stays

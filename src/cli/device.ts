@@ -1,6 +1,6 @@
 // Choosing where a command runs: `--backend interpreter` (the reference, on the CPU), `webgpu`
 // (Dawn's best adapter: a GPU, else OpenGL ES over llvmpipe), or a Dawn backend by name.
-import { openDevice, type ArchDevice, type OpenDeviceOptions } from '../runtime/device.js';
+import { openDevice, type ArchDevice, type OpenDeviceOptions } from '../host/node/device.js';
 import { UsageError } from './args.js';
 
 export const BACKEND_CHOICES = ['webgpu', 'interpreter', 'vulkan', 'opengles'] as const;

@@ -1,33 +1,20 @@
 // The front end in one call: parse the model and the prelude, check, and return the checked
 // model with every diagnostic.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse } from '../../grammar/index.js';
 import type { Program } from '../../grammar/ast.js';
 import type { Diagnostic } from '../../grammar/diagnostic.js';
 import { check } from './check.js';
 import type { CheckedModel } from './graph.js';
+import { PRELUDE_TEXT } from './prelude-text.js';
 
 export const PRELUDE_FILE = 'prelude.arch';
 
 let prelude: { program: Program; source: string } | undefined;
 
-/** The prelude ships next to this file in src/; found from dist/src/compiler/ (tsc) and from the
- *  bundled CLI dist/arch.mjs as well. */
+/** The prelude's text, bundled at build time (src/compiler/prelude-text.ts, generated from
+ *  prelude.arch), so that compiling reads no file in any host. */
 export function preludeSource(): string {
-  const candidates = [
-    new URL('./prelude.arch', import.meta.url),
-    new URL('../../../src/compiler/prelude.arch', import.meta.url),
-    new URL('../src/compiler/prelude.arch', import.meta.url),
-  ];
-  for (const u of candidates) {
-    try {
-      return readFileSync(fileURLToPath(u), 'utf8');
-    } catch {
-      /* try the next place */
-    }
-  }
-  throw new Error('the prelude (src/compiler/prelude.arch) is missing from this installation');
+  return PRELUDE_TEXT;
 }
 
 function loadPrelude(): { program: Program; source: string } {

@@ -4,7 +4,7 @@
 // shapes differ it says first which dims differ, in words, then a few tensors, not all of them.
 import type { CheckedModel } from '../compiler/graph.js';
 import { CheckpointError } from './safetensors.js';
-import { loadCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from './train/checkpoint.js';
+import type { CheckpointMeta, LoadedCheckpoint } from './train/checkpoint.js';
 import type { OptimizerState } from './train/backend.js';
 import { fromGpt2Names, isGpt2Checkpoint, sameShape, type ParamShape, type Weights } from './weights.js';
 
@@ -20,11 +20,6 @@ export interface Fitted {
 }
 
 const SHOWN = 4;
-
-/** Reads `file` and fits it to `params`: the whole check, for a command that knows its model. */
-export function loadWeights(file: string, params: ParamShape[], model?: ModelSettings): Fitted {
-  return fitCheckpoint(loadCheckpoint(file), params, model);
-}
 
 /**
  * The checkpoint's weights for `params`, or one CheckpointError saying how they differ.

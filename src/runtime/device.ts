@@ -1,18 +1,6 @@
-// Acquiring a WebGPU device from Dawn (dawn.node, the `webgpu` package).
-//
-// Order: a real GPU first (Vulkan on Linux, the platform default elsewhere), then Dawn's OpenGL ES
-// backend, which over Mesa's llvmpipe gives a CPU "GPU" on headless Linux machines.
-//
-// Two dawn.node facts shape this file:
-// - The object `create()` returns must stay referenced for the device's whole life; if it is
-//   garbage-collected while the device is in use, dawn.node segfaults. ArchDevice keeps it.
-// - Dawn's own warnings ("Couldn't load Vulkan", "maxDynamic... artificially reduced") are written
-//   by native code straight to file descriptor 2 (C stdio), not through process.stderr, so nothing
-//   in JS can catch them and Dawn has no toggle for its log level. We avoid the avoidable one (we
-//   do not ask Dawn for Vulkan when libvulkan is not installed) and export `isDawnNoise` so a
-//   caller that runs arch in a child process can filter the rest out of stderr.
-import { existsSync } from 'node:fs';
-import { create, globals } from 'webgpu';
+// What arch knows of a WebGPU device, whichever host opened it (dawn.node in Node, the browser's
+// navigator.gpu on a page): the device, its adapter's summary and its limits. Opening one is the
+// host's job (src/host/node/device.ts for Node).
 
 export interface AdapterSummary {
   backend: string;
@@ -49,77 +37,6 @@ export interface OpenDeviceOptions {
   workload?: 'throughput' | 'latency';
 }
 
-/** One backend that was tried and what it answered. */
-export interface Attempt {
-  backend: string;
-  outcome: string;
-}
-
-export class NoAdapterError extends Error {
-  readonly attempts: Attempt[];
-  constructor(attempts: Attempt[]) {
-    super(explainNoAdapter(attempts));
-    this.name = 'NoAdapterError';
-    this.attempts = attempts;
-  }
-}
-
-/** Dawn's native stderr lines, for callers that filter a child process's stderr. */
-export function isDawnNoise(line: string): boolean {
-  return /^Warning: /.test(line) || /^\s+at operator\(\) \(.*third_party\/dawn\//.test(line);
-}
-
-let globalsInstalled = false;
-function installGlobals(): void {
-  // GPUBufferUsage, GPUShaderStage, GPUMapMode, ... are used as globals by WebGPU code.
-  if (!globalsInstalled) Object.assign(globalThis, globals);
-  globalsInstalled = true;
-}
-
-interface Candidate {
-  backend: string;
-  flags: string[];
-  adapterOptions: GPURequestAdapterOptions;
-  /** Why the candidate is skipped without asking Dawn (its library is missing), or undefined. */
-  skip?: string;
-}
-
-const VULKAN_DIRS = [
-  '/usr/lib/x86_64-linux-gnu',
-  '/usr/lib/aarch64-linux-gnu',
-  '/usr/lib64',
-  '/usr/lib',
-  '/lib/x86_64-linux-gnu',
-  '/lib/aarch64-linux-gnu',
-  '/lib64',
-  '/usr/local/lib',
-];
-
-function vulkanLoaderPresent(): boolean {
-  const extra = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d !== '');
-  return [...extra, ...VULKAN_DIRS].some((d) => existsSync(`${d}/libvulkan.so.1`));
-}
-
-function candidates(opts: OpenDeviceOptions): Candidate[] {
-  const highPerf: GPURequestAdapterOptions = { powerPreference: 'high-performance' };
-  const compat: GPURequestAdapterOptions = { featureLevel: 'compatibility' };
-  if (opts.backend !== undefined) {
-    const gl = opts.backend === 'opengles' || opts.backend === 'opengl';
-    return [{ backend: opts.backend, flags: [`backend=${opts.backend}`], adapterOptions: gl ? compat : highPerf }];
-  }
-  const gpuFirst: Candidate =
-    process.platform === 'linux'
-      ? {
-          backend: 'vulkan',
-          flags: ['backend=vulkan'],
-          adapterOptions: highPerf,
-          skip: vulkanLoaderPresent() || opts.verbose ? undefined : 'libvulkan.so.1 not found (no Vulkan driver installed)',
-        }
-      : { backend: 'default', flags: [], adapterOptions: highPerf };
-  const cpu: Candidate = { backend: 'opengles', flags: ['backend=opengles'], adapterOptions: compat };
-  return process.platform === 'linux' ? [gpuFirst, cpu] : [gpuFirst];
-}
-
 export function numericLimits(limits: GPUSupportedLimits): Record<string, number> {
   const out: Record<string, number> = {};
   // The limits object exposes its members as prototype getters: for..in sees them, Object.keys does not.
@@ -128,93 +45,6 @@ export function numericLimits(limits: GPUSupportedLimits): Record<string, number
     if (typeof value === 'number') out[key] = value;
   }
   return out;
-}
-
-function summarise(backend: string, adapter: GPUAdapter): AdapterSummary {
-  const i = adapter.info;
-  const adapterName = i.device || i.description || 'unknown adapter';
-  const text = `${i.device} ${i.description} ${i.vendor}`.toLowerCase();
-  const isFallbackCpu =
-    i.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|softpipe|software/.test(text);
-  return {
-    backend,
-    adapterName,
-    vendor: i.vendor,
-    architecture: i.architecture,
-    description: i.description,
-    isFallbackCpu,
-  };
-}
-
-function errorText(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0] ?? msg;
-}
-
-export async function openDevice(opts: OpenDeviceOptions = {}): Promise<ArchDevice> {
-  installGlobals();
-  // Mesa's EGL must not look for an X or Wayland display on a headless machine.
-  process.env.EGL_PLATFORM ??= 'surfaceless';
-  if (opts.workload === 'latency') process.env.LP_NUM_THREADS ??= '0';
-  const attempts: Attempt[] = [];
-  for (const c of candidates(opts)) {
-    if (c.skip !== undefined) {
-      attempts.push({ backend: c.backend, outcome: `skipped: ${c.skip}` });
-      continue;
-    }
-    let gpu: GPU;
-    let adapter: GPUAdapter | null;
-    try {
-      gpu = create(c.flags);
-      adapter = await gpu.requestAdapter(c.adapterOptions);
-    } catch (e) {
-      attempts.push({ backend: c.backend, outcome: `error: ${errorText(e)}` });
-      continue;
-    }
-    if (adapter === null) {
-      attempts.push({ backend: c.backend, outcome: 'no adapter' });
-      continue;
-    }
-    const limits = numericLimits(adapter.limits);
-    let device: GPUDevice;
-    try {
-      device = await adapter.requestDevice({ requiredLimits: limits });
-    } catch (e) {
-      attempts.push({ backend: c.backend, outcome: `adapter found but requestDevice failed: ${errorText(e)}` });
-      continue;
-    }
-    const info = summarise(c.backend, adapter);
-    const features = [...device.features].map(String).sort();
-    const deviceLimits = numericLimits(device.limits);
-    let destroyed = false;
-    return {
-      gpu,
-      adapter,
-      device,
-      info,
-      limits: deviceLimits,
-      features,
-      destroy() {
-        if (destroyed) return;
-        destroyed = true;
-        device.destroy();
-      },
-    };
-  }
-  throw new NoAdapterError(attempts);
-}
-
-function explainNoAdapter(attempts: Attempt[]): string {
-  const tried = attempts.map((a) => `${a.backend} (${a.outcome})`).join('; ');
-  return (
-    `No WebGPU adapter could be opened. Tried: ${tried}. ` +
-    'To run models on a GPU, install its driver with Vulkan support (on Debian/Ubuntu: the vendor driver ' +
-    'plus libvulkan1). To run on the CPU instead, install Mesa\'s EGL and llvmpipe, which Dawn\'s OpenGL ES ' +
-    'backend uses headless: on Debian/Ubuntu `apt-get install libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri` ' +
-    '(Dawn loads libEGL.so by that unversioned name, which libegl-dev provides). ' +
-    'Choose a backend with --backend (vulkan, opengles, ...). Commands that only compile or check a model ' +
-    '(no kernels run) still work without an adapter.'
-  );
 }
 
 /** A human-readable account of the device for `arch info`. */

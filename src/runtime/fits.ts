@@ -1,8 +1,8 @@
 // Whether a model can run here, decided from its graph's shapes before anything is allocated:
 // weights are created in host memory (initParams) before the executor meets the adapter's limits,
 // so a model far too large (--set D=20000) would otherwise grow the process past the machine's
-// memory first. Nothing here allocates more than a number per tensor.
-import { totalmem } from 'node:os';
+// memory first. Nothing here allocates more than a number per tensor. The machine's memory is the
+// host's to say (os.totalmem() in Node), so it comes in as a number.
 import { evalSize } from '../ir/size.js';
 import type { Graph, Node } from '../ir/types.js';
 import { PlanLimitError } from './executor.js';
@@ -11,8 +11,8 @@ import { PlanLimitError } from './executor.js';
 export const HOST_FRACTION = 0.75;
 
 /** Host bytes a run may plan to use: HOST_FRACTION of the machine's memory. */
-export function hostBudget(): number {
-  return Math.floor(totalmem() * HOST_FRACTION);
+export function hostBudget(memoryBytes: number): number {
+  return Math.floor(memoryBytes * HOST_FRACTION);
 }
 
 /** Copies of the parameters (as f32) a run holds, counting the adapter's when it is the CPU. */
@@ -32,7 +32,10 @@ export interface FitOptions {
   limits?: { maxBufferSize?: number };
   /** Copies of the parameters held at once (PARAM_COPIES). */
   paramCopies: number;
-  /** Host bytes the run may use (default: hostBudget()). */
+  /** The machine's memory in bytes, as the host reports it; without it (or hostBytes) only the
+   *  adapter's limits are checked. */
+  memoryBytes?: number;
+  /** Host bytes the run may use (default: hostBudget(memoryBytes)). */
   hostBytes?: number;
 }
 
@@ -41,8 +44,10 @@ const HINT_BATCH = 'use a smaller --batch or sequence length';
 
 /** Throws PlanLimitError naming the tensor, its size and the limit, when the model cannot fit. */
 export function checkFits(graph: Graph, o: FitOptions): void {
-  const host = o.hostBytes ?? hostBudget();
-  const hostLimit = `the ${fmtBytes(host)} arch allows a run on this machine (${Math.round(HOST_FRACTION * 100)}% of its ${fmtBytes(totalmem())})`;
+  const host = o.hostBytes ?? (o.memoryBytes !== undefined ? hostBudget(o.memoryBytes) : Infinity);
+  const hostLimit = o.memoryBytes !== undefined
+    ? `the ${fmtBytes(host)} arch allows a run on this machine (${Math.round(HOST_FRACTION * 100)}% of its ${fmtBytes(o.memoryBytes)})`
+    : `the ${fmtBytes(host)} arch allows a run here`;
   const maxBuffer = o.limits?.maxBufferSize;
   let total = 0;
   let largest: { name: string; node: Node; bytes: number } | undefined;

@@ -6,10 +6,9 @@
 //   offsets are relative to the start of the data buffer.
 //
 // Reading never lets bad bytes escape as a raw exception: every malformed file becomes a
-// CheckpointError that names the file, says what is wrong and what to do about it.
-
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+// CheckpointError that names the file, says what is wrong and what to do about it. Bytes only:
+// reading and writing the file is the host's (src/host/node/safetensors-file.ts).
+import type { FileProblem } from '../data/files.js';
 
 export interface StTensor {
   dtype: string;
@@ -42,60 +41,38 @@ export class CheckpointError extends Error {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// A file that cannot be read (the host's reader says why)
+
+/** Node's own limit on one read, and the most a checkpoint may be (larger ones ship in shards). */
+export const MAX_SAFETENSORS_BYTES = 2 ** 31 - 1;
+
+const SPECIAL: Record<NonNullable<FileProblem['special']>, string> = {
+  fifo: 'a FIFO (named pipe)',
+  'character device': 'a character device',
+  'block device': 'a block device',
+  socket: 'a socket',
+  other: 'a special file',
+};
+
+/** A safetensors file that cannot be read, as a CheckpointError naming it. */
+export function safetensorsReadError(file: string, p: FileProblem): CheckpointError {
+  if (p.kind === 'missing') return new CheckpointError(file, 'file not found', 'check the path, or train and save a model first');
+  if (p.kind === 'directory') return new CheckpointError(file, 'is a directory, not a file', 'pass the path of the .safetensors file itself');
+  if (p.kind === 'not-file') return new CheckpointError(file, `is ${SPECIAL[p.special ?? 'other']}, not a regular file`, 'pass the path of the .safetensors file itself');
+  if (p.kind === 'denied') return new CheckpointError(file, 'permission denied', 'check the file permissions');
+  if (p.kind === 'too-large') return new CheckpointError(file, 'file is larger than 2 GiB, which this reader does not support', 'split the checkpoint into shards');
+  return new CheckpointError(file, `cannot read file: ${p.message ?? p.text}`, 'check that the file is readable');
+}
+
 // Every typed array below is a view of file bytes, which are little-endian.
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-export function readSafetensors(file: string): StFile {
-  return parseSafetensors(readRegularFile(file), file);
-}
-
-/** Node's own limit on one read, and the most a checkpoint may be (larger ones ship in shards). */
-const MAX_FILE_BYTES = 2 ** 31 - 1;
 /** The safetensors format's own bound on the JSON header (the reference reader refuses more). */
 const MAX_HEADER_BYTES = 100_000_000;
-
-/**
- * The whole of a regular file, at most MAX_FILE_BYTES. Opened without blocking and checked with
- * fstat before any byte is read, so a FIFO cannot hang the reader and /dev/zero cannot feed it
- * without end; the bytes read are the size fstat gave, whatever the file does meanwhile.
- */
-function readRegularFile(file: string): Uint8Array {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-  } catch (err) {
-    throw readFailure(file, err);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (st.isDirectory()) throw readFailure(file, { code: 'EISDIR' });
-    if (!st.isFile()) throw new CheckpointError(file, `is ${kindOf(st)}, not a regular file`, 'pass the path of the .safetensors file itself');
-    if (st.size > MAX_FILE_BYTES) throw readFailure(file, { code: 'ERR_FS_FILE_TOO_LARGE' });
-    const bytes = new Uint8Array(st.size);
-    let got = 0;
-    while (got < bytes.length) {
-      const n = fs.readSync(fd, bytes, got, bytes.length - got, got);
-      if (n === 0) break; // the file shrank since fstat: parse what is there, which reports the cut
-      got += n;
-    }
-    return bytes.subarray(0, got);
-  } catch (err) {
-    throw err instanceof CheckpointError ? err : readFailure(file, err);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function kindOf(st: fs.Stats): string {
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'a special file';
-}
 
 /** Parses a safetensors image. Aligned F32/I32 tensors are views that share memory with `bytes`. */
 export function parseSafetensors(bytes: Uint8Array, where = '<memory>'): StFile {
@@ -128,17 +105,6 @@ export function parseSafetensors(bytes: Uint8Array, where = '<memory>'): StFile 
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decoded as Float32Array | Int32Array });
   }
   return { tensors, metadata };
-}
-
-function readFailure(file: string, err: unknown): CheckpointError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return new CheckpointError(file, 'file not found', 'check the path, or train and save a model first');
-  if (code === 'EISDIR') return new CheckpointError(file, 'is a directory, not a file', 'pass the path of the .safetensors file itself');
-  if (code === 'EACCES' || code === 'EPERM') return new CheckpointError(file, 'permission denied', 'check the file permissions');
-  if (code === 'ERR_FS_FILE_TOO_LARGE') {
-    return new CheckpointError(file, 'file is larger than 2 GiB, which this reader does not support', 'split the checkpoint into shards');
-  }
-  return new CheckpointError(file, `cannot read file: ${(err as Error)?.message ?? String(err)}`, 'check that the file is readable');
 }
 
 type Fail = (problem: string, hint?: string) => never;
@@ -393,56 +359,10 @@ export function serializeSafetensors(inputs: StInputs, metadata?: Record<string,
   return out;
 }
 
-/**
- * Writes atomically: the bytes go to a temporary file beside `file`, are fsynced, then renamed
- * over it, so a crash or error mid-write leaves any previous checkpoint intact. Tensors are
- * written one by one rather than through one big buffer, so saving needs no second copy.
- */
-export function writeSafetensors(file: string, inputs: StInputs, metadata?: Record<string, string>): void {
-  if (!LITTLE_ENDIAN) throw new CheckpointError(file, 'big-endian hosts are not supported', 'run on a little-endian machine');
-  const { header, tensors } = layout(file, inputs, metadata);
-  const tmp = `${file}.tmp-${process.pid}`;
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmp, 'w');
-    writeAll(fd, header);
-    for (const [, t] of tensors) writeAll(fd, bytesOf(t.data));
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    try {
-      if (fd !== undefined) fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // the write error below is the one worth reporting
-    }
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    // the cause keeps the system's code (ENOSPC, EACCES) for callers that explain it
-    throw Object.assign(new CheckpointError(file, `cannot write checkpoint (${code ?? (err as Error)?.message ?? String(err)})`,
-      'check that the directory exists, is writable and has free space'), { cause: err });
-  }
-  syncDir(path.dirname(file));
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  // writeSync may write less than asked (and takes at most 2 GiB per call)
-  const CHUNK = 1 << 30;
-  for (let at = 0; at < bytes.length; ) {
-    at += fs.writeSync(fd, bytes, at, Math.min(CHUNK, bytes.length - at));
-  }
-}
-
-/** Makes the rename itself durable; not every platform can fsync a directory, which is harmless. */
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // best effort
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+/** The file's bytes in pieces (header, then each tensor's data as a view, no copy), for a host
+ *  that writes them one by one: saving then needs no second copy of the weights. */
+export function safetensorsPieces(inputs: StInputs, metadata?: Record<string, string>, where = '<memory>'): Uint8Array[] {
+  if (!LITTLE_ENDIAN) throw new CheckpointError(where, 'big-endian hosts are not supported', 'run on a little-endian machine');
+  const { header, tensors } = layout(where, inputs, metadata);
+  return [header, ...tensors.map(([, t]) => bytesOf(t.data))];
 }

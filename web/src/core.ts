@@ -32,8 +32,8 @@ export { checkpointBytes, parseCheckpoint, type CheckpointMeta } from '../../src
 export { CheckpointError } from '../../src/runtime/safetensors.js';
 export { paramShapes } from '../../src/runtime/weights.js';
 export { fitCheckpoint } from '../../src/runtime/checkpoint-fit.js';
-export { openData, makeTokenizer, tokenizerFromJSON, sampleBatch, evalBatches, Rng, DataError, type RngState, TASK_NAMES, type DataSource, type Tokenizer } from '../../src/runtime/data/index.js';
+export { openData, makeTokenizer, tokenizerFromJSON, sampleBatch, evalBatches, Rng, DataError, type RngState, TASK_NAMES, type DataSource, type Tokenizer } from '../../src/data/index.js';
 export { cachedDecoder } from '../../src/runtime/sample/decoders.js';
 export { generate } from '../../src/runtime/sample/generate.js';
-export { lineChart } from '../../src/runtime/report/line-chart.js';
-export { sequentialColor } from '../../src/runtime/report/palette.js';
+export { lineChart } from '../../src/report/line-chart.js';
+export { sequentialColor } from '../../src/report/palette.js';

@@ -1,13 +1,13 @@
 // An ablation's three outputs: results.json (every run and every cell), results.md (a table to
 // paste into a report) and loss.svg (each cell's validation curve, mean over seeds, min-max band).
 import { basename, join } from 'node:path';
-import { lineChart, type LineSeries } from '../../runtime/report/line-chart.js';
+import { lineChart, type LineSeries } from '../../report/line-chart.js';
 import { fmtInt } from '../args.js';
-import { writeAtomic } from '../out-path.js';
+import { writeAtomic } from '../../host/node/write.js';
 import { fmtDuration } from '../progress.js';
 import type { Vary } from './grid.js';
 import { meanCurve, toJSON, type CellSummary, type RunResult, type Spread } from './stats.js';
-import { maxOf, minOf } from '../../runtime/extent.js';
+import { maxOf, minOf } from '../../report/extent.js';
 
 export interface AblationInfo {
   command: string;

@@ -1,7 +1,7 @@
 // What an ablation reports: one record per run, and per cell the mean and spread over its seeds.
 import type { TrainOutcome } from '../commands/train.js';
 import type { Cell } from './grid.js';
-import { maxOf, minOf } from '../../runtime/extent.js';
+import { maxOf, minOf } from '../../report/extent.js';
 
 /** One finished run of the grid (to the end, or diverged): what trainRun reported, and where it sits in the grid. */
 export type RunResult = Pick<

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../args.js';
-import { writeAtomic } from '../out-path.js';
+import { writeAtomic } from '../../host/node/write.js';
 import type { Cell } from './grid.js';
 import { runFromJSON, toJSON, type RunResult } from './stats.js';
 

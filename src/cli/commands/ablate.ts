@@ -5,15 +5,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneFile, SET_HELP, type CommandSpec, type ParsedArgs } from '../args.js';
 import { onInterrupt } from '../interrupt.js';
-import { checkOutDir, makeDir } from '../out-path.js';
-import { lockDir } from '../run-lock.js';
-import { removeLeftovers } from '../run-dir.js';
+import { checkOutDir } from '../../host/node/out-path.js';
+import { makeDir } from '../../host/node/write.js';
+import { lockDir } from '../../host/node/run-lock.js';
+import { removeLeftovers } from '../../host/node/run-dir.js';
 import { readModelFile } from '../load.js';
 import { fmtDuration, Progress } from '../progress.js';
 import { deviceFor } from '../device.js';
 import { compileSource } from '../../compiler/compile.js';
-import { loadCheckpoint } from '../../runtime/train/checkpoint.js';
-import { openData } from '../../runtime/data/index.js';
+import { loadCheckpoint } from '../../host/node/safetensors-file.js';
+import { readRegularFile } from '../../host/node/files.js';
+import { openData } from '../../data/index.js';
 import type { ArchDevice } from '../../runtime/device.js';
 import { trainFlags, trainCommand, trainRun, type TrainOutcome } from './train.js';
 import { gridCells, parseSeeds, parseVary, type Cell, type Vary } from '../ablate/grid.js';
@@ -69,7 +71,7 @@ async function runAblate(args: ParsedArgs): Promise<number> {
   const cells = gridCells(varies);
   checkGrid(file, source, args.sets, varies, cells);
   const model = compileSource(file, source, new Map([...args.sets, ...cells[0]!.values])).model!;
-  openData(o.data, { tokenizer: o.tokenizer as 'char' | 'gpt2' }); // a missing file or unknown task: exit 2 before anything starts
+  openData(o.data, { tokenizer: o.tokenizer as 'char' | 'gpt2', readFile: readRegularFile }); // a missing file or unknown task: exit 2 before anything starts
   const dir = args.values.out !== undefined ? String(args.values.out) : join('runs', `ablate-${model.name}`);
   checkOutDir(dir);
   makeDir(dir);

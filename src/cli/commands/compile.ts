@@ -1,19 +1,19 @@
 // `arch compile`: what a model becomes, at each stage, without running anything: the IR, the WGSL
 // kernels fusion produced, or the execution plan (kernels, buffers, dispatches). No adapter is
 // needed: kernels are generated for WebGPU's default limits, which every adapter meets.
+import { bindSymbols, fusedSummary, OPTIMIZER_DISPATCHES } from '../../session/kernels.js';
 import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
-import { loadModel } from '../load.js';
+import { loadModel, cliEnv } from '../load.js';
 import { FLAG_MAX, numberFlag, RULES } from '../options.js';
-import { buildGraph, type Built } from '../pipeline.js';
+import { buildGraph } from '../../session/pipeline.js';
 import { printGraph } from '../../ir/index.js';
 import { DEFAULT_LIMITS, describePlan, planGraph, type GraphPlan } from '../../runtime/executor.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
+import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
 
 export const EMITS = ['ir', 'wgsl', 'plan'] as const;
 
 /** The optimizer's dispatches per training step (src/runtime/train/webgpu-backend.ts: gradient sum
  *  of squares, norm and clip scale, AdamW over the parameter slab). */
-export const OPTIMIZER_DISPATCHES = 3;
 
 export const compileCommand: CommandSpec = {
   name: 'compile',
@@ -58,7 +58,7 @@ export const compileCommand: CommandSpec = {
       return 0;
     }
     const symbols = bindSymbols(built, sizeArgs(args));
-    checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.plan, limits: DEFAULT_LIMITS });
+    checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.plan, limits: DEFAULT_LIMITS, memoryBytes: cliEnv.host.memoryBytes() });
     const planned = planGraph(g, symbols, { unfused: Boolean(args.values.unfused) });
     header.push(
       `# compiled for ${Object.entries(symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ') || 'fixed sizes'}` +
@@ -85,17 +85,6 @@ export function emitWgsl(p: GraphPlan): string {
     .join('\n');
 }
 
-/** "contract + add + gelu": the op kinds a kernel fused, in order, repeats collapsed. */
-export function fusedSummary(ops: readonly string[]): string {
-  const kinds: string[] = [];
-  for (const line of ops) {
-    const kind = /^%\d+ = ([A-Za-z_]+)/.exec(line)?.[1] ?? '?';
-    if (kinds.at(-1) !== kind) kinds.push(kind);
-  }
-  const shown = kinds.slice(0, 8).join(' + ');
-  return kinds.length > 8 ? `${shown} + ... (${kinds.length - 8} more)` : shown;
-}
-
 export interface Sizes {
   batch?: number;
   length?: number;
@@ -106,17 +95,3 @@ export function sizeArgs(args: ParsedArgs): Sizes {
   return { batch: int('batch'), length: int('length') };
 }
 
-/** One value per runtime symbol: batch symbols get --batch (default 8), sequence symbols --length
- *  (default: their declared maximum), and the random seed 0. */
-export function bindSymbols(built: Built, sizes: Sizes): Record<string, number> {
-  const out: Record<string, number> = { seed: 0 };
-  for (const [sym, info] of built.lowered.symbols) {
-    if (info.max === undefined) out[sym] = sizes.batch ?? 8;
-    else {
-      if (sizes.length !== undefined && sizes.length > info.max)
-        throw new UsageError(`--length ${sizes.length}: the model's ${info.letter} is at most ${info.max}`);
-      out[sym] = sizes.length ?? info.max;
-    }
-  }
-  return out;
-}

@@ -1,8 +1,10 @@
+import { cliEnv } from '../load.js';
 import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
-import { modelWithCheckpoint } from '../checkpoint-model.js';
-import { readRegularFile } from '../../runtime/data/files.js';
-import { tokenFeeds, tokenInput } from '../pipeline.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
+import { modelWithCheckpoint } from '../../session/checkpoint-model.js';
+import { readRegularFile } from '../../host/node/files.js';
+import { utf8Text } from '../../data/files.js';
+import { tokenFeeds, tokenInput } from '../../session/pipeline.js';
+import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
 import { interpret, prune } from '../../ir/index.js';
 import { compileGraph } from '../../runtime/executor.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
@@ -14,7 +16,7 @@ const MAX_TOKENS_FILE = 64 * 2 ** 20;
 /** Reads T.json: rows of token ids, each of length seq+1, all the same length. */
 export function readTokenRows(path: string, vocab: number, maxLength: number | undefined): number[][] {
   const hint = '\n  hint: the file holds an array of rows of token ids, e.g. [[1, 2, 3], [4, 5, 6]]';
-  const text = readRegularFile(path, MAX_TOKENS_FILE, (p) => new UsageError(`--tokens ${path}: ${p.kind === 'missing' ? 'no such file' : `${p.text}`}${hint}`)).toString('utf8');
+  const text = utf8Text(readRegularFile(path, MAX_TOKENS_FILE, (p) => new UsageError(`--tokens ${path}: ${p.kind === 'missing' ? 'no such file' : `${p.text}`}${hint}`)));
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -63,11 +65,11 @@ export const evalCommand: CommandSpec = {
     if (!args.values.tokens) throw new UsageError('--tokens is required: a JSON array of rows of token ids');
     const backend = parseBackend(args.values.backend);
     // The checkpoint's --set values come with it, as in arch sample.
-    const { built, fitted } = modelWithCheckpoint(file, String(args.values.weights), args.sets);
+    const { built, fitted } = modelWithCheckpoint(cliEnv, file, String(args.values.weights), args.sets);
     const weights = fitted.weights;
     const t = tokenInput(built.lowered, file);
     const rows = readTokenRows(String(args.values.tokens), t.classes, t.maxLength);
-    checkModelFits(built, { batch: rows.length, paramCopies: PARAM_COPIES.inference });
+    checkModelFits(built, { batch: rows.length, paramCopies: PARAM_COPIES.inference, memoryBytes: cliEnv.host.memoryBytes() });
     const feeds = tokenFeeds(built.lowered, file, rows);
     const graph = prune(built.graph, ['loss']);
     let loss: number;

@@ -1,14 +1,15 @@
 // `arch export`: a model and its weights out of arch, as a Hugging Face GPT-2 folder or as an
 // ONNX file of the forward pass. Everything is checked before anything is written, and the
 // output appears all at once (src/cli/atomic-out.ts).
+import { cliEnv } from '../load.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
-import { modelWithCheckpoint } from '../checkpoint-model.js';
-import { checkOut, writeFileAtomic, writeFolderAtomic } from '../atomic-out.js';
+import { modelWithCheckpoint } from '../../session/checkpoint-model.js';
+import { checkOut, writeFileAtomic, writeFolderAtomic } from '../../host/node/out-path.js';
 import { lower } from '../../compiler/lower.js';
 import type { CheckedModel } from '../../compiler/graph.js';
-import { writeSafetensors } from '../../runtime/safetensors.js';
+import { writeSafetensors } from '../../host/node/safetensors-file.js';
 import { paramShapes, toGpt2Names, type ParamShape } from '../../runtime/weights.js';
 import { ExportError } from '../../export/error.js';
 import { forwardOutputs, toOnnx } from '../../export/onnx.js';
@@ -63,7 +64,7 @@ function required(args: ParsedArgs, name: string, what: string): string {
 function prepare(args: ParsedArgs, file: string, weightsPath: string): Prepared {
   // The same whole-checkpoint check as sample and eval: the checkpoint's --set values under the
   // user's, its names (arch's or GPT-2's) and shapes against the model.
-  const { ckpt, model, fitted } = modelWithCheckpoint(file, weightsPath, args.sets);
+  const { ckpt, model, fitted } = modelWithCheckpoint(cliEnv, file, weightsPath, args.sets);
   const sets = { ...(ckpt.meta?.sets ?? {}), ...Object.fromEntries(args.sets) };
   const shapes = paramShapes(lower(model, { training: false }).graph);
   return { file, model, sets, shapes, weights: fitted.weights, weightsPath, tokenizer: (ckpt.meta?.tokenizer ?? null) as TokenizerLike };

@@ -1,6 +1,7 @@
 // `arch info`: which WebGPU adapter arch would run on, through which backend, and what it offers.
 import type { CommandSpec } from '../args.js';
-import { describeDevice, openDevice } from '../../runtime/device.js';
+import { describeDevice } from '../../runtime/device.js';
+import { openDevice } from '../../host/node/device.js';
 import { INFO_BACKEND_CHOICES, parseBackend } from '../device.js';
 
 export const infoCommand: CommandSpec = {

@@ -2,7 +2,7 @@ import { fmtInt, oneFile, SET_HELP, type CommandSpec } from '../args.js';
 import { loadModel } from '../load.js';
 import { modelStats, paramCount, paramKind } from '../../compiler/stats.js';
 import type { CheckedModel } from '../../compiler/graph.js';
-import { maxOf } from '../../runtime/extent.js';
+import { maxOf } from '../../report/extent.js';
 
 type Dim = number | string;
 

@@ -3,63 +3,18 @@
 // timestamp queries), and sets the kernels against what a dispatch costs when it does nothing, so
 // a user sees why a small model can be slower on a GPU than its FLOPs suggest. With --decode, the
 // same for one step of KV-cache decoding as `arch sample` runs it.
-import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
-import { loadModel } from '../load.js';
+import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
+import { loadModel, cliEnv } from '../load.js';
 import { numberFlag, parseNumber, RULES } from '../options.js';
-import { buildGraph, tokenInput, type Built } from '../pipeline.js';
 import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
-import { bindSymbols, fusedSummary, OPTIMIZER_DISPATCHES, sizeArgs } from './compile.js';
-import { initParams, prune, type Data } from '../../ir/index.js';
-import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
-import type { CheckedModel } from '../../compiler/graph.js';
-import { compileGraph, type CompiledGraph } from '../../runtime/executor.js';
-import { checkFits } from '../../runtime/fits.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
-import type { ArchDevice } from '../../runtime/device.js';
-import { maxOf } from '../../runtime/extent.js';
-
-export { OPTIMIZER_DISPATCHES };
+import { sizeArgs } from './compile.js';
+import { buildGraph } from '../../session/pipeline.js';
+import { bindSymbols } from '../../session/kernels.js';
+import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
+import { formatProfile, profileDecoding, profileTraining } from '../../session/profile.js';
 
 /** Timed steps and repetitions: each one runs the whole step or kernel, so a few thousand is plenty. */
 const PROFILE_MAX_REPS = 10_000;
-
-export interface KernelProfile {
-  name: string;
-  kind: string;
-  fused: string;
-  ops: number;
-  workgroups: number;
-  ms: number;
-  /** The first dispatch: includes the driver compiling the shader (llvmpipe JITs it then). */
-  firstMs: number;
-  /** Fraction of the summed kernel time. */
-  share: number;
-}
-
-export interface Profile {
-  model: string;
-  /** What a step is: forward + backward of a training batch, or one decoded token. */
-  what: 'training' | 'decoding';
-  adapter: string;
-  backend: string;
-  symbols: Record<string, number>;
-  tokensPerStep: number;
-  kernels: KernelProfile[];
-  /** Forward + backward, end to end: inputs written, every kernel, the loss read back (median). */
-  stepMs: number;
-  /** The kernels timed one at a time (less the submit round trip), summed. */
-  kernelMs: number;
-  dispatchesPerStep: number;
-  /** A dispatch of a kernel that does (almost) nothing. */
-  dispatchOverheadMs: number;
-  /** dispatches x overhead / stepMs. */
-  overheadShare: number;
-  /** Fusion, WGSL generation and pipeline creation on the host. */
-  hostCompileMs: number;
-  /** The extra cost of every kernel's first dispatch (shader compiled by the driver). */
-  firstDispatchMs: number;
-  tokensPerS: number;
-}
 
 export const profileCommand: CommandSpec = {
   name: 'profile',
@@ -108,9 +63,9 @@ export const profileCommand: CommandSpec = {
     const dev = await deviceFor(backend, Boolean(args.values.verbose), decode ? 'latency' : 'throughput');
     try {
       if (!args.values.json) process.stderr.write(`profiling ${model.name} on ${dev.info.adapterName} (${dev.info.backend})...\n`);
-      if (built) checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.training, limits: dev.limits });
+      if (built) checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.training, limits: dev.limits, memoryBytes: cliEnv.host.memoryBytes() });
       const o = { steps, reps, unfused: Boolean(args.values.unfused) };
-      const p = built ? await profileTraining(dev, model.name, built, symbols, o) : await profileDecoding(dev, model, args.values.position, o);
+      const p = built ? await profileTraining(dev, model.name, built, symbols, o) : await profileDecoding(cliEnv, dev, model, args.values.position === undefined ? undefined : (context) => parseNumber('position', String(args.values.position), { whole: true, min: 0, max: context - 1 }), o);
       process.stdout.write(args.values.json ? JSON.stringify(p, null, 2) + '\n' : formatProfile(p, top));
     } finally {
       dev.destroy();
@@ -119,206 +74,3 @@ export const profileCommand: CommandSpec = {
   },
 };
 
-/** Random inputs of the right sizes: token ids below their class count, floats in [-1, 1). */
-export function randomInputs(built: Built, symbols: Record<string, number>, seed = 1): Record<string, Data> {
-  let s = seed >>> 0;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const out: Record<string, Data> = {};
-  for (const [name, id] of built.graph.inputs) {
-    const node = built.graph.nodes[id]!;
-    const n = node.type.axes.reduce((acc, a) => acc * (typeof a.size === 'number' ? a.size : symbols[a.size] ?? 1), 1);
-    if (node.type.dtype === 'i32') {
-      const classes = built.lowered.inputs.get(name)?.classes ?? 2;
-      out[name] = Int32Array.from({ length: n }, () => Math.floor(rand() * classes));
-    } else {
-      out[name] = Float32Array.from({ length: n }, () => rand() * 2 - 1);
-    }
-  }
-  return out;
-}
-
-export async function profileTraining(
-  dev: ArchDevice,
-  modelName: string,
-  built: Built,
-  symbols: Record<string, number>,
-  o: { steps: number; reps: number; unfused?: boolean },
-): Promise<Profile> {
-  const t0 = performance.now();
-  const c = await compileGraph(dev, built.graph, symbols, { unfused: o.unfused });
-  const tokens = Object.entries(symbols).filter(([k]) => k !== 'seed').reduce((a, [, v]) => a * v, 1);
-  const inputs = randomInputs(built, symbols);
-  return profileCompiled(dev, c, performance.now() - t0, initParams(built.lowered.graph, {}, 1), { model: modelName, what: 'training', symbols, tokens }, (i) =>
-    c.run({ inputs, seed: i }, ['loss']), o);
-}
-
-/** One step of KV-cache decoding: the decode graph `arch sample` compiles, at one position. */
-export async function profileDecoding(dev: ArchDevice, model: CheckedModel, position: unknown, o: { steps: number; reps: number; unfused?: boolean }): Promise<Profile> {
-  const lowered = lower(model, { decode: true });
-  const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
-  if (caches.length === 0) throw new UsageError(`${model.name} has no attention whose keys a cache could hold: --decode profiles causal language models`);
-  const t = tokenInput(lower(model), model.name);
-  const context = t.maxLength ?? 1;
-  const at = position === undefined ? Math.floor(context / 2) : parseNumber('position', String(position), { whole: true, min: 0, max: context - 1 });
-  const graph = prune(lowered.graph, ['logits', ...caches]);
-  const symbols = { [t.batchSymbol]: 1, [t.lengthSymbol]: 1, seed: 0 };
-  checkFits(graph, { symbols, paramCopies: PARAM_COPIES.inference, limits: dev.limits });
-  const t0 = performance.now();
-  const c = await compileGraph(dev, graph, symbols, { unfused: o.unfused, state: Object.fromEntries(caches.map((k) => [k, k])) });
-  const inputs = { [t.name]: Int32Array.of(1), [POSITION_INPUT]: Float32Array.of(at) };
-  return profileCompiled(dev, c, performance.now() - t0, initParams(graph, {}, 1), { model: model.name, what: 'decoding', symbols: { position: at }, tokens: 1 }, () =>
-    c.run({ inputs }, ['logits']), o);
-}
-
-async function profileCompiled(
-  dev: ArchDevice,
-  c: CompiledGraph,
-  hostCompileMs: number,
-  params: Record<string, ArrayLike<number>>,
-  about: { model: string; what: Profile['what']; symbols: Record<string, number>; tokens: number },
-  step: (i: number) => Promise<unknown>,
-  o: { steps: number; reps: number },
-): Promise<Profile> {
-  try {
-    c.setParams(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Float32Array.from(v)])));
-    // Kernels one at a time first, so that each one's first dispatch is its very first (the driver's compile).
-    const raw = await c.timeKernels(o.reps);
-    const stepMs = await timeSteps(step, o.steps);
-    // Each kernel's timing includes one submit-and-wait round trip spread over its reps: take it out.
-    const roundTrip = await roundTripMs(dev.device);
-    const timings = raw.map((t) => ({ ...t, ms: Math.max(1e-3, t.ms - roundTrip / o.reps) }));
-    const dispatchOverheadMs = await emptyDispatchMs(dev.device, Math.max(50, o.reps * 10), roundTrip);
-    const kernelMs = timings.reduce((a, t) => a + t.ms, 0);
-    const kernels: KernelProfile[] = c.plan.kernels.map((k, i) => ({
-      name: k.name,
-      kind: k.kind,
-      fused: k.ops.length ? fusedSummary(k.ops) : 'a layout copy',
-      ops: k.ops.length,
-      workgroups: k.workgroups[0] * k.workgroups[1] * k.workgroups[2],
-      ms: timings[i]!.ms,
-      firstMs: timings[i]!.firstMs,
-      share: kernelMs > 0 ? timings[i]!.ms / kernelMs : 0,
-    }));
-    kernels.sort((a, b) => b.ms - a.ms);
-    const dispatches = c.plan.dispatchesPerRun;
-    const tokens = about.tokens;
-    return {
-      model: about.model,
-      what: about.what,
-      adapter: dev.info.adapterName,
-      backend: dev.info.backend,
-      symbols: about.symbols,
-      tokensPerStep: tokens,
-      kernels,
-      stepMs,
-      kernelMs,
-      dispatchesPerStep: dispatches,
-      dispatchOverheadMs,
-      overheadShare: Math.min(1, (dispatches * dispatchOverheadMs) / stepMs),
-      hostCompileMs,
-      firstDispatchMs: timings.reduce((a, t) => a + Math.max(0, t.firstMs - t.ms), 0),
-      tokensPerS: (tokens / stepMs) * 1000,
-    };
-  } finally {
-    c.destroy();
-  }
-}
-
-/** Median milliseconds of a step, run end to end (after one untimed warm-up run). */
-export async function timeSteps(step: (i: number) => Promise<unknown>, steps: number): Promise<number> {
-  await step(0);
-  const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
-    await step(i + 1);
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
-}
-
-/** A submit of an empty command buffer and the wait for it: the fixed cost of any timing. */
-export async function roundTripMs(device: GPUDevice): Promise<number> {
-  let best = Infinity;
-  for (let r = 0; r < 5; r++) {
-    const t0 = performance.now();
-    device.queue.submit([device.createCommandEncoder().finish()]);
-    await device.queue.onSubmittedWorkDone();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
-
-/** What one dispatch costs when the kernel does next to nothing: timed like timeKernels does. */
-export async function emptyDispatchMs(device: GPUDevice, reps: number, roundTrip = 0): Promise<number> {
-  const code = '@group(0) @binding(0) var<storage, read_write> x: array<u32>;\n@compute @workgroup_size(1) fn main() { x[0] = x[0] + 1u; }\n';
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
-  const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
-  const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer } }] });
-  const once = async (n: number): Promise<number> => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(1);
-    pass.end();
-    const t0 = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return performance.now() - t0;
-  };
-  await once(1);
-  let best = Infinity;
-  for (let r = 0; r < 3; r++) best = Math.min(best, Math.max(0, (await once(reps)) - roundTrip) / reps);
-  buffer.destroy();
-  return best;
-}
-
-const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-
-export function formatProfile(p: Profile, top = Number.MAX_SAFE_INTEGER): string {
-  const shown = p.kernels.slice(0, top);
-  const nameW = Math.min(48, Math.max(6, maxOf(shown.map((k) => k.name.length))));
-  const cut = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + '…' : s);
-  const lines = [
-    `${p.model} on ${p.adapter} (${p.backend}), ${Object.entries(p.symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ')}: ${p.what === 'decoding' ? 'one decoding step (KV cache)' : 'forward + backward'}`,
-    '',
-    `${'kernel'.padEnd(nameW)}  ${'kind'.padEnd(11)} ${'workgroups'.padStart(10)} ${'ms'.padStart(8)} ${'share'.padStart(6)} ${'cum.'.padStart(6)}  fuses`,
-  ];
-  let cum = 0;
-  for (const k of shown) {
-    cum += k.share;
-    lines.push(
-      `${cut(k.name, nameW).padEnd(nameW)}  ${k.kind.padEnd(11)} ${fmtInt(k.workgroups).padStart(10)} ${ms(k.ms).padStart(8)} ${pct(k.share).padStart(6)} ${pct(cum).padStart(6)}  ${k.ops ? `${k.ops} ops: ` : ''}${k.fused}`,
-    );
-  }
-  if (shown.length < p.kernels.length) lines.push(`... ${p.kernels.length - shown.length} more kernels, ${pct(1 - cum)} of the kernel time`);
-  // where the time goes by kind of kernel (all of them, not only those shown)
-  const kinds = new Map<string, { ms: number; n: number }>();
-  for (const k of p.kernels) {
-    const e = kinds.get(k.kind) ?? { ms: 0, n: 0 };
-    kinds.set(k.kind, { ms: e.ms + k.ms, n: e.n + 1 });
-  }
-  const byKind = [...kinds].sort((a, b) => b[1].ms - a[1].ms).map(([kind, e]) => `${kind} ${ms(e.ms)} ms (${e.n}, ${pct(e.ms / p.kernelMs)})`);
-  const overheadMs = p.dispatchesPerStep * p.dispatchOverheadMs;
-  lines.push(
-    '',
-    p.what === 'decoding'
-      ? `step (one token, end to end):          ${ms(p.stepMs)} ms = ${fmtInt(Math.round(p.tokensPerS))} tokens/s one submit a token (\`arch sample\` chains 16 a submit)`
-      : `step (forward + backward, end to end): ${ms(p.stepMs)} ms for ${fmtInt(p.tokensPerStep)} tokens = ${fmtInt(Math.round(p.tokensPerS))} tokens/s`,
-    `kernels timed one by one:              ${ms(p.kernelMs)} ms in ${fmtInt(p.dispatchesPerStep)} dispatches${p.what === 'decoding' ? '' : ` (+${OPTIMIZER_DISPATCHES} optimizer dispatches in a training step)`}`,
-    `by kind (kernels, share):              ${byKind.join(', ')}`,
-    `dispatch overhead:                     ${(p.dispatchOverheadMs * 1000).toFixed(0)} us per dispatch (an empty kernel) x ${fmtInt(p.dispatchesPerStep)} = ${ms(overheadMs)} ms, ${pct(p.overheadShare)} of the step`,
-    `compile:                               ${ms(p.hostCompileMs)} ms on the host (fusion, WGSL, pipelines) + ${ms(p.firstDispatchMs)} ms at first dispatches (the driver's shader compile)`,
-  );
-  if (p.overheadShare > 0.3) {
-    lines.push(
-      '',
-      `note: ${pct(p.overheadShare)} of the step is fixed cost per dispatch, not arithmetic: at this size the kernels are too small to`,
-      '      keep the device busy. A larger --batch (or --length) raises the work per dispatch at almost the same step cost.',
-    );
-  }
-  return lines.join('\n') + '\n';
-}
-
-const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;

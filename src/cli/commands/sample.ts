@@ -1,16 +1,12 @@
+// `arch sample`: flags in, text streamed out. Preparing the model, the logits source and the
+// graded task examples are the session's (src/session/sample.ts).
+import { cliEnv } from '../load.js';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
-import { checkpointTokenizer, modelWithCheckpoint } from '../checkpoint-model.js';
 import { FLAG_MAX, numberFlag, RULES, tokenIdsFlag } from '../options.js';
-import { type buildGraph, tokenInput } from '../pipeline.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
-import { interpret, prune } from '../../ir/index.js';
-import { lower, CACHE_PREFIX, POSITION_INPUT } from '../../compiler/lower.js';
-import { cachedDecoder, fullDecoder } from '../../runtime/sample/decoders.js';
-import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
-import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../../runtime/data/index.js';
-import { generate, type LogitsSource } from '../../runtime/sample/generate.js';
-import type { Graph } from '../../ir/index.js';
-import type { CheckedModel } from '../../compiler/graph.js';
+import { BACKEND_HELP, parseBackend } from '../device.js';
+import { Rng } from '../../data/index.js';
+import { generate } from '../../runtime/sample/generate.js';
+import { gradeTask, logitsSource, prepareSampling, promptIds, type PreparedSampling } from '../../session/sample.js';
 
 export const sampleCommand: CommandSpec = {
   name: 'sample',
@@ -52,59 +48,6 @@ export const sampleCommand: CommandSpec = {
   run: runSample,
 };
 
-/** Next-token logits from the forward graph on the interpreter: the whole context each time. */
-function interpreterSource(graph: Graph, params: Record<string, Float32Array>, input: string, batchSym: string, lengthSym: string, vocab: number): LogitsSource {
-  return {
-    async next(context) {
-      const out = interpret(graph, { inputs: { [input]: Int32Array.from(context) }, params, symbols: { [batchSym]: 1, [lengthSym]: context.length, seed: 0 } });
-      const logits = out.get('logits')!.data;
-      return Float32Array.from(logits.subarray((context.length - 1) * vocab, context.length * vocab));
-    },
-  };
-}
-
-interface Prepared {
-  file: string;
-  model: CheckedModel;
-  built: ReturnType<typeof buildGraph>;
-  t: ReturnType<typeof tokenInput>;
-  weights: Map<string, Float32Array>;
-  tokenizer?: Tokenizer;
-  taskSpec?: string;
-  L: number;
-}
-
-function prepare(args: ParsedArgs): Prepared {
-  const file = oneFile(args, sampleCommand);
-  if (!args.values.weights) throw new UsageError('--weights is required: a checkpoint from arch train, or a safetensors weights file');
-  const { ckpt, model, built, fitted } = modelWithCheckpoint(file, String(args.values.weights), args.sets);
-  if (!built.graph.outputs.has('logits')) throw new UsageError(`${file} has no logits_* tensor to sample from`);
-  const t = tokenInput(built.lowered, file);
-  checkModelFits(built, { batch: 1, paramCopies: PARAM_COPIES.inference });
-  const tokenizer = checkpointTokenizer(ckpt, t.classes);
-  const taskSpec = ckpt.meta?.data && isTaskSpec(ckpt.meta.data) ? ckpt.meta.data : undefined;
-  return { file, model, built, t, weights: fitted.weights, tokenizer, taskSpec, L: t.maxLength ?? 1 << 20 };
-}
-
-/** Where next-token logits come from: the interpreter, or WebGPU with (default) or without a KV cache. */
-async function logitsSource(args: ParsedArgs, p: Prepared): Promise<{ src: LogitsSource; close: () => void }> {
-  const backend = parseBackend(args.values.backend);
-  const params = Object.fromEntries(p.weights);
-  const { t } = p;
-  if (backend === 'interpreter') return { src: interpreterSource(prune(p.built.graph, ['logits']), params, t.name, t.batchSymbol, t.lengthSymbol, t.classes), close: () => {} };
-  // one position per dispatch chain: on a CPU adapter, no thread pool (see OpenDeviceOptions)
-  const device = await deviceFor(backend, false, args.values['no-cache'] ? 'throughput' : 'latency');
-  const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: p.L, params };
-  let dec: LogitsSource & { destroy(): void };
-  if (args.values['no-cache']) dec = await fullDecoder(device, prune(p.built.graph, ['logits']), spec);
-  else {
-    const lowered = lower(p.model, { decode: true });
-    const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
-    dec = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
-  }
-  return { src: dec, close: () => { dec.destroy(); device.destroy(); } };
-}
-
 /** Every numeric flag, checked before anything is loaded. */
 function sampleFlags(args: ParsedArgs) {
   const greedy = Boolean(args.values.greedy);
@@ -122,31 +65,31 @@ function sampleFlags(args: ParsedArgs) {
 }
 type SampleFlags = ReturnType<typeof sampleFlags>;
 
+/** The model and checkpoint named on the command line, ready to sample. */
+function prepare(args: ParsedArgs): PreparedSampling {
+  const file = oneFile(args, sampleCommand);
+  if (!args.values.weights) throw new UsageError('--weights is required: a checkpoint from arch train, or a safetensors weights file');
+  return prepareSampling(cliEnv, file, String(args.values.weights), args.sets);
+}
+
+const sourceFor = (args: ParsedArgs, p: PreparedSampling) => logitsSource(cliEnv, p, { backend: parseBackend(args.values.backend), noCache: Boolean(args.values['no-cache']) });
+
 async function runSample(args: ParsedArgs): Promise<number> {
   const f = sampleFlags(args);
   const p = prepare(args);
-  const { t, tokenizer } = p;
-  if (p.taskSpec && args.values.prompt === undefined && args.values['prompt-tokens'] === undefined) return gradeTask(args, p, f);
-  let prompt: number[];
-  if (args.values['prompt-tokens'] !== undefined) {
-    prompt = f.promptTokens!;
-    const bad = prompt.find((x) => !Number.isInteger(x) || x < 0 || x >= t.classes);
-    if (bad !== undefined) throw new UsageError(`--prompt-tokens: ${bad} is not a token id of this model (0 .. ${t.classes - 1})`);
-  } else {
-    if (!tokenizer) throw new UsageError(`${args.values.weights} carries no tokenizer; give the prompt as ids with --prompt-tokens`);
-    prompt = tokenizer.encode(args.values.prompt !== undefined ? String(args.values.prompt) : '\n');
-  }
-  if (prompt.length === 0) prompt = [0];
-  if (prompt.length > p.L) {
-    process.stderr.write(`warning: the prompt has ${prompt.length} tokens, more than the model's context of ${p.L}; keeping the last ${p.L}\n`);
-    prompt = prompt.slice(prompt.length - p.L);
-  }
+  const { tokenizer } = p;
+  if (p.taskSpec && args.values.prompt === undefined && args.values['prompt-tokens'] === undefined) return runGradeTask(args, p, f);
+  const prompt = promptIds(cliEnv, p, {
+    promptTokens: args.values['prompt-tokens'] !== undefined ? f.promptTokens! : undefined,
+    prompt: args.values.prompt !== undefined ? String(args.values.prompt) : undefined,
+    weights: String(args.values.weights),
+  });
   const o = f.choose;
   const count = f.count;
   const rng = new Rng(f.seed);
   const json = Boolean(args.values.json);
   const decode = (ids: number[]) => (tokenizer ? tokenizer.decode(ids) : ids.join(' ') + ' ');
-  const { src, close } = await logitsSource(args, p);
+  const { src, close } = await sourceFor(args, p);
   let printed = '';
   const generated: number[] = [];
   if (!json) process.stdout.write(decode(prompt));
@@ -175,29 +118,20 @@ async function runSample(args: ParsedArgs): Promise<number> {
 }
 
 /** A model trained on a built-in task, sampled with no prompt: fresh examples, graded. */
-async function gradeTask(args: ParsedArgs, p: Prepared, f: SampleFlags): Promise<number> {
-  const task = taskFromSpec(p.taskSpec!.slice('task:'.length));
-  const n = f.examples;
-  const rng = new Rng(f.seed);
+async function runGradeTask(args: ParsedArgs, p: PreparedSampling, f: SampleFlags): Promise<number> {
   // A task's question has one right answer: grade the model's most likely one unless asked to sample.
   const sampling = ['temperature', 'top-k', 'top-p'].some((k) => args.values[k] !== undefined);
-  const o = sampling ? f.choose : { temperature: 0, topK: 0, topP: 1 };
-  const length = Math.min(p.L, Math.max(task.contextLength, task.minContextLength));
-  const { src, close } = await logitsSource(args, p);
-  const results: { prompt: string; completion: string; expected: string; correct: boolean }[] = [];
+  const choose = sampling ? f.choose : { temperature: 0, topK: 0, topP: 1 };
+  const { src, close } = await sourceFor(args, p);
+  let r;
   try {
-    for (let i = 0; i < n; i++) {
-      const ex = task.example(rng, length);
-      const out = await generate(src, ex.prompt, ex.answer.length, o, rng, () => {}, p.L);
-      const r = { prompt: task.format(ex.prompt), completion: task.format(out), expected: task.format(ex.answer), correct: task.check(ex.prompt, out) };
-      results.push(r);
-      if (!args.values.json) process.stdout.write(`${r.prompt}${r.completion}  ${r.correct ? '\u2713' : `\u2717 (expected ${r.expected})`}\n`);
-    }
+    r = await gradeTask(src, p, { examples: f.examples, seed: f.seed, choose }, (e) => {
+      if (!args.values.json) process.stdout.write(`${e.prompt}${e.completion}  ${e.correct ? '\u2713' : `\u2717 (expected ${e.expected})`}\n`);
+    });
   } finally {
     close();
   }
-  const accuracy = results.filter((r) => r.correct).length / results.length;
-  if (args.values.json) process.stdout.write(JSON.stringify({ task: task.name, accuracy, examples: results }) + '\n');
-  else process.stdout.write(`${task.name}: ${results.filter((r) => r.correct).length}/${results.length} correct\n`);
+  if (args.values.json) process.stdout.write(JSON.stringify({ task: r.task, accuracy: r.accuracy, examples: r.examples }) + '\n');
+  else process.stdout.write(`${r.task}: ${r.examples.filter((e) => e.correct).length}/${r.examples.length} correct\n`);
   return 0;
 }

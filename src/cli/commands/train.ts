@@ -1,30 +1,19 @@
+// `arch train`: flags in, a session training run, text out: the progress bar, Ctrl-C (a
+// checkpoint is saved, then it stops), and the summary with what to do next. The run itself is
+// src/session/train.ts; its directory and lock are the Node host's (src/host/node/run-dir.ts).
 import { join } from 'node:path';
 import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec, type ParsedArgs } from '../args.js';
-import { NO_INTERRUPT, onInterrupt } from '../interrupt.js';
+import { NO_INTERRUPT, onInterrupt, type Interrupt } from '../interrupt.js';
 import { FLAG_MAX, numberFlag, RULES } from '../options.js';
-import { loadModel, readModelFile } from '../load.js';
-import { buildGraph } from '../pipeline.js';
-import { checkModelFits, PARAM_COPIES } from '../fits.js';
-import { classLetters, inputRoles } from '../model-io.js';
+import { cliEnv } from '../load.js';
 import { fmtDuration, Progress } from '../progress.js';
-import { compileSource } from '../../compiler/compile.js';
-import { initParams } from '../../ir/index.js';
-import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../../runtime/data/index.js';
-import { paramShapes } from '../../runtime/weights.js';
-import { fitCheckpoint, loadWeights } from '../../runtime/checkpoint-fit.js';
-import { compileForCheckpoint, resumeSourceNote } from '../checkpoint-model.js';
-import { InterpreterBackend } from '../../runtime/train/interpreter-backend.js';
-import { createWebGPUBackend } from '../../runtime/train/webgpu-backend.js';
-import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
+import { BACKEND_HELP, parseBackend } from '../device.js';
+import { claimRunDir, loadCheckpoint } from '../../host/node/index.js';
+import { checkOutDir } from '../../host/node/out-path.js';
 import type { ArchDevice } from '../../runtime/device.js';
-import { loadCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from '../../runtime/train/checkpoint.js';
-import { modelStats } from '../../compiler/stats.js';
-import { averageRate, trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../../runtime/train/loop.js';
-import { describeRoles, type InputSpec } from '../../runtime/train/feeds.js';
-import type { TrainBackend, Weights } from '../../runtime/train/backend.js';
-import { RunDir } from '../run-dir.js';
-import { checkOutDir } from '../out-path.js';
-import { minOf } from '../../runtime/extent.js';
+import { trainRun as sessionTrainRun, TRAIN_DEFAULTS, type StepMetrics, type TrainOutcome, type TrainRequest } from '../../session/train.js';
+
+export type { TrainOutcome, TrainRequest };
 
 
 
@@ -131,36 +120,11 @@ export function trainFlags(args: ParsedArgs, prev?: Record<string, unknown>) {
   return { o, steps };
 }
 
-export interface TrainRequest {
-  file: string;
-  data: string;
-  tokenizer: string;
-  steps: number;
-  batch: number;
-  seed: number;
-  lr: number;
-  schedule: string;
-  warmup: number;
-  minLr: number;
-  weightDecay: number;
-  gradClip: number;
-  accum: number;
-  evalEvery: number;
-  evalBatches: number;
-  backend: string;
-  sets: Map<string, string>;
-  out?: string;
-  resumeDir?: string;
-  resumed?: LoadedCheckpoint;
-  initFrom?: string;
-  /** Start over in an `out` that holds a run (its files are moved aside once this run starts). */
-  force?: boolean;
-}
 
 export interface TrainContext {
-  /** A device to share across runs (ablate); otherwise one is opened and closed here. */
+  /** A device to share across runs (ablate); otherwise one is opened and closed by the run. */
   device?: ArchDevice;
-  /** No progress bar or summary (ablate draws its own). */
+  /** No notes, progress bar or summary (ablate draws its own). */
   quiet?: boolean;
   installSigint?: boolean;
   stopRequested?: () => boolean;
@@ -168,265 +132,58 @@ export interface TrainContext {
   onEval?: (m: { step: number; val_loss: number }) => void;
 }
 
-export interface TrainOutcome {
-  step: number;
-  stopped: boolean;
-  diverged: boolean;
-  /** The step whose loss or update was not finite. */
-  divergedAt?: number;
-  outDir: string;
-  model: string;
-  params: number;
-  flopsPerToken: number;
-  trainLoss: number;
-  bestTrainLoss: number;
-  valLoss: number;
-  bestValLoss: number;
-  tokensPerS: number;
-  elapsedS: number;
-  history: { train: [number, number][]; val: [number, number][] };
-}
-
-/** One training run, start to finish: what `arch train` does, and what `arch ablate` repeats.
- *  The run's directory is claimed (locked) once the model is known, and let go however it ends. */
+/** One training run as `arch train` shows it (and `arch ablate` repeats it, quietly). */
 export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promise<TrainOutcome> {
-  const claimed: { run?: RunDir } = {};
+  // quiet: no notes (the model's errors are still shown)
+  const env = ctx.quiet ? { ...cliEnv, log: () => {} } : cliEnv;
+  let progress: Progress | null = null;
+  let interrupt: Interrupt = NO_INTERRUPT;
+  let tokensPerStep = 0;
   try {
-    return await trainClaimed(req, ctx, claimed);
-  } finally {
-    claimed.run?.finish();
-  }
-}
-
-async function trainClaimed(req: TrainRequest, ctx: TrainContext, claimed: { run?: RunDir }): Promise<TrainOutcome> {
-  const { file, sets, resumed, resumeDir } = req;
-  const o = { data: req.data, tokenizer: req.tokenizer, batch: req.batch, seed: req.seed, lr: req.lr, schedule: req.schedule, warmup: req.warmup, minLr: req.minLr, weightDecay: req.weightDecay, gradClip: req.gradClip, accum: req.accum, evalEvery: req.evalEvery, evalBatches: req.evalBatches, backend: req.backend };
-  const log = (text: string) => {
-    if (!ctx.quiet) process.stderr.write(text);
-  };
-
-  // Data first: its vocabulary decides V (and a task's classes decide C) unless --set says otherwise.
-  const tokenizer = resumed?.meta?.tokenizer ? tokenizerFromJSON(resumed.meta.tokenizer) : undefined;
-  const data: DataSource = openData(o.data, { tokenizer: tokenizer ?? (o.tokenizer as 'char' | 'gpt2') });
-  const source = resumed ? resumed.meta!.modelSource : readModelFile(file);
-  if (resumed) log(resumeSourceNote(file, source) ?? '');
-  const first = compileSource(file, source, sets);
-  if (first.model && !resumed) {
-    const letters = classLetters(first.model);
-    const roles = inputRoles(buildGraph(first.model).lowered);
-    for (const r of roles) {
-      const letter = letters.get(r.name);
-      if (!letter || sets.has(letter)) continue;
-      const want = r.role === 'labels' ? data.task?.numClasses : data.vocabSize;
-      const have = first.model.dims.get(letter)?.size;
-      if (want && have !== want) {
-        sets.set(letter, String(want));
-        log(`note: ${letter} = ${want} (from the data${r.role === 'labels' ? "'s classes" : "'s vocabulary"}; the model declares ${have})\n`);
-      }
-    }
-  }
-  // A resumed run continues the model it was trained with, whatever the file holds now.
-  const model = resumed ? compileForCheckpoint(file, resumed, new Map(), source) : loadModel(file, sets, { quietWarnings: true }).model;
-  const run = (claimed.run = RunDir.claim({
-    dir: req.out ?? resumeDir ?? join('runs', model.name),
-    force: Boolean(req.force),
-    resume: resumed && resumeDir ? { dir: resumeDir, step: resumed.meta!.step } : undefined,
-    command: `arch train ${file}`,
-    log,
-  }));
-  const train = buildGraph(model, { training: true, grad: true });
-  const evalG = buildGraph(model);
-  const roles = inputRoles(train.lowered);
-  const vocabLetter = classLetters(model);
-  for (const r of roles) {
-    const cls = train.lowered.inputs.get(r.name)?.classes;
-    const need = r.role === 'labels' ? data.task?.numClasses : data.vocabSize;
-    if (cls !== undefined && need !== undefined && cls < need)
-      throw new UsageError(`the data has ${fmtInt(need)} ${r.role === 'labels' ? 'classes' : 'distinct tokens'}, but ${r.name}'s ${vocabLetter.get(r.name) ?? 'class'} is ${fmtInt(cls)}\n  hint: --set ${vocabLetter.get(r.name) ?? 'V'}=${need}`);
-  }
-  const tokensRole = roles.find((r) => r.role === 'tokens');
-  // `arch sample` continues one token stream: a language model with logits.
-  const samplable = evalG.graph.outputs.has('logits') && roles.every((r) => r.role === 'tokens' || r.role === 'targets');
-  const lengthSym = tokensRole?.symbols[1];
-  const maxL = lengthSym ? train.lowered.symbols.get(lengthSym)?.max : undefined;
-  // A task trains at its own length (reverse 8 digits, not 32) when the model's context allows.
-  const L = maxL && data.task ? Math.min(maxL, Math.max(data.task.contextLength, data.task.minContextLength)) : maxL;
-  if (!L) throw new UsageError(`${file}: can't tell the model's context length (its inputs: ${describeRoles(roles)})`);
-  const minL = data.task?.minContextLength ?? 1;
-  if (maxL! < minL) throw new UsageError(`${o.data} needs a context of at least ${minL} positions; the model's is ${maxL}\n  hint: --set ${model.axes.get(lengthSym!)?.letter ?? 'L'}=${minL}`);
-
-  const shapes = new Map(paramShapes(train.graph).map((p) => [p.name, p.shape]));
-  checkModelFits(train, { batch: o.batch, paramCopies: PARAM_COPIES.training, limits: ctx.device?.limits });
-  let weights: Weights;
-  if (resumed) weights = fitCheckpoint(resumed, paramShapes(train.graph), model, true).weights;
-  else if (req.initFrom) weights = loadWeights(req.initFrom, paramShapes(train.graph), model).weights;
-  else weights = new Map(Object.entries(initParams(train.lowered.graph, {}, o.seed)).map(([k, v]) => [k, Float32Array.from(v)]));
-
-  let device: ArchDevice | undefined;
-  let backend: TrainBackend;
-  try {
-    if (o.backend === 'interpreter') backend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
-    else {
-      device = ctx.device ?? (await deviceFor(o.backend));
-      const symbols: Record<string, number> = { seed: 0 };
-      for (const r of roles) r.symbols.forEach((sym, i) => {
-        const info = train.lowered.symbols.get(sym);
-        symbols[sym] = info?.max === undefined ? o.batch : r.role === 'source' ? data.task?.contextLength ?? info.max : L;
-        if (i === 0) symbols[sym] = o.batch;
-      });
-      log(`compiling for ${device.info.adapterName || device.info.backend} (${device.info.backend})...\n`);
-      backend = await createWebGPUBackend(device, train.graph, evalG.graph, { symbols, weights, state: resumed?.optimizer ?? undefined });
-    }
-  } catch (e) {
-    if (!ctx.device) device?.destroy();
-    throw e;
-  }
-  try {
-    return await trainLoaded({ req, ctx, o, run, backend, data, roles, L, shapes, model, source, samplable });
-  } finally {
-    backend.dispose();
-    if (!ctx.device) device?.destroy();
-  }
-}
-type LoadedModel = ReturnType<typeof loadModel>['model'];
-
-interface Loaded {
-  req: TrainRequest;
-  ctx: TrainContext;
-  o: Omit<TrainRequest, 'file' | 'steps' | 'sets' | 'out' | 'resumeDir' | 'resumed' | 'initFrom' | 'force'>;
-  run: RunDir;
-  backend: TrainBackend;
-  data: DataSource;
-  roles: InputSpec[];
-  L: number;
-  shapes: Map<string, number[]>;
-  model: LoadedModel;
-  source: string;
-  samplable: boolean;
-}
-
-/** The loop of a run whose model, data, backend and directory are ready. */
-async function trainLoaded(p: Loaded): Promise<TrainOutcome> {
-  const { req, ctx, o, run, backend, data, L, model } = p;
-  const { file, steps, resumed } = req;
-  const log = (text: string) => {
-    if (!ctx.quiet) process.stderr.write(text);
-  };
-  const opts: TrainOptions = {
-    steps,
-    batch: o.batch,
-    length: L,
-    accum: o.accum,
-    seed: o.seed,
-    schedule: { lr: o.lr, minLr: o.minLr, warmup: o.warmup, steps, kind: o.schedule as 'cosine' },
-    adamw: { ...TRAIN_DEFAULTS, weightDecay: o.weightDecay },
-    gradClip: o.gradClip,
-    evalEvery: o.evalEvery,
-    evalBatches: o.evalBatches,
-  };
-  const params = [...p.shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
-  log(
-    `training ${model.name} (${fmtInt(params)} parameters) on ${o.data}: ${steps} steps of ${o.batch}x${L} tokens${o.accum > 1 ? ` x${o.accum}` : ''}, ${backend.name} backend -> ${run.dir}\n`,
-  );
-  const ideal = data.idealLoss?.(L);
-  if (ideal !== undefined) log(`the task's ideal loss is ${ideal.toFixed(3)}\n`);
-
-  const interrupt = ctx.installSigint
-    ? onInterrupt('interrupted: saving a checkpoint after this step (Ctrl-C again to quit at once)', 'interrupted again: exiting now (the last checkpoint is intact)')
-    : NO_INTERRUPT;
-  const progress = ctx.quiet ? null : new Progress(steps);
-  const history = run.history;
-  let lastStep: StepMetrics | undefined;
-  let firstStep: StepMetrics | undefined;
-  let diverged: { step: number; why: string } | undefined;
-  const meta = (step: number, rng: RngState, elapsedS: number): CheckpointMeta => ({
-    step,
-    elapsedS,
-    rng,
-    tokenizer: data.tokenizer.toJSON(),
-    modelFile: file,
-    modelSource: p.source,
-    sets: Object.fromEntries(req.sets),
-    data: o.data,
-    options: { ...o },
-  });
-  try {
-    const result = await trainLoop(backend, data, p.roles, opts, {
+    const outcome = await sessionTrainRun(env, req, {
+      claimRun: claimRunDir,
+      device: ctx.device,
+      stopRequested: () => interrupt.requested() || Boolean(ctx.stopRequested?.()),
+      onStart(s) {
+        env.log(`training ${s.model} (${fmtInt(s.params)} parameters) on ${req.data}: ${s.steps} steps of ${req.batch}x${s.length} tokens${req.accum > 1 ? ` x${req.accum}` : ''}, ${s.backend} backend -> ${s.dir}\n`);
+        if (s.idealLoss !== undefined) env.log(`the task's ideal loss is ${s.idealLoss.toFixed(3)}\n`);
+        tokensPerStep = req.batch * s.length * req.accum;
+        if (ctx.installSigint) interrupt = onInterrupt('interrupted: saving a checkpoint after this step (Ctrl-C again to quit at once)', 'interrupted again: exiting now (the last checkpoint is intact)');
+        if (!ctx.quiet) progress = new Progress(s.steps);
+      },
       onStep(m) {
-        lastStep = m;
-        firstStep ??= m;
         ctx.onStep?.(m);
-        if (!Number.isFinite(m.loss)) diverged ??= { step: m.step, why: `the loss is ${m.loss}` };
-        run.appendMetrics(m);
-        history.train.push([m.step, m.loss]);
-        const eta = ((steps - m.step) * o.batch * L * o.accum) / Math.max(1e-9, m.tokens_per_s);
+        const eta = ((req.steps - m.step) * tokensPerStep) / Math.max(1e-9, m.tokens_per_s);
         progress?.update(m.step, `loss ${m.loss.toFixed(4)} | ${m.tokens_per_s.toFixed(0)} tok/s`, eta);
       },
       onEval(m) {
         ctx.onEval?.(m);
-        if (!Number.isFinite(m.val_loss)) diverged ??= { step: m.step, why: `the validation loss is ${m.val_loss}` };
-        run.appendMetrics(m);
-        history.val.push([m.step, m.val_loss]);
         progress?.log(`step ${m.step}: validation loss ${m.val_loss.toFixed(4)}`);
       },
-      stopRequested: () => interrupt.requested() || diverged !== undefined || Boolean(ctx.stopRequested?.()),
-      async checkpoint(step, rng, elapsedS) {
-        run.begin();
-        if (diverged) return; // the last good checkpoint stays
-        const weights = await backend.weights();
-        const state = await backend.optimizerState();
-        // A finite loss does not mean finite weights: this step's update may have overflowed.
-        const bad = firstNonFinite(weights) ?? firstNonFinite(state.m, 'the optimizer moment of ') ?? firstNonFinite(state.v, 'the optimizer moment of ');
-        if (bad) {
-          diverged = { step, why: `${bad} is not finite after the update` };
-          return;
-        }
-        run.saveCheckpoint(weights, p.shapes, state, meta(step, rng, elapsedS));
-        run.savePlot(`${model.name} on ${o.data}`, history, ideal);
-      },
-    }, resumed ? { step: resumed.meta!.step, rng: resumed.meta!.rng as RngState, elapsedS: resumed.meta!.elapsedS } : undefined);
-    progress?.done();
-    const val = history.val.at(-1)?.[1];
-    const runRate = lastStep && firstStep ? averageRate(firstStep, lastStep, o.batch * L * o.accum) : undefined;
-    const saved = run.checkpointStep !== undefined;
-    log(
-      `${diverged ? `diverged at step ${diverged.step} (${diverged.why}), stopped` : result.stopped ? 'stopped' : 'done'} at step ${result.step}: train loss ${lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${runRate?.toFixed(0) ?? '-'} tokens/s, ${fmtDuration(lastStep?.elapsed_s ?? 0)}\n` +
-        (saved ? `  ${run.checkpointPath}${diverged ? ` (kept from step ${run.checkpointStep}, before the divergence)` : ''}\n` : '') +
-        `  ${run.metricsPath}\n` +
-        (saved ? `  ${run.plotPath}\n` : '') +
-        (diverged
-          ? `  hint: start over (--force) with a lower --lr (this run: ${o.lr}, try ${o.lr / 10})${o.gradClip > 0 ? '' : ' and --grad-clip 1 (off in this run)'}, or a longer --warmup\n`
-          : result.stopped
-            ? `  continue with: arch train ${file} --resume ${run.dir} --steps ${steps}\n`
-            : p.samplable
-              ? `  sample with: arch sample ${file} --weights ${run.checkpointPath}\n`
-              : ''),
-    );
-    const finite = (xs: [number, number][]) => xs.map((x) => x[1]).filter(Number.isFinite);
-    return {
-      step: result.step,
-      stopped: result.stopped && !diverged,
-      diverged: diverged !== undefined,
-      divergedAt: diverged?.step,
-      outDir: run.dir,
-      model: model.name,
-      params,
-      flopsPerToken: modelStats(model).flopsPerToken,
-      trainLoss: lastStep?.loss ?? NaN,
-      bestTrainLoss: minOf(finite(history.train)),
-      valLoss: val ?? NaN,
-      bestValLoss: minOf(finite(history.val)),
-      tokensPerS: runRate ?? 0,
-      elapsedS: lastStep?.elapsed_s ?? 0,
-      history,
-    };
+    });
+    (progress as Progress | null)?.done();
+    env.log(summary(req, outcome));
+    return outcome;
   } finally {
     interrupt.dispose();
   }
 }
 
-/** The first tensor holding a NaN or an infinity, named, or undefined when all are finite. */
-function firstNonFinite(tensors: Weights, prefix = ''): string | undefined {
-  for (const [name, t] of tensors) for (let i = 0; i < t.length; i++) if (!Number.isFinite(t[i]!)) return `${prefix}${name}[${i}]`;
-  return undefined;
+/** The last lines of a run: how it ended, its files, and the command to run next. */
+function summary(req: TrainRequest, r: TrainOutcome): string {
+  const saved = r.checkpointStep !== undefined;
+  const val = r.history.val.at(-1)?.[1];
+  return (
+    `${r.diverged ? `diverged at step ${r.divergedAt} (${r.divergedWhy}), stopped` : r.stopped ? 'stopped' : 'done'} at step ${r.step}: train loss ${r.lastStep?.loss.toFixed(4) ?? '-'}, validation loss ${val?.toFixed(4) ?? '-'}, ${r.lastStep ? r.tokensPerS.toFixed(0) : '-'} tokens/s, ${fmtDuration(r.elapsedS)}\n` +
+    (saved ? `  ${r.checkpointPath}${r.diverged ? ` (kept from step ${r.checkpointStep}, before the divergence)` : ''}\n` : '') +
+    `  ${r.metricsPath}\n` +
+    (saved ? `  ${r.plotPath}\n` : '') +
+    (r.diverged
+      ? `  hint: start over (--force) with a lower --lr (this run: ${req.lr}, try ${req.lr / 10})${req.gradClip > 0 ? '' : ' and --grad-clip 1 (off in this run)'}, or a longer --warmup\n`
+      : r.stopped
+        ? `  continue with: arch train ${req.file} --resume ${r.outDir} --steps ${req.steps}\n`
+        : r.samplable
+          ? `  sample with: arch sample ${req.file} --weights ${r.checkpointPath}\n`
+          : '')
+  );
 }

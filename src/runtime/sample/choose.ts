@@ -16,7 +16,7 @@
 //   draw    threshold = u * (kept total), u = rng.float() rounded to f32; the first token in
 //           rank order whose running weight sum exceeds it (the last one with a positive weight
 //           when rounding leaves the threshold at the total)
-import type { Rng } from '../data/index.js';
+import type { Rng } from '../../data/index.js';
 
 export interface ChooseOptions {
   temperature: number; // 0: greedy

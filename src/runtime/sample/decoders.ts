@@ -8,7 +8,7 @@
 // fed in the same submit. The tokens are exactly those of choosing on the CPU (generate.ts's
 // stepwise), Rng draws included.
 import type { Graph } from '../../ir/index.js';
-import type { Rng } from '../data/index.js';
+import type { Rng } from '../../data/index.js';
 import type { ArchDevice } from '../device.js';
 import { compileGraph, type CompiledGraph } from '../executor.js';
 import { isGreedy, type ChooseOptions } from './choose.js';

@@ -1,5 +1,5 @@
 // Autoregressive generation over any backend that gives the next-token logits.
-import type { Rng } from '../data/index.js';
+import type { Rng } from '../../data/index.js';
 import { chooseToken, type ChooseOptions } from './choose.js';
 
 export type OnToken = (t: number) => void;

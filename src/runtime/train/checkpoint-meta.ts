@@ -3,7 +3,7 @@
 // checkpoint by name (exit 1) instead of surfacing later as a bad --set flag, a data error or a
 // crash inside a training step.
 import { CheckpointError } from '../safetensors.js';
-import { Rng, isTaskSpec, taskFromSpec, tokenizerFromJSON } from '../data/index.js';
+import { Rng, isTaskSpec, taskFromSpec, tokenizerFromJSON } from '../../data/index.js';
 import type { CheckpointMeta } from './checkpoint.js';
 
 export const CHECKPOINT_FORMAT = 'arch-checkpoint';

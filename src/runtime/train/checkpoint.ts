@@ -2,7 +2,7 @@
 // `arch eval --weights` and `arch sample --weights` read it as it is), the optimizer's moments
 // under optimizer.m.* / optimizer.v.*, and in the metadata everything needed to resume or to
 // rebuild the model: step, data RNG state, tokenizer, the model's source and its --set values.
-import { CheckpointError, parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, type StFile, type StInput, type StTensor } from '../safetensors.js';
+import { CheckpointError, parseSafetensors, safetensorsPieces, serializeSafetensors, type StFile, type StInput, type StTensor } from '../safetensors.js';
 import { isGpt2Buffer, isGpt2Checkpoint, sameShape } from '../weights.js';
 import type { OptimizerState, Weights } from './backend.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseCheckpointMeta } from './checkpoint-meta.js';
@@ -23,12 +23,14 @@ export interface CheckpointMeta {
   options: Record<string, unknown>; // the training flags
 }
 
-export function saveCheckpoint(path: string, weights: Weights, shapes: Map<string, number[]>, opt: OptimizerState | null, meta: CheckpointMeta): void {
+/** A checkpoint as pieces of bytes (header, then views of each tensor), for a host that writes a
+ *  file without joining them (src/host/node/safetensors-file.ts's saveCheckpoint). */
+export function checkpointPieces(weights: Weights, shapes: Map<string, number[]>, opt: OptimizerState | null, meta: CheckpointMeta, where?: string): Uint8Array[] {
   const { tensors, metadata } = checkpointContents(weights, shapes, opt, meta);
-  writeSafetensors(path, tensors, metadata); // atomic: write, fsync, rename
+  return safetensorsPieces(tensors, metadata, where);
 }
 
-/** A checkpoint as bytes, exactly those saveCheckpoint writes (the playground downloads them). */
+/** A checkpoint as one array of bytes, the same as checkpointPieces joined (the playground downloads them). */
 export function checkpointBytes(weights: Weights, shapes: Map<string, number[]>, opt: OptimizerState | null, meta: CheckpointMeta): Uint8Array {
   const { tensors, metadata } = checkpointContents(weights, shapes, opt, meta);
   return serializeSafetensors(tensors, metadata);
@@ -65,16 +67,12 @@ export interface LoadedCheckpoint {
 }
 
 /**
- * Reads a checkpoint and checks everything it holds that needs no model: the file's layout
- * (readSafetensors), every tensor's dtype and values, the optimizer's moments against the
+ * A checkpoint from its bytes, with everything it holds checked that needs no model: the layout
+ * (parseSafetensors), every tensor's dtype and values, the optimizer's moments against the
  * weights, and each field of arch's metadata. GPT-2's attention-mask buffers are dropped here.
- * What is checked against a model (names, shapes, dims) is fitCheckpoint's job.
+ * What is checked against a model (names, shapes, dims) is fitCheckpoint's job. `where` names
+ * the file (or upload) in errors.
  */
-export function loadCheckpoint(path: string): LoadedCheckpoint {
-  return checkpointFrom(readSafetensors(path), path);
-}
-
-/** A checkpoint from bytes already read (an upload in the playground); `where` names it in errors. */
 export function parseCheckpoint(bytes: Uint8Array, where: string): LoadedCheckpoint {
   return checkpointFrom(parseSafetensors(bytes, where), where);
 }

@@ -1,6 +1,6 @@
 // Batches from the data layer -> the graph's inputs. The model says what each input is for
 // (its role); the data says what it has. A mismatch is a clear error, before any step runs.
-import type { Batch } from '../data/index.js';
+import type { Batch } from '../../data/index.js';
 import type { Feeds } from './backend.js';
 
 export type InputRole = 'tokens' | 'targets' | 'labels' | 'source';

@@ -1,7 +1,7 @@
 // The training loop: batches from the data, steps on a backend, a learning-rate schedule,
 // validation every so often, and checkpoints when asked (Ctrl-C included). It knows nothing of
 // terminals or files: the caller's hooks print, append metrics and save.
-import { Rng, type DataSource, type RngState } from '../data/index.js';
+import { Rng, type DataSource, type RngState } from '../../data/index.js';
 import { ADAMW_DEFAULTS, type StepHyper } from './adamw.js';
 import type { Feeds, StepResult, TrainBackend } from './backend.js';
 import { feedsFor, type InputSpec } from './feeds.js';
@@ -37,7 +37,11 @@ export interface TrainHooks {
   /** Checked after every step: true stops the loop (after a checkpoint). */
   stopRequested(): boolean;
   checkpoint(step: number, rng: RngState, elapsedS: number): Promise<void>;
+  /** Lets the host's event loop run between steps (Node: setImmediate); default: a zero timeout. */
+  pause?(): Promise<void>;
 }
+
+const zeroTimeout = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
 export interface ResumeState {
   step: number;
@@ -143,7 +147,7 @@ export async function trainLoop(backend: TrainBackend, data: DataSource, inputs:
       const last = step === o.steps;
       const evaluateNow = (o.evalEvery > 0 && step % o.evalEvery === 0) || last;
       // Let signal handlers (Ctrl-C) run: a CPU backend's step never yields on its own.
-      await new Promise((r) => setImmediate(r));
+      await (hooks.pause ?? zeroTimeout)();
       let stop = hooks.stopRequested();
       if (evaluateNow || stop) await report();
       if (evaluateNow) {

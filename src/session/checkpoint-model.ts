@@ -6,11 +6,13 @@
 import { compileSource, type CompileResult } from '../compiler/compile.js';
 import type { CheckedModel } from '../compiler/graph.js';
 import { fitCheckpoint, type Fitted } from '../runtime/checkpoint-fit.js';
-import { Gpt2Tokenizer, GPT2_VOCAB_SIZE, tokenizerFromJSON, type Tokenizer } from '../runtime/data/index.js';
-import { CheckpointError } from '../runtime/safetensors.js';
-import { loadCheckpoint, type LoadedCheckpoint } from '../runtime/train/checkpoint.js';
+import { Gpt2Tokenizer, GPT2_VOCAB_SIZE, tokenizerFromJSON, type Tokenizer } from '../data/index.js';
+import { CheckpointError, MAX_SAFETENSORS_BYTES, safetensorsReadError } from '../runtime/safetensors.js';
+import { parseCheckpoint, type LoadedCheckpoint } from '../runtime/train/checkpoint.js';
 import { paramShapes } from '../runtime/weights.js';
-import { loadModel, readModelFile } from './load.js';
+import type { ReadFile } from '../data/files.js';
+import type { SessionEnv } from './env.js';
+import { loadModel, readModelFile } from './model.js';
 import { buildGraph, type Built } from './pipeline.js';
 import { describeChange } from './source-diff.js';
 
@@ -21,16 +23,21 @@ export interface WithCheckpoint {
   fitted: Fitted;
 }
 
+/** A checkpoint file read through the host and checked as a whole (parseCheckpoint). */
+export function loadCheckpoint(readFile: ReadFile, path: string): LoadedCheckpoint {
+  return parseCheckpoint(readFile(path, MAX_SAFETENSORS_BYTES, (p) => safetensorsReadError(path, p)), path);
+}
+
 /** `file` compiled with the checkpoint at `weightsPath`'s --set values, and its weights fitted. */
-export function modelWithCheckpoint(file: string, weightsPath: string, userSets: Map<string, string>, build: Parameters<typeof buildGraph>[1] = {}): WithCheckpoint {
-  const ckpt = loadCheckpoint(weightsPath);
-  const model = compileForCheckpoint(file, ckpt, userSets);
+export function modelWithCheckpoint(env: SessionEnv, file: string, weightsPath: string, userSets: Map<string, string>, build: Parameters<typeof buildGraph>[1] = {}): WithCheckpoint {
+  const ckpt = loadCheckpoint(env.host.readFile, weightsPath);
+  const model = compileForCheckpoint(env, file, ckpt, userSets);
   const built = buildGraph(model, build);
   return { ckpt, model, built, fitted: fitCheckpoint(ckpt, paramShapes(built.graph), model) };
 }
 
 /** The checkpoint's --set values under the user's, compiled; `source` is a resumed run's own. */
-export function compileForCheckpoint(file: string, ckpt: LoadedCheckpoint, userSets: Map<string, string>, source?: string): CheckedModel {
+export function compileForCheckpoint(env: SessionEnv, file: string, ckpt: LoadedCheckpoint, userSets: Map<string, string>, source?: string): CheckedModel {
   const inherited = Object.entries(ckpt.meta?.sets ?? {}).filter(([k]) => !userSets.has(k));
   const sets = new Map([...inherited, ...userSets]);
   const onFailure = (result: CompileResult, src: string) => {
@@ -46,7 +53,7 @@ export function compileForCheckpoint(file: string, ckpt: LoadedCheckpoint, userS
       throw new CheckpointError(ckpt.file, `its --set values (metadata "sets": ${given}) do not fit ${file}: ${first}`, hint);
     }
   };
-  return loadModel(file, sets, { quietWarnings: true, source, onFailure }).model;
+  return loadModel(env, file, sets, { quietWarnings: true, source, onFailure }).model;
 }
 
 /** The tokenizer a checkpoint was trained with (GPT-2's for a 50257-token model without one). */
@@ -61,10 +68,10 @@ export function checkpointTokenizer(ckpt: LoadedCheckpoint, vocab: number): Toke
 }
 
 /** On resume: the model file as it is now against the source the run was trained with. */
-export function resumeSourceNote(file: string, recorded: string): string | undefined {
+export function resumeSourceNote(readFile: ReadFile, file: string, recorded: string): string | undefined {
   let now: string;
   try {
-    now = readModelFile(file);
+    now = readModelFile(readFile, file);
   } catch {
     return `note: ${file} cannot be read now; resuming with the model as the checkpoint records it\n`;
   }

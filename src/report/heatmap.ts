@@ -2,7 +2,7 @@
 
 import { MISSING_COLOR, SEQUENTIAL_STOPS, sequentialColor } from './palette.js';
 import { el, num, stableId, svgDocument, text, textWidth } from './svg.js';
-import { maxOf } from '../extent.js';
+import { maxOf } from './extent.js';
 
 export interface AttentionMap {
   layer: number;

@@ -3,7 +3,7 @@
 import type { CheckedModel } from '../compiler/graph.js';
 import { lower, NEXT_SUFFIX, type Lowered } from '../compiler/lower.js';
 import { differentiate, type Graph } from '../ir/index.js';
-import { UsageError } from './args.js';
+import { UsageError } from './errors.js';
 
 export interface Built {
   lowered: Lowered;

@@ -1,5 +1,5 @@
-// The pictures the CLI writes, drawn by src/runtime/report.
-import { lineChart } from '../runtime/report/line-chart.js';
+// The pictures the CLI writes, drawn by src/report.
+import { lineChart } from '../report/line-chart.js';
 
 export function lossPlot(title: string, h: { train: [number, number][]; val: [number, number][] }, ideal?: number): string {
   const series = [

@@ -1,10 +1,12 @@
-// Where a command writes (train --out, ablate --out, attention --out), checked before any long
-// work: a bad place is one message and exit 2 at once, not an error after an hour of training
-// (or, under /proc, a hang: Node's recursive mkdir never returns there). Missing directories are
-// created, as `mkdir -p` would, once the place has been checked.
-import { closeSync, existsSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { UsageError } from './args.js';
+// Where a command writes (train --out, ablate --out, attention --out, export --out), checked before
+// any long work: a bad place is one message and exit 2 at once, not an error after an hour of
+// training (or, under /proc, a hang: Node's recursive mkdir never returns there). Missing
+// directories are created, as `mkdir -p` would, once the place has been checked. The writing
+// itself (atomic: temporary file, fsync, rename) is the Node host's, src/host/node/write.ts.
+import { closeSync, existsSync, openSync, readdirSync, realpathSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { writeAtomic, writeFolderAtomic as fillFolderAtomic } from './write.js';
+import { UsageError } from '../../session/errors.js';
 
 /** Kernel filesystems: nothing arch writes belongs there (/dev/shm, a plain tmpfs, excepted). */
 const VIRTUAL = ['/proc', '/sys', '/dev'];
@@ -24,13 +26,6 @@ export function checkOutFile(path: string, flag = '--out'): void {
   const abs = resolve(path);
   const place = checkPlace(abs, path, flag, 'attention.svg');
   if (place === abs && statSync(abs).isDirectory()) throw new UsageError(`${flag} ${path}: a directory is there, not a file\n  hint: give a file name, e.g. ${flag} ${path.replace(/\/$/, '')}/attention.svg`);
-}
-
-/** Creates a checked directory (and its missing parents). */
-export function makeDir(path: string): boolean {
-  const existed = existsSync(path);
-  if (!existed) mkdirSync(path, { recursive: true });
-  return !existed;
 }
 
 /** The nearest existing ancestor of `abs` (or itself): it must be a writable directory outside
@@ -79,21 +74,43 @@ export function writeFailure(path: string, err: unknown, bytes: number, kept: st
 export const fmtSize = (n: number): string =>
   n < 1024 ? `${n} bytes` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`;
 
-/** Writes `text` to `path` through a temporary file and a rename: the old file stays whole until
- *  the new one is; a failed write removes its temporary file. */
-export function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  let fd: number | undefined;
+/** Checks an export's `out` before any work: its folder exists, and it is new (or empty, or --force). */
+export function checkOut(out: string, kind: 'file' | 'folder', force: boolean): void {
+  const parent = dirname(resolve(out));
+  let p;
   try {
-    fd = openSync(tmp, 'w');
-    const bytes = Buffer.from(text);
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
+    p = statSync(parent);
+  } catch {
+    throw new UsageError(`--out ${out}: the folder ${parent} does not exist\n  hint: create it first, or choose another --out`);
+  }
+  if (!p.isDirectory()) throw new UsageError(`--out ${out}: ${parent} is not a folder`);
+  if (!existsSync(out)) return;
+  const st = statSync(out);
+  if (kind === 'folder' && !st.isDirectory()) throw new UsageError(`--out ${out} is a file; this export writes a folder\n  hint: choose a folder name that does not exist yet`);
+  if (kind === 'file' && st.isDirectory()) throw new UsageError(`--out ${out} is a folder; this export writes one file\n  hint: give a file name, e.g. ${join(out, 'model.onnx')}`);
+  const empty = kind === 'folder' && readdirSync(out).length === 0;
+  if (!empty && !force) throw new UsageError(`--out ${out} already exists${kind === 'folder' ? ' and is not empty' : ''}\n  hint: pass --force to replace it, or choose another --out`);
+}
+
+function cantWrite(out: string, e: unknown): UsageError {
+  const err = e as NodeJS.ErrnoException;
+  return new UsageError(`--out ${out}: can't write there (${err.code ?? 'error'}: ${err.message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '')})\n  hint: choose a folder you can write to`);
+}
+
+/** Writes an export's one file atomically; a failure is one message (exit 2). */
+export function writeFileAtomic(out: string, bytes: Uint8Array): void {
+  try {
+    writeAtomic(out, bytes);
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
+    throw cantWrite(out, e);
+  }
+}
+
+/** Writes an export's folder atomically (src/host/node/write.ts); a failure is one message (exit 2). */
+export function writeFolderAtomic(out: string, fill: (dir: string) => void): void {
+  try {
+    fillFolderAtomic(out, fill);
+  } catch (e) {
+    throw e instanceof UsageError ? e : cantWrite(out, e);
   }
 }

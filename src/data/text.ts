@@ -1,7 +1,7 @@
 // A text file as a training set: read, check, tokenize, split. The validation split is the last
 // `valFraction` of the tokens (nanoGPT's: train = data[:int(n * 0.9)], val = the rest).
 import { DataError } from './errors.js';
-import { readRegularFile, type FileProblem } from './files.js';
+import type { FileProblem, ReadFile } from './files.js';
 import { makeTokenizer, type Tokenizer } from './tokenizer.js';
 import { firstInvalidUtf8, lineAndColumn } from './utf8.js';
 
@@ -14,6 +14,8 @@ export interface TextDataOptions {
   valFraction?: number;
   /** When given, both splits must hold at least one window of contextLength + 1 tokens. */
   contextLength?: number;
+  /** How the host reads a file (src/host/node/files.ts in Node); without one only tasks open. */
+  readFile?: ReadFile;
 }
 
 export interface TextDataset {
@@ -35,7 +37,7 @@ export function loadTextDataset(path: string, options: TextDataOptions = {}): Te
       hint: `use a fraction such as 0.1 (the last 10% of the tokens), or 0 for no validation split`,
     });
   }
-  const text = readText(path);
+  const { text, bytes } = readText(path, options.readFile);
   const tokenizer = typeof options.tokenizer === 'object' ? options.tokenizer : makeTokenizer(options.tokenizer ?? 'char', text);
   let ids: number[];
   try {
@@ -51,7 +53,7 @@ export function loadTextDataset(path: string, options: TextDataOptions = {}): Te
     tokenizer,
     train: all.subarray(0, nTrain),
     val: all.subarray(nTrain),
-    bytes: Buffer.byteLength(text, 'utf8'),
+    bytes,
     characters: countCodePoints(text),
     valFraction,
   };
@@ -63,8 +65,13 @@ export function loadTextDataset(path: string, options: TextDataOptions = {}): Te
  *  the tokens take several times the text's bytes. */
 export const MAX_TEXT_BYTES = 256 * 2 ** 20;
 
-function readText(path: string): string {
-  const bytes = readRegularFile(path, MAX_TEXT_BYTES, (p) => fileError(path, p));
+const BOM = [0xef, 0xbb, 0xbf];
+
+function readText(path: string, readFile: ReadFile | undefined): { text: string; bytes: number } {
+  if (!readFile) {
+    throw new DataError({ what: `${path}: this host reads no files`, where: path, hint: 'use task:NAME for a synthetic task, or pass the text itself' });
+  }
+  const bytes = readFile(path, MAX_TEXT_BYTES, (p) => fileError(path, p));
   if (bytes.length === 0) {
     throw new DataError({
       what: `${path} is empty`,
@@ -73,7 +80,9 @@ function readText(path: string): string {
     });
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // the decoder drops a leading byte order mark, and so does the count of the text's bytes
+    return { text, bytes: bytes.length - (BOM.every((b, i) => bytes[i] === b) ? BOM.length : 0) };
   } catch {
     const at = firstInvalidUtf8(bytes);
     const { line, column } = lineAndColumn(bytes, at);
@@ -91,7 +100,7 @@ function fileError(path: string, p: FileProblem): DataError {
     return new DataError({
       what: `no such file: ${path}`,
       where: path,
-      hint: `check the path (relative paths start at ${process.cwd()}), or use task:NAME for a synthetic task that needs no file`,
+      hint: `check the path${p.base ? ` (relative paths start at ${p.base})` : ''}, or use task:NAME for a synthetic task that needs no file`,
     });
   }
   if (p.kind === 'directory') {

@@ -6,7 +6,7 @@
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from './args.js';
+import { UsageError } from '../../session/errors.js';
 
 export const LOCK_FILE = '.lock';
 

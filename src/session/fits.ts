@@ -14,7 +14,7 @@ export function largestSymbols(built: Built, batch: number): Record<string, numb
 }
 
 /** Refuses (PlanLimitError, exit 2) a model or batch that cannot fit, before anything is allocated. */
-export function checkModelFits(built: Built, o: { batch?: number; symbols?: Record<string, number>; paramCopies: number; limits?: { maxBufferSize?: number } }): void {
+export function checkModelFits(built: Built, o: { batch?: number; symbols?: Record<string, number>; paramCopies: number; limits?: { maxBufferSize?: number }; memoryBytes?: number }): void {
   const symbols = o.symbols ?? (o.batch !== undefined ? largestSymbols(built, o.batch) : undefined);
-  checkFits(built.graph, { symbols, paramCopies: o.paramCopies, limits: o.limits });
+  checkFits(built.graph, { symbols, paramCopies: o.paramCopies, limits: o.limits, memoryBytes: o.memoryBytes });
 }

@@ -3,7 +3,7 @@
 import { CYCLE_DASHES, DASHED, SERIES_COLORS } from './palette.js';
 import { el, num, stableId, svgDocument, text, textWidth } from './svg.js';
 import { linearAxis, logAxis, toPixel, type Axis } from './ticks.js';
-import { maxOf, minOf } from '../extent.js';
+import { maxOf, minOf } from './extent.js';
 
 export interface LineSeries {
   label: string;

@@ -9,12 +9,15 @@
 //   temporary file behind; temporary files a killed process left are removed on the next run.
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from './args.js';
-import { checkOutDir, makeDir, writeAtomic, writeFailure } from './out-path.js';
+import { UsageError } from '../../session/errors.js';
+import { checkOutDir, writeFailure } from './out-path.js';
+import { makeDir, writeAtomic } from './write.js';
 import { lockDir, type DirLock } from './run-lock.js';
-import { lossPlot } from './plots.js';
-import { saveCheckpoint, type CheckpointMeta } from '../runtime/train/checkpoint.js';
-import type { OptimizerState, Weights } from '../runtime/train/backend.js';
+import { lossPlot } from '../../report/loss-plot.js';
+import type { CheckpointMeta } from '../../runtime/train/checkpoint.js';
+import { saveCheckpoint } from './safetensors-file.js';
+import type { OptimizerState, Weights } from '../../runtime/train/backend.js';
+import type { RunStore } from '../../session/train.js';
 
 export const CHECKPOINT = 'checkpoint.safetensors';
 export const METRICS = 'metrics.jsonl';
@@ -40,7 +43,12 @@ export interface RunDirOptions {
 
 const samePath = (a: string, b: string) => resolve(a) === resolve(b);
 
-export class RunDir {
+/** Claims a run directory for a session's training run (src/session/train.ts's RunStore). */
+export function claimRunDir(o: RunDirOptions): RunStore {
+  return RunDir.claim(o);
+}
+
+export class RunDir implements RunStore {
   readonly checkpointPath: string;
   readonly metricsPath: string;
   readonly plotPath: string;

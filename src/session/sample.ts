@@ -1,0 +1,119 @@
+// Sampling from a trained model, for any host: the model and checkpoint prepared, where the
+// next-token logits come from (the interpreter, or WebGPU with or without a KV cache), the prompt
+// as ids, and a task model's examples graded. Streaming the text is the host's (arch sample).
+import type { CheckedModel } from '../compiler/graph.js';
+import { lower, CACHE_PREFIX, POSITION_INPUT } from '../compiler/lower.js';
+import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../data/index.js';
+import { interpret, prune, type Graph } from '../ir/index.js';
+import type { ChooseOptions } from '../runtime/sample/choose.js';
+import { cachedDecoder, fullDecoder } from '../runtime/sample/decoders.js';
+import { generate, type LogitsSource } from '../runtime/sample/generate.js';
+import { checkpointTokenizer, modelWithCheckpoint } from './checkpoint-model.js';
+import type { SessionEnv } from './env.js';
+import { UsageError } from './errors.js';
+import { checkModelFits, PARAM_COPIES } from './fits.js';
+import { buildGraph, tokenInput } from './pipeline.js';
+
+/** Next-token logits from the forward graph on the interpreter: the whole context each time. */
+function interpreterSource(graph: Graph, params: Record<string, Float32Array>, input: string, batchSym: string, lengthSym: string, vocab: number): LogitsSource {
+  return {
+    async next(context) {
+      const out = interpret(graph, { inputs: { [input]: Int32Array.from(context) }, params, symbols: { [batchSym]: 1, [lengthSym]: context.length, seed: 0 } });
+      const logits = out.get('logits')!.data;
+      return Float32Array.from(logits.subarray((context.length - 1) * vocab, context.length * vocab));
+    },
+  };
+}
+
+export interface PreparedSampling {
+  file: string;
+  model: CheckedModel;
+  built: ReturnType<typeof buildGraph>;
+  t: ReturnType<typeof tokenInput>;
+  weights: Map<string, Float32Array>;
+  tokenizer?: Tokenizer;
+  taskSpec?: string;
+  L: number;
+}
+
+/** The model and checkpoint for sampling: compiled with the checkpoint's --set values, weights
+ *  fitted, its tokenizer, and the task it was trained on (if any). */
+export function prepareSampling(env: SessionEnv, file: string, weightsPath: string, sets: Map<string, string>): PreparedSampling {
+  const { ckpt, model, built, fitted } = modelWithCheckpoint(env, file, weightsPath, sets);
+  if (!built.graph.outputs.has('logits')) throw new UsageError(`${file} has no logits_* tensor to sample from`);
+  const t = tokenInput(built.lowered, file);
+  checkModelFits(built, { batch: 1, paramCopies: PARAM_COPIES.inference, memoryBytes: env.host.memoryBytes() });
+  const tokenizer = checkpointTokenizer(ckpt, t.classes);
+  const taskSpec = ckpt.meta?.data && isTaskSpec(ckpt.meta.data) ? ckpt.meta.data : undefined;
+  return { file, model, built, t, weights: fitted.weights, tokenizer, taskSpec, L: t.maxLength ?? 1 << 20 };
+}
+
+/** Where next-token logits come from: the interpreter, or WebGPU with (default) or without a KV cache. */
+export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: { backend: string; noCache?: boolean }): Promise<{ src: LogitsSource; close: () => void }> {
+  const backend = o.backend;
+  const params = Object.fromEntries(p.weights);
+  const { t } = p;
+  if (backend === 'interpreter') return { src: interpreterSource(prune(p.built.graph, ['logits']), params, t.name, t.batchSymbol, t.lengthSymbol, t.classes), close: () => {} };
+  // one position per dispatch chain: on a CPU adapter, no thread pool (see OpenDeviceOptions)
+  const device = await env.host.openDevice({ backend: backend === 'webgpu' ? undefined : backend, workload: o.noCache ? 'throughput' : 'latency' });
+  const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: p.L, params };
+  let dec: LogitsSource & { destroy(): void };
+  if (o.noCache) dec = await fullDecoder(device, prune(p.built.graph, ['logits']), spec);
+  else {
+    const lowered = lower(p.model, { decode: true });
+    const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+    dec = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
+  }
+  return { src: dec, close: () => { dec.destroy(); device.destroy(); } };
+}
+
+
+/** The prompt as token ids: given as ids (checked against the vocabulary) or as text for the
+ *  checkpoint's tokenizer (default a newline); at least one token, at most the context (the last
+ *  ones are kept, with a warning to env.log). */
+export function promptIds(env: SessionEnv, p: PreparedSampling, o: { promptTokens?: number[]; prompt?: string; weights: string }): number[] {
+  let prompt: number[];
+  if (o.promptTokens !== undefined) {
+    prompt = o.promptTokens;
+    const bad = prompt.find((x) => !Number.isInteger(x) || x < 0 || x >= p.t.classes);
+    if (bad !== undefined) throw new UsageError(`--prompt-tokens: ${bad} is not a token id of this model (0 .. ${p.t.classes - 1})`);
+  } else {
+    if (!p.tokenizer) throw new UsageError(`${o.weights} carries no tokenizer; give the prompt as ids with --prompt-tokens`);
+    prompt = p.tokenizer.encode(o.prompt ?? '\n');
+  }
+  if (prompt.length === 0) prompt = [0];
+  if (prompt.length > p.L) {
+    env.log(`warning: the prompt has ${prompt.length} tokens, more than the model's context of ${p.L}; keeping the last ${p.L}\n`);
+    prompt = prompt.slice(prompt.length - p.L);
+  }
+  return prompt;
+}
+
+export interface GradedExample {
+  prompt: string;
+  completion: string;
+  expected: string;
+  correct: boolean;
+}
+
+/** A model trained on a built-in task, answering `n` fresh examples of it; each is graded and
+ *  passed to `onExample` as it comes. */
+export async function gradeTask(
+  src: LogitsSource,
+  p: PreparedSampling,
+  o: { examples: number; seed: number; choose: ChooseOptions },
+  onExample: (r: GradedExample) => void = () => {},
+): Promise<{ task: string; accuracy: number; examples: GradedExample[] }> {
+  const task = taskFromSpec(p.taskSpec!.slice('task:'.length));
+  const rng = new Rng(o.seed);
+  const length = Math.min(p.L, Math.max(task.contextLength, task.minContextLength));
+  const results: GradedExample[] = [];
+  for (let i = 0; i < o.examples; i++) {
+    const ex = task.example(rng, length);
+    const out = await generate(src, ex.prompt, ex.answer.length, o.choose, rng, () => {}, p.L);
+    const r = { prompt: task.format(ex.prompt), completion: task.format(out), expected: task.format(ex.answer), correct: task.check(ex.prompt, out) };
+    results.push(r);
+    onExample(r);
+  }
+  return { task: task.name, accuracy: results.filter((r) => r.correct).length / results.length, examples: results };
+}

@@ -1,0 +1,103 @@
+// arch's core runs wherever WebGPU and JavaScript do: only src/cli and the Node host (src/host/node)
+// import Node modules or the `webgpu` package (dawn.node). Checked two ways: the library entry
+// src/index.ts (and the executor, codegen and IR on their own) bundle for the browser with esbuild,
+// failing on any such import with the file that makes it; and every source file's own imports are
+// read, so a Node import in a file the entry does not reach is caught too.
+import { builtinModules } from 'node:module';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+
+const NODE_ONLY = new Set(['webgpu', ...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
+/** Refuses every Node-only import arch's own files make, naming the importer. A dependency's are
+ *  left to esbuild, which honours the package's own browser mapping (protobufjs maps its optional
+ *  `fs` to nothing) and fails the build on any it cannot resolve for the browser. */
+const refuseNodeOnly: Plugin = {
+  name: 'refuse-node-only',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) =>
+      (NODE_ONLY.has(args.path) || args.path.startsWith('node:')) && !args.importer.includes('node_modules')
+        ? { errors: [{ text: `${relative(process.cwd(), args.importer)} imports ${args.path}` }] }
+        : undefined,
+    );
+  },
+};
+
+/** The Node-only imports reachable from `entries` (empty: none), and every file bundled. */
+async function nodeOnlyImports(entries: string[]): Promise<{ errors: string[]; inputs: string[] }> {
+  try {
+    const r = await build({ entryPoints: entries, bundle: true, write: false, platform: 'browser', format: 'esm', outdir: 'out', metafile: true, logLevel: 'silent', plugins: [refuseNodeOnly] });
+    return { errors: [], inputs: Object.keys(r.metafile.inputs) };
+  } catch (e) {
+    return { errors: (e as { errors: { text: string }[] }).errors.map((x) => x.text), inputs: [] };
+  }
+}
+
+const sources = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+
+describe('the executor, codegen and the IR', () => {
+  it('import no Node module and not the webgpu package, directly or through another module', async () => {
+    const entries = ['src/runtime/executor.ts', ...sources('src/runtime/executor'), ...sources('src/codegen'), ...sources('src/ir')];
+    const r = await nodeOnlyImports(entries);
+    expect(r.errors).toEqual([]);
+    // the whole executor was followed, down to the kernels it generates and the memory plan
+    for (const f of ['src/runtime/executor/compile.ts', 'src/runtime/staging.ts', 'src/codegen/wgsl/contraction.ts', 'src/ir/fuse/fuse.ts', 'src/ir/plan.ts']) expect(r.inputs).toContain(f);
+  });
+
+  it('would be caught: opening a device imports dawn.node and node:fs', async () => {
+    const r = await nodeOnlyImports(['src/host/node/device.ts']);
+    expect(r.errors).toEqual(expect.arrayContaining(['src/host/node/device.ts imports node:fs', 'src/host/node/device.ts imports webgpu']));
+  });
+});
+
+describe('the library entry, src/index.ts', () => {
+  it('bundles for the browser with no aliases or shims: nothing it reaches imports Node or dawn.node', async () => {
+    const r = await nodeOnlyImports(['src/index.ts']);
+    expect(r.errors).toEqual([]);
+    // the whole core was followed: the session, the data, the reports, the export, the prelude
+    for (const f of ['src/session/train.ts', 'src/session/checkpoint-model.ts', 'src/data/tokenizer.ts', 'src/report/line-chart.ts', 'src/export/onnx.ts', 'src/compiler/prelude-text.ts', 'src/runtime/executor/compile.ts']) {
+      expect(r.inputs).toContain(f);
+    }
+    expect(r.inputs.filter((f) => f.startsWith('src/cli/') || f.startsWith('src/host/'))).toEqual([]);
+  }, 60_000);
+});
+
+/** Every module specifier a TypeScript file imports or re-exports (static and dynamic). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)) {
+    out.push(m[1] ?? m[2] ?? m[3]!);
+  }
+  return out;
+}
+
+describe('the floors', () => {
+  const all = [...sources('src'), ...sources('grammar')];
+  const hostOrCli = (f: string) => f.startsWith(join('src', 'cli')) || f.startsWith(join('src', 'host', 'node'));
+
+  it('only src/cli and src/host/node import a Node built-in or webgpu', () => {
+    const offenders = all.filter((f) => !hostOrCli(f)).flatMap((f) => importsOf(f).filter((s) => NODE_ONLY.has(s) || s.startsWith('node:')).map((s) => `${f} imports ${s}`));
+    expect(offenders).toEqual([]);
+    // and the scan sees imports at all: the Node host's do count
+    expect(importsOf(join('src', 'host', 'node', 'device.ts'))).toContain('webgpu');
+  });
+
+  it('nothing outside src/cli imports src/cli, and no floor below the hosts imports src/host', () => {
+    const bad: string[] = [];
+    for (const f of all) {
+      for (const s of importsOf(f).filter((x) => x.startsWith('.'))) {
+        const target = relative(process.cwd(), join(f, '..', s));
+        if (!f.startsWith(join('src', 'cli')) && target.startsWith(join('src', 'cli'))) bad.push(`${f} imports ${s}`);
+        if (!hostOrCli(f) && target.startsWith(join('src', 'host'))) bad.push(`${f} imports ${s}`);
+      }
+    }
+    for (const dir of ['test', 'bench']) {
+      for (const f of sources(dir)) for (const s of importsOf(f)) if (/(^|\/)src\/cli\//.test(s)) bad.push(`${f} imports ${s}`);
+    }
+    expect(bad).toEqual([]);
+  });
+});

@@ -12,7 +12,7 @@ import { checkpointTokenizer, modelWithCheckpoint } from './checkpoint-model.js'
 import type { SessionEnv } from './env.js';
 import { UsageError } from './errors.js';
 import { checkModelFits, PARAM_COPIES } from './fits.js';
-import { buildGraph, tokenInput } from './pipeline.js';
+import { type buildGraph, tokenInput } from './pipeline.js';
 
 /** Next-token logits from the forward graph on the interpreter: the whole context each time. */
 function interpreterSource(graph: Graph, params: Record<string, Float32Array>, input: string, batchSym: string, lengthSym: string, vocab: number): LogitsSource {

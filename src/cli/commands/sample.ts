@@ -123,7 +123,7 @@ async function runGradeTask(args: ParsedArgs, p: PreparedSampling, f: SampleFlag
   const sampling = ['temperature', 'top-k', 'top-p'].some((k) => args.values[k] !== undefined);
   const choose = sampling ? f.choose : { temperature: 0, topK: 0, topP: 1 };
   const { src, close } = await sourceFor(args, p);
-  let r;
+  let r: Awaited<ReturnType<typeof gradeTask>>;
   try {
     r = await gradeTask(src, p, { examples: f.examples, seed: f.seed, choose }, (e) => {
       if (!args.values.json) process.stdout.write(`${e.prompt}${e.completion}  ${e.correct ? '\u2713' : `\u2717 (expected ${e.expected})`}\n`);

@@ -3,7 +3,7 @@
 // training (or, under /proc, a hang: Node's recursive mkdir never returns there). Missing
 // directories are created, as `mkdir -p` would, once the place has been checked. The writing
 // itself (atomic: temporary file, fsync, rename) is the Node host's, src/host/node/write.ts.
-import { closeSync, existsSync, openSync, readdirSync, realpathSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, realpathSync, rmSync, statfsSync, type Stats, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeAtomic, writeFolderAtomic as fillFolderAtomic } from './write.js';
 import { UsageError } from '../../session/errors.js';
@@ -77,7 +77,7 @@ export const fmtSize = (n: number): string =>
 /** Checks an export's `out` before any work: its folder exists, and it is new (or empty, or --force). */
 export function checkOut(out: string, kind: 'file' | 'folder', force: boolean): void {
   const parent = dirname(resolve(out));
-  let p;
+  let p: Stats;
   try {
     p = statSync(parent);
   } catch {

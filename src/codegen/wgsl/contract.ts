@@ -8,6 +8,7 @@ import { mergedStride } from '../../ir/fuse/views.js';
 import { contractionGroup, contractionKernel, type ContractionSpec, type Source } from './contraction.js';
 import { axesOf, kernelEnv, type KernelBinding, type KernelCode } from './common.js';
 import { rangeUnits, splitRanges } from './ranges.js';
+import { Sizes } from './sizes.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
 export interface ContractCodegenOptions {
@@ -15,6 +16,8 @@ export interface ContractCodegenOptions {
   source?: Source;
   /** Device limit: a C larger than this is bound as several ranges of its buffer. */
   maxStorageBufferBindingSize?: number;
+  /** Sizes and strides from a uniform (default true; CodegenOptions.uniformSizes). */
+  uniformSizes?: boolean;
 }
 
 /**
@@ -29,10 +32,13 @@ function sourceOf(fg: FusedGraph, view: StridedView, extent: number, opts: Contr
 
 export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions = {}): KernelCode {
   const members = [k, ...(k.siblings ?? [])];
-  const parts = members.map((m, j) => partSpec(fg, m, opts, members.length === 1 ? '' : `_${j}`));
+  // one uniform for the group's parts and their epilogues
+  const sizes = new Sizes(opts.uniformSizes ?? true);
+  const parts = members.map((m, j) => partSpec(fg, m, opts, members.length === 1 ? '' : `_${j}`, sizes));
   const kernel = parts.length === 1 ? contractionKernel(parts[0]!.spec) : contractionGroup(parts.map((p) => p.spec));
   const byName: Record<string, number> = Object.assign({}, ...parts.map((p) => p.byName));
   const bindings: KernelBinding[] = kernel.bindings.map((x) => {
+    if (x.kind === 'uniform') return { kind: 'uniform', binding: x.binding, what: 'sizes' };
     const tensor = byName[x.name];
     if (tensor === undefined) throw new Error(`codegen: ${k.name}: no tensor for binding ${x.name}`);
     if (x.kind === 'texture') {
@@ -45,7 +51,7 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     }
     return { kind: 'storage', binding: x.binding, tensor, access: x.access };
   });
-  return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings };
+  return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings, ...(kernel.sizes ? { sizes: kernel.sizes } : {}) };
 }
 
 function numel(fg: FusedGraph, t: number): number {
@@ -54,7 +60,7 @@ function numel(fg: FusedGraph, t: number): number {
 
 /** The template's spec for one contraction, its module-scope names ending in `suffix`, and the
  *  tensor behind each binding name. */
-function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions, suffix: string): { spec: ContractionSpec; byName: Record<string, number> } {
+function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions, suffix: string, sizes: Sizes): { spec: ContractionSpec; byName: Record<string, number> } {
   const g = fg.graph;
   const c = g.nodes[k.node]!;
   const an = g.nodes[k.aNode]!;
@@ -79,6 +85,7 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
     b: { offset: k.b.offset, batchStride: stride(k.b, k.batch, bn), kStride: stride(k.b, k.k, bn), nStride: stride(k.b, k.n, bn) },
     c: { offset: 0, batchStride: stride(cView, k.batch, c), mStride: stride(cView, k.m, c), nStride: stride(cView, k.n, c) },
     source: { A: sourceOf(fg, k.a, size(k.m), opts), B: sourceOf(fg, k.b, size(k.n), opts) },
+    sizes,
   };
   // C over the binding limit (GPT-2's logits at a long context on llvmpipe): bound in ranges
   const limit = opts.maxStorageBufferBindingSize ?? Infinity;
@@ -93,7 +100,7 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
   const inputTensors: number[] = [];
   if (k.epilogue !== k.node) {
     const inputs = k.epilogueReads;
-    const env = kernelEnv(fg, k);
+    const env = kernelEnv(fg, k, undefined, sizes);
     const input = (i: number) => (suffix ? `e${suffix}_${i}` : `e${i}`);
     inputs.forEach((t, i) => env.bound.set(t, input(i)));
     const e = new Emitter(env);

@@ -10,6 +10,7 @@ import type { Graph, Node, UnaryFn, BinaryFn } from '../../ir/types.js';
 import type { Tensor } from '../../ir/fuse/types.js';
 import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import { texelLoad } from './texture.js';
+import { Sizes } from './sizes.js';
 
 export type Coords = Record<string, string>;
 
@@ -34,6 +35,8 @@ export interface EmitEnv {
   /** Helper functions the emitted code calls (name -> WGSL). */
   helpers: Map<string, string>;
   counter: { n: number };
+  /** Where sizes and strides are read from (sizes.ts): the kernel's uniform, or literals. */
+  sizes: Sizes;
 }
 
 /** An f32 literal WGSL accepts: non-finite values go through bit patterns at run time. */
@@ -97,8 +100,8 @@ const BINARY: Record<BinaryFn, (a: string, b: string) => string> = {
   ne: cmp('!='),
 };
 
-export function newEnv(base: Omit<EmitEnv, 'usesRandom' | 'helpers' | 'counter'>): EmitEnv {
-  return { ...base, usesRandom: false, helpers: new Map(), counter: { n: 0 } };
+export function newEnv(base: Omit<EmitEnv, 'usesRandom' | 'helpers' | 'counter' | 'sizes'> & { sizes?: Sizes }): EmitEnv {
+  return { ...base, sizes: base.sizes ?? new Sizes(), usesRandom: false, helpers: new Map(), counter: { n: 0 } };
 }
 
 export class Emitter {
@@ -119,13 +122,15 @@ export class Emitter {
     return name;
   }
 
-  /** The offset of coordinates in a tensor's storage order. */
+  /** The offset of coordinates in a tensor's storage order (strides other than 1 from the
+   *  kernel's sizes, keyed by the tensor's binding). */
   offset(t: Tensor, coords: Coords): string {
     const node = this.env.g.nodes[t.node]!;
     const strides = layoutStrides(node, t.layout);
+    const key = this.env.bound.get(t.id) ?? `n${t.node}`;
     const terms = t.layout
       .filter((a) => sizeOf(node, a) !== 1)
-      .map((a) => (strides[a] === 1 ? coord(coords, a) : `${coord(coords, a)} * ${strides[a]}`));
+      .map((a) => (strides[a] === 1 ? coord(coords, a) : `${coord(coords, a)} * ${this.env.sizes.ref(`st:${key}:${a}`, strides[a]!)}`));
     return terms.length === 0 ? '0' : terms.join(' + ');
   }
 
@@ -168,7 +173,7 @@ export class Emitter {
         for (const h of ['inf_f32', 'nan_f32']) if (lit.includes(h)) env.helpers.set(h, HELPERS[h]!);
         return lit;
       }
-      case 'iota': return `f32(${coord(coords, op.axis.name)} + ${op.offset as number})`;
+      case 'iota': return op.offset === 0 ? `f32(${coord(coords, op.axis.name)})` : `f32(${coord(coords, op.axis.name)} + ${env.sizes.ref(`io:${op.axis.name}`, op.offset as number)})`;
       case 'random': {
         env.usesRandom = true;
         env.helpers.set('pcg', HELPERS.pcg!);
@@ -188,7 +193,7 @@ export class Emitter {
         const terms: string[] = [];
         for (let j = op.into.length - 1; j >= 0; j--) {
           const a = op.into[j]!;
-          if ((a.size as number) !== 1) terms.push(s === 1 ? coord(coords, a.name) : `${coord(coords, a.name)} * ${s}`);
+          if ((a.size as number) !== 1) terms.push(s === 1 ? coord(coords, a.name) : `${coord(coords, a.name)} * ${env.sizes.ref(`sp:${a.name}`, s)}`);
           s *= a.size as number;
         }
         return x(0, { ...coords, [op.axis]: this.bind(terms.length === 0 ? '0' : terms.join(' + '), 'i') });
@@ -201,26 +206,26 @@ export class Emitter {
         let after = 1;
         for (let j = op.axes.length - 1; j >= 0; j--) {
           const size = sizeOf(src, op.axes[j]!);
-          const q = after === 1 ? m : `(${m} / ${after})`;
+          const q = after === 1 ? m : `(${m} / ${env.sizes.ref(`af:${op.axes[j]!}`, after)})`;
           // merging away size-1 axes leaves the other's coordinate as it was
-          next[op.axes[j]!] = size === 1 ? '0' : size === total ? m : this.bind(j === 0 ? q : `${q} % ${size}`, 'i');
+          next[op.axes[j]!] = size === 1 ? '0' : size === total ? m : this.bind(j === 0 ? q : `${q} % ${env.sizes.ref(`n:${op.axes[j]!}`, size)}`, 'i');
           after *= size;
         }
         return x(0, next);
       }
-      case 'slice': return x(0, { ...coords, [op.axis]: this.bind(`${coord(coords, op.axis)} + ${op.start as number}`, 'i') });
+      case 'slice': return x(0, { ...coords, [op.axis]: this.bind(`${coord(coords, op.axis)} + ${env.sizes.ref(`sl:${op.axis}`, op.start as number)}`, 'i') });
       case 'pad': {
         const size = sizeOf(env.g.nodes[node.inputs[0]!]!, op.axis);
         const c = coord(coords, op.axis);
-        const start = op.start as number;
-        const ok = this.bind(`${c} >= ${start} && ${c} < ${start + size}`, 'ok');
+        const start = env.sizes.ref(`pd:${op.axis}`, op.start as number);
+        const ok = this.bind(`${c} >= ${start} && ${c} < ${env.sizes.ref(`pe:${op.axis}`, (op.start as number) + size)}`, 'ok');
         const inner = this.bind(`select(0, ${c} - ${start}, ${ok})`, 'i');
         return `select(${zero(node)}, ${x(0, { ...coords, [op.axis]: inner })}, ${ok})`;
       }
       case 'gather': {
         const size = sizeOf(env.g.nodes[node.inputs[0]!]!, op.axis);
         const k = x(1);
-        const ok = this.bind(`${k} >= 0 && ${k} < ${size}`, 'ok');
+        const ok = this.bind(`${k} >= 0 && ${k} < ${env.sizes.ref(`n:${op.axis}`, size)}`, 'ok');
         const at = this.bind(`select(0, ${k}, ${ok})`, 'i');
         return `select(${zero(node)}, ${x(0, { ...coords, [op.axis]: at })}, ${ok})`;
       }
@@ -252,8 +257,8 @@ export function unflatten(e: Emitter, flat: string, axes: readonly { name: strin
     if (a.size === 1) {
       coords[a.name] = '0';
     } else {
-      const q = after === 1 ? flat : `(${flat} / ${after})`;
-      coords[a.name] = e.bind(j === 0 ? q : `${q} % ${a.size}`, prefix);
+      const q = after === 1 ? flat : `(${flat} / ${e.env.sizes.ref(`af:${a.name}`, after)})`;
+      coords[a.name] = e.bind(j === 0 ? q : `${q} % ${e.env.sizes.ref(`n:${a.name}`, a.size)}`, prefix);
     }
     after *= a.size;
   }

@@ -1,8 +1,9 @@
 // Compiling's fourth phase: a compute pipeline per kernel (cached by WGSL text per device, so the
-// same kernel in every layer compiles once), the textures contractions read through, and each
-// kernel's bind group. The result is the list of steps a run records.
+// same kernel in every layer, and a kernel at every batch size and length, compiles once: sizes
+// are read from a uniform), the textures contractions read through, the kernels' size uniforms
+// and each kernel's bind group. The result is the list of steps a run records.
 
-import type { KernelBinding, KernelCode } from '../../codegen/wgsl/index.js';
+import { pipelineKey, type KernelBinding, type KernelCode } from '../../codegen/wgsl/index.js';
 import type { Allocation } from './allocate.js';
 import { align16 } from './tensors.js';
 
@@ -24,13 +25,19 @@ export interface Step {
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
+/** Distinct pipelines created on `device` so far (what a cold start compiles). */
+export function pipelineCount(device: GPUDevice): number {
+  return pipelineCache.get(device)?.size ?? 0;
+}
+
 /** One pipeline per kernel, in order; a kernel whose WGSL does not compile is an error with its text. */
 export async function createPipelines(device: GPUDevice, codes: readonly KernelCode[]): Promise<GPUComputePipeline[]> {
   let cache = pipelineCache.get(device);
   if (!cache) pipelineCache.set(device, (cache = new Map()));
   const pipelines: GPUComputePipeline[] = [];
   for (const c of codes) {
-    let p = cache.get(c.code);
+    const key = pipelineKey(c.code);
+    let p = cache.get(key);
     if (!p) {
       const module = device.createShaderModule({ code: c.code, label: c.name });
       const info = await module.getCompilationInfo();
@@ -39,15 +46,35 @@ export async function createPipelines(device: GPUDevice, codes: readonly KernelC
         throw new Error(`WGSL for kernel ${c.name} does not compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}\n${c.code}`);
       }
       p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: c.name });
-      cache.set(c.code, p);
+      cache.set(key, p);
     }
     pipelines.push(p);
   }
   return pipelines;
 }
 
-/** Each kernel's bind group over the allocation, and the textures its reads need. */
-export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[] } {
+/** Every kernel's size uniform in one buffer, each at its own aligned offset (bound with a static
+ *  offset: no dynamic offsets, of which an adapter allows few), written once. */
+function sizeUniforms(device: GPUDevice, codes: readonly KernelCode[]): { buffer: GPUBuffer | null; offsets: number[] } {
+  const align = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+  const offsets: number[] = [];
+  let at = 0;
+  for (const c of codes) {
+    offsets.push(at);
+    if (c.sizes) at += Math.ceil((c.sizes.length * 4) / align) * align;
+  }
+  if (at === 0) return { buffer: null, offsets };
+  const buffer = device.createBuffer({ size: at, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, mappedAtCreation: true, label: 'arch kernel sizes' });
+  const words = new Uint32Array(buffer.getMappedRange());
+  codes.forEach((c, i) => c.sizes && words.set(c.sizes, offsets[i]! / 4));
+  buffer.unmap();
+  return { buffer, offsets };
+}
+
+/** Each kernel's bind group over the allocation, the textures its reads need, and the buffer of
+ *  the kernels' size uniforms (the caller destroys both). */
+export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[]; uniforms: GPUBuffer | null } {
+  const uniforms = sizeUniforms(device, codes);
   const textures: GPUTexture[] = [];
   const shared = new Map<string, Fill>();
   const fillFor = (b: TextureBinding): Fill => {
@@ -73,7 +100,10 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
         if (!fills.includes(f)) fills.push(f);
         return { binding: b.binding, resource: f.texture.createView() };
       }
-      if (b.kind === 'uniform') return { binding: b.binding, resource: { buffer: alloc.seed } };
+      if (b.kind === 'uniform') {
+        if (b.what === 'seed') return { binding: b.binding, resource: { buffer: alloc.seed } };
+        return { binding: b.binding, resource: { buffer: uniforms.buffer!, offset: uniforms.offsets[i]!, size: code.sizes!.length * 4 } };
+      }
       // the tensor's own bytes, not its buffer's: a buffer reused after an oversized tensor may be
       // larger than one binding may hold
       const at = alloc.placeOf(b.tensor);
@@ -82,5 +112,5 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
     const group = device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries });
     return { code, pipeline: pipelines[i]!, group, fills };
   });
-  return { steps, textures };
+  return { steps, textures, uniforms: uniforms.buffer };
 }

@@ -33,6 +33,7 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
       // where contraction operands are textures, other kernels read through them too
       textureReads: (opts.contractionSource ?? 'texture') === 'texture' ? limits.maxStorageTexturesPerShaderStage : 0,
       source: opts.contractionSource,
+      uniformSizes: opts.uniformSizes,
     }),
   );
 
@@ -104,7 +105,7 @@ function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persi
       ops: k.fused.map((id) => `%${id} = ${formatOp(fg.graph.nodes[id]!.op, fg.graph.nodes[id]!.inputs)}`),
       bindings: codes[i]!.bindings.map((b) =>
         b.kind === 'uniform'
-          ? { binding: b.binding, kind: 'uniform', tensor: 'seed' }
+          ? { binding: b.binding, kind: 'uniform', tensor: b.what }
           : { binding: b.binding, kind: b.kind, tensor: tensorName(fg, fg.tensors[b.tensor]!), access: b.kind === 'storage' ? b.access : 'read' },
       ),
       workgroups: codes[i]!.workgroups,

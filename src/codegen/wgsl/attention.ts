@@ -49,7 +49,7 @@ function literal(i: number, axes: Axes): Coords {
 export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Required<CodegenOptions>): KernelCode {
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
-  const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes));
+  const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes, true));
   const ref = (key: string, value: number) => env.sizes.ref(key, value);
   const { decls, bindings } = storageBindings(fg, k, env, opts);
   const namesOf = (n: Node) => n.type.axes.map((a) => a.name);
@@ -220,6 +220,6 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   const bounded = limit ? ` (${limit.lower ? 'from' : 'up to'} the causal bound)` : '';
   const header = `${what}: ${size(rowAxes)} rows x ${steps} steps over ${streamAxes.map((a) => a.name).join(' ')}${bounded}, ${dots.length} dot product(s) of ${dots.map((d) => size(d.head)).join(', ')}, value ${parts.map((x) => x.NV).join(', ')}, ${TQ} rows per invocation`;
   const count = ref('invocations', invocations);
-  const code = perRowKernel(header, preamble(env, decls, bindings), WG, count, body.lines);
+  const code = perRowKernel(header, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
   return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
 }

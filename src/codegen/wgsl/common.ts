@@ -23,6 +23,20 @@ export interface KernelCode {
   bindings: KernelBinding[];
   /** The words of the `sizes` uniform, if the kernel binds one. */
   sizes?: number[];
+  /**
+   * The kernel runs as these dispatches, in order, instead of one (then `code` and `bindings` are
+   * all of theirs, for a reader and the memory plan): a group of sibling contractions whose parts
+   * share one pipeline apart, where as one module they took ~5x one part's compile time.
+   */
+  parts?: KernelPart[];
+}
+
+/** One dispatch of a kernel. */
+export type KernelPart = Pick<KernelCode, 'code' | 'workgroups' | 'bindings' | 'sizes'>;
+
+/** The dispatches a kernel runs. */
+export function dispatchesOf(k: KernelCode): KernelPart[] {
+  return k.parts ?? [k];
 }
 
 export interface CodegenOptions {
@@ -190,13 +204,14 @@ export const GRID_PARAMS = '@builtin(global_invocation_id) gid: vec3u, @builtin(
 
 /** A kernel whose invocations each own one "row" (an index below `invocations`, a WGSL i32
  *  expression), laid out on a 2-D grid of workgroups of `wg`: the shape attention and scatter
- *  kernels share. */
-export function perRowKernel(header: string, pre: string[], wg: number, invocations: string, body: readonly string[]): string {
+ *  kernels share. `prologue` comes first (Sizes.prologue). */
+export function perRowKernel(header: string, pre: string[], wg: number, invocations: string, body: readonly string[], prologue: readonly string[] = []): string {
   return [
     `// ${header}`,
     ...pre,
     `@compute @workgroup_size(${wg})`,
     `fn main(${GRID_PARAMS}) {`,
+    ...indent(prologue),
     `  let row = i32(${flatInvocation(wg)});`,
     `  if (row >= ${invocations}) { return; }`,
     ...indent(body),

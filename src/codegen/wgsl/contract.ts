@@ -30,8 +30,18 @@ function sourceOf(fg: FusedGraph, view: StridedView, extent: number, opts: Contr
   return source === 'texture' && fg.tensors[view.tensor]!.role !== 'param' && extent < 4 ? 'buffer' : source;
 }
 
+/**
+ * A contraction, or a group of siblings (ContractKernel.siblings). With uniform sizes a group runs
+ * as one dispatch per part, each its own kernel: parts of one structure are one pipeline, and
+ * three parts in one module took ~5x one part's LLVM compile time on llvmpipe (~2 s cold for
+ * q, k and v) for a saving of two ~50 us dispatches. With literal sizes, one module.
+ */
 export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions = {}): KernelCode {
   const members = [k, ...(k.siblings ?? [])];
+  if (members.length > 1 && (opts.uniformSizes ?? true)) {
+    const parts = members.map((m) => contractKernel(fg, { ...m, siblings: undefined }, opts));
+    return { name: k.name, code: parts.map((p) => p.code).join('\n'), workgroups: parts[0]!.workgroups, bindings: parts.flatMap((p) => p.bindings), parts };
+  }
   // one uniform for the group's parts and their epilogues
   const sizes = new Sizes(opts.uniformSizes ?? true);
   const parts = members.map((m, j) => partSpec(fg, m, opts, members.length === 1 ? '' : `_${j}`, sizes));

@@ -14,7 +14,7 @@ import { Sizes } from './sizes.js';
 const WG = 64;
 
 export function elementwiseKernel(fg: FusedGraph, k: ElementwiseKernel, opts: Required<CodegenOptions>): KernelCode {
-  const env = kernelEnv(fg, k, undefined, new Sizes(opts.uniformSizes));
+  const env = kernelEnv(fg, k, undefined, new Sizes(opts.uniformSizes, true));
   const { decls, bindings } = storageBindings(fg, k, env, opts);
   const space = axesOf(fg, k.writes[0]!, k.space);
   const total = space.reduce((p, a) => p * a.size, 1);
@@ -41,6 +41,7 @@ export function elementwiseKernel(fg: FusedGraph, k: ElementwiseKernel, opts: Re
     ...preamble(env, decls, bindings),
     `@compute @workgroup_size(${WG})`,
     `fn main(${GRID_PARAMS}) {`,
+    ...indent(env.sizes.prologue()),
     `  let i = i32(${flatInvocation(WG)});`,
     `  if (i >= ${count}) { return; }`,
     ...indent(e.lines),

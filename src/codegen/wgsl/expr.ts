@@ -123,14 +123,13 @@ export class Emitter {
   }
 
   /** The offset of coordinates in a tensor's storage order (strides other than 1 from the
-   *  kernel's sizes, keyed by the tensor's binding). */
+   *  kernel's sizes). */
   offset(t: Tensor, coords: Coords): string {
     const node = this.env.g.nodes[t.node]!;
     const strides = layoutStrides(node, t.layout);
-    const key = this.env.bound.get(t.id) ?? `n${t.node}`;
-    const terms = t.layout
-      .filter((a) => sizeOf(node, a) !== 1)
-      .map((a) => (strides[a] === 1 ? coord(coords, a) : `${coord(coords, a)} * ${this.env.sizes.ref(`st:${key}:${a}`, strides[a]!)}`));
+    const axes = t.layout.filter((a) => sizeOf(node, a) !== 1);
+    // keyed by the axes inside it: tensors stored alike share the field (and their offsets)
+    const terms = axes.map((a, j) => (strides[a] === 1 ? coord(coords, a) : `${coord(coords, a)} * ${this.env.sizes.ref(`st:${axes.slice(j + 1).join(',')}`, strides[a]!)}`));
     return terms.length === 0 ? '0' : terms.join(' + ');
   }
 

@@ -8,8 +8,8 @@ import { contractKernel, type ContractCodegenOptions } from './contract.js';
 import { elementwiseKernel } from './elementwise.js';
 import { rowKernel } from './row.js';
 
-export type { CodegenOptions, KernelBinding, KernelCode } from './common.js';
-export { pipelineKey } from './common.js';
+export type { CodegenOptions, KernelBinding, KernelCode, KernelPart } from './common.js';
+export { dispatchesOf, pipelineKey } from './common.js';
 export { rowLanes } from './row.js';
 
 export function generateKernel(fg: FusedGraph, k: Kernel, opts: CodegenOptions & ContractCodegenOptions = {}): KernelCode {

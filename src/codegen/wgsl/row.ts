@@ -38,7 +38,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   if (isScatterRow(fg, k)) return scatterKernel(fg, k, opts);
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
-  const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes));
+  const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes, true));
   const { decls, bindings } = storageBindings(fg, k, env, opts);
   const first = g.nodes[k.reductions[0]!]!;
   const rowAxes = k.rowAxes.map((n) => ({ name: n, size: sizeOf(first, n) }));
@@ -145,6 +145,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     ...(lanes > 1 ? [`var<workgroup> red: array<f32, ${lanes}>;`] : []),
     `@compute @workgroup_size(${lanes === 1 ? perGroup : lanes})`,
     'fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nw: vec3u) {',
+    ...indent(env.sizes.prologue()),
     ...indent(rowIndex),
     `  if (row >= ${rowCount}) { return; }`,
     ...indent(body.lines),

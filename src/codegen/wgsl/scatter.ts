@@ -26,7 +26,7 @@ export function isScatterRow(fg: FusedGraph, k: RowKernel): boolean {
 export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOptions>): KernelCode {
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
-  const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes));
+  const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes, true));
   const { decls, bindings } = storageBindings(fg, k, env, opts);
   const nodes = k.reductions.map((r) => g.nodes[r]!);
   const first = nodes[0]!;
@@ -87,6 +87,6 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
   }
 
   const count = env.sizes.ref('invocations', invocations);
-  const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`, preamble(env, decls, bindings), WG, count, body.lines);
+  const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
   return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
 }

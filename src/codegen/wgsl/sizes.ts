@@ -15,8 +15,13 @@ export class Sizes {
   private readonly fields: { key: string; value: number; type: SizeType }[] = [];
   private readonly byKey = new Map<string, number>();
 
-  /** `uniform` false: every size is a literal (the kernel is specialised to its shape). */
-  constructor(readonly uniform = true, readonly name = 'sz') {}
+  /**
+   * `uniform` false: every size is a literal (the kernel is specialised to its shape).
+   * `locals`: a size is read through a local copy that `prologue()` makes at the top of the entry
+   * point (one load of the uniform, and address arithmetic LLVM can share between tensors, which
+   * it cannot across re-loads after a store); else the uniform's field itself (any function).
+   */
+  constructor(readonly uniform = true, readonly locals = false, readonly name = 'sz') {}
 
   /**
    * The WGSL expression of size `value` of type `type`: a field of the uniform, shared by every
@@ -33,7 +38,12 @@ export class Sizes {
       this.fields.push({ key, value, type });
       this.byKey.set(k, i);
     }
-    return `${this.name}.s${i}`;
+    return this.locals ? `${this.name}_${i}` : `${this.name}.s${i}`;
+  }
+
+  /** The entry point's first lines when sizes are read through locals. */
+  prologue(): string[] {
+    return this.locals ? this.fields.map((_, i) => `let ${this.name}_${i} = ${this.name}.s${i};`) : [];
   }
 
   get empty(): boolean {

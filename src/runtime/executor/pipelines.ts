@@ -3,7 +3,7 @@
 // are read from a uniform), the textures contractions read through, the kernels' size uniforms
 // and each kernel's bind group. The result is the list of steps a run records.
 
-import { pipelineKey, type KernelBinding, type KernelCode } from '../../codegen/wgsl/index.js';
+import { dispatchesOf, pipelineKey, type KernelBinding, type KernelCode, type KernelPart } from '../../codegen/wgsl/index.js';
 import type { Allocation } from './allocate.js';
 import { align16 } from './tensors.js';
 
@@ -15,11 +15,17 @@ export interface Fill {
   binding: TextureBinding;
 }
 
-/** One kernel, ready to dispatch once its fills are copied. */
-export interface Step {
-  code: KernelCode;
+/** One dispatch of a kernel. */
+export interface Dispatch {
   pipeline: GPUComputePipeline;
   group: GPUBindGroup;
+  workgroups: [number, number, number];
+}
+
+/** One kernel, ready to dispatch (once, or once per part: KernelCode.parts) once its fills are copied. */
+export interface Step {
+  code: KernelCode;
+  dispatches: Dispatch[];
   fills: Fill[];
 }
 
@@ -30,22 +36,29 @@ export function pipelineCount(device: GPUDevice): number {
   return pipelineCache.get(device)?.size ?? 0;
 }
 
-/** One pipeline per kernel, in order; a kernel whose WGSL does not compile is an error with its text. */
-export async function createPipelines(device: GPUDevice, codes: readonly KernelCode[]): Promise<GPUComputePipeline[]> {
+/** One pipeline per dispatch of each kernel, in order; a kernel whose WGSL does not compile is an
+ *  error with its text. */
+export async function createPipelines(device: GPUDevice, codes: readonly KernelCode[]): Promise<GPUComputePipeline[][]> {
+  const out: GPUComputePipeline[][] = [];
+  for (const k of codes) out.push(await partPipelines(device, k.name, dispatchesOf(k)));
+  return out;
+}
+
+async function partPipelines(device: GPUDevice, name: string, parts: readonly KernelPart[]): Promise<GPUComputePipeline[]> {
   let cache = pipelineCache.get(device);
   if (!cache) pipelineCache.set(device, (cache = new Map()));
   const pipelines: GPUComputePipeline[] = [];
-  for (const c of codes) {
+  for (const c of parts) {
     const key = pipelineKey(c.code);
     let p = cache.get(key);
     if (!p) {
-      const module = device.createShaderModule({ code: c.code, label: c.name });
+      const module = device.createShaderModule({ code: c.code, label: name });
       const info = await module.getCompilationInfo();
       const errors = info.messages.filter((m) => m.type === 'error');
       if (errors.length > 0) {
-        throw new Error(`WGSL for kernel ${c.name} does not compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}\n${c.code}`);
+        throw new Error(`WGSL for kernel ${name} does not compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}\n${c.code}`);
       }
-      p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: c.name });
+      p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
       cache.set(key, p);
     }
     pipelines.push(p);
@@ -55,7 +68,7 @@ export async function createPipelines(device: GPUDevice, codes: readonly KernelC
 
 /** Every kernel's size uniform in one buffer, each at its own aligned offset (bound with a static
  *  offset: no dynamic offsets, of which an adapter allows few), written once. */
-function sizeUniforms(device: GPUDevice, codes: readonly KernelCode[]): { buffer: GPUBuffer | null; offsets: number[] } {
+function sizeUniforms(device: GPUDevice, codes: readonly KernelPart[]): { buffer: GPUBuffer | null; offsets: number[] } {
   const align = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
   const offsets: number[] = [];
   let at = 0;
@@ -73,8 +86,9 @@ function sizeUniforms(device: GPUDevice, codes: readonly KernelCode[]): { buffer
 
 /** Each kernel's bind group over the allocation, the textures its reads need, and the buffer of
  *  the kernels' size uniforms (the caller destroys both). */
-export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[]; uniforms: GPUBuffer | null } {
-  const uniforms = sizeUniforms(device, codes);
+export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[][], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[]; uniforms: GPUBuffer | null } {
+  const parts = codes.map(dispatchesOf);
+  const uniforms = sizeUniforms(device, parts.flat());
   const textures: GPUTexture[] = [];
   const shared = new Map<string, Fill>();
   const fillFor = (b: TextureBinding): Fill => {
@@ -92,25 +106,30 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
     }
     return f;
   };
+  let at = 0; // the dispatch's index over all kernels' parts (its uniform's offset)
   const steps = codes.map((code, i): Step => {
     const fills: Fill[] = [];
-    const entries: GPUBindGroupEntry[] = code.bindings.map((b) => {
-      if (b.kind === 'texture') {
-        const f = fillFor(b);
-        if (!fills.includes(f)) fills.push(f);
-        return { binding: b.binding, resource: f.texture.createView() };
-      }
-      if (b.kind === 'uniform') {
-        if (b.what === 'seed') return { binding: b.binding, resource: { buffer: alloc.seed } };
-        return { binding: b.binding, resource: { buffer: uniforms.buffer!, offset: uniforms.offsets[i]!, size: code.sizes!.length * 4 } };
-      }
-      // the tensor's own bytes, not its buffer's: a buffer reused after an oversized tensor may be
-      // larger than one binding may hold
-      const at = alloc.placeOf(b.tensor);
-      return { binding: b.binding, resource: b.range ? { buffer: at.buffer, offset: at.offset + b.range.offset, size: b.range.size } : { buffer: at.buffer, offset: at.offset, size: align16(bytes[b.tensor]!) } };
+    const dispatches = parts[i]!.map((part, j): Dispatch => {
+      const offset = uniforms.offsets[at++]!;
+      const entries: GPUBindGroupEntry[] = part.bindings.map((b) => {
+        if (b.kind === 'texture') {
+          const f = fillFor(b);
+          if (!fills.includes(f)) fills.push(f);
+          return { binding: b.binding, resource: f.texture.createView() };
+        }
+        if (b.kind === 'uniform') {
+          if (b.what === 'seed') return { binding: b.binding, resource: { buffer: alloc.seed } };
+          return { binding: b.binding, resource: { buffer: uniforms.buffer!, offset, size: part.sizes!.length * 4 } };
+        }
+        // the tensor's own bytes, not its buffer's: a buffer reused after an oversized tensor may be
+        // larger than one binding may hold
+        const place = alloc.placeOf(b.tensor);
+        return { binding: b.binding, resource: b.range ? { buffer: place.buffer, offset: place.offset + b.range.offset, size: b.range.size } : { buffer: place.buffer, offset: place.offset, size: align16(bytes[b.tensor]!) } };
+      });
+      const pipeline = pipelines[i]![j]!;
+      return { pipeline, group: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), workgroups: part.workgroups };
     });
-    const group = device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries });
-    return { code, pipeline: pipelines[i]!, group, fills };
+    return { code, dispatches, fills };
   });
   return { steps, textures, uniforms: uniforms.buffer };
 }

@@ -6,7 +6,7 @@ import { formatOp } from '../../ir/print.js';
 import { fuse } from '../../ir/fuse/fuse.js';
 import type { FusedGraph } from '../../ir/fuse/types.js';
 import { planMemory, type MemoryPlan } from '../../ir/plan.js';
-import { generateKernel, type KernelCode } from '../../codegen/wgsl/index.js';
+import { dispatchesOf, generateKernel, type KernelCode } from '../../codegen/wgsl/index.js';
 import { MAX_TEXTURE_DIM } from '../../codegen/wgsl/texture.js';
 import { align16, describeTensor, tensorBytes, tensorName } from './tensors.js';
 import { DEFAULT_LIMITS, PlanLimitError, type CompileOptions, type ExecPlan, type PlanLimits } from './types.js';
@@ -117,7 +117,7 @@ function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persi
       tensors: fg.tensors.filter((t) => memory.bufferOf[t.id] === i).map((t) => tensorName(fg, t)),
       persistent: fg.tensors.some((t) => memory.bufferOf[t.id] === i && persistent.has(t.id)),
     })),
-    dispatchesPerRun: codes.length,
+    dispatchesPerRun: codes.reduce((n, c) => n + dispatchesOf(c).length, 0),
     totalBytes: memory.buffers.reduce((s, b) => s + b, 0),
   };
 }

@@ -1,7 +1,7 @@
 // What every kernel template shares: the generated kernel's shape, bindings and dispatch geometry.
 
 import type { FusedGraph, Kernel, Tensor } from '../../ir/fuse/types.js';
-import { linearTexture, textureDecl, type TextureBinding } from './texture.js';
+import { linearTexture, textureDecl, textureShift, type TextureBinding } from './texture.js';
 import { newEnv, type EmitEnv } from './expr.js';
 import { rangeAccessors, rangeUnits, splitRanges } from './ranges.js';
 import { Sizes } from './sizes.js';
@@ -77,7 +77,7 @@ const TEXTURE_MIN_WORK = 16384;
  *  (EmitEnv.textured): those too large for a storage binding, and, in a kernel that touches at
  *  least TEXTURE_MIN_WORK elements (or for a parameter, filled once), the largest f32 reads up to
  *  the `textureReads` budget. */
-export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; helpers: Map<string, string> }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}): { decls: string[]; bindings: KernelBinding[] } {
+export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; helpers: Map<string, string>; shifts: Map<number, string>; sizes: Sizes }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}): { decls: string[]; bindings: KernelBinding[] } {
   const decls: string[] = [];
   const bindings: KernelBinding[] = [];
   const floatsOf = (t: number): number => fg.graph.nodes[fg.tensors[t]!.node]!.type.axes.reduce((p, a) => p * (a.size as number), 1);
@@ -99,7 +99,8 @@ export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<num
     const floats = floatsOf(t);
     if (access === 'read' && byTexture.has(t)) {
       const { name: _name, ...texture } = linearTexture(b, `t${b}`, floats, 1, 0);
-      decls.push(...textureDecl({ ...texture, name: `t${b}` }));
+      decls.push(...textureDecl({ ...texture, name: `t${b}` }, env.sizes.uniform));
+      if (env.sizes.uniform) env.shifts.set(t, env.sizes.ref(`shift:t${b}`, textureShift(texture), 'u32'));
       bindings.push({ ...texture, tensor: t });
       env.bound.set(t, `t${b}`);
       env.textured.add(t);
@@ -160,12 +161,13 @@ export function sizeWords(sizes: Sizes): { sizes?: number[] } {
   return sizes.empty ? {} : { sizes: sizes.values() };
 }
 
-export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map(), sizes = new Sizes()): EmitEnv & { bound: Map<number, string>; textured: Set<number>; ranged: Set<number> } {
+export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map(), sizes = new Sizes()): EmitEnv & { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; shifts: Map<number, string> } {
   const bound = new Map<number, string>();
-  return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided, textured: new Set(), ranged: new Set(), sizes }) as EmitEnv & {
+  return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided, textured: new Set(), ranged: new Set(), sizes, shifts: new Map() }) as EmitEnv & {
     bound: Map<number, string>;
     textured: Set<number>;
     ranged: Set<number>;
+    shifts: Map<number, string>;
   };
 }
 

@@ -23,7 +23,7 @@
 import { validRow } from './common.js';
 import { Sizes } from './sizes.js';
 import { rangeAccessors } from './ranges.js';
-import { linearTexture, texelLoad, textureDecl, type TextureBinding } from './texture.js';
+import { linearTexture, texelLoad, textureDecl, textureShift, type TextureBinding } from './texture.js';
 
 export type { TextureBinding } from './texture.js';
 
@@ -223,6 +223,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   // a size or stride: a literal, or a local copy of the uniform's field made at the body's top
   const sizes = spec.sizes ?? new Sizes(false);
   const locals = new Map<string, string>();
+  const shifts = new Map<string, string>();
   const z = (key: string, x: number): string => {
     const r = sizes.ref(`${key}${suffix}`, x, 'u32');
     if (!sizes.uniform) return r;
@@ -241,7 +242,8 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     if (sources[o.name] === 'texture') {
       const t = textureBinding(o, i, batch, K);
       bindings.push(t);
-      decl.push(...textureDecl(t));
+      decl.push(...textureDecl(t, sizes.uniform));
+      if (sizes.uniform) shifts.set(o.name, z(`${o.name}shift`, textureShift(t)));
     } else {
       bindings.push({ kind: 'buffer', binding: i, name: o.id, access: 'read' });
       decl.push(`@group(0) @binding(${i}) var<storage, read> ${o.id}: array<${o.vec === 'none' ? 'f32' : 'vec4f'}>;`);
@@ -267,7 +269,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     if (sources[o.name] === 'buffer') return `${o.id}[${idx}]`;
     const t = `${o.name}_t${tmp++}`;
     pre.push(`let ${t} = ${idx};`);
-    const texel = texelLoad(o.id, t);
+    const texel = texelLoad(o.id, t, shifts.get(o.name));
     return o.vec === 'none' ? `${texel}.x` : texel;
   };
   let tmp = 0;

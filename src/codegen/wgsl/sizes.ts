@@ -8,7 +8,7 @@
 // multiply), tile and vec4 choices, unrolled head sums, texture widths, ranges. Those make
 // distinct pipelines where they differ, as they must.
 
-export type SizeType = 'i32' | 'u32';
+export type SizeType = 'i32' | 'u32' | 'f32';
 
 /** The uniform's fields, in the order the kernel's text first asked for them. */
 export class Sizes {
@@ -29,8 +29,8 @@ export class Sizes {
    * axis L, so two kernels of one structure number their fields alike).
    */
   ref(key: string, value: number, type: SizeType = 'i32'): string {
-    if (!Number.isInteger(value) || Math.abs(value) > 0x7fffffff || (type === 'u32' && value < 0)) throw new Error(`codegen: size ${key} = ${value} is not an ${type}`);
-    if (!this.uniform) return type === 'u32' ? `${value}u` : String(value);
+    if (type !== 'f32' && (!Number.isInteger(value) || Math.abs(value) > 0x7fffffff || (type === 'u32' && value < 0))) throw new Error(`codegen: size ${key} = ${value} is not an ${type}`);
+    if (!this.uniform) return type === 'u32' ? `${value}u` : type === 'f32' ? `${Math.fround(value)}f` : String(value);
     const k = `${key}=${value}:${type}`;
     let i = this.byKey.get(k);
     if (i === undefined) {
@@ -58,9 +58,16 @@ export class Sizes {
     return [`struct Sizes { ${members.join(', ')} }`, `@group(0) @binding(${binding}) var<uniform> ${this.name}: Sizes;`];
   }
 
-  /** The uniform's words (u32; an i32 as its bits), padded to 16 bytes. */
+  /** The uniform's words (u32; an i32 or f32 as its bits), padded to 16 bytes. */
   values(): number[] {
     const words = Math.ceil(this.fields.length / 4) * 4;
-    return Array.from({ length: words }, (_, i) => (this.fields[i]?.value ?? 0) >>> 0);
+    const bits = new Uint32Array(new Float32Array(1).buffer);
+    const f32 = new Float32Array(bits.buffer);
+    return Array.from({ length: words }, (_, i) => {
+      const f = this.fields[i];
+      if (f?.type !== 'f32') return (f?.value ?? 0) >>> 0;
+      f32[0] = f.value;
+      return bits[0]!;
+    });
   }
 }

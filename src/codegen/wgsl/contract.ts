@@ -31,16 +31,21 @@ function sourceOf(fg: FusedGraph, view: StridedView, extent: number, opts: Contr
 }
 
 /**
- * A contraction, or a group of siblings (ContractKernel.siblings). With uniform sizes a group runs
- * as one dispatch per part, each its own kernel: parts of one structure are one pipeline, and
- * three parts in one module took ~5x one part's LLVM compile time on llvmpipe (~2 s cold for
- * q, k and v) for a saving of two ~50 us dispatches. With literal sizes, one module.
+ * A contraction, or a group of siblings (ContractKernel.siblings). With uniform sizes, a group of
+ * full 8-row blocks runs as one dispatch per part, each its own kernel: parts of one structure are
+ * one pipeline, where three parts in one module took ~5x one part's LLVM compile time on llvmpipe
+ * (2-2.9 s cold for q, k and v, against ~0.4 s) to save two ~50 us dispatches. A group of
+ * matrix-vector products (decoding: fewer than 4 rows) stays one dispatch, cheap to compile and
+ * run where dispatches are the cost; so does any group with literal sizes.
  */
 export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions = {}): KernelCode {
   const members = [k, ...(k.siblings ?? [])];
-  if (members.length > 1 && (opts.uniformSizes ?? true)) {
+  const c = fg.graph.nodes[k.node]!;
+  const rows = k.m.reduce((p, x) => p * sizeOf(c, x), 1);
+  if (members.length > 1 && rows >= 4 && (opts.uniformSizes ?? true)) {
     const parts = members.map((m) => contractKernel(fg, { ...m, siblings: undefined }, opts));
-    return { name: k.name, code: parts.map((p) => p.code).join('\n'), workgroups: parts[0]!.workgroups, bindings: parts.flatMap((p) => p.bindings), parts };
+    const code = parts.map((p, j) => `// part ${j + 1} of ${parts.length} (a dispatch of its own)\n${p.code}`).join('\n');
+    return { name: k.name, code, workgroups: parts[0]!.workgroups, bindings: parts.flatMap((p) => p.bindings), parts };
   }
   // one uniform for the group's parts and their epilogues
   const sizes = new Sizes(opts.uniformSizes ?? true);

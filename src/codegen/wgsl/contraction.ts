@@ -294,6 +294,13 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   body.push(...bases(A, TM, 'm0'), ...bases(B, TN, 'n0'));
   for (let i = 0; i < TM; i++) for (let j = 0; j < JV; j++) body.push(`var c${i}_${j} = vec4f(0.0);`);
 
+  /** An operand's offset of element k0 + kk along k (for loads one k at a time). */
+  const alongK = (o: Operand, kk: number): string => {
+    const sK = z(`${o.name}sk`, o.sK);
+    if (!sizes.uniform) return `(k0 + ${u(kk)}) * ${sK}`;
+    return kk === 0 ? `${o.name}k` : `${o.name}k + ${u(kk)} * ${sK}`;
+  };
+
   /** Statements for one chunk of k (k0 .. k0 + count - 1) and the value accessors they define. */
   const chunk = (count: number): string[] => {
     pre = [];
@@ -309,14 +316,14 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
       } else if (o.vec === 'out') {
         for (let kk = 0; kk < count; kk++) {
           for (let g = 0; g < T / 4; g++) {
-            lets.push(`let ${o.name}v${kk}_${g} = ${load(o, `${o.name}r${g} + (k0 + ${u(kk)}) * ${z(`${o.name}sk`, o.sK)}`)};`);
+            lets.push(`let ${o.name}v${kk}_${g} = ${load(o, `${o.name}r${g} + ${alongK(o, kk)}`)};`);
             for (let c = 0; c < 4; c++) value.set(`${o.name}${4 * g + c},${kk}`, `${o.name}v${kk}_${g}[${c}]`);
           }
         }
       } else {
         for (let kk = 0; kk < count; kk++) {
           for (let r = 0; r < T; r++) {
-            lets.push(`let ${o.name}v${kk}_${r} = ${load(o, `${o.name}r${r} + (k0 + ${u(kk)}) * ${z(`${o.name}sk`, o.sK)}`)};`);
+            lets.push(`let ${o.name}v${kk}_${r} = ${load(o, `${o.name}r${r} + ${alongK(o, kk)}`)};`);
             value.set(`${o.name}${r},${kk}`, `${o.name}v${kk}_${r}`);
           }
         }
@@ -344,9 +351,15 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
 
   // Four k per step where an operand is read four-along-k; otherwise one (same loads, less code).
   const step = A.vec === 'k' || B.vec === 'k' ? 4 : 1;
+  // an operand read one k at a time: with its k stride from the uniform, its offset along k is a
+  // running sum (a multiply by a non-constant per load and step cost ~1.8x in a weight
+  // gradient's loop on llvmpipe); with literal strides LLVM does that itself
+  const running = sizes.uniform ? [A, B].filter((o) => o.vec !== 'k') : [];
+  for (const o of running) body.push(`var ${o.name}k = 0u;`);
+  const advance = running.map((o) => `${o.name}k += ${step === 1 ? z(`${o.name}sk`, o.sK) : `${u(step)} * ${z(`${o.name}sk`, o.sK)}`};`);
   const kFull = K - (K % step);
   if (kFull > 0) {
-    body.push(`for (var k0 = 0u; k0 < ${z('kfull', kFull)}; k0 += ${u(step)}) {`, ...chunk(step).map((s) => '  ' + s), '}');
+    body.push(`for (var k0 = 0u; k0 < ${z('kfull', kFull)}; k0 += ${u(step)}) {`, ...[...chunk(step), ...advance].map((s) => '  ' + s), '}');
   }
   if (K % step !== 0) body.push('{', `  let k0 = ${z('kfull', kFull)};`, ...chunk(K % step).map((s) => '  ' + s), '}');
 

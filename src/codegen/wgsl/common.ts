@@ -149,10 +149,10 @@ export function preamble(env: EmitEnv, decls: string[], bindings: KernelBinding[
 }
 
 /** The sizes uniform's declaration, bound after `bindings` (nothing if the kernel reads no size). */
-export function sizesBinding(sizes: Sizes, bindings: { binding: number }[], push: (binding: number) => void = (b) => (bindings as KernelBinding[]).push({ kind: 'uniform', binding: b, what: 'sizes' })): string[] {
+function sizesBinding(sizes: Sizes, bindings: KernelBinding[]): string[] {
   if (sizes.empty) return [];
   const b = bindings.length;
-  push(b);
+  bindings.push({ kind: 'uniform', binding: b, what: 'sizes' });
   return sizes.decl(b);
 }
 

@@ -161,7 +161,9 @@ export function sizeWords(sizes: Sizes): { sizes?: number[] } {
   return sizes.empty ? {} : { sizes: sizes.values() };
 }
 
-export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map(), sizes = new Sizes()): EmitEnv & { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; shifts: Map<number, string> } {
+/** An emitter's environment for kernel k. Sizes are literals unless the template passes a uniform
+ *  Sizes (then its KernelCode carries the words, sizeWords, and its entry point the prologue). */
+export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map(), sizes = new Sizes(false)): EmitEnv & { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; shifts: Map<number, string> } {
   const bound = new Map<number, string>();
   return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided, textured: new Set(), ranged: new Set(), sizes, shifts: new Map() }) as EmitEnv & {
     bound: Map<number, string>;

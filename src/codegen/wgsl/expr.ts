@@ -114,7 +114,7 @@ const BINARY: Record<BinaryFn, (a: string, b: string) => string> = {
 };
 
 export function newEnv(base: Omit<EmitEnv, 'usesRandom' | 'helpers' | 'counter' | 'sizes' | 'shifts'> & { sizes?: Sizes; shifts?: ReadonlyMap<number, string> }): EmitEnv {
-  return { ...base, sizes: base.sizes ?? new Sizes(), shifts: base.shifts ?? new Map(), usesRandom: false, helpers: new Map(), counter: { n: 0 } };
+  return { ...base, sizes: base.sizes ?? new Sizes(false), shifts: base.shifts ?? new Map(), usesRandom: false, helpers: new Map(), counter: { n: 0 } };
 }
 
 export class Emitter {

@@ -119,6 +119,7 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
         }
         if (b.kind === 'uniform') {
           if (b.what === 'seed') return { binding: b.binding, resource: { buffer: alloc.seed } };
+          if (!part.sizes) throw new Error(`kernel ${code.name} binds a sizes uniform but gives no KernelCode.sizes`);
           return { binding: b.binding, resource: { buffer: uniforms.buffer!, offset, size: part.sizes!.length * 4 } };
         }
         // the tensor's own bytes, not its buffer's: a buffer reused after an oversized tensor may be

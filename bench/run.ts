@@ -7,6 +7,7 @@
 //   training tokens/s on the speed configuration (target >= 250 on llvmpipe)
 //   sampling tokens/s with the KV cache (target >= 300)
 //   `arch check models/gpt2.arch` wall time (target: well under a second)
+//   distinct pipelines of the speed config's training graph, and its cold first training step
 //
 // Timings are from the CPU side (llvmpipe has no timestamp queries). On a machine shared with
 // other work, wall-clock figures are low and noisy: the load average is recorded with them.
@@ -21,6 +22,7 @@ import { benchContraction, benchElementwise } from './matmul.js';
 import { dispatchCounts, speedGraph, stepTime, trainingSpeed, LONG_CONFIG, SPEED_CONFIG } from './training.js';
 import type { SamplingSpeed } from './sampling.js';
 import { checkTime } from './startup.js';
+import { coldFirstStep, pipelineCount } from './coldstart.js';
 
 const TARGETS = {
   contraction512Gflops: 1.5,
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
     const { built, symbols } = speedGraph();
     const dispatches = dispatchCounts(built, symbols, { ...DEFAULT_LIMITS, ...dev.limits });
     results.dispatchesPerStep = dispatches;
+    results.pipelines = pipelineCount(SPEED_CONFIG, { ...DEFAULT_LIMITS, ...dev.limits });
     log(`dispatches per training step: ${dispatches.fused} fused, ${dispatches.unfused} unfused (each with ${dispatches.optimizer} optimizer dispatches)`);
 
     const fused = await stepTime(dev, built, symbols, {}, quick ? 3 : 5);
@@ -116,6 +119,10 @@ async function main(): Promise<void> {
   const checks = (['bundle', 'modules'] as const).map((entry) => checkTime(entry, quick ? 3 : 5));
   results.check = checks.map((c) => ({ ...c, bestMs: Math.round(c.bestMs), medianMs: Math.round(c.medianMs) }));
   for (const c of checks) log(`arch check models/gpt2.arch (${c.entry === 'bundle' ? 'bundled CLI' : 'unbundled modules'}): ${c.medianMs.toFixed(0)} ms median, ${c.bestMs.toFixed(0)} ms best (wall, fresh process)`);
+  const pipelines = results.pipelines as ReturnType<typeof pipelineCount>;
+  const cold = coldFirstStep();
+  results.coldStart = cold;
+  log(`cold start: ${pipelines.pipelines} distinct pipelines for ${pipelines.kernels} kernels (${pipelines.literalPipelines} with literal sizes; ${pipelines.newAtOtherBatch} new at batch ${SPEED_CONFIG.batch + 1}); first training step ${cold.firstStepS.toFixed(1)} s with Mesa's shader cache disabled`);
   results.loadAverageAfter = loadavg().map((x) => Number(x.toFixed(2)));
 
   mkdirSync(dirname(outFile), { recursive: true });

@@ -60,7 +60,10 @@ describe('arch compile --emit plan|wgsl (no device needed)', () => {
     const m = /(\d+) kernels from (\d+) ops/.exec(r.out)!;
     const [kernels, ops] = [Number(m[1]), Number(m[2])];
     expect(kernels).toBeLessThan(ops / 2);
-    expect(r.out).toMatch(new RegExp(`^${kernels} kernels, ${kernels} dispatches per run, \\d+ buffers`, 'm'));
+    // a group of sibling contractions runs as a dispatch per part (docs/kernels.md)
+    const dispatches = Number(new RegExp(`^${kernels} kernels, (\\d+) dispatches per run, \\d+ buffers`, 'm').exec(r.out)![1]);
+    expect(dispatches).toBeGreaterThanOrEqual(kernels);
+    expect(dispatches).toBeLessThan(kernels * 1.2);
     expect(r.out).toMatch(/_contract.*\(contract,add\)/); // a contraction with its bias epilogue
     expect(r.out).toMatch(/^ +%\d+ = reduce\.sum/m);
     expect(r.out).toMatch(/^buffers:\n +#0 \d+ bytes \(persistent\)/m);
@@ -73,7 +76,10 @@ describe('arch compile --emit plan|wgsl (no device needed)', () => {
     expect(r.code, r.err).toBe(0);
     const kernels = Number(/(\d+) kernels from/.exec(r.out)![1]);
     expect(r.out.match(/^\/\/ ---- kernel \d+\/\d+: /gm)).toHaveLength(kernels);
-    expect(r.out.match(/@compute @workgroup_size/g)).toHaveLength(kernels);
+    // one entry point a kernel, or a part (a dispatch of its own) of a sibling group
+    const parts = r.out.match(/^\/\/ part \d+ of \d+ \(a dispatch of its own\)/gm)?.length ?? 0;
+    const groups = r.out.match(/^\/\/ part 1 of \d+ \(a dispatch of its own\)/gm)?.length ?? 0;
+    expect(r.out.match(/@compute @workgroup_size/g)).toHaveLength(kernels + parts - groups);
     expect(r.out).toMatch(/^\/\/ fuses \d+ ops: .*contract \+ add/m);
   });
 
@@ -129,7 +135,8 @@ describe('arch profile', () => {
     const r = arch('profile', ...TINY, '--batch', '2', '--length', '8', '--steps', '2', '--reps', '2', '--json');
     expect(r.code, r.err).toBe(0);
     const p = JSON.parse(r.out) as Profile;
-    expect(p.kernels.length).toBe(p.dispatchesPerStep);
+    // a group of sibling contractions is one kernel of several dispatches
+    expect(p.dispatchesPerStep).toBeGreaterThanOrEqual(p.kernels.length);
     expect(p.kernels.length).toBeGreaterThan(10);
     const shares = p.kernels.reduce((a, k) => a + k.share, 0);
     expect(shares).toBeCloseTo(1, 6);

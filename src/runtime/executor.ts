@@ -10,6 +10,7 @@
 // The phases live in src/runtime/executor/, one file each (compile.ts names them in order).
 
 export { compileGraph } from './executor/compile.js';
+export { pipelineCount } from './executor/pipelines.js';
 export { describePlan, planGraph, type GraphPlan } from './executor/plan.js';
 export {
   DEFAULT_LIMITS,

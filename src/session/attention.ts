@@ -24,7 +24,7 @@ export interface HeadMaps {
 export function splitHeads(v: Value, batchSymbol: string, lengthSymbol: string, lengthAxis: string, n: number, sizes: readonly (string | number)[]): Float32Array[] {
   const axes = v.type.axes;
   const strides = axes.map((_, i) => axes.slice(i + 1).reduce((a, x) => a * (x.size as number), 1));
-  const batch = sizes.findIndex((s) => s === batchSymbol);
+  const batch = sizes.indexOf(batchSymbol);
   const seq = sizes.map((s, i) => (s === lengthSymbol && i !== batch ? i : -1)).filter((i) => i >= 0);
   if (seq.length !== 2) throw new UsageError(`${axes.map((a) => a.name).join(' ')}: expected two position axes (queries and keys) in an attention map`);
   const q = seq.find((i) => axes[i]!.name === lengthAxis) ?? seq[0]!;

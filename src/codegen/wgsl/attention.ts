@@ -25,7 +25,8 @@ import type { AttentionKernel, FusedGraph } from '../../ir/fuse/types.js';
 import type { Node } from '../../ir/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
 import { dagOf } from '../../ir/fuse/views.js';
-import { grid, indent, kernelEnv, preamble, storageBindings, storeTo, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
+import { grid, indent, kernelEnv, preamble, sizeWords, storageBindings, storeTo, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
+import { Sizes } from './sizes.js';
 import { Emitter, f32Lit, unflatten, type Coords } from './expr.js';
 
 const WG = 64;
@@ -48,7 +49,8 @@ function literal(i: number, axes: Axes): Coords {
 export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Required<CodegenOptions>): KernelCode {
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
-  const env = kernelEnv(fg, k, provided);
+  const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes, true));
+  const ref = (key: string, value: number) => env.sizes.ref(key, value);
   const { decls, bindings } = storageBindings(fg, k, env, opts);
   const namesOf = (n: Node) => n.type.axes.map((a) => a.name);
   const axesOf = (names: readonly string[], ...from: Node[]): Axes =>
@@ -91,18 +93,18 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   const blocks = qAxis ? Math.ceil(qAxis.size / TQ) : 1;
   const space = rowAxes.map((a) => (a === qAxis ? { name: `${a.name}__block`, size: blocks } : a));
   const invocations = size(space);
-  const { workgroups, nx } = grid(Math.ceil(invocations / WG), opts.maxWorkgroupsPerDimension);
+  const { workgroups } = grid(Math.ceil(invocations / WG), opts.maxWorkgroupsPerDimension);
 
   const body = new Emitter(env);
   const shared = unflatten(body, 'row', space, 'r');
   /** The coordinates of row t of this invocation (clamped: a duplicate past the end is not stored). */
   const rowsOf: Coords[] = Array.from({ length: TQ }, (_, t) => {
     if (!qAxis) return shared;
-    const c: Coords = { ...shared, [qAxis.name]: body.bind(`min(${shared[`${qAxis.name}__block`]} * ${TQ} + ${t}, ${qAxis.size - 1})`, 'qi') };
+    const c: Coords = { ...shared, [qAxis.name]: body.bind(`min(${shared[`${qAxis.name}__block`]} * ${TQ} + ${t}, ${ref(`last:${qAxis.name}`, qAxis.size - 1)})`, 'qi') };
     delete c[`${qAxis.name}__block`];
     return c;
   });
-  const valid = (t: number): string | undefined => (qAxis && t > 0 ? `${shared[`${qAxis.name}__block`]} * ${TQ} + ${t} < ${qAxis.size}` : undefined);
+  const valid = (t: number): string | undefined => (qAxis && t > 0 ? `${shared[`${qAxis.name}__block`]} * ${TQ} + ${t} < ${ref(`n:${qAxis.name}`, qAxis.size)}` : undefined);
   // siblings are backward kernels: only a lone forward kernel has a softmax
   const soft = k.softmax;
   if (soft) {
@@ -137,7 +139,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
         const e = new Emitter(env, perStepEmitter);
         const c = { ...at, ...unflatten(e, 'h', d.head, 'hq') };
         const line = `${dot} = fma(${e.value(d.both[0].id, c)}, ${e.value(d.both[1].id, c)}, ${dot});`;
-        perStepEmitter.lines.push(`for (var h: i32 = 0; h < ${size(d.head)}; h++) {`, ...indent([...e.lines, line]), '}');
+        perStepEmitter.lines.push(`for (var h: i32 = 0; h < ${ref(`head${i}`, size(d.head))}; h++) {`, ...indent([...e.lines, line]), '}');
       }
       provided.set(d.id, { value: dot, coords: at });
     });
@@ -165,10 +167,10 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
       const e = new Emitter(env, perStepEmitter);
       // TQ is 1 here (rows are blocked only when unrolled)
       const x = e.value(part.k.x, { ...rowsOf[0]!, ...stepCoords, ...unflatten(e, 'j', part.valueAxes, 'vj') });
-      perStepEmitter.lines.push(`for (var j: i32 = 0; j < ${part.NV}; j++) {`, ...indent([...e.lines, `${acc(i, 0, 'j')} = fma(${p(i, 0)}, ${x}, ${kept(i, 0, 'j')});`]), '}');
+      perStepEmitter.lines.push(`for (var j: i32 = 0; j < ${ref(`nv${i}`, part.NV)}; j++) {`, ...indent([...e.lines, `${acc(i, 0, 'j')} = fma(${p(i, 0)}, ${x}, ${kept(i, 0, 'j')});`]), '}');
     }
   });
-  let [start, end] = ['0', String(steps)];
+  let [start, end] = ['0', ref('steps', steps)];
   if (limit) {
     // per row: the live steps of the bounded axis are [0, count), or [first, size) with `lower`
     const size = streamAxes[0]!.size;
@@ -176,14 +178,14 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
     const edges = rowsOf.map((c) => {
       const lim = `${body.value(limit.bound, c)} - ${f32Lit(limit.offset)}`;
       const edge = limit.lower ? (limit.strict ? `floor(${lim}) + 1.0` : `ceil(${lim})`) : limit.strict ? `ceil(${lim})` : `floor(${lim}) + 1.0`;
-      return body.bind(`i32(clamp(${edge}, 0.0, ${f32Lit(size)}))`, 'edge');
+      return body.bind(`i32(clamp(${edge}, 0.0, f32(${ref('bounded', size)})))`, 'edge');
     });
     const most = edges.reduce((a, b) => `max(${a}, ${b})`);
     const least = edges.reduce((a, b) => `min(${a}, ${b})`);
-    const times = (x: string) => (inner === 1 ? x : `(${x}) * ${inner}`);
+    const times = (x: string) => (inner === 1 ? x : `(${x}) * ${ref('inner', inner)}`);
     if (limit.lower) start = body.bind(times(least), 's_start');
     // the forward's query with no live key at all takes every key (the softmax of equal scores)
-    else if (soft) end = body.bind(`select(${times(most)}, ${steps}, ${least} == 0)`, 's_end');
+    else if (soft) end = body.bind(`select(${times(most)}, ${ref('steps', steps)}, ${least} == 0)`, 's_end');
     else end = body.bind(times(most), 's_end');
   }
   body.lines.push(`for (var s: i32 = ${start}; s < ${end}; s++) {`, ...indent(perStepEmitter.lines), '}');
@@ -203,7 +205,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
       } else {
         const e = new Emitter(env, body);
         const line = storeTo(env, part.k.out, e.offset(tensor, { ...rowsOf[t]!, ...unflatten(e, 'j', part.valueAxes, 'oj') }), result(i, t, 'j'));
-        lines.push(`for (var j: i32 = 0; j < ${part.NV}; j++) {`, ...indent([...e.lines, line]), '}');
+        lines.push(`for (var j: i32 = 0; j < ${ref(`nv${i}`, part.NV)}; j++) {`, ...indent([...e.lines, line]), '}');
       }
     });
     // the forward's max and sum, for the backward
@@ -217,6 +219,7 @@ export function attentionKernel(fg: FusedGraph, k: AttentionKernel, opts: Requir
   const what = soft ? 'attention' : `attention backward${parts.length > 1 ? `, ${parts.length} gradients` : ''}`;
   const bounded = limit ? ` (${limit.lower ? 'from' : 'up to'} the causal bound)` : '';
   const header = `${what}: ${size(rowAxes)} rows x ${steps} steps over ${streamAxes.map((a) => a.name).join(' ')}${bounded}, ${dots.length} dot product(s) of ${dots.map((d) => size(d.head)).join(', ')}, value ${parts.map((x) => x.NV).join(', ')}, ${TQ} rows per invocation`;
-  const code = perRowKernel(header, preamble(env, decls, bindings), WG, nx, invocations, body.lines);
-  return { name: k.name, code, workgroups, bindings };
+  const count = ref('invocations', invocations);
+  const code = perRowKernel(header, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
+  return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
 }

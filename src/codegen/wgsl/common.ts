@@ -1,16 +1,19 @@
 // What every kernel template shares: the generated kernel's shape, bindings and dispatch geometry.
 
 import type { FusedGraph, Kernel, Tensor } from '../../ir/fuse/types.js';
-import { linearTexture, textureDecl, type TextureBinding } from './texture.js';
+import { linearTexture, textureDecl, textureShift, type TextureBinding } from './texture.js';
 import { newEnv, type EmitEnv } from './expr.js';
 import { rangeAccessors, rangeUnits, splitRanges } from './ranges.js';
+import { Sizes } from './sizes.js';
 
 export type KernelBinding =
   /** `range`: bytes of the tensor this binding covers, where one binding cannot hold it all
    *  (a contraction's C in ranges); else the whole tensor. */
   | { kind: 'storage'; binding: number; tensor: number; access: 'read' | 'read_write'; range?: { offset: number; size: number } }
   | (Omit<TextureBinding, 'name'> & { tensor: number })
-  | { kind: 'uniform'; binding: number; what: 'seed' };
+  /** `seed`: the run's seed (written every run); `sizes`: the kernel's own sizes (sizes.ts),
+   *  KernelCode.sizes, written once. */
+  | { kind: 'uniform'; binding: number; what: 'seed' | 'sizes' };
 
 export interface KernelCode {
   name: string;
@@ -18,6 +21,22 @@ export interface KernelCode {
   /** dispatchWorkgroups(x, y, z). */
   workgroups: [number, number, number];
   bindings: KernelBinding[];
+  /** The words of the `sizes` uniform, if the kernel binds one. */
+  sizes?: number[];
+  /**
+   * The kernel runs as these dispatches, in order, instead of one (then `code` and `bindings` are
+   * all of theirs, for a reader and the memory plan): a group of sibling contractions whose parts
+   * share one pipeline apart, where as one module they took ~5x one part's compile time.
+   */
+  parts?: KernelPart[];
+}
+
+/** One dispatch of a kernel. */
+export type KernelPart = Pick<KernelCode, 'code' | 'workgroups' | 'bindings' | 'sizes'>;
+
+/** The dispatches a kernel runs. */
+export function dispatchesOf(k: KernelCode): KernelPart[] {
+  return k.parts ?? [k];
 }
 
 export interface CodegenOptions {
@@ -30,6 +49,15 @@ export interface CodegenOptions {
    *  (the largest first; the device's maxStorageTexturesPerShaderStage). On llvmpipe a texel
    *  load is several times cheaper than a storage-buffer load (docs/llvmpipe.md). 0: none. */
   textureReads?: number;
+  /** Sizes and strides read from a uniform (default), so kernels differing only in sizes share a
+   *  pipeline; false: literals (each shape its own pipeline). */
+  uniformSizes?: boolean;
+}
+
+/** What makes two kernels one pipeline: their text less its comment lines (headers name the
+ *  sizes, which the kernel itself reads from its uniform). */
+export function pipelineKey(code: string): string {
+  return code.split('\n').filter((l) => !l.trimStart().startsWith('//')).join('\n');
 }
 
 /** Workgroups for `count` groups, folded into a second dimension past the per-dimension limit. */
@@ -49,7 +77,7 @@ const TEXTURE_MIN_WORK = 16384;
  *  (EmitEnv.textured): those too large for a storage binding, and, in a kernel that touches at
  *  least TEXTURE_MIN_WORK elements (or for a parameter, filled once), the largest f32 reads up to
  *  the `textureReads` budget. */
-export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; helpers: Map<string, string> }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}): { decls: string[]; bindings: KernelBinding[] } {
+export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; helpers: Map<string, string>; shifts: Map<number, string>; sizes: Sizes }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}): { decls: string[]; bindings: KernelBinding[] } {
   const decls: string[] = [];
   const bindings: KernelBinding[] = [];
   const floatsOf = (t: number): number => fg.graph.nodes[fg.tensors[t]!.node]!.type.axes.reduce((p, a) => p * (a.size as number), 1);
@@ -71,7 +99,8 @@ export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<num
     const floats = floatsOf(t);
     if (access === 'read' && byTexture.has(t)) {
       const { name: _name, ...texture } = linearTexture(b, `t${b}`, floats, 1, 0);
-      decls.push(...textureDecl({ ...texture, name: `t${b}` }));
+      decls.push(...textureDecl({ ...texture, name: `t${b}` }, env.sizes.uniform));
+      if (env.sizes.uniform) env.shifts.set(t, env.sizes.ref(`shift:t${b}`, textureShift(texture), 'u32'));
       bindings.push({ ...texture, tensor: t });
       env.bound.set(t, `t${b}`);
       env.textured.add(t);
@@ -105,7 +134,8 @@ export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<num
   return { decls, bindings };
 }
 
-/** The seed uniform and helper functions, appended once the body is emitted. */
+/** The seed and sizes uniforms and helper functions, appended once the body is emitted (every
+ *  size the kernel reads must have been asked for by then). */
 export function preamble(env: EmitEnv, decls: string[], bindings: KernelBinding[]): string[] {
   const out = [...decls];
   if (env.usesRandom) {
@@ -113,16 +143,33 @@ export function preamble(env: EmitEnv, decls: string[], bindings: KernelBinding[
     out.push(`@group(0) @binding(${b}) var<uniform> run_seed: vec4<u32>;`);
     bindings.push({ kind: 'uniform', binding: b, what: 'seed' });
   }
+  out.push(...sizesBinding(env.sizes, bindings));
   for (const h of env.helpers.values()) out.push(h);
   return out;
 }
 
-export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map()): EmitEnv & { bound: Map<number, string>; textured: Set<number>; ranged: Set<number> } {
+/** The sizes uniform's declaration, bound after `bindings` (nothing if the kernel reads no size). */
+function sizesBinding(sizes: Sizes, bindings: KernelBinding[]): string[] {
+  if (sizes.empty) return [];
+  const b = bindings.length;
+  bindings.push({ kind: 'uniform', binding: b, what: 'sizes' });
+  return sizes.decl(b);
+}
+
+/** The words of a kernel's sizes uniform, where it has one. */
+export function sizeWords(sizes: Sizes): { sizes?: number[] } {
+  return sizes.empty ? {} : { sizes: sizes.values() };
+}
+
+/** An emitter's environment for kernel k. Sizes are literals unless the template passes a uniform
+ *  Sizes (then its KernelCode carries the words, sizeWords, and its entry point the prologue). */
+export function kernelEnv(fg: FusedGraph, k: Kernel, provided: EmitEnv['provided'] = new Map(), sizes = new Sizes(false)): EmitEnv & { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; shifts: Map<number, string> } {
   const bound = new Map<number, string>();
-  return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided, textured: new Set(), ranged: new Set() }) as EmitEnv & {
+  return newEnv({ g: fg.graph, tensors: fg.tensors, primary: fg.primary, bound, inline: new Set(k.members), provided, textured: new Set(), ranged: new Set(), sizes, shifts: new Map() }) as EmitEnv & {
     bound: Map<number, string>;
     textured: Set<number>;
     ranged: Set<number>;
+    shifts: Map<number, string>;
   };
 }
 
@@ -140,25 +187,36 @@ export function axesOf(fg: FusedGraph, t: Tensor | number, names?: readonly stri
   return (names ?? tensor.layout).map((n) => ({ name: n, size: node.type.axes.find((a) => a.name === n)!.size as number }));
 }
 
-/** Whether an f32 position is a row of a state `size` rows long: an integer in [0, size). Where it
+/** Whether an f32 position is a row of a state `size` rows long (a WGSL integer expression): an integer in [0, size). Where it
  *  is not, the IR's select keeps the whole state, so an in-place update stores nothing. */
-export function validRow(p: string, size: number): string {
-  return `${p} == floor(${p}) && ${p} >= 0.0 && ${p} < ${size}.0`;
+export function validRow(p: string, size: string): string {
+  return `${p} == floor(${p}) && ${p} >= 0.0 && ${p} < f32(${size})`;
 }
 
 export function indent(lines: readonly string[], by = '  '): string[] {
   return lines.map((l) => by + l);
 }
 
-/** A kernel whose invocations each own one "row" (an index below `invocations`), laid out on a
- *  2-D grid of `nx` workgroups of `wg` per line: the shape attention and scatter kernels share. */
-export function perRowKernel(header: string, pre: string[], wg: number, nx: number, invocations: number, body: readonly string[]): string {
+/** The flat index of an invocation on a 2-D grid of workgroups of `wg` (grid()): the grid's width
+ *  comes from `num_workgroups`, so the text does not depend on it. */
+export function flatInvocation(wg: number): string {
+  return `gid.x + gid.y * nw.x * ${wg}u`;
+}
+
+/** main's parameters for flatInvocation. */
+export const GRID_PARAMS = '@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u';
+
+/** A kernel whose invocations each own one "row" (an index below `invocations`, a WGSL i32
+ *  expression), laid out on a 2-D grid of workgroups of `wg`: the shape attention and scatter
+ *  kernels share. `prologue` comes first (Sizes.prologue). */
+export function perRowKernel(header: string, pre: string[], wg: number, invocations: string, body: readonly string[], prologue: readonly string[] = []): string {
   return [
     `// ${header}`,
     ...pre,
     `@compute @workgroup_size(${wg})`,
-    'fn main(@builtin(global_invocation_id) gid: vec3u) {',
-    `  let row = i32(gid.x + gid.y * ${nx * wg}u);`,
+    `fn main(${GRID_PARAMS}) {`,
+    ...indent(prologue),
+    `  let row = i32(${flatInvocation(wg)});`,
     `  if (row >= ${invocations}) { return; }`,
     ...indent(body),
     '}',

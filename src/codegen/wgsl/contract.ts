@@ -8,6 +8,7 @@ import { mergedStride } from '../../ir/fuse/views.js';
 import { contractionGroup, contractionKernel, type ContractionSpec, type Source } from './contraction.js';
 import { kernelEnv, type KernelBinding, type KernelCode } from './common.js';
 import { rangeUnits, splitRanges } from './ranges.js';
+import { Sizes } from './sizes.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
 export interface ContractCodegenOptions {
@@ -15,6 +16,8 @@ export interface ContractCodegenOptions {
   source?: Source;
   /** Device limit: a C larger than this is bound as several ranges of its buffer. */
   maxStorageBufferBindingSize?: number;
+  /** Sizes and strides from a uniform (default true; CodegenOptions.uniformSizes). */
+  uniformSizes?: boolean;
 }
 
 /**
@@ -27,12 +30,30 @@ function sourceOf(fg: FusedGraph, view: StridedView, extent: number, opts: Contr
   return source === 'texture' && fg.tensors[view.tensor]!.role !== 'param' && extent < 4 ? 'buffer' : source;
 }
 
+/**
+ * A contraction, or a group of siblings (ContractKernel.siblings). With uniform sizes, a group of
+ * full 8-row blocks runs as one dispatch per part, each its own kernel: parts of one structure are
+ * one pipeline, where three parts in one module took ~5x one part's LLVM compile time on llvmpipe
+ * (2-2.9 s cold for q, k and v, against ~0.4 s) to save two ~50 us dispatches. A group of
+ * matrix-vector products (decoding: fewer than 4 rows) stays one dispatch, cheap to compile and
+ * run where dispatches are the cost; so does any group with literal sizes.
+ */
 export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions = {}): KernelCode {
   const members = [k, ...(k.siblings ?? [])];
-  const parts = members.map((m, j) => partSpec(fg, m, opts, members.length === 1 ? '' : `_${j}`));
+  const c = fg.graph.nodes[k.node]!;
+  const rows = k.m.reduce((p, x) => p * sizeOf(c, x), 1);
+  if (members.length > 1 && rows >= 4 && (opts.uniformSizes ?? true)) {
+    const parts = members.map((m) => contractKernel(fg, { ...m, siblings: undefined }, opts));
+    const code = parts.map((p, j) => `// part ${j + 1} of ${parts.length} (a dispatch of its own)\n${p.code}`).join('\n');
+    return { name: k.name, code, workgroups: parts[0]!.workgroups, bindings: parts.flatMap((p) => p.bindings), parts };
+  }
+  // one uniform for the group's parts and their epilogues
+  const sizes = new Sizes(opts.uniformSizes ?? true);
+  const parts = members.map((m, j) => partSpec(fg, m, opts, members.length === 1 ? '' : `_${j}`, sizes));
   const kernel = parts.length === 1 ? contractionKernel(parts[0]!.spec) : contractionGroup(parts.map((p) => p.spec));
   const byName: Record<string, number> = Object.assign({}, ...parts.map((p) => p.byName));
   const bindings: KernelBinding[] = kernel.bindings.map((x) => {
+    if (x.kind === 'uniform') return { kind: 'uniform', binding: x.binding, what: 'sizes' };
     const tensor = byName[x.name];
     if (tensor === undefined) throw new Error(`codegen: ${k.name}: no tensor for binding ${x.name}`);
     if (x.kind === 'texture') {
@@ -45,7 +66,7 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     }
     return { kind: 'storage', binding: x.binding, tensor, access: x.access };
   });
-  return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings };
+  return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings, ...(kernel.sizes ? { sizes: kernel.sizes } : {}) };
 }
 
 function numel(fg: FusedGraph, t: number): number {
@@ -54,7 +75,7 @@ function numel(fg: FusedGraph, t: number): number {
 
 /** The template's spec for one contraction, its module-scope names ending in `suffix`, and the
  *  tensor behind each binding name. */
-function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions, suffix: string): { spec: ContractionSpec; byName: Record<string, number> } {
+function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions, suffix: string, sizes: Sizes): { spec: ContractionSpec; byName: Record<string, number> } {
   const g = fg.graph;
   const c = g.nodes[k.node]!;
   const an = g.nodes[k.aNode]!;
@@ -79,6 +100,7 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
     b: { offset: k.b.offset, batchStride: stride(k.b, k.batch, bn), kStride: stride(k.b, k.k, bn), nStride: stride(k.b, k.n, bn) },
     c: { offset: 0, batchStride: stride(cView, k.batch, c), mStride: stride(cView, k.m, c), nStride: stride(cView, k.n, c) },
     source: { A: sourceOf(fg, k.a, size(k.m), opts), B: sourceOf(fg, k.b, size(k.n), opts) },
+    sizes,
   };
   // C over the binding limit (GPT-2's logits at a long context on llvmpipe): bound in ranges
   const limit = opts.maxStorageBufferBindingSize ?? Infinity;
@@ -93,7 +115,7 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
   const inputTensors: number[] = [];
   if (k.epilogue !== k.node) {
     const inputs = k.epilogueReads;
-    const env = kernelEnv(fg, k);
+    const env = kernelEnv(fg, k, undefined, sizes);
     const input = (i: number) => (suffix ? `e${suffix}_${i}` : `e${i}`);
     inputs.forEach((t, i) => env.bound.set(t, input(i)));
     const e = new Emitter(env);

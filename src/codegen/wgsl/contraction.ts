@@ -1,7 +1,9 @@
 // The contraction kernel: C[b, m, n] = epilogue(sum_k A[b, m, k] * B[b, k, n]) (or C += that).
 //
-// One template, specialised per shape: sizes and strides are WGSL constants, so each distinct
-// contraction in a graph is its own pipeline (pipelines are cached by the runtime).
+// One template, specialised per structure (tile, which operand dimension is read four at a time,
+// epilogue, K's remainder mod 4): with ContractionSpec.sizes, sizes and strides are read from the
+// kernel's uniform (sizes.ts), so contractions that differ only in shape share one pipeline
+// (pipelines are cached by the runtime); without, they are WGSL constants.
 //
 // Each invocation computes a TM x TN block of C in registers (TN as TN/4 vec4 accumulators along n)
 // and walks k four at a time. What made it fast on llvmpipe (docs/llvmpipe.md has the numbers):
@@ -19,8 +21,9 @@
 //   guarded.
 
 import { validRow } from './common.js';
+import { Sizes } from './sizes.js';
 import { rangeAccessors } from './ranges.js';
-import { linearTexture, texelLoad, textureDecl, type TextureBinding } from './texture.js';
+import { linearTexture, texelLoad, textureDecl, textureShift, type TextureBinding } from './texture.js';
 
 export type { TextureBinding } from './texture.js';
 
@@ -89,6 +92,9 @@ export interface ContractionSpec {
    */
   cRanges?: { count: number; elements: number };
   tile?: Partial<Tile>;
+  /** Where sizes and strides go: a uniform Sizes (shared with the epilogue's code, and by the parts
+   *  of a group) makes the text shape-free; absent, they are literals. */
+  sizes?: Sizes;
 }
 
 export type Source = 'texture' | 'buffer';
@@ -102,15 +108,24 @@ export interface BufferBinding {
   range?: { index: number; elements: number };
 }
 
-export type ContractionBinding = TextureBinding | BufferBinding;
+/** The sizes uniform (ContractionKernel.sizes holds its words). */
+export interface UniformBinding {
+  kind: 'uniform';
+  binding: number;
+  name: string;
+}
+
+export type ContractionBinding = TextureBinding | BufferBinding | UniformBinding;
 
 export interface ContractionKernel {
   code: string;
   /** dispatchWorkgroups(x, y, z): the kernel is specialised to the spec's sizes. */
   workgroups: [number, number, number];
-  /** In binding order: A, B, C, then the epilogue inputs. */
+  /** In binding order: A, B, C, then the epilogue inputs, then the sizes uniform if any. */
   bindings: ContractionBinding[];
   tile: Tile;
+  /** The words of the sizes uniform, where the kernel reads one. */
+  sizes?: number[];
 }
 
 /** How an operand is read: four elements per load along k, along its output dim, or one. */
@@ -205,6 +220,17 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   const tm = M < 4 && A.vec !== 'out' ? M : Math.min(asked.tm, roundUp4(M));
   const tile: Tile = { ...asked, tm, tn: Math.min(asked.tn, roundUp4(N)) };
   const sources = typeof spec.source === 'object' ? spec.source : { A: spec.source ?? 'texture', B: spec.source ?? 'texture' };
+  // a size or stride: a literal, or a local copy of the uniform's field made at the body's top
+  const sizes = spec.sizes ?? new Sizes(false);
+  const locals = new Map<string, string>();
+  const shifts = new Map<string, string>();
+  const z = (key: string, x: number): string => {
+    const r = sizes.ref(`${key}${suffix}`, x, 'u32');
+    if (!sizes.uniform) return r;
+    const local = `z${r.slice(sizes.name.length + 2)}`;
+    locals.set(local, r);
+    return local;
+  };
   const inputs = spec.epilogue?.inputs ?? [];
   const cVec = lc.nStride === 1 && [lc.mStride, lc.batchStride, lc.offset, N, spec.cRow?.stride ?? 0].every((x) => x % 4 === 0);
 
@@ -216,7 +242,8 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     if (sources[o.name] === 'texture') {
       const t = textureBinding(o, i, batch, K);
       bindings.push(t);
-      decl.push(...textureDecl(t));
+      decl.push(...textureDecl(t, sizes.uniform));
+      if (sizes.uniform) shifts.set(o.name, z(`${o.name}shift`, textureShift(t)));
     } else {
       bindings.push({ kind: 'buffer', binding: i, name: o.id, access: 'read' });
       decl.push(`@group(0) @binding(${i}) var<storage, read> ${o.id}: array<${o.vec === 'none' ? 'f32' : 'vec4f'}>;`);
@@ -242,7 +269,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     if (sources[o.name] === 'buffer') return `${o.id}[${idx}]`;
     const t = `${o.name}_t${tmp++}`;
     pre.push(`let ${t} = ${idx};`);
-    const texel = texelLoad(o.id, t);
+    const texel = texelLoad(o.id, t, shifts.get(o.name));
     return o.vec === 'none' ? `${texel}.x` : texel;
   };
   let tmp = 0;
@@ -254,18 +281,25 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   // Per-invocation bases: the first element of each row (A) / column (B) it reads, clamped.
   const bases = (o: Operand, T: number, first: string): string[] => {
     const lines: string[] = [];
-    const base = `${sources[o.name] === 'texture' ? 0 : o.offset}u + bz * ${u(o.sBatch)}`;
+    const base = `${sources[o.name] === 'texture' ? '0u' : z(`${o.name}off`, o.offset)} + bz * ${z(`${o.name}sb`, o.sBatch)}`;
     if (o.vec === 'out') {
       // Groups of four along out: clamp the group start, which stays a multiple of 4.
       const lastGroup = Math.floor((o.extentOut - 1) / 4) * 4;
-      for (let g = 0; g < T / 4; g++) lines.push(`let ${o.name}r${g} = ${base} + min(${first} + ${u(4 * g)}, ${u(lastGroup)}) * ${u(o.sOut)};`);
+      for (let g = 0; g < T / 4; g++) lines.push(`let ${o.name}r${g} = ${base} + min(${first} + ${u(4 * g)}, ${z(`${o.name}lastg`, lastGroup)}) * ${z(`${o.name}so`, o.sOut)};`);
     } else {
-      for (let r = 0; r < T; r++) lines.push(`let ${o.name}r${r} = ${base} + min(${first} + ${u(r)}, ${u(o.extentOut - 1)}) * ${u(o.sOut)};`);
+      for (let r = 0; r < T; r++) lines.push(`let ${o.name}r${r} = ${base} + min(${first} + ${u(r)}, ${z(`${o.name}last`, o.extentOut - 1)}) * ${z(`${o.name}so`, o.sOut)};`);
     }
     return lines;
   };
   body.push(...bases(A, TM, 'm0'), ...bases(B, TN, 'n0'));
   for (let i = 0; i < TM; i++) for (let j = 0; j < JV; j++) body.push(`var c${i}_${j} = vec4f(0.0);`);
+
+  /** An operand's offset of element k0 + kk along k (for loads one k at a time). */
+  const alongK = (o: Operand, kk: number): string => {
+    const sK = z(`${o.name}sk`, o.sK);
+    if (!sizes.uniform) return `(k0 + ${u(kk)}) * ${sK}`;
+    return kk === 0 ? `${o.name}k` : `${o.name}k + ${u(kk)} * ${sK}`;
+  };
 
   /** Statements for one chunk of k (k0 .. k0 + count - 1) and the value accessors they define. */
   const chunk = (count: number): string[] => {
@@ -282,14 +316,14 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
       } else if (o.vec === 'out') {
         for (let kk = 0; kk < count; kk++) {
           for (let g = 0; g < T / 4; g++) {
-            lets.push(`let ${o.name}v${kk}_${g} = ${load(o, `${o.name}r${g} + (k0 + ${u(kk)}) * ${u(o.sK)}`)};`);
+            lets.push(`let ${o.name}v${kk}_${g} = ${load(o, `${o.name}r${g} + ${alongK(o, kk)}`)};`);
             for (let c = 0; c < 4; c++) value.set(`${o.name}${4 * g + c},${kk}`, `${o.name}v${kk}_${g}[${c}]`);
           }
         }
       } else {
         for (let kk = 0; kk < count; kk++) {
           for (let r = 0; r < T; r++) {
-            lets.push(`let ${o.name}v${kk}_${r} = ${load(o, `${o.name}r${r} + (k0 + ${u(kk)}) * ${u(o.sK)}`)};`);
+            lets.push(`let ${o.name}v${kk}_${r} = ${load(o, `${o.name}r${r} + ${alongK(o, kk)}`)};`);
             value.set(`${o.name}${r},${kk}`, `${o.name}v${kk}_${r}`);
           }
         }
@@ -317,20 +351,26 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
 
   // Four k per step where an operand is read four-along-k; otherwise one (same loads, less code).
   const step = A.vec === 'k' || B.vec === 'k' ? 4 : 1;
+  // an operand read one k at a time: with its k stride from the uniform, its offset along k is a
+  // running sum (a multiply by a non-constant per load and step cost ~1.8x in a weight
+  // gradient's loop on llvmpipe); with literal strides LLVM does that itself
+  const running = sizes.uniform ? [A, B].filter((o) => o.vec !== 'k') : [];
+  for (const o of running) body.push(`var ${o.name}k = 0u;`);
+  const advance = running.map((o) => `${o.name}k += ${step === 1 ? z(`${o.name}sk`, o.sK) : `${u(step)} * ${z(`${o.name}sk`, o.sK)}`};`);
   const kFull = K - (K % step);
   if (kFull > 0) {
-    body.push(`for (var k0 = 0u; k0 < ${u(kFull)}; k0 += ${u(step)}) {`, ...chunk(step).map((s) => '  ' + s), '}');
+    body.push(`for (var k0 = 0u; k0 < ${z('kfull', kFull)}; k0 += ${u(step)}) {`, ...[...chunk(step), ...advance].map((s) => '  ' + s), '}');
   }
-  if (K % step !== 0) body.push('{', `  let k0 = ${u(kFull)};`, ...chunk(K % step).map((s) => '  ' + s), '}');
+  if (K % step !== 0) body.push('{', `  let k0 = ${z('kfull', kFull)};`, ...chunk(K % step).map((s) => '  ' + s), '}');
 
   // Stores: the accumulators go to a local array once, then one loop stores them, so the epilogue
   // and the store guards are emitted once instead of TM x TN times (that kept pipeline creation to
   // a fraction of a second on llvmpipe). The hot loop above keeps the accumulators in registers.
-  let cBase = `${u(lc.offset)} + bz * ${u(lc.batchStride)}`;
+  let cBase = `${z('Coff', lc.offset)} + bz * ${z('Csb', lc.batchStride)}`;
   if (spec.cRow) {
     const { index, stride, size } = spec.cRow;
-    body.push(`let row_at = ${index};`, `if (!(${validRow('row_at', size)})) { return; }`);
-    cBase += ` + u32(row_at) * ${u(stride)}`;
+    body.push(`let row_at = ${index};`, `if (!(${validRow('row_at', z('Crows', size))})) { return; }`);
+    cBase += ` + u32(row_at) * ${z('Crow', stride)}`;
   }
   body.push(`var acc: array<vec4f, ${TM * JV}>;`);
   for (let i = 0; i < TM; i++) for (let j = 0; j < JV; j++) body.push(`acc[${i * JV + j}] = c${i}_${j};`);
@@ -343,7 +383,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   body.push(`  let m = m0 + t / ${u(JV)};`);
   body.push(`  let n = n0 + (t % ${u(JV)}) * 4u;`);
   body.push(`  let v = acc[t];`);
-  body.push(`  if (m >= ${u(M)}) { break; }`);
+  body.push(`  if (m >= ${z('M', M)}) { break; }`);
   // C[i] as a value, and the statement storing x there: the element, or in ranges the range's
   // element (functions c_get / c_set choose the range)
   const unit = cVec ? 'vec4f' : 'f32';
@@ -352,16 +392,16 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   const set = (i: string, x: string) => (ranges.count > 1 ? `c_set${suffix}(${i}, ${x});` : `${C}[${i}] = ${x};`);
   const rangeFns = ranges.count > 1 ? rangeAccessors({ get: `c_get${suffix}`, set: `c_set${suffix}`, part: cName, count: ranges.count, per: perRange, unit, index: 'u32' }) : [];
   if (cVec) {
-    const i = `(${cBase} + m * ${u(lc.mStride)} + n) >> 2u`;
+    const i = `(${cBase} + m * ${z('Csm', lc.mStride)} + n) >> 2u`;
     const value = spec.epilogue
       ? `vec4f(${[0, 1, 2, 3].map((c) => finish(`v[${c}]`, `n + ${u(c)}`, `${get(i)}[${c}]`)).join(', ')})`
       : spec.accumulate ? `${get(i)} + v` : 'v';
-    body.push(`  if (n < ${u(N)}) { ${set(i, value)} }`);
+    body.push(`  if (n < ${z('N', N)}) { ${set(i, value)} }`);
   } else {
     for (let c = 0; c < 4; c++) {
       const nc = `n + ${u(c)}`;
-      const i = `${cBase} + m * ${u(lc.mStride)} + (${nc}) * ${u(lc.nStride)}`;
-      body.push(`  if (${nc} < ${u(N)}) { ${set(i, finish(`v[${c}]`, nc, get(i)))} }`);
+      const i = `${cBase} + m * ${z('Csm', lc.mStride)} + (${nc}) * ${z('Csn', lc.nStride)}`;
+      body.push(`  if (${nc} < ${z('N', N)}) { ${set(i, finish(`v[${c}]`, nc, get(i)))} }`);
     }
   }
   body.push('}');
@@ -374,7 +414,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     decl,
     functions,
     shared: spec.epilogue?.shared ?? [],
-    body: [`let n0 = gid.x * ${u(TN)};`, `let m0 = gid.y * ${u(TM)};`, 'let bz = gid.z;', ...body],
+    body: [...[...locals].map(([local, field]) => `let ${local} = ${field};`), `let n0 = gid.x * ${u(TN)};`, `let m0 = gid.y * ${u(TM)};`, 'let bz = gid.z;', ...body],
     bindings,
     workgroups: [Math.ceil(N / (TN * tile.wx)), Math.ceil(M / (TM * tile.wy)), batch],
     tile,
@@ -382,11 +422,20 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
   };
 }
 
+/** The sizes uniform, bound after the parts' bindings (none when every size is a literal). */
+function sizesUniform(sizes: Sizes | undefined, bindings: ContractionBinding[]): { decl: string[]; bindings: ContractionBinding[]; sizes?: number[] } {
+  if (!sizes || sizes.empty) return { decl: [], bindings };
+  const binding = bindings.length;
+  return { decl: sizes.decl(binding), bindings: [...bindings, { kind: 'uniform', binding, name: sizes.name }], sizes: sizes.values() };
+}
+
 export function contractionKernel(spec: ContractionSpec): ContractionKernel {
   const p = contractionPart(spec, '', 0);
+  const uniform = sizesUniform(spec.sizes, p.bindings);
   const code = [
     `// ${p.comment}`,
     ...p.decl,
+    ...uniform.decl,
     ...p.shared,
     ...p.functions,
     `@compute @workgroup_size(${p.tile.wx}, ${p.tile.wy})`,
@@ -395,7 +444,7 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
     '}',
     '',
   ].join('\n');
-  return { code, workgroups: p.workgroups, bindings: p.bindings, tile: p.tile };
+  return { code, workgroups: p.workgroups, bindings: uniform.bindings, tile: p.tile, ...(uniform.sizes ? { sizes: uniform.sizes } : {}) };
 }
 
 /**
@@ -417,17 +466,22 @@ export function contractionGroup(specs: ContractionSpec[]): ContractionKernel {
     }
   }
   const dispatch: string[] = [];
+  // where each part's invocations start along x (from the parts' shapes: a size like any other)
+  const sizes = specs[0]!.sizes;
+  const lit = (key: string, v: number) => (sizes ? sizes.ref(key, v, 'u32') : u(v));
   let x = 0;
   for (const [j, p] of parts.entries()) {
-    const at = x === 0 ? 'gid' : `vec3u(gid.x - ${u(x * first.tile.wx)}, gid.y, gid.z)`;
+    const at = x === 0 ? 'gid' : `vec3u(gid.x - ${lit(`x_${j}`, x * first.tile.wx)}, gid.y, gid.z)`;
     const last = j === parts.length - 1;
-    dispatch.push(`${j === 0 ? '' : '} else '}${last ? '{' : `if (gid.x < ${u((x + p.workgroups[0]) * first.tile.wx)}) {`}`, `  part_${j}(${at});`);
+    dispatch.push(`${j === 0 ? '' : '} else '}${last ? '{' : `if (gid.x < ${lit(`x_${j + 1}`, (x + p.workgroups[0]) * first.tile.wx)}) {`}`, `  part_${j}(${at});`);
     x += p.workgroups[0];
   }
+  const uniform = sizesUniform(sizes, parts.flatMap((p) => p.bindings));
   dispatch.push('}');
   const code = [
     ...parts.map((p) => `// ${p.comment}`),
     ...parts.flatMap((p) => p.decl),
+    ...uniform.decl,
     ...new Set(parts.flatMap((p) => p.shared)),
     ...parts.flatMap((p) => p.functions),
     ...parts.flatMap((p, j) => [`fn part_${j}(gid: vec3u) {`, ...p.body.map((s) => '  ' + s), '}']),
@@ -437,5 +491,5 @@ export function contractionGroup(specs: ContractionSpec[]): ContractionKernel {
     '}',
     '',
   ].join('\n');
-  return { code, workgroups: [x, first.workgroups[1], first.workgroups[2]], bindings: parts.flatMap((p) => p.bindings), tile: first.tile };
+  return { code, workgroups: [x, first.workgroups[1], first.workgroups[2]], bindings: uniform.bindings, tile: first.tile, ...(uniform.sizes ? { sizes: uniform.sizes } : {}) };
 }

@@ -10,6 +10,7 @@ import type { Graph, Node, UnaryFn, BinaryFn } from '../../ir/types.js';
 import type { Tensor } from '../../ir/fuse/types.js';
 import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import { texelLoad } from './texture.js';
+import { Sizes } from './sizes.js';
 
 export type Coords = Record<string, string>;
 
@@ -22,6 +23,8 @@ export interface EmitEnv {
   bound: ReadonlyMap<number, string>;
   /** Tensors bound as linear r32float textures instead of storage buffers (texture.ts). */
   textured: ReadonlySet<number>;
+  /** A textured tensor's row shift, where it is read from the sizes (else the texture's constant). */
+  shifts: ReadonlyMap<number, string>;
   /** Written tensors larger than one binding, bound as ranges: loads and stores go through the
    *  functions `get_<name>` / `set_<name>` (common.ts, storeTo). */
   ranged: ReadonlySet<number>;
@@ -34,6 +37,8 @@ export interface EmitEnv {
   /** Helper functions the emitted code calls (name -> WGSL). */
   helpers: Map<string, string>;
   counter: { n: number };
+  /** Where sizes and strides are read from (sizes.ts): the kernel's uniform, or literals. */
+  sizes: Sizes;
 }
 
 /** An f32 literal WGSL accepts: non-finite values go through bit patterns at run time. */
@@ -54,6 +59,17 @@ function helperCall(name: 'inf' | 'nan'): string {
 export const HELPERS: Record<string, string> = {
   inf_f32: 'var<private> INF_BITS: u32 = 0x7f800000u;\nfn inf_f32() -> f32 { return bitcast<f32>(INF_BITS); }',
   nan_f32: 'var<private> NAN_BITS: u32 = 0x7fc00000u;\nfn nan_f32() -> f32 { return bitcast<f32>(NAN_BITS); }',
+  // x / d for 0 <= x < 2^24 and d >= 1, given r = 1/d in f32: f32(x) is exact and x * r is within
+  // one of x / d (d = 1: exact; else x / d < 2^23), so one correction makes it exact. llvmpipe
+  // divides by a non-constant i32 one lane at a time (~2.3x slower elementwise kernels).
+  fdiv: [
+    'fn fdiv(x: i32, d: i32, r: f32) -> i32 {',
+    '  var q = i32(f32(x) * r);',
+    '  let m = x - q * d;',
+    '  q += select(0, 1, m >= d) - select(0, 1, m < 0);',
+    '  return q;',
+    '}',
+  ].join('\n'),
   // src/ir/random.ts in u32 arithmetic: pcg(v), then bits = pcg(i + pcg(stream + pcg(seed)))
   pcg: [
     'fn pcg(v: u32) -> u32 {',
@@ -97,8 +113,8 @@ const BINARY: Record<BinaryFn, (a: string, b: string) => string> = {
   ne: cmp('!='),
 };
 
-export function newEnv(base: Omit<EmitEnv, 'usesRandom' | 'helpers' | 'counter'>): EmitEnv {
-  return { ...base, usesRandom: false, helpers: new Map(), counter: { n: 0 } };
+export function newEnv(base: Omit<EmitEnv, 'usesRandom' | 'helpers' | 'counter' | 'sizes' | 'shifts'> & { sizes?: Sizes; shifts?: ReadonlyMap<number, string> }): EmitEnv {
+  return { ...base, sizes: base.sizes ?? new Sizes(false), shifts: base.shifts ?? new Map(), usesRandom: false, helpers: new Map(), counter: { n: 0 } };
 }
 
 export class Emitter {
@@ -119,13 +135,14 @@ export class Emitter {
     return name;
   }
 
-  /** The offset of coordinates in a tensor's storage order. */
+  /** The offset of coordinates in a tensor's storage order (strides other than 1 from the
+   *  kernel's sizes). */
   offset(t: Tensor, coords: Coords): string {
     const node = this.env.g.nodes[t.node]!;
     const strides = layoutStrides(node, t.layout);
-    const terms = t.layout
-      .filter((a) => sizeOf(node, a) !== 1)
-      .map((a) => (strides[a] === 1 ? coord(coords, a) : `${coord(coords, a)} * ${strides[a]}`));
+    const axes = t.layout.filter((a) => sizeOf(node, a) !== 1);
+    // keyed by the axes inside it: tensors stored alike share the field (and their offsets)
+    const terms = axes.map((a, j) => (strides[a] === 1 ? coord(coords, a) : `${coord(coords, a)} * ${this.env.sizes.ref(`st:${axes.slice(j + 1).join(',')}`, strides[a]!)}`));
     return terms.length === 0 ? '0' : terms.join(' + ');
   }
 
@@ -156,7 +173,7 @@ export class Emitter {
     if (t !== undefined && !env.inline.has(node.id)) {
       const name = env.bound.get(t);
       if (name === undefined) throw new Error(`codegen: tensor ${t} (%${node.id}) is read but not bound`);
-      if (env.textured.has(t)) return `${texelLoad(name, this.bind(`u32(${this.offset(env.tensors[t]!, coords)})`, 'tx'))}.x`;
+      if (env.textured.has(t)) return `${texelLoad(name, this.bind(`u32(${this.offset(env.tensors[t]!, coords)})`, 'tx'), env.shifts.get(t))}.x`;
       if (env.ranged.has(t)) return `get_${name}(${this.offset(env.tensors[t]!, coords)})`;
       return `${name}[${this.offset(env.tensors[t]!, coords)}]`;
     }
@@ -168,7 +185,7 @@ export class Emitter {
         for (const h of ['inf_f32', 'nan_f32']) if (lit.includes(h)) env.helpers.set(h, HELPERS[h]!);
         return lit;
       }
-      case 'iota': return `f32(${coord(coords, op.axis.name)} + ${op.offset as number})`;
+      case 'iota': return op.offset === 0 ? `f32(${coord(coords, op.axis.name)})` : `f32(${coord(coords, op.axis.name)} + ${env.sizes.ref(`io:${op.axis.name}`, op.offset as number)})`;
       case 'random': {
         env.usesRandom = true;
         env.helpers.set('pcg', HELPERS.pcg!);
@@ -188,7 +205,7 @@ export class Emitter {
         const terms: string[] = [];
         for (let j = op.into.length - 1; j >= 0; j--) {
           const a = op.into[j]!;
-          if ((a.size as number) !== 1) terms.push(s === 1 ? coord(coords, a.name) : `${coord(coords, a.name)} * ${s}`);
+          if ((a.size as number) !== 1) terms.push(s === 1 ? coord(coords, a.name) : `${coord(coords, a.name)} * ${env.sizes.ref(`sp:${a.name}`, s)}`);
           s *= a.size as number;
         }
         return x(0, { ...coords, [op.axis]: this.bind(terms.length === 0 ? '0' : terms.join(' + '), 'i') });
@@ -198,29 +215,30 @@ export class Emitter {
         const m = coord(coords, op.into.name);
         const next: Coords = { ...coords };
         const total = op.axes.reduce((p, a) => p * sizeOf(src, a), 1);
+        if (env.sizes.uniform) return x(0, { ...next, ...unflattenBy(this, m, op.axes.map((a) => ({ name: a, size: sizeOf(src, a) })), 'i') });
         let after = 1;
         for (let j = op.axes.length - 1; j >= 0; j--) {
           const size = sizeOf(src, op.axes[j]!);
-          const q = after === 1 ? m : `(${m} / ${after})`;
+          const q = after === 1 ? m : `(${m} / ${env.sizes.ref(`af:${op.axes[j]!}`, after)})`;
           // merging away size-1 axes leaves the other's coordinate as it was
-          next[op.axes[j]!] = size === 1 ? '0' : size === total ? m : this.bind(j === 0 ? q : `${q} % ${size}`, 'i');
+          next[op.axes[j]!] = size === 1 ? '0' : size === total ? m : this.bind(j === 0 ? q : `${q} % ${env.sizes.ref(`n:${op.axes[j]!}`, size)}`, 'i');
           after *= size;
         }
         return x(0, next);
       }
-      case 'slice': return x(0, { ...coords, [op.axis]: this.bind(`${coord(coords, op.axis)} + ${op.start as number}`, 'i') });
+      case 'slice': return x(0, { ...coords, [op.axis]: this.bind(`${coord(coords, op.axis)} + ${env.sizes.ref(`sl:${op.axis}`, op.start as number)}`, 'i') });
       case 'pad': {
         const size = sizeOf(env.g.nodes[node.inputs[0]!]!, op.axis);
         const c = coord(coords, op.axis);
-        const start = op.start as number;
-        const ok = this.bind(`${c} >= ${start} && ${c} < ${start + size}`, 'ok');
+        const start = env.sizes.ref(`pd:${op.axis}`, op.start as number);
+        const ok = this.bind(`${c} >= ${start} && ${c} < ${env.sizes.ref(`pe:${op.axis}`, (op.start as number) + size)}`, 'ok');
         const inner = this.bind(`select(0, ${c} - ${start}, ${ok})`, 'i');
         return `select(${zero(node)}, ${x(0, { ...coords, [op.axis]: inner })}, ${ok})`;
       }
       case 'gather': {
         const size = sizeOf(env.g.nodes[node.inputs[0]!]!, op.axis);
         const k = x(1);
-        const ok = this.bind(`${k} >= 0 && ${k} < ${size}`, 'ok');
+        const ok = this.bind(`${k} >= 0 && ${k} < ${env.sizes.ref(`n:${op.axis}`, size)}`, 'ok');
         const at = this.bind(`select(0, ${k}, ${ok})`, 'i');
         return `select(${zero(node)}, ${x(0, { ...coords, [op.axis]: at })}, ${ok})`;
       }
@@ -245,6 +263,7 @@ function coord(coords: Coords, axis: string): string {
 
 /** Statements that split a flat i32 index into coordinates of axes (row-major in `axes` order). */
 export function unflatten(e: Emitter, flat: string, axes: readonly { name: string; size: number }[], prefix: string): Coords {
+  if (e.env.sizes.uniform) return unflattenBy(e, flat, axes, prefix);
   const coords: Coords = {};
   let after = 1;
   for (let j = axes.length - 1; j >= 0; j--) {
@@ -252,10 +271,40 @@ export function unflatten(e: Emitter, flat: string, axes: readonly { name: strin
     if (a.size === 1) {
       coords[a.name] = '0';
     } else {
-      const q = after === 1 ? flat : `(${flat} / ${after})`;
-      coords[a.name] = e.bind(j === 0 ? q : `${q} % ${a.size}`, prefix);
+      const q = after === 1 ? flat : `(${flat} / ${e.env.sizes.ref(`af:${a.name}`, after)})`;
+      coords[a.name] = e.bind(j === 0 ? q : `${q} % ${e.env.sizes.ref(`n:${a.name}`, a.size)}`, prefix);
     }
     after *= a.size;
+  }
+  return coords;
+}
+
+/** x / size (key: what the size is) when 0 <= x < bound: through fdiv under 2^24, else an
+ *  integer division. */
+function divide(e: Emitter, x: string, size: number, key: string, bound: number): string {
+  const d = e.env.sizes.ref(key, size);
+  if (bound > 2 ** 24) return `(${x} / ${d})`;
+  e.env.helpers.set('fdiv', HELPERS.fdiv!);
+  return `fdiv(${x}, ${d}, ${e.env.sizes.ref(`inv:${key}`, 1 / size, 'f32')})`;
+}
+
+/** unflatten with sizes from the uniform: one division per axis (the last axis first), each a
+ *  multiply by the size's reciprocal and a correction. */
+function unflattenBy(e: Emitter, flat: string, axes: readonly { name: string; size: number }[], prefix: string): Coords {
+  const coords: Coords = {};
+  const bound = axes.reduce((p, a) => p * a.size, 1);
+  let rest = flat;
+  for (let j = axes.length - 1; j >= 0; j--) {
+    const a = axes[j]!;
+    if (a.size === 1) {
+      coords[a.name] = '0';
+    } else if (axes.slice(0, j).every((b) => b.size === 1)) {
+      coords[a.name] = e.bind(rest, prefix);
+    } else {
+      const q = e.bind(divide(e, rest, a.size, `n:${a.name}`, bound), prefix);
+      coords[a.name] = e.bind(`${rest} - ${q} * ${e.env.sizes.ref(`n:${a.name}`, a.size)}`, prefix);
+      rest = q;
+    }
   }
   return coords;
 }

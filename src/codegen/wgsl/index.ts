@@ -8,15 +8,16 @@ import { contractKernel, type ContractCodegenOptions } from './contract.js';
 import { elementwiseKernel } from './elementwise.js';
 import { rowKernel } from './row.js';
 
-export type { CodegenOptions, KernelBinding, KernelCode } from './common.js';
+export type { CodegenOptions, KernelBinding, KernelCode, KernelPart } from './common.js';
+export { dispatchesOf, pipelineKey } from './common.js';
 export { rowLanes } from './row.js';
 
 export function generateKernel(fg: FusedGraph, k: Kernel, opts: CodegenOptions & ContractCodegenOptions = {}): KernelCode {
-  const o = { maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension ?? 65535, maxStorageBufferBindingSize: opts.maxStorageBufferBindingSize ?? Infinity, textureReads: opts.textureReads ?? 0 };
+  const o = { maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension ?? 65535, maxStorageBufferBindingSize: opts.maxStorageBufferBindingSize ?? Infinity, textureReads: opts.textureReads ?? 0, uniformSizes: opts.uniformSizes ?? true };
   switch (k.kind) {
     case 'elementwise': return elementwiseKernel(fg, k, o);
     case 'row': return rowKernel(fg, k, o);
-    case 'contract': return contractKernel(fg, k, { ...opts, maxStorageBufferBindingSize: o.maxStorageBufferBindingSize });
+    case 'contract': return contractKernel(fg, k, { ...opts, maxStorageBufferBindingSize: o.maxStorageBufferBindingSize, uniformSizes: o.uniformSizes });
     case 'attention': return attentionKernel(fg, k, o);
   }
 }

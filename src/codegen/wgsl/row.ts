@@ -12,7 +12,8 @@
 import type { Node } from '../../ir/types.js';
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
-import { grid, indent, kernelEnv, preamble, storageBindings, storeTo, type CodegenOptions, type KernelCode } from './common.js';
+import { flatInvocation, grid, indent, kernelEnv, preamble, sizeWords, storageBindings, storeTo, type CodegenOptions, type KernelCode } from './common.js';
+import { Sizes } from './sizes.js';
 import { Emitter, HELPERS, unflatten, type Coords, type EmitEnv } from './expr.js';
 import { dagOf } from '../../ir/fuse/views.js';
 import { isScatterRow, scatterKernel } from './scatter.js';
@@ -37,7 +38,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   if (isScatterRow(fg, k)) return scatterKernel(fg, k, opts);
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
-  const env = kernelEnv(fg, k, provided);
+  const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes, true));
   const { decls, bindings } = storageBindings(fg, k, env, opts);
   const first = g.nodes[k.reductions[0]!]!;
   const rowAxes = k.rowAxes.map((n) => ({ name: n, size: sizeOf(first, n) }));
@@ -47,7 +48,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   const reduced = redAxes.reduce((p, a) => p * a.size, 1);
   const lanes = rowLanes(reduced, rows);
   const perGroup = lanes === 1 ? 64 : 1;
-  const { workgroups, nx } = grid(Math.ceil(rows / perGroup), opts.maxWorkgroupsPerDimension);
+  const { workgroups } = grid(Math.ceil(rows / perGroup), opts.maxWorkgroupsPerDimension);
 
   const body = new Emitter(env);
   const rowCoords = unflatten(body, 'row', rowAxes, 'r');
@@ -57,7 +58,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     const e = new Emitter(env, body);
     const coords = { ...rowCoords, ...unflatten(e, 'j', redAxes, 'q') };
     const tail = each(e, coords);
-    body.lines.push(`for (var j: i32 = ${start}; j < ${reduced}; j += ${lanes}) {`, ...indent([...e.lines, ...tail]), '}');
+    body.lines.push(`for (var j: i32 = ${start}; j < ${env.sizes.ref('reduced', reduced)}; j += ${lanes}) {`, ...indent([...e.lines, ...tail]), '}');
   };
 
   const isMaxOf = (node: Node): boolean => {
@@ -86,7 +87,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
       const e2 = new Emitter(env, e);
       const at = { ...coords, ...unflatten(e2, 'u', innerAxes, 'w') };
       const v = term(e2, node, inner.terms[i]!, at);
-      e.lines.push(`for (var u: i32 = 0; u < ${count}; u++) {`, ...indent([...e2.lines, `inner${i} = ${combineFor(isMax)(`inner${i}`, v)};`]), '}');
+      e.lines.push(`for (var u: i32 = 0; u < ${env.sizes.ref('inner', count)}; u++) {`, ...indent([...e2.lines, `inner${i} = ${combineFor(isMax)(`inner${i}`, v)};`]), '}');
       provided.set(r, { value: `inner${i}`, coords });
     });
     if (innerStored) return [];
@@ -136,22 +137,22 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     sweep((e, coords) => full.map((t) => storeTo(env, t, e.offset(fg.tensors[t]!, coords), e.value(fg.tensors[t]!.node, coords))));
   }
 
-  const rowIndex = lanes === 1
-    ? [`let row = i32(gid.x + gid.y * ${nx * perGroup}u);`]
-    : [`let row = i32(wid.x + wid.y * ${nx}u);`];
+  const rowIndex = lanes === 1 ? [`let row = i32(${flatInvocation(perGroup)});`] : ['let row = i32(wid.x + wid.y * nw.x);'];
+  const rowCount = env.sizes.ref('rows', rows);
   const code = [
     `// row: ${rows} rows x ${reduced}, ${lanes} lane(s) per row${inner ? `, each element of the row a nested row of ${inner.redAxes.join(' ')}` : ''}`,
     ...preamble(env, decls, bindings),
     ...(lanes > 1 ? [`var<workgroup> red: array<f32, ${lanes}>;`] : []),
     `@compute @workgroup_size(${lanes === 1 ? perGroup : lanes})`,
-    'fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {',
+    'fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nw: vec3u) {',
+    ...indent(env.sizes.prologue()),
     ...indent(rowIndex),
-    `  if (row >= ${rows}) { return; }`,
+    `  if (row >= ${rowCount}) { return; }`,
     ...indent(body.lines),
     '}',
     '',
   ].join('\n');
-  return { name: k.name, code, workgroups, bindings };
+  return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
 }
 
 /** One element of a reduction's sweep (scatterAdd rows have their own template: scatter.ts). */

@@ -11,7 +11,8 @@
 
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
-import { grid, indent, kernelEnv, preamble, storageBindings, storeTo, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
+import { grid, indent, kernelEnv, preamble, sizeWords, storageBindings, storeTo, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
+import { Sizes } from './sizes.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
 const WG = 64;
@@ -25,7 +26,7 @@ export function isScatterRow(fg: FusedGraph, k: RowKernel): boolean {
 export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOptions>): KernelCode {
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
-  const env = kernelEnv(fg, k, provided);
+  const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes, true));
   const { decls, bindings } = storageBindings(fg, k, env, opts);
   const nodes = k.reductions.map((r) => g.nodes[r]!);
   const first = nodes[0]!;
@@ -43,14 +44,14 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
   const blockName = `${blockAxis?.name ?? ''}__block`;
   const space = order.map((a) => (a === blockAxis ? { name: blockName, size: Math.ceil(a.size / per) } : a));
   const invocations = space.reduce((p, a) => p * a.size, 1);
-  const { workgroups, nx } = grid(Math.ceil(invocations / WG), opts.maxWorkgroupsPerDimension);
+  const { workgroups } = grid(Math.ceil(invocations / WG), opts.maxWorkgroupsPerDimension);
 
   const body = new Emitter(env);
   const shared = unflatten(body, 'row', space, 'r');
   const rowsOf: Coords[] = Array.from({ length: per }, (_, t) => {
     if (!blockAxis) return shared;
     const { [blockName]: blk, ...rest } = shared;
-    return { ...rest, [blockAxis.name]: body.bind(`min(${blk} * ${per} + ${t}, ${blockAxis.size - 1})`, 'bi') };
+    return { ...rest, [blockAxis.name]: body.bind(`min(${blk} * ${per} + ${t}, ${env.sizes.ref(`last:${blockAxis.name}`, blockAxis.size - 1)})`, 'bi') };
   });
   const acc = (i: number, t: number) => `acc${i}_${t}`;
   nodes.forEach((_, i) => {
@@ -75,16 +76,17 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
     }
     for (const [cond, inner] of branches) loop.push(`if (${cond}) {`, ...indent(inner.lines), '}');
   });
-  body.lines.push(`for (var j: i32 = 0; j < ${reduced}; j++) {`, ...indent([...e.lines, ...loop]), '}');
+  body.lines.push(`for (var j: i32 = 0; j < ${env.sizes.ref('reduced', reduced)}; j++) {`, ...indent([...e.lines, ...loop]), '}');
 
   for (let t = 0; t < per; t++) {
     nodes.forEach((n, i) => provided.set(n.id, { value: acc(i, t), coords: rowsOf[t]! }));
     const s = new Emitter(env, body);
     const lines = stores.map((x) => storeTo(env, x, s.offset(fg.tensors[x]!, rowsOf[t]!), s.value(fg.tensors[x]!.node, rowsOf[t]!)));
-    const guard = blockAxis && t > 0 ? `${shared[blockName]} * ${per} + ${t} < ${blockAxis.size}` : 'true';
+    const guard = blockAxis && t > 0 ? `${shared[blockName]} * ${per} + ${t} < ${env.sizes.ref(`n:${blockAxis.name}`, blockAxis.size)}` : 'true';
     body.lines.push(`if (${guard}) {`, ...indent([...s.lines, ...lines]), '}');
   }
 
-  const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`, preamble(env, decls, bindings), WG, nx, invocations, body.lines);
-  return { name: k.name, code, workgroups, bindings };
+  const count = env.sizes.ref('invocations', invocations);
+  const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
+  return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
 }

@@ -48,12 +48,19 @@ export function linearTexture(binding: number, name: string, texels: number, per
   };
 }
 
-/** The WGSL declarations of a texture binding: the read-only storage texture and its row shift. */
-export function textureDecl(t: Pick<TextureBinding, 'binding' | 'name' | 'format' | 'width'>): string[] {
-  return [`@group(0) @binding(${t.binding}) var ${t.name}: texture_storage_2d<${t.format}, read>;`, `const ${t.name}_SHIFT = ${Math.log2(t.width)}u;`];
+/** The WGSL declarations of a texture binding: the read-only storage texture, and its row shift
+ *  as a constant unless the kernel reads it from its sizes (`shifted`: the width grows with the
+ *  tensor past 8192 rows, so a larger batch would otherwise be a new pipeline). */
+export function textureDecl(t: Pick<TextureBinding, 'binding' | 'name' | 'format' | 'width'>, shifted = false): string[] {
+  const decl = `@group(0) @binding(${t.binding}) var ${t.name}: texture_storage_2d<${t.format}, read>;`;
+  return shifted ? [decl] : [decl, `const ${t.name}_SHIFT = ${Math.log2(t.width)}u;`];
 }
 
-/** The texel at linear index `index` (a u32 WGSL expression, used twice: bind it first). */
-export function texelLoad(name: string, index: string): string {
-  return `textureLoad(${name}, vec2u(${index} & ((1u << ${name}_SHIFT) - 1u), ${index} >> ${name}_SHIFT))`;
+/** log2 of a texture's width: its row shift. */
+export const textureShift = (t: Pick<TextureBinding, 'width'>): number => Math.log2(t.width);
+
+/** The texel at linear index `index` (a u32 WGSL expression, used twice: bind it first); `shift`,
+ *  a u32 expression, where the shift is not the texture's constant. */
+export function texelLoad(name: string, index: string, shift = `${name}_SHIFT`): string {
+  return `textureLoad(${name}, vec2u(${index} & ((1u << ${shift}) - 1u), ${index} >> ${shift}))`;
 }

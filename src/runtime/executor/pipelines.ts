@@ -1,8 +1,9 @@
 // Compiling's fourth phase: a compute pipeline per kernel (cached by WGSL text per device, so the
-// same kernel in every layer compiles once), the textures contractions read through, and each
-// kernel's bind group. The result is the list of steps a run records.
+// same kernel in every layer, and a kernel at every batch size and length, compiles once: sizes
+// are read from a uniform), the textures contractions read through, the kernels' size uniforms
+// and each kernel's bind group. The result is the list of steps a run records.
 
-import type { KernelBinding, KernelCode } from '../../codegen/wgsl/index.js';
+import { dispatchesOf, pipelineKey, type KernelBinding, type KernelCode, type KernelPart } from '../../codegen/wgsl/index.js';
 import type { Allocation } from './allocate.js';
 import { align16 } from './tensors.js';
 
@@ -14,40 +15,80 @@ export interface Fill {
   binding: TextureBinding;
 }
 
-/** One kernel, ready to dispatch once its fills are copied. */
-export interface Step {
-  code: KernelCode;
+/** One dispatch of a kernel. */
+export interface Dispatch {
   pipeline: GPUComputePipeline;
   group: GPUBindGroup;
+  workgroups: [number, number, number];
+}
+
+/** One kernel, ready to dispatch (once, or once per part: KernelCode.parts) once its fills are copied. */
+export interface Step {
+  code: KernelCode;
+  dispatches: Dispatch[];
   fills: Fill[];
 }
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
-/** One pipeline per kernel, in order; a kernel whose WGSL does not compile is an error with its text. */
-export async function createPipelines(device: GPUDevice, codes: readonly KernelCode[]): Promise<GPUComputePipeline[]> {
+/** Distinct pipelines created on `device` so far (what a cold start compiles). */
+export function pipelineCount(device: GPUDevice): number {
+  return pipelineCache.get(device)?.size ?? 0;
+}
+
+/** One pipeline per dispatch of each kernel, in order; a kernel whose WGSL does not compile is an
+ *  error with its text. */
+export async function createPipelines(device: GPUDevice, codes: readonly KernelCode[]): Promise<GPUComputePipeline[][]> {
+  const out: GPUComputePipeline[][] = [];
+  for (const k of codes) out.push(await partPipelines(device, k.name, dispatchesOf(k)));
+  return out;
+}
+
+async function partPipelines(device: GPUDevice, name: string, parts: readonly KernelPart[]): Promise<GPUComputePipeline[]> {
   let cache = pipelineCache.get(device);
   if (!cache) pipelineCache.set(device, (cache = new Map()));
   const pipelines: GPUComputePipeline[] = [];
-  for (const c of codes) {
-    let p = cache.get(c.code);
+  for (const c of parts) {
+    const key = pipelineKey(c.code);
+    let p = cache.get(key);
     if (!p) {
-      const module = device.createShaderModule({ code: c.code, label: c.name });
+      const module = device.createShaderModule({ code: c.code, label: name });
       const info = await module.getCompilationInfo();
       const errors = info.messages.filter((m) => m.type === 'error');
       if (errors.length > 0) {
-        throw new Error(`WGSL for kernel ${c.name} does not compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}\n${c.code}`);
+        throw new Error(`WGSL for kernel ${name} does not compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}\n${c.code}`);
       }
-      p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: c.name });
-      cache.set(c.code, p);
+      p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
+      cache.set(key, p);
     }
     pipelines.push(p);
   }
   return pipelines;
 }
 
-/** Each kernel's bind group over the allocation, and the textures its reads need. */
-export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[] } {
+/** Every kernel's size uniform in one buffer, each at its own aligned offset (bound with a static
+ *  offset: no dynamic offsets, of which an adapter allows few), written once. */
+function sizeUniforms(device: GPUDevice, codes: readonly KernelPart[]): { buffer: GPUBuffer | null; offsets: number[] } {
+  const align = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+  const offsets: number[] = [];
+  let at = 0;
+  for (const c of codes) {
+    offsets.push(at);
+    if (c.sizes) at += Math.ceil((c.sizes.length * 4) / align) * align;
+  }
+  if (at === 0) return { buffer: null, offsets };
+  const buffer = device.createBuffer({ size: at, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, mappedAtCreation: true, label: 'arch kernel sizes' });
+  const words = new Uint32Array(buffer.getMappedRange());
+  codes.forEach((c, i) => c.sizes && words.set(c.sizes, offsets[i]! / 4));
+  buffer.unmap();
+  return { buffer, offsets };
+}
+
+/** Each kernel's bind group over the allocation, the textures its reads need, and the buffer of
+ *  the kernels' size uniforms (the caller destroys both). */
+export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[][], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[]; uniforms: GPUBuffer | null } {
+  const parts = codes.map(dispatchesOf);
+  const uniforms = sizeUniforms(device, parts.flat());
   const textures: GPUTexture[] = [];
   const shared = new Map<string, Fill>();
   const fillFor = (b: TextureBinding): Fill => {
@@ -65,22 +106,31 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
     }
     return f;
   };
+  let at = 0; // the dispatch's index over all kernels' parts (its uniform's offset)
   const steps = codes.map((code, i): Step => {
     const fills: Fill[] = [];
-    const entries: GPUBindGroupEntry[] = code.bindings.map((b) => {
-      if (b.kind === 'texture') {
-        const f = fillFor(b);
-        if (!fills.includes(f)) fills.push(f);
-        return { binding: b.binding, resource: f.texture.createView() };
-      }
-      if (b.kind === 'uniform') return { binding: b.binding, resource: { buffer: alloc.seed } };
-      // the tensor's own bytes, not its buffer's: a buffer reused after an oversized tensor may be
-      // larger than one binding may hold
-      const at = alloc.placeOf(b.tensor);
-      return { binding: b.binding, resource: b.range ? { buffer: at.buffer, offset: at.offset + b.range.offset, size: b.range.size } : { buffer: at.buffer, offset: at.offset, size: align16(bytes[b.tensor]!) } };
+    const dispatches = parts[i]!.map((part, j): Dispatch => {
+      const offset = uniforms.offsets[at++]!;
+      const entries: GPUBindGroupEntry[] = part.bindings.map((b) => {
+        if (b.kind === 'texture') {
+          const f = fillFor(b);
+          if (!fills.includes(f)) fills.push(f);
+          return { binding: b.binding, resource: f.texture.createView() };
+        }
+        if (b.kind === 'uniform') {
+          if (b.what === 'seed') return { binding: b.binding, resource: { buffer: alloc.seed } };
+          if (!part.sizes) throw new Error(`kernel ${code.name} binds a sizes uniform but gives no KernelCode.sizes`);
+          return { binding: b.binding, resource: { buffer: uniforms.buffer!, offset, size: part.sizes!.length * 4 } };
+        }
+        // the tensor's own bytes, not its buffer's: a buffer reused after an oversized tensor may be
+        // larger than one binding may hold
+        const place = alloc.placeOf(b.tensor);
+        return { binding: b.binding, resource: b.range ? { buffer: place.buffer, offset: place.offset + b.range.offset, size: b.range.size } : { buffer: place.buffer, offset: place.offset, size: align16(bytes[b.tensor]!) } };
+      });
+      const pipeline = pipelines[i]![j]!;
+      return { pipeline, group: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), workgroups: part.workgroups };
     });
-    const group = device.createBindGroup({ layout: pipelines[i]!.getBindGroupLayout(0), entries });
-    return { code, pipeline: pipelines[i]!, group, fills };
+    return { code, dispatches, fills };
   });
-  return { steps, textures };
+  return { steps, textures, uniforms: uniforms.buffer };
 }

@@ -6,7 +6,7 @@ import { formatOp } from '../../ir/print.js';
 import { fuse } from '../../ir/fuse/fuse.js';
 import type { FusedGraph } from '../../ir/fuse/types.js';
 import { planMemory, type MemoryPlan } from '../../ir/plan.js';
-import { generateKernel, type KernelCode } from '../../codegen/wgsl/index.js';
+import { dispatchesOf, generateKernel, type KernelCode } from '../../codegen/wgsl/index.js';
 import { MAX_TEXTURE_DIM } from '../../codegen/wgsl/texture.js';
 import { align16, describeTensor, tensorBytes, tensorName } from './tensors.js';
 import { DEFAULT_LIMITS, PlanLimitError, type CompileOptions, type ExecPlan, type PlanLimits } from './types.js';
@@ -33,6 +33,7 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
       // where contraction operands are textures, other kernels read through them too
       textureReads: (opts.contractionSource ?? 'texture') === 'texture' ? limits.maxStorageTexturesPerShaderStage : 0,
       source: opts.contractionSource,
+      uniformSizes: opts.uniformSizes,
     }),
   );
 
@@ -104,7 +105,7 @@ function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persi
       ops: k.fused.map((id) => `%${id} = ${formatOp(fg.graph.nodes[id]!.op, fg.graph.nodes[id]!.inputs)}`),
       bindings: codes[i]!.bindings.map((b) =>
         b.kind === 'uniform'
-          ? { binding: b.binding, kind: 'uniform', tensor: 'seed' }
+          ? { binding: b.binding, kind: 'uniform', tensor: b.what }
           : { binding: b.binding, kind: b.kind, tensor: tensorName(fg, fg.tensors[b.tensor]!), access: b.kind === 'storage' ? b.access : 'read' },
       ),
       workgroups: codes[i]!.workgroups,
@@ -116,7 +117,7 @@ function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persi
       tensors: fg.tensors.filter((t) => memory.bufferOf[t.id] === i).map((t) => tensorName(fg, t)),
       persistent: fg.tensors.some((t) => memory.bufferOf[t.id] === i && persistent.has(t.id)),
     })),
-    dispatchesPerRun: codes.length,
+    dispatchesPerRun: codes.reduce((n, c) => n + dispatchesOf(c).length, 0),
     totalBytes: memory.buffers.reduce((s, b) => s + b, 0),
   };
 }

@@ -53,10 +53,13 @@ export class Recorder {
         }
       }
       pass ??= encoder.beginComputePass();
-      pass.setPipeline(s.pipeline);
-      pass.setBindGroup(0, s.group);
-      const [x, y, z] = s.code.workgroups;
-      for (let r = 0; r < repeat; r++) pass.dispatchWorkgroups(x, y, z);
+      for (let r = 0; r < repeat; r++) {
+        for (const d of s.dispatches) {
+          pass.setPipeline(d.pipeline);
+          pass.setBindGroup(0, d.group);
+          pass.dispatchWorkgroups(...d.workgroups);
+        }
+      }
     }
     pass?.end();
   }

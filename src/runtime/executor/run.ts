@@ -73,6 +73,8 @@ export interface Compiled {
   alloc: Allocation;
   steps: Step[];
   textures: GPUTexture[];
+  /** The kernels' size uniforms, if any kernel reads one. */
+  uniforms: GPUBuffer | null;
   recorder: Recorder;
 }
 
@@ -208,5 +210,6 @@ export class ExecutableGraph implements CompiledGraph {
     this.c.alloc.destroy();
     this.io.destroy();
     for (const t of this.c.textures) t.destroy();
+    this.c.uniforms?.destroy();
   }
 }

@@ -17,6 +17,9 @@ export interface CompileOptions extends FuseOptions {
   slab?: string[];
   /** Plan under tighter limits than the device's (to test what a larger model meets). */
   limits?: Partial<PlanLimits>;
+  /** Kernels read their sizes from a uniform (default true), so one pipeline serves every shape
+   *  of a kernel; false writes them into the WGSL (a pipeline per shape; for A/B measurements). */
+  uniformSizes?: boolean;
 }
 
 /** The device limits that compiling depends on. */

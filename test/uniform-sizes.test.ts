@@ -1,0 +1,77 @@
+// Kernel sizes as uniforms (src/codegen/wgsl/sizes.ts): a tiny GPT's training graph compiled at a
+// second batch size or sequence length creates no new pipeline on the device, and the loss and
+// every gradient still match the reference interpreter at each size.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { differentiate, gradName, initParams, interpret } from '../src/ir/index.js';
+import type { Graph } from '../src/ir/types.js';
+import { openDevice, type ArchDevice } from '../src/host/node/device.js';
+import { compileGraph, pipelineCount, planGraph } from '../src/runtime/executor.js';
+import { pipelineKey } from '../src/codegen/wgsl/index.js';
+import { lowerModel, randomInputs, tinySymbols } from './model-helpers.js';
+import { rng } from './ir-helpers.js';
+
+// B·L stays a multiple of 4 at every size below: K mod 4 is structure for the weight gradients'
+// contractions (an unrolled tail), so it is specialised, not read from the uniform.
+const SETS = { V: 13, L: 16, D: 16, H: 2, N: 1 };
+
+let dev: ArchDevice;
+beforeAll(async () => {
+  dev = await openDevice();
+});
+afterAll(() => dev?.destroy());
+
+const lowered = lowerModel('models/gpt-nano.arch', SETS);
+const graph: Graph = differentiate(lowered.graph, 'loss', [...lowered.graph.params.keys()]);
+const want = ['loss', ...[...lowered.graph.params.keys()].map(gradName)];
+
+/** Compiles and runs the training graph at `len` x `batch`; the worst difference from the
+ *  interpreter over the loss and every gradient, relative to each tensor's scale. */
+async function runAt(len: number, batch: number): Promise<number> {
+  const symbols = tinySymbols(lowered, len, batch);
+  const inputs = randomInputs(lowered, symbols, rng(len * 31 + batch));
+  const params = initParams(lowered.graph, symbols, 3);
+  for (const v of Object.values(params)) for (let i = 0; i < v.length; i++) v[i] = v[i]! * 5;
+  const compiled = await compileGraph(dev, graph, symbols);
+  compiled.setParams(params);
+  const out = await compiled.run({ inputs }, want);
+  compiled.destroy();
+  const ref = interpret(graph, { inputs, params, symbols });
+  let worst = 0;
+  for (const k of want) {
+    const a = ref.get(k)!.data;
+    const b = out[k]!;
+    expect(b.length, k).toBe(a.length);
+    const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / scale);
+  }
+  return worst;
+}
+
+describe('kernel sizes read from a uniform', () => {
+  it('the WGSL of a training graph does not depend on B or L; only the sizes uniforms do', () => {
+    const plan = (len: number, batch: number) => planGraph(graph, tinySymbols(lowered, len, batch));
+    const [a, b, c] = [plan(8, 2), plan(8, 3), plan(12, 2)];
+    const texts = (p: typeof a) => p.codes.map((k) => pipelineKey(k.code));
+    expect(texts(b)).toEqual(texts(a));
+    expect(texts(c)).toEqual(texts(a));
+    // the sizes themselves differ (B·L rows: 16, 24, 24), and so do the dispatches
+    expect(b.codes.map((k) => k.sizes)).not.toEqual(a.codes.map((k) => k.sizes));
+    expect(c.codes.map((k) => k.workgroups)).not.toEqual(a.codes.map((k) => k.workgroups));
+    // fewer pipelines than kernels: the same kernel in both directions, at every shape, is one
+    expect(new Set(texts(a)).size).toBeLessThan(a.codes.length);
+    // with literal sizes, the texts differ with B
+    const literal = (batch: number) => planGraph(graph, tinySymbols(lowered, 8, batch), { uniformSizes: false }).codes.map((k) => pipelineKey(k.code));
+    expect(literal(3)).not.toEqual(literal(2));
+  });
+
+  it('one set of pipelines serves two batch sizes and two lengths, each matching the interpreter', async () => {
+    expect(pipelineCount(dev.device)).toBe(0);
+    expect(await runAt(8, 2)).toBeLessThan(2e-4);
+    const first = pipelineCount(dev.device);
+    expect(first).toBeGreaterThan(0);
+    expect(await runAt(8, 3)).toBeLessThan(2e-4);
+    expect(pipelineCount(dev.device), 'a new batch size compiled new pipelines').toBe(first);
+    expect(await runAt(12, 2)).toBeLessThan(2e-4);
+    expect(pipelineCount(dev.device), 'a new length compiled new pipelines').toBe(first);
+  });
+});

@@ -9,6 +9,7 @@ import type { FusedGraph } from '../src/ir/fuse/types.js';
 import { numelOf } from '../src/ir/fuse/resolve.js';
 import type { Graph } from '../src/ir/types.js';
 import { gradName } from '../src/ir/types.js';
+import { planGraph } from '../src/runtime/executor/plan.js';
 import { compare, device, randomFeeds } from './executor-helpers.js';
 import { lowerModel, randomInputs } from './model-helpers.js';
 import { rng } from './ir-helpers.js';
@@ -18,8 +19,8 @@ const TOL = { atol: 1e-4, rtol: 1e-3 };
 afterAll(async () => (await device()).destroy());
 
 /** gpt-nano at a tiny width with vocabulary V: the training graph (loss and every gradient), or the forward. */
-function nano(V: number, grads = true): Graph {
-  const g = lowerModel('models/gpt-nano.arch', { V, D: 8, H: 2, N: 1, L: 8 }, grads).graph;
+function nano(V: number, grads = true, L = 8, head = 'tied'): Graph {
+  const g = lowerModel('models/gpt-nano.arch', { V, D: 8, H: 2, N: 1, L, head }, grads).graph;
   // what training and eval compile: the loss (and the gradients), not the logits
   const lossOnly = { ...g, outputs: new Map([['loss', g.outputs.get('loss')!]]) };
   return grads ? differentiate(lossOnly, 'loss', [...g.params.keys()]) : lossOnly;
@@ -57,6 +58,28 @@ describe('the LM head and cross-entropy in chunks of positions', () => {
     // one chunk of logits at most, and never the whole
     expect(largest(fg)).toBe(B * per * V);
     await matches(graph, symbols, V, chunk);
+  });
+
+  it('an untied head (its own [D, V] matrix) matches too', async () => {
+    const graph = nano(37, true, 8, 'untied');
+    const symbols = { B: 2, L: 8, seed: 1 };
+    expect(largest(fuse(graph, symbols, { classifierChunk: 2 * 3 * 37 }))).toBe(2 * 3 * 37);
+    await matches(graph, symbols, 37, 2 * 3 * 37);
+  });
+
+  it('the memory plan holds a few chunks of logits, however many chunks there are', () => {
+    // 3 positions of 1000 classes a chunk: 11 chunks at L = 32, 22 at L = 64
+    const graph = nano(1000, true, 64);
+    const chunk = 2 * 3 * 1000;
+    const buffers = (L: number) => {
+      const p = planGraph(graph, { B: 2, L, seed: 1 }, { classifierChunk: chunk });
+      expect(largest(p.fused)).toBe(chunk);
+      return new Set(p.fused.tensors.filter((t) => /logits_BLV@/.test(p.fused.graph.nodes[t.node]!.label ?? '')).map((t) => p.memory.bufferOf[t.id])).size;
+    };
+    const [short, long] = [buffers(32), buffers(64)];
+    expect(short).toBeGreaterThan(0);
+    expect(short).toBeLessThanOrEqual(8);
+    expect(long).toBeLessThanOrEqual(short + 1);
   });
 
   it('a chunk as large as the logits leaves the graph as it was', () => {

@@ -26,7 +26,8 @@ import { GraphBuilder } from '../builder.js';
 import type { Graph, Node } from '../types.js';
 import { numelOf, sizeOf } from './resolve.js';
 
-/** The most logits one chunk holds (64 MiB of f32) unless `FuseOptions.classifierChunk` says. */
+/** The most logits one chunk holds, and the most elements of one running sum (64 MiB of f32:
+ *  half of WebGPU's smallest binding limit), unless `FuseOptions.classifierChunk` says. */
 export const CLASSIFIER_CHUNK = 1 << 24;
 
 interface HeadMatch {
@@ -34,6 +35,8 @@ interface HeadMatch {
   /** The row axis cut into chunks, and how many of its positions one chunk takes. */
   axis: string;
   per: number;
+  /** The most elements of a chunk (FuseOptions.classifierChunk). */
+  chunk: number;
   region: Set<number>;
   exits: number[];
   streams: number[];
@@ -73,7 +76,7 @@ function findHead(g: Graph, chunk: number): HeadMatch | null {
     const per = Math.max(1, Math.floor(chunk / (numelOf(n) / sizeOf(n, axis))));
     if (per >= sizeOf(n, axis)) continue;
     const m = regionOf(g, consumers, outputs, n.id, axis, cls);
-    if (m !== null) return { ...m, logits: n.id, axis, per };
+    if (m !== null) return { ...m, logits: n.id, axis, per, chunk };
   }
   return null;
 }
@@ -87,7 +90,7 @@ function rowWise(g: Graph, u: Node, axis: string, region: ReadonlySet<number>): 
   return true;
 }
 
-function regionOf(g: Graph, consumers: readonly number[][], outputs: ReadonlySet<number>, logits: number, axis: string, cls: string): Omit<HeadMatch, 'logits' | 'axis' | 'per'> | null {
+function regionOf(g: Graph, consumers: readonly number[][], outputs: ReadonlySet<number>, logits: number, axis: string, cls: string): Omit<HeadMatch, 'logits' | 'axis' | 'per' | 'chunk'> | null {
   const region = new Set([logits]);
   const exits = new Set<number>();
   const streams = new Set<number>();
@@ -118,8 +121,6 @@ class Chunk {
     private readonly m: HeadMatch,
     readonly start: number,
     readonly size: number,
-    /** The recomputation for the backward: the logits contraction with its operands swapped. */
-    private readonly swapped: boolean,
   ) {}
 
   /** A node outside the region, cut to this chunk where it has A. */
@@ -136,7 +137,7 @@ class Chunk {
     const b = this.b;
     let out: number;
     switch (n.op.kind) {
-      case 'contract': out = this.swapped ? b.contract(x[1]!, x[0]!, n.op.out) : b.contract(x[0]!, x[1]!, n.op.out); break;
+      case 'contract': out = b.contract(x[0]!, x[1]!, n.op.out); break;
       case 'unary': out = b.unary(n.op.fn, x[0]!); break;
       case 'binary': out = b.binary(n.op.fn, x[0]!, x[1]!); break;
       case 'select': out = b.select(x[0]!, x[1]!, x[2]!); break;
@@ -156,44 +157,49 @@ class Chunk {
 function rewrite(g: Graph, m: HeadMatch, every: number): { graph: Graph; store: number[] } {
   const b = GraphBuilder.from(g);
   const full = sizeOf(g.nodes[m.logits]!, m.axis);
-  const starts = Array.from({ length: Math.ceil(full / m.per) }, (_, i) => i * m.per);
-  const chunks = (swapped: boolean) => starts.map((s) => new Chunk(b, g, m, s, Math.min(m.per, full - s), swapped));
-  const replace = new Map<number, number>();
-  /** Where each new node goes in node order: just before the first node that reads its result. */
-  const placeAt = new Map<number, number>();
+  const chunks = Array.from({ length: Math.ceil(full / m.per) }, (_, i) => new Chunk(b, g, m, i * m.per, Math.min(m.per, full - i * m.per)));
   const store: number[] = [];
-  // ids only grow, and each block ends with a new node (the last add of its replacements)
-  let next = g.nodes.length;
-  const placed = (at: number) => {
-    const last = Math.max(...replace.values());
-    for (let id = next; id <= last; id++) placeAt.set(id, at);
-    next = last + 1;
-  };
-
-  // exits: every chunk's values, chunk after chunk, then laid end to end along A
-  if (m.exits.length > 0) {
-    const parts = chunks(false).map((c) => m.exits.map((e) => ({ c, value: c.clone(e) })));
-    m.exits.forEach((e, j) => replace.set(e, concat(b, parts.map((p) => p[j]!), m.axis, full, every, store)));
-    placed(Math.min(...m.exits.map((e) => firstReader(g, m, e))));
-  }
-  // streams: each chunk's recomputed region feeds every stream before the next chunk starts
-  if (m.streams.length > 0) {
-    const running = new Map<number, { c: Chunk; value: number }[]>();
-    for (const c of chunks(true)) {
-      for (const s of m.streams) {
-        const n = g.nodes[s]!;
-        const [a, o] = n.inputs as [number, number];
-        const value = m.region.has(a) ? b.contract(c.clone(a), c.leaf(o), names(n)) : b.contract(c.leaf(a), c.clone(o), names(n));
-        (running.get(s) ?? running.set(s, []).get(s)!).push({ c, value });
-      }
-    }
+  // per chunk: its exits' values and every stream's part, from one logits contraction, each
+  // added to its running value at once (so the chunk's tensors are dead before the next chunk's):
+  // laid end to end along A (exits, dx) or summed (dw)
+  const along = (axis: string, size: number, k: number) => new Running(b, chunks.length, store, { axis, size }, k);
+  const exits = m.exits.map(() => along(m.axis, full, every));
+  const cuts = new Map(m.streams.map((s) => [s, sumPieces(g.nodes[s]!, m.axis, m.chunk)]));
+  // each chunk of dx is added in as soon as it is made: one kept longer would pin the buffer it
+  // shares with a chunk of logits, and the next chunk's would need a buffer of its own
+  const streams = new Map(m.streams.map((s) => [s, cuts.get(s)!.map(() => (names(g.nodes[s]!).includes(m.axis) ? along(m.axis, full, 1) : new Running(b, chunks.length, store)))]));
+  for (const c of chunks) {
+    m.exits.forEach((e, j) => exits[j]!.push(c.start, c.clone(e)));
     for (const s of m.streams) {
-      const parts = running.get(s)!;
-      replace.set(s, names(g.nodes[s]!).includes(m.axis) ? concat(b, parts, m.axis, full, every, store) : sum(b, parts, store));
+      const n = g.nodes[s]!;
+      const [a, o] = (n.inputs as [number, number]).map((i) => (m.region.has(i) ? c.clone(i) : c.leaf(i)));
+      cuts.get(s)!.forEach((piece, j) => {
+        const cut = (x: number) => (piece.axis !== undefined && names(b.node(x)).includes(piece.axis) ? b.slice(x, piece.axis, piece.start, piece.size) : x);
+        streams.get(s)![j]!.push(c.start, b.contract(cut(a), cut(o), names(n)));
+      });
     }
-    placed(m.streams[0]!);
   }
-  return reorder(b.build(), replace, placeAt, store);
+  const replace = new Map<number, number>();
+  m.exits.forEach((e, j) => replace.set(e, exits[j]!.value));
+  for (const s of m.streams) {
+    const pieces = cuts.get(s)!;
+    const axis = pieces[0]!.axis;
+    if (axis === undefined) replace.set(s, streams.get(s)![0]!.value);
+    else {
+      const whole = along(axis, sizeOf(g.nodes[s]!, axis), every);
+      pieces.forEach((piece, j) => whole.push(piece.start, streams.get(s)![j]!.value));
+      replace.set(s, whole.value);
+    }
+  }
+  // The new nodes go where the first stream was (the backward's gradient of the logits exists
+  // there), or for a forward alone before the first reader of an exit; what reads an exit (the
+  // loss) moves after them, so no chunk waits for another's to be done.
+  const at = m.streams[0] ?? Math.min(...m.exits.map((e) => firstReader(g, m, e)));
+  const after = downstream(g, m, at);
+  const built = b.build();
+  const added = built.nodes.length - g.nodes.length;
+  const key = (id: number): number => (id >= g.nodes.length ? at - 1 + (id - g.nodes.length + 1) / (added + 1) : after.has(id) ? at + id / g.nodes.length : id);
+  return reorder(built, replace, key, store);
 }
 
 /** The first node outside the region that reads `id` (or the end, for an output). */
@@ -202,33 +208,64 @@ function firstReader(g: Graph, m: HeadMatch, id: number): number {
   return r?.id ?? g.nodes.length;
 }
 
-/** Chunks laid end to end along `axis` (each padded to the full size, then added); every
- *  `every`-th running value is stored so no kernel reads every chunk. */
-function concat(b: GraphBuilder, parts: { c: Chunk; value: number }[], axis: string, full: number, every: number, store: number[]): number {
-  let acc = -1;
-  parts.forEach(({ c, value }, i) => {
-    const padded = b.pad(value, axis, c.start, full);
-    acc = acc < 0 ? padded : b.add(acc, padded);
-    if (i % every === every - 1 && i < parts.length - 1) store.push(acc);
-  });
-  return acc;
-}
-
-/** Chunks summed: each running sum is stored, so it is the epilogue of its chunk's contraction. */
-function sum(b: GraphBuilder, parts: { value: number }[], store: number[]): number {
-  let acc = -1;
-  for (const { value } of parts) {
-    acc = acc < 0 ? value : b.add(acc, value);
-    if (acc !== value) store.push(acc);
+/** Nodes before `at` that read an exit, and everything that reads them: outside the region. */
+function downstream(g: Graph, m: HeadMatch, at: number): Set<number> {
+  const out = new Set<number>();
+  for (const n of g.nodes.slice(m.logits + 1, at)) {
+    if (m.region.has(n.id) || m.streams.includes(n.id)) continue;
+    if (n.inputs.some((i) => out.has(i) || m.exits.includes(i))) out.add(n.id);
   }
-  return acc;
+  return out;
 }
 
 /**
- * The rewritten graph in node order: readers of a replaced node read its replacement, each new
- * node sits before its place (`placeAt`), and nodes nothing needs any more are dropped.
+ * A value built up part by part: laid end to end along an axis (each part padded to the full size,
+ * then added; every `every`-th running value stored, so no kernel reads every part), or summed
+ * (each running sum stored: the epilogue of the contraction that makes its part).
  */
-function reorder(g: Graph, replace: ReadonlyMap<number, number>, placeAt: ReadonlyMap<number, number>, store: number[]): { graph: Graph; store: number[] } {
+class Running {
+  private acc = -1;
+  private parts = 0;
+  constructor(
+    private readonly b: GraphBuilder,
+    private readonly count: number,
+    private readonly store: number[],
+    private readonly along?: { axis: string; size: number },
+    private readonly every = 1,
+  ) {}
+
+  push(start: number, value: number): void {
+    const term = this.along ? this.b.pad(value, this.along.axis, start, this.along.size) : value;
+    const first = this.acc < 0;
+    this.acc = first ? term : this.b.add(this.acc, term);
+    this.parts++;
+    if (first) return;
+    if (!this.along || (this.parts % this.every === 0 && this.parts < this.count)) this.store.push(this.acc);
+  }
+
+  get value(): number {
+    return this.acc;
+  }
+}
+
+/**
+ * A summed stream (dw) is accumulated over the chunks by its contractions' epilogues, which bind
+ * the running sum as one storage buffer: one larger than a chunk is kept in pieces along its
+ * longest axis (GPT-2's 50257 x 768 in three), each its own running sum.
+ */
+function sumPieces(n: Node, axis: string, chunk: number): { axis?: string; start: number; size: number }[] {
+  if (names(n).includes(axis) || numelOf(n) <= chunk) return [{ start: 0, size: 0 }];
+  const longest = names(n).reduce((a, x) => (sizeOf(n, x) > sizeOf(n, a) ? x : a));
+  const per = Math.max(1, Math.floor(chunk / (numelOf(n) / sizeOf(n, longest))));
+  const size = sizeOf(n, longest);
+  return Array.from({ length: Math.ceil(size / per) }, (_, i) => ({ axis: longest, start: i * per, size: Math.min(per, size - i * per) }));
+}
+
+/**
+ * The rewritten graph in node order: readers of a replaced node read its replacement, nodes go in
+ * the order of `key` (and after what they read), and nodes nothing needs any more are dropped.
+ */
+function reorder(g: Graph, replace: ReadonlyMap<number, number>, key: (id: number) => number, store: number[]): { graph: Graph; store: number[] } {
   const to = (i: number) => replace.get(i) ?? i;
   const inputsOf = (n: Node) => n.inputs.map(to);
   const keep = g.nodes.map((n) => n.op.kind === 'input' || n.op.kind === 'param');
@@ -239,9 +276,7 @@ function reorder(g: Graph, replace: ReadonlyMap<number, number>, placeAt: Readon
     keep[id] = true;
     stack.push(...inputsOf(g.nodes[id]!));
   }
-  // new nodes go just before their place, in creation order
-  const key = (n: Node) => (placeAt.has(n.id) ? placeAt.get(n.id)! - 0.5 : n.id);
-  const order = g.nodes.filter((n) => keep[n.id]).sort((a, b) => key(a) - key(b) || a.id - b.id);
+  const order = g.nodes.filter((n) => keep[n.id]).sort((a, b) => key(a.id) - key(b.id));
   const renum = new Map<number, number>();
   const nodes: Node[] = [];
   const visit = (n: Node): void => {

@@ -1,26 +1,24 @@
 // The LM head fused with its loss, in chunks of positions: a graph rewrite before fusion, so that
-// training and eval never store the B x L x V logits (GPT-2's are 1.6 GB at B = 8, L = 1024).
+// training and eval never store the B x L x V logits (GPT-2's are 1.65 GB at B = 8, L = 1024).
 //
 // The match is the head's contraction (logits = x . w, the class axis V owned by w) read by a max
 // over V and, downstream, a gather on V (cross-entropy's target logit), with nothing reading the
 // logits as a whole (sampling asks for them: no match). Its **region** is every node computed from
 // the logits position by position along one row axis A (the longest, L in a GPT): elementwise ops,
 // broadcasts, reductions and gathers over other axes. Every such node has A, and one chunk of A
-// (a slice of the positions) needs only that chunk of the logits. So:
+// (a slice of the positions) needs only that chunk of the logits. A region value read outside it
+// is an **exit** (the loss's per-position terms); a contraction reading one is a **stream** (the
+// backward's dx = dlogits . w and dw = dlogits . x).
 //
-// - an **exit** (a region value read outside it: the loss's per-position terms) is computed chunk
-//   by chunk, each chunk from its own logits contraction, and laid end to end along A (pad + add);
-// - a **stream** (a contraction reading a region value: the backward's dx = dlogits . w and dw =
-//   dlogits . x) is computed per chunk from a second, recomputed logits contraction (its operands
-//   swapped so that hash-consing keeps it apart from the forward's, which is dead by then); dx's
-//   chunks are laid end to end along A, dw's are summed (each chunk's contraction adds the running
-//   sum in its epilogue).
-//
-// Each row keeps its whole softmax in one chunk (no online rescaling), the contractions are the
-// register-blocked template, and the row kernels over V are cross-entropy's own. Kernels run in
-// node order, so one chunk's logits (and, backward, its gradient) are dead before the next chunk's
-// are written: the memory plan holds one chunk of each (`classifierChunk` elements, default 2^24).
-// Rows are chunked rather than V, like Liger's fused linear cross-entropy.
+// Per chunk, one logits contraction feeds the chunk's exits and its part of every stream (so the
+// forward's chunks need not be kept for the backward); exits and dx are laid end to end along A
+// (pad + add), dw is summed (each chunk's contraction adds the running sum in its epilogue). The
+// new nodes go where the first stream was, chunk after chunk, and kernels run in node order, so
+// one chunk's tensors are dead before the next chunk's are written: the memory plan holds a few
+// chunks (`classifierChunk` elements each, default 2^24), not B x L x V. Each row keeps its whole
+// softmax in one chunk (no online rescaling), the contractions are the register-blocked template
+// and the row kernels over V are cross-entropy's own: rows are chunked rather than V, like
+// Liger's fused linear cross-entropy.
 
 import { GraphBuilder } from '../builder.js';
 import type { Graph, Node } from '../types.js';
@@ -75,14 +73,14 @@ function findHead(g: Graph, chunk: number): HeadMatch | null {
     if (axis === undefined) continue;
     const per = Math.max(1, Math.floor(chunk / (numelOf(n) / sizeOf(n, axis))));
     if (per >= sizeOf(n, axis)) continue;
-    const m = regionOf(g, consumers, outputs, n.id, axis, cls);
+    const m = regionOf(g, outputs, n.id, axis, cls);
     if (m !== null) return { ...m, logits: n.id, axis, per, chunk };
   }
   return null;
 }
 
 /** Whether node `u`, reading region values, keeps the positions of `axis` apart. */
-function rowWise(g: Graph, u: Node, axis: string, region: ReadonlySet<number>): boolean {
+function rowWise(u: Node, axis: string, region: ReadonlySet<number>): boolean {
   if (!ROW_WISE.has(u.op.kind) || !names(u).includes(axis)) return false;
   if (u.op.kind === 'reduce') return u.op.axis !== axis;
   // a gather of a region table at outside indices (the target logit)
@@ -90,7 +88,8 @@ function rowWise(g: Graph, u: Node, axis: string, region: ReadonlySet<number>): 
   return true;
 }
 
-function regionOf(g: Graph, consumers: readonly number[][], outputs: ReadonlySet<number>, logits: number, axis: string, cls: string): Omit<HeadMatch, 'logits' | 'axis' | 'per' | 'chunk'> | null {
+/** The region of the logits (see the top), its exits and streams; null if it does not qualify. */
+function regionOf(g: Graph, outputs: ReadonlySet<number>, logits: number, axis: string, cls: string): Omit<HeadMatch, 'logits' | 'axis' | 'per' | 'chunk'> | null {
   const region = new Set([logits]);
   const exits = new Set<number>();
   const streams = new Set<number>();
@@ -101,7 +100,7 @@ function regionOf(g: Graph, consumers: readonly number[][], outputs: ReadonlySet
     if (n.op.kind === 'contract') {
       if (n.inputs.every((i) => region.has(i))) return null;
       streams.add(n.id);
-    } else if (rowWise(g, n, axis, region)) {
+    } else if (rowWise(n, axis, region)) {
       region.add(n.id);
       if (n.op.kind === 'gather' && n.op.axis === cls) picked = true;
     } else for (const i of n.inputs) if (region.has(i)) exits.add(i);

@@ -16,7 +16,10 @@ export function buildGraph(model: CheckedModel, opts: { training?: boolean; grad
   const lowered = lower(model, { training: opts.training, positionOffset: opts.positionOffset, attentionMaps: opts.attentionMaps });
   const params = [...lowered.graph.params.keys()];
   if (opts.grad && !lowered.graph.outputs.has('loss')) throw new UsageError(`${model.file} defines no \`loss\`, so there is nothing to differentiate`);
-  const graph = opts.grad ? differentiate(lowered.graph, 'loss', params) : lowered.graph;
+  // a training step reads the loss and the gradients only: an output of the logits would store
+  // them whole, where the fused head and loss compute them a chunk at a time (src/ir/fuse/classifier.ts)
+  const lossOnly = { ...lowered.graph, outputs: new Map([['loss', lowered.graph.outputs.get('loss')!]]) };
+  const graph = opts.grad ? differentiate(lossOnly, 'loss', params) : lowered.graph;
   return { lowered, graph, params };
 }
 

@@ -1,5 +1,7 @@
 // The fusion pass: partition a graph (forward, or forward + backward) into kernels.
 //
+// 0. The LM head and its cross-entropy are cut into chunks of positions when their logits are
+//    large (classifier.ts, a graph rewrite): no B x L x V tensor is stored.
 // 1. Choose what is materialised (stored in memory): materialise.ts. Everything else is inlined
 //    into its consumers as index expressions; attention's L x M region is never stored.
 // 2. Place each materialised node, in topological order, by the first join rule that takes it
@@ -15,6 +17,7 @@
 // materialised, and the pass starts over.
 
 import type { Graph } from '../types.js';
+import { chunkClassifier, CLASSIFIER_CHUNK } from './classifier.js';
 import { finish } from './kernels.js';
 import { materialise, type FuseSettings } from './materialise.js';
 import { Partition, type JoinRule } from './partition.js';
@@ -36,9 +39,11 @@ const DEFAULTS = { maxBindings: 8, recomputeMaxOps: 8 };
 const RULES: readonly JoinRule[] = [...UPDATE_RULES, ...ATTENTION_RULES, ...CONTRACT_RULES, ...ROW_RULES, ...ELEMENTWISE_RULES];
 
 export function fuse(graph: Graph, symbols: Record<string, number>, options: FuseOptions = {}): FusedGraph {
-  const g = resolveGraph(graph, symbols);
   const opts = { ...DEFAULTS, ...options };
-  const forced = new Set<number>();
+  // the LM head and its loss in chunks of positions when the logits are large (classifier.ts)
+  const resolved = resolveGraph(graph, symbols);
+  const { graph: g, store } = opts.unfused ? { graph: resolved, store: [] } : chunkClassifier(resolved, opts.classifierChunk ?? CLASSIFIER_CHUNK, opts.maxBindings);
+  const forced = new Set<number>(store);
   for (let attempt = 0; ; attempt++) {
     const result = attemptFuse(g, opts, forced);
     if (result.fused !== undefined) return result.fused;

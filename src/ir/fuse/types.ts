@@ -171,6 +171,12 @@ export interface FuseOptions {
    * nothing else reads its intermediates (default true).
    */
   flashAttention?: boolean;
+  /**
+   * The LM head fused with its cross-entropy (classifier.ts): logits larger than this many
+   * elements are computed, forward and backward, in chunks of positions of at most this many
+   * (default 2^24; Infinity keeps them whole).
+   */
+  classifierChunk?: number;
   /** Fuse nothing: one kernel per op (for differential tests). */
   unfused?: boolean;
   /** Graph state: input name -> the output that replaces it after each run (a KV cache). Such

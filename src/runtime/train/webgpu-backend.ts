@@ -34,8 +34,9 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   const order = [...shapes.keys()].sort((a, b) => Number(decays(shapes.get(b)!)) - Number(decays(shapes.get(a)!)));
   // the executor lays out the slab and refuses one over the largest buffer before allocating
   const compileOpts = { slab: order, ...(o.maxBufferBytes ? { limits: { maxBufferSize: o.maxBufferBytes } } : {}) };
-  const train = await compileGraph(dev, trainGraph, o.symbols, compileOpts);
-  const evalG = await compileGraph(dev, evalGraph, o.symbols, compileOpts);
+  // only the loss and the gradients are read: other outputs (the logits) would be stored whole
+  const train = await compileGraph(dev, readOnly(trainGraph, (k) => k === 'loss' || k.startsWith('grad:')), o.symbols, compileOpts);
+  const evalG = await compileGraph(dev, readOnly(evalGraph, (k) => k === 'loss'), o.symbols, compileOpts);
   const slab = train.slab!;
   const slabGrads = slab.grads;
   if (!slabGrads) throw new Error('the training graph has no gradients');
@@ -180,3 +181,7 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   };
 }
 
+/** The graph with only the outputs a step reads (its nodes stay; fusion computes what those need). */
+function readOnly(g: Graph, keep: (name: string) => boolean): Graph {
+  return { ...g, outputs: new Map([...g.outputs].filter(([k]) => keep(k))) };
+}

@@ -76,6 +76,7 @@ export function materialise(g: Graph, opts: FuseSettings, forced: ReadonlySet<nu
   const collapsed = opts.unfused ? new Map<number, { term: number; axes: string[] }>() : collapseReductions(g, consumers, (id) => outputNodes.has(id) || forced.has(id));
   for (const n of g.nodes) if (n.op.kind === 'reduce' && needed[n.id] && !collapsed.has(n.id) && !opts.unfused) mat.delete(n.id);
   storeShared(g, opts, { needed, consumers, outputNodes, interior, mat });
+  storeDeep(g, needed, interior, mat);
   return { needed, consumers, outputNodes, attention, held, updates, mat, collapsed };
 }
 
@@ -109,6 +110,26 @@ function storeShared(
     if (s.consumers[n.id]!.length >= 2 && cost[n.id]! > opts.recomputeMaxOps && (opts.unfused || !feedsOneRow(g, s.consumers, s.outputNodes, n.id))) {
       s.mat.add(n.id);
       cost[n.id] = 0;
+    }
+  }
+}
+
+/**
+ * An inlined expression deeper than any real model's (their deepest is 13 steps, 2026-12-03) is
+ * cut: every MAX_INLINE_DEPTH-th node of the chain is stored. A kernel's code and the walks over
+ * it (codegen's emitter recurses once per step) stay bounded however long the graph's chains.
+ */
+export const MAX_INLINE_DEPTH = 256;
+
+// (an inner reduction of a collapsed chain stays inlined: its outer one is stored)
+function storeDeep(g: Graph, needed: readonly boolean[], interior: ReadonlySet<number>, mat: Set<number>): void {
+  const depth = new Array<number>(g.nodes.length).fill(0);
+  for (const n of g.nodes) {
+    if (!needed[n.id] || mat.has(n.id) || interior.has(n.id)) continue;
+    depth[n.id] = 1 + n.inputs.reduce((d, i) => Math.max(d, depth[i]!), 0);
+    if (depth[n.id]! >= MAX_INLINE_DEPTH && n.op.kind !== 'reduce') {
+      mat.add(n.id);
+      depth[n.id] = 0;
     }
   }
 }

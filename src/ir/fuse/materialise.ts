@@ -2,14 +2,15 @@
 // every anchor (reduce, contract, scatterAdd that sums over index axes), contraction operands that
 // are not strided views, and elementwise results that several consumers share when their
 // expression is dearer than `recomputeMaxOps` ops (unless all those consumers land in one row
-// kernel: rowshare.ts). Attention's L x M region is never stored (attention.ts). Everything else is
-// inlined into its consumer as an index expression: layout is indexing, not a kernel.
+// kernel: rowshare.ts), and every MAX_INLINE_DEPTH-th step of a chain longer than that. Attention's
+// L x M region is never stored (attention.ts). Everything else is inlined into its consumer as an
+// index expression: layout is indexing, not a kernel.
 
 import type { Graph, Node } from '../types.js';
 import { LAYOUT_KINDS } from '../types.js';
 import { findAttention, type AttentionMatch } from './attention.js';
 import { feedsOneRow } from './rowshare.js';
-import type { FuseOptions } from './types.js';
+import { MAX_INLINE_DEPTH, type FuseOptions } from './types.js';
 import { findUpdates, type UpdateMatch } from './update.js';
 
 /** The options with their defaults filled in. */
@@ -114,14 +115,8 @@ function storeShared(
   }
 }
 
-/**
- * An inlined expression deeper than any real model's (their deepest is 13 steps, 2026-12-03) is
- * cut: every MAX_INLINE_DEPTH-th node of the chain is stored. A kernel's code and the walks over
- * it (codegen's emitter recurses once per step) stay bounded however long the graph's chains.
- */
-export const MAX_INLINE_DEPTH = 256;
-
-// (an inner reduction of a collapsed chain stays inlined: its outer one is stored)
+/** An inlined expression deeper than MAX_INLINE_DEPTH (types.ts) is cut: every MAX_INLINE_DEPTH-th
+ *  node of the chain is stored (not an inner reduction of a collapsed chain: its outer one is). */
 function storeDeep(g: Graph, needed: readonly boolean[], interior: ReadonlySet<number>, mat: Set<number>): void {
   const depth = new Array<number>(g.nodes.length).fill(0);
   for (const n of g.nodes) {

@@ -52,7 +52,7 @@ describe('long chains through every command', () => {
     expect(kernels(fwd.stdout)).toBeLessThan(Math.ceil(n / MAX_INLINE_DEPTH) + 10);
     const train = arch('chain.arch', chain, ['compile', 'FILE', '--emit', 'plan', '--grad', '--train']);
     expectAnswer(train);
-    expect(train.stdout).toContain('grad');
+    expect(train.stdout).toContain('d wte_VD');
   }, 120_000);
 
   it('check, inspect, the IR and WGSL of the same chain', () => {
@@ -62,7 +62,7 @@ describe('long chains through every command', () => {
     expect(wgsl.stdout.match(/@compute/g)!.length).toBe(kernels(arch('chain.arch', chain, ['compile', 'FILE', '--emit', 'plan']).stdout));
   }, 180_000);
 
-  it('a chain of 5,000 steps on attention scores: the backward streams, each kernel shallow', () => {
+  it('a chain of 5,000 steps on attention scores: too deep for an attention kernel, fused the ordinary way', () => {
     const m = 5000;
     const lines = [...HEAD, 'k_BMD = embedded_BLD[L -> M]', 's0_BLM = embedded_BLD @ k_BMD', ...Array.from({ length: m }, (_, i) => `s${i + 1}_BLM = s${i}_BLM * 0.999`),
       `w_BLM = softmax(causal(s${m}_BLM, L, M), M)`, 'mixed_BLD = w_BLM @ k_BMD', ...tail('mixed_BLD')];
@@ -106,7 +106,7 @@ describe('the iterative walks give what the recursive ones gave', () => {
     expect(postOrder(g, t, (id) => id !== s)).toEqual([s, x, e, t]);
   });
 
-  it('a 12-layer GPT forward + backward fuses into the kernels it did (count and names)', () => {
+  it('a 12-layer GPT forward + backward fuses into as many kernels as before, as many of them attention', () => {
     const b = new GraphBuilder();
     const { loss } = tinyGpt(b, { B: 'B', L: 64, V: 65, D: 64, H: 4, layers: 12 });
     b.output('loss', loss);

@@ -52,7 +52,7 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
     for (const n of m.nodes)
       if (n.op.kind === 'reshape' && n.op.from.length === 1 && n.op.to.length === 1 && queryAxes.has(n.op.from[0]!)) keyOf.set(n.op.to[0]!, n.op.from[0]!);
   const consumers = new Map<number, GNode[]>();
-  for (const n of m.nodes) for (const a of n.args) consumers.set(a, [...(consumers.get(a) ?? []), n]);
+  for (const n of m.nodes) for (const a of n.args) (consumers.get(a) ?? consumers.set(a, []).get(a)!).push(n);
   const keySide = (n: GNode) => n.axes.some((a) => keyOf.has(a) && !n.axes.includes(keyOf.get(a)!));
   const hasQuery = (n: GNode) => n.axes.some((a) => queryAxes.has(a));
   const cachePoint = (n: GNode) =>

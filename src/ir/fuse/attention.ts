@@ -18,7 +18,8 @@
 
 import type { Graph, Node } from '../types.js';
 import { BROADCASTS, isMaskedScore, peel, softmaxAt } from '../patterns.js';
-import type { KeyBound, StreamedContraction } from './types.js';
+import { postOrder } from '../walk.js';
+import { MAX_INLINE_DEPTH, type KeyBound, type StreamedContraction } from './types.js';
 
 export interface AttentionMatch extends StreamedContraction {
   /** The contraction the kernel computes. */
@@ -56,7 +57,9 @@ export function findAttention(g: Graph, consumers: readonly number[][], outputs:
       const f = forwardChain(g, n, w);
       if (f === null) continue;
       const r = region(g, consumers, outputs, needed, f);
-      if (r === null) break;
+      // a region far past any real model's (11 nodes, 2026-12-03) keeps the ordinary fusion, where
+      // long chains are cut: an attention kernel computes its whole region inline
+      if (r === null || r.nodes.size > MAX_INLINE_DEPTH) break;
       const interior = [...r.nodes].sort((a, b) => a - b);
       const written = r.streams.length > 0;
       found.set(f.out, {
@@ -96,23 +99,17 @@ function forwardChain(g: Graph, out: Node, wIndex: number): ForwardChain | null 
 
   // scores: elementwise in the dot products, which are reached through coordinate-preserving ops
   let logits: Node | undefined;
+  // (in the order a recursive walk finishes them, so the first contraction reached is the same)
   const dependsOn = new Map<number, boolean>();
-  const walk = (id: number): boolean => {
-    const known = dependsOn.get(id);
-    if (known !== undefined) return known;
+  const hitBy = (id: number): boolean => (g.nodes[id]!.op.kind === 'contract' ? id === logits?.id : dependsOn.get(id)!);
+  for (const id of postOrder(g, scores.id, (id) => ELEMENTWISE.has(g.nodes[id]!.op.kind))) {
     const n = g.nodes[id]!;
-    let hit = false;
     if (n.op.kind === 'contract') {
-      if (logits !== undefined && logits.id !== id) return false;
-      logits = n;
-      hit = true;
-    } else if (ELEMENTWISE.has(n.op.kind)) {
-      for (const i of n.inputs) if (walk(i)) hit = true;
-    }
-    dependsOn.set(id, hit);
-    return hit;
-  };
-  if (!walk(scores.id) || logits === undefined) return null;
+      logits ??= n;
+      if (logits.id === id) dependsOn.set(id, true);
+    } else dependsOn.set(id, ELEMENTWISE.has(n.op.kind) && n.inputs.some(hitBy));
+  }
+  if (!hitBy(scores.id) || logits === undefined) return null;
   for (const [id, hit] of dependsOn) if (hit && id !== logits.id && !ELEMENTWISE.has(g.nodes[id]!.op.kind)) return null;
   const lg = logits as Node;
   if (names(lg).length !== names(scores).length || !names(scores).every((a) => names(lg).includes(a))) return null;
@@ -139,12 +136,13 @@ function region(g: Graph, consumers: readonly number[][], outputs: ReadonlySet<n
     n.type.dtype === 'f32' && n.type.axes.length === shape.type.axes.length && shape.type.axes.every((a) => n.type.axes.some((b) => b.name === a.name && b.size === a.size));
   const dotted = new Map<number, boolean>();
   const fromDots = (id: number): boolean => {
-    const known = dotted.get(id);
-    if (known !== undefined) return known;
-    const n = g.nodes[id]!;
-    const hit = pairShaped(n) && (n.op.kind === 'contract' || (ELEMENTWISE.has(n.op.kind) && n.inputs.some(fromDots)));
-    dotted.set(id, hit);
-    return hit;
+    const elementwise = (x: number): boolean => pairShaped(g.nodes[x]!) && ELEMENTWISE.has(g.nodes[x]!.op.kind) && !dotted.has(x);
+    for (const x of postOrder(g, id, elementwise)) {
+      if (dotted.has(x)) continue;
+      const n = g.nodes[x]!;
+      dotted.set(x, pairShaped(n) && (n.op.kind === 'contract' || (ELEMENTWISE.has(n.op.kind) && n.inputs.some((i) => dotted.get(i)))));
+    }
+    return dotted.get(id)!;
   };
   const nodes = new Set(f.inner);
   const candidates = new Set<number>();
@@ -186,20 +184,11 @@ function region(g: Graph, consumers: readonly number[][], outputs: ReadonlySet<n
     const stream = [...new Set([...names(pairs), ...names(x)])].filter((a) => !outAxes.includes(a));
     if (stream.length === 0 || !stream.every((a) => names(pairs).includes(a)) || x.type.dtype !== 'f32' || c.type.dtype !== 'f32') return null;
     // the dot products the operand is computed from
-    const dots = new Set<number>();
-    const seen = new Set<number>();
-    const walk = (id: number): void => {
-      if (seen.has(id) || !nodes.has(id)) return;
-      seen.add(id);
-      const n = g.nodes[id]!;
-      if (n.op.kind === 'contract') dots.add(id);
-      else n.inputs.forEach(walk);
-    };
-    walk(pairs.id);
+    const dots = postOrder(g, pairs.id, (id) => nodes.has(id) && g.nodes[id]!.op.kind !== 'contract').filter((id) => nodes.has(id) && g.nodes[id]!.op.kind === 'contract');
     // the bound is evaluated once per row, before the loop
     const bound = zeroBound(g, pairs.id, stream);
     const keyBound = bound && names(g.nodes[bound.bound]!).every((a) => outAxes.includes(a)) ? bound : undefined;
-    streams.push({ out: u, pairs: pairs.id, x: x.id, stream, rowAxes: outAxes.filter((a) => names(pairs).includes(a)), dots: [...dots].sort((a, b) => a - b), keyBound });
+    streams.push({ out: u, pairs: pairs.id, x: x.id, stream, rowAxes: outAxes.filter((a) => names(pairs).includes(a)), dots: dots.sort((a, b) => a - b), keyBound });
   }
   return { nodes, streams };
 }
@@ -222,21 +211,26 @@ function keyBound(g: Graph, scores: Node, axis: string): KeyBound | null {
  * sees the key.
  */
 function zeroBound(g: Graph, id: number, stream: readonly string[]): KeyBound | null {
-  const n = peel(g, id);
   const zero = (x: number): boolean => {
     const d = peel(g, x);
     return d.op.kind === 'const' && d.op.value === 0;
   };
-  if (n.op.kind === 'select') {
-    const [c, whenTrue, whenFalse] = n.inputs as [number, number, number];
-    if (zero(whenFalse) || zero(whenTrue)) return liveRange(g, c, zero(whenTrue), stream);
-    return null;
-  }
-  if (n.op.kind === 'unary' && n.op.fn === 'neg') return zeroBound(g, n.inputs[0]!, stream);
-  if (n.op.kind === 'unary' && n.op.fn === 'exp') return weightsBound(g, n.inputs[0]!, stream);
-  if (n.op.kind === 'binary' && (n.op.fn === 'mul' || n.op.fn === 'div')) {
-    const [a, b] = n.inputs as [number, number];
-    return zeroBound(g, a, stream) ?? (n.op.fn === 'mul' ? zeroBound(g, b, stream) : null);
+  // depth-first, a product's left factor first: the first bound found (a chain may be deep)
+  const stack = [id];
+  while (stack.length > 0) {
+    const n = peel(g, stack.pop()!);
+    let found: KeyBound | null = null;
+    if (n.op.kind === 'select') {
+      const [c, whenTrue, whenFalse] = n.inputs as [number, number, number];
+      if (zero(whenFalse) || zero(whenTrue)) found = liveRange(g, c, zero(whenTrue), stream);
+    } else if (n.op.kind === 'unary' && n.op.fn === 'neg') stack.push(n.inputs[0]!);
+    else if (n.op.kind === 'unary' && n.op.fn === 'exp') found = weightsBound(g, n.inputs[0]!, stream);
+    else if (n.op.kind === 'binary' && (n.op.fn === 'mul' || n.op.fn === 'div')) {
+      const [a, b] = n.inputs as [number, number];
+      if (n.op.fn === 'mul') stack.push(b);
+      stack.push(a);
+    }
+    if (found !== null) return found;
   }
   return null;
 }

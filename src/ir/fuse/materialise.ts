@@ -2,14 +2,15 @@
 // every anchor (reduce, contract, scatterAdd that sums over index axes), contraction operands that
 // are not strided views, and elementwise results that several consumers share when their
 // expression is dearer than `recomputeMaxOps` ops (unless all those consumers land in one row
-// kernel: rowshare.ts). Attention's L x M region is never stored (attention.ts). Everything else is
-// inlined into its consumer as an index expression: layout is indexing, not a kernel.
+// kernel: rowshare.ts), and every MAX_INLINE_DEPTH-th step of a chain longer than that. Attention's
+// L x M region is never stored (attention.ts). Everything else is inlined into its consumer as an
+// index expression: layout is indexing, not a kernel.
 
 import type { Graph, Node } from '../types.js';
 import { LAYOUT_KINDS } from '../types.js';
 import { findAttention, type AttentionMatch } from './attention.js';
 import { feedsOneRow } from './rowshare.js';
-import type { FuseOptions } from './types.js';
+import { MAX_INLINE_DEPTH, type FuseOptions } from './types.js';
 import { findUpdates, type UpdateMatch } from './update.js';
 
 /** The options with their defaults filled in. */
@@ -76,6 +77,7 @@ export function materialise(g: Graph, opts: FuseSettings, forced: ReadonlySet<nu
   const collapsed = opts.unfused ? new Map<number, { term: number; axes: string[] }>() : collapseReductions(g, consumers, (id) => outputNodes.has(id) || forced.has(id));
   for (const n of g.nodes) if (n.op.kind === 'reduce' && needed[n.id] && !collapsed.has(n.id) && !opts.unfused) mat.delete(n.id);
   storeShared(g, opts, { needed, consumers, outputNodes, interior, mat });
+  storeDeep(g, needed, interior, mat);
   return { needed, consumers, outputNodes, attention, held, updates, mat, collapsed };
 }
 
@@ -109,6 +111,20 @@ function storeShared(
     if (s.consumers[n.id]!.length >= 2 && cost[n.id]! > opts.recomputeMaxOps && (opts.unfused || !feedsOneRow(g, s.consumers, s.outputNodes, n.id))) {
       s.mat.add(n.id);
       cost[n.id] = 0;
+    }
+  }
+}
+
+/** An inlined expression deeper than MAX_INLINE_DEPTH (types.ts) is cut: every MAX_INLINE_DEPTH-th
+ *  node of the chain is stored (not an inner reduction of a collapsed chain: its outer one is). */
+function storeDeep(g: Graph, needed: readonly boolean[], interior: ReadonlySet<number>, mat: Set<number>): void {
+  const depth = new Array<number>(g.nodes.length).fill(0);
+  for (const n of g.nodes) {
+    if (!needed[n.id] || mat.has(n.id) || interior.has(n.id)) continue;
+    depth[n.id] = 1 + n.inputs.reduce((d, i) => Math.max(d, depth[i]!), 0);
+    if (depth[n.id]! >= MAX_INLINE_DEPTH && n.op.kind !== 'reduce') {
+      mat.add(n.id);
+      depth[n.id] = 0;
     }
   }
 }

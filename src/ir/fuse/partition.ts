@@ -212,25 +212,40 @@ export class Partition {
     return true;
   }
 
-  /** The drafts that write something, dependencies first, else in creation order. */
+  /** The drafts that write something, dependencies first, else in creation order. A depth-first
+   *  walk on an explicit stack: a chain of kernels may be as long as the graph. */
   ordered(): Draft[] {
     const set = new Set(this.drafts.filter((d) => d.writes.size > 0));
     const done = new Set<Draft>();
     const out: Draft[] = [];
     const visiting = new Set<Draft>();
-    const visit = (d: Draft): void => {
-      if (done.has(d)) return;
-      if (visiting.has(d)) throw new Error('fuse: internal error: kernels form a cycle');
+    const enter = (d: Draft): { d: Draft; deps: Draft[]; next: number } => {
       visiting.add(d);
+      const deps: Draft[] = [];
       for (const t of d.reads) {
         const w = this.writer.get(t);
-        if (w !== undefined && w !== d && set.has(w)) visit(w);
+        if (w !== undefined && w !== d && set.has(w)) deps.push(w);
       }
-      visiting.delete(d);
-      done.add(d);
-      out.push(d);
+      return { d, deps, next: 0 };
     };
-    for (const d of [...set].sort((a, b) => a.index - b.index)) visit(d);
+    for (const start of [...set].sort((a, b) => a.index - b.index)) {
+      if (done.has(start)) continue;
+      const stack = [enter(start)];
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1]!;
+        if (top.next < top.deps.length) {
+          const w = top.deps[top.next++]!;
+          if (done.has(w)) continue;
+          if (visiting.has(w)) throw new Error('fuse: internal error: kernels form a cycle');
+          stack.push(enter(w));
+          continue;
+        }
+        stack.pop();
+        visiting.delete(top.d);
+        done.add(top.d);
+        out.push(top.d);
+      }
+    }
     return out;
   }
 }

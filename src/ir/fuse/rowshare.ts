@@ -6,6 +6,7 @@
 // case: d_shifted feeds sum_V(d_shifted) and d_logits = d_shifted + [x == max] * that sum / count.
 
 import type { Graph, Node } from '../types.js';
+import { MAX_INLINE_DEPTH } from './types.js';
 
 const SAME_AXES = new Set(['unary', 'binary', 'select', 'cast', 'permute']);
 
@@ -23,6 +24,8 @@ export function feedsOneRow(g: Graph, consumers: readonly number[][], outputs: R
   const seen = new Set<number>([id]);
   const stack = [id];
   while (stack.length > 0) {
+    // a region past any one kernel's (a long chain): stored, and no walk to the chain's end from every step
+    if (seen.size > MAX_INLINE_DEPTH) return false;
     const cur = stack.pop()!;
     if (outputs.has(cur) && cur !== id) exits.push(cur);
     for (const c of consumers[cur]!) {
@@ -31,6 +34,7 @@ export function feedsOneRow(g: Graph, consumers: readonly number[][], outputs: R
       const n = g.nodes[c]!;
       if (n.op.kind === 'reduce' && n.op.fn === 'sum') {
         reductions.add(c);
+        if (reductions.size > 1) return false;
       } else if (SAME_AXES.has(n.op.kind) && axisSet(n) === axes) {
         stack.push(c);
       } else {

@@ -158,6 +158,14 @@ export interface FusedGraph {
   params: Map<string, number>;
 }
 
+/**
+ * The deepest expression a kernel computes inline. Real models' deepest is 13 steps (2026-12-03);
+ * a longer chain (a generated program) is stored every this many steps, so that a kernel's code
+ * and the walks over it (codegen's emitter recurses once per step) stay bounded however long the
+ * graph's chains are.
+ */
+export const MAX_INLINE_DEPTH = 256;
+
 export interface FuseOptions {
   /** Storage buffers one kernel may bind (WebGPU's default limit is 8). */
   maxBindings?: number;

@@ -133,27 +133,30 @@ const sameChanged = (a: Changed, b: Changed): boolean => a === b || (a !== null 
 /**
  * Walk from `root` (computed in place) down through nodes that are not materialised. `stop`
  * says which nodes are read from memory rather than inlined. A read is preserving when every
- * path to it leaves the coordinates of its own axes as the root's.
+ * path to it leaves the coordinates of its own axes as the root's. The walk is depth-first in
+ * input order on an explicit stack: an inlined chain may be as long as the graph.
  */
 export function dagOf(g: Graph, root: number, stop: (id: number) => boolean): Dag {
   const reads = new Map<number, Changed>();
   const seen = new Map<number, Changed>(); // inlined node -> coordinates changed on the way so far
   let ops = 0;
-  const visit = (id: number, changed: Changed): void => {
+  const stack: { id: number; changed: Changed }[] = [{ id: root, changed: new Set() }];
+  while (stack.length > 0) {
+    const { id, changed } = stack.pop()!;
     if (id !== root && stop(id)) {
       reads.set(id, reads.has(id) ? union(reads.get(id)!, changed) : changed);
-      return;
+      continue;
     }
     const before = seen.get(id);
     const now = before === undefined ? changed : union(before, changed);
-    if (before !== undefined && sameChanged(before, now)) return;
+    if (before !== undefined && sameChanged(before, now)) continue;
     if (before === undefined && !LAYOUT_KINDS.has(g.nodes[id]!.op.kind)) ops++;
     seen.set(id, now);
     const n = g.nodes[id]!;
     const inputs = inputCoords(g, n);
-    n.inputs.forEach((inp, j) => visit(inp, inputs[j] === null ? null : union(now, inputs[j]!)));
-  };
-  visit(root, new Set());
+    // pushed last input first, so that the first is walked first
+    for (let j = n.inputs.length - 1; j >= 0; j--) stack.push({ id: n.inputs[j]!, changed: inputs[j] === null ? null : union(now, inputs[j]!) });
+  }
   const preserving = (id: number, changed: Changed): boolean => changed !== null && !g.nodes[id]!.type.axes.some((a) => changed.has(a.name));
   return {
     reads: [...reads].map(([node, changed]) => ({ node, preserving: preserving(node, changed) })),

@@ -101,7 +101,8 @@ async function ablateIn(plan: Plan): Promise<number> {
   const { dir, args, file, source, model, varies, seeds, o, cells } = plan;
   const command = ['arch', ...process.argv.slice(2)].map(shellWord).join(' ');
   const { file: _f, ...shared } = o;
-  claimDirectory(dir, { file, modelSha256: sha256(source), ...shared, sets: Object.fromEntries(args.sets) }, command);
+  const grid = { vary: Object.fromEntries(varies.map((v) => [v.name, v.values])), seeds };
+  claimDirectory(dir, { file, modelSha256: sha256(source), ...shared, sets: Object.fromEntries(args.sets), ...grid }, command);
 
   const jobs = cells.flatMap((cell) => seeds.map((seed) => ({ cell, seed, dir: runDir(dir, cell, seed) })));
   const info: AblationInfo = { command, model: model.name, file, data: o.data, steps: o.steps, batch: o.batch, seeds, vary: varies, backend: o.backend, total: jobs.length };

@@ -1,8 +1,9 @@
 // What `arch inspect` reports about a checked model: parameter counts per parameter, per block
-// and by kind, and forward FLOPs per token.
+// and by kind (decided by structure: param-roles.ts), and forward FLOPs per token.
 import type { CheckedModel, ParamEntry } from './graph.js';
+import { inRepeatedBlock, paramRoles, type ParamKind } from './param-roles.js';
 
-export type ParamKind = 'embeddings' | 'attention' | 'mlp' | 'norm' | 'other';
+export type { ParamKind } from './param-roles.js';
 
 export interface BlockStats {
   name: string; // instance path, e.g. stream.3
@@ -15,6 +16,12 @@ export interface BlockStats {
 export interface ModelStats {
   params: number;
   byKind: Record<ParamKind, number>;
+  /** The same over the parameters of repeated blocks only (the transformer's layers). */
+  blocksByKind: Record<ParamKind, number>;
+  /** Parameters in repeated blocks. */
+  blockParams: number;
+  /** Each parameter's kind, by path. */
+  kinds: Map<string, ParamKind>;
   blocks: BlockStats[];
   flopsPerToken: number;
   /** The sizes used for runtime dims when counting FLOPs. */
@@ -23,7 +30,10 @@ export interface ModelStats {
 
 export const paramCount = (p: ParamEntry): number => p.shape.reduce((a, b) => a * b, 1);
 
-/** Which part of a transformer a parameter belongs to, from the blocks it was created in. */
+/**
+ * Which part of a transformer a parameter belongs to, guessed from the names of the blocks it was
+ * created in; modelStats decides by the graph's structure instead (paramRoles).
+ */
 export function paramKind(p: ParamEntry): ParamKind {
   const chain = p.blocks;
   if (chain.some((b) => b.includes('attention'))) return 'attention';
@@ -37,13 +47,21 @@ export function paramKind(p: ParamEntry): ParamKind {
 const blockOf = (parts: string[]): string => (/^\d+$/.test(parts[1] ?? '') ? parts.slice(0, 2).join('.') : parts[0]!);
 
 export function modelStats(m: CheckedModel): ModelStats {
-  const byKind: Record<ParamKind, number> = { embeddings: 0, attention: 0, mlp: 0, norm: 0, other: 0 };
+  const none = (): Record<ParamKind, number> => ({ embeddings: 0, attention: 0, mlp: 0, norm: 0, head: 0, other: 0 });
+  const byKind = none();
+  const blocksByKind = none();
+  const kinds = paramRoles(m);
   const blocks = new Map<string, BlockStats>();
   let params = 0;
+  let blockParams = 0;
   for (const p of m.params) {
     const n = paramCount(p);
     params += n;
-    byKind[paramKind(p)] += n;
+    byKind[kinds.get(p.path)!] += n;
+    if (inRepeatedBlock(p)) {
+      blockParams += n;
+      blocksByKind[kinds.get(p.path)!] += n;
+    }
     const parts = p.path.split('.');
     if (p.blocks.length) {
       const name = blockOf(parts);
@@ -76,5 +94,5 @@ export function modelStats(m: CheckedModel): ModelStats {
   const first = m.inputs.find((i) => i.onehot) ?? m.inputs[0];
   if (first) for (const a of first.onehot ? first.axes.slice(0, -1) : first.axes) tokens *= size(a);
   for (const b of blocks.values()) b.flopsPerToken = Math.round((blockFlops.get(b.name) ?? 0) / tokens);
-  return { params, byKind, blocks: [...blocks.values()], flopsPerToken: Math.round(flops / tokens), assumed };
+  return { params, byKind, blocksByKind, blockParams, kinds, blocks: [...blocks.values()], flopsPerToken: Math.round(flops / tokens), assumed };
 }

@@ -1,6 +1,6 @@
 import { fmtInt, oneFile, SET_HELP, type CommandSpec } from '../args.js';
 import { loadModel } from '../load.js';
-import { modelStats, paramCount, paramKind } from '../../compiler/stats.js';
+import { modelStats, paramCount, type ModelStats } from '../../compiler/stats.js';
 import type { CheckedModel } from '../../compiler/graph.js';
 
 type Dim = number | string;
@@ -51,9 +51,12 @@ export const inspectCommand: CommandSpec = {
         dims: Object.fromEntries([...m.dims].map(([k, d]) => [k, d.size ?? 'runtime'])),
         params: s.params,
         paramsByKind: s.byKind,
+        blockParams: s.blockParams,
+        paramsByKindInBlocks: s.blocksByKind,
+        shareByKind: shares(s),
         flopsPerToken: s.flopsPerToken,
         tensors: m.trace.map((t) => ({ name: t.name, scope: t.scope, shape: shapeOf(m, m.nodes[t.node]!.axes) })),
-        parameters: m.params.map((p) => ({ path: p.path, name: p.name, shape: p.shape, count: paramCount(p), kind: paramKind(p), init: p.init })),
+        parameters: m.params.map((p) => ({ path: p.path, name: p.name, shape: p.shape, count: paramCount(p), kind: s.kinds.get(p.path), init: p.init })),
         blocks: s.blocks,
         inputs: m.inputs.map((i) => ({ name: i.name, shape: shapeOf(m, i.axes), onehot: i.onehot })),
       };
@@ -113,8 +116,7 @@ export const inspectCommand: CommandSpec = {
       out.push('', 'per block');
       for (const b of s.blocks) out.push(`  ${`${b.name} (${b.block})`.padEnd(pw)}${fmtInt(b.params).padStart(30)}`);
     }
-    out.push('', 'by kind');
-    for (const [k, n] of Object.entries(s.byKind)) if (n) out.push(`  ${k.padEnd(12)}${fmtInt(n).padStart(14)}  ${((100 * n) / s.params).toFixed(1).padStart(5)}%`);
+    out.push('', ...byKindText(s));
     out.push('', `total: ${fmtInt(s.params)} parameters`);
     const assumed = Object.entries(s.assumed).map(([k, v]) => `${k}=${v}`).join(', ');
     out.push(`forward FLOPs per token: ${fmtInt(s.flopsPerToken)} (contractions, at ${assumed || 'the declared sizes'} and full context)`);
@@ -125,4 +127,31 @@ export const inspectCommand: CommandSpec = {
 
 function initText(i: CheckedModel['params'][number]['init']): string {
   return i.kind === 'normal' ? `normal(${+i.std.toPrecision(4)})` : i.kind;
+}
+
+const KIND_WORDS: Record<string, string> = { mlp: 'MLP', attention: 'attention', norm: 'norms', embeddings: 'embeddings', head: 'head', other: 'other' };
+const pct = (n: number, of: number) => (of ? `${((100 * n) / of).toFixed(1)}%` : '-');
+
+/** Each kind's share of all parameters and of the repeated blocks' (JSON). */
+function shares(s: ModelStats): Record<string, { ofAll: number; ofBlocks: number | null }> {
+  return Object.fromEntries(
+    Object.entries(s.byKind).map(([k, n]) => [k, { ofAll: s.params ? n / s.params : 0, ofBlocks: s.blockParams ? s.blocksByKind[k as keyof ModelStats['byKind']] / s.blockParams : null }]),
+  );
+}
+
+/** The kinds as a table, then in words: "MLP: 66.6% of the blocks' parameters, 45.5% of all". */
+function byKindText(s: ModelStats): string[] {
+  const inBlocks = s.blockParams > 0;
+  const out = [`by kind (from the graph's structure)${inBlocks ? `: of all ${fmtInt(s.params)}, and of the ${fmtInt(s.blockParams)} in repeated blocks` : ''}`];
+  for (const [k, n] of Object.entries(s.byKind)) {
+    if (!n) continue;
+    const b = s.blocksByKind[k as keyof ModelStats['byKind']];
+    out.push(`  ${k.padEnd(12)}${fmtInt(n).padStart(14)}  ${pct(n, s.params).padStart(6)}${inBlocks && b ? `  ${fmtInt(b).padStart(14)}  ${pct(b, s.blockParams).padStart(6)}` : ''}`);
+  }
+  if (inBlocks) {
+    out.push('');
+    for (const k of ['mlp', 'attention'] as const)
+      if (s.blocksByKind[k]) out.push(`${KIND_WORDS[k]}: ${pct(s.blocksByKind[k], s.blockParams)} of the blocks' parameters, ${pct(s.byKind[k], s.params)} of all`);
+  }
+  return out;
 }

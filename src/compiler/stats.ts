@@ -24,6 +24,12 @@ export interface ModelStats {
   kinds: Map<string, ParamKind>;
   blocks: BlockStats[];
   flopsPerToken: number;
+  /** The part of flopsPerToken in contractions of two activations (attention's scores and mixing), which grows with the context. */
+  attentionFlopsPerToken: number;
+  /** Bytes of every named tensor of the shape trace at batch 1 (f32), as a forward pass that kept them all would hold. */
+  activationBytes: number;
+  /** The part of activationBytes in attention's L x M matrices (the scores and weights of every softmax over key positions). */
+  attentionMatrixBytes: number;
   /** The sizes used for runtime dims when counting FLOPs. */
   assumed: Record<string, number>;
 }
@@ -76,6 +82,7 @@ export function modelStats(m: CheckedModel): ModelStats {
   const assumed: Record<string, number> = {};
   for (const [name, info] of m.axes) if (info.size === null) assumed[info.letter] = 1;
   let flops = 0;
+  let attentionFlops = 0;
   const blockFlops = new Map<string, number>();
   const onehot = (id: number): boolean => {
     const op = m.nodes[id]!.op;
@@ -87,6 +94,7 @@ export function modelStats(m: CheckedModel): ModelStats {
     let macs = 1;
     for (const a of axes) macs *= size(a);
     flops += 2 * macs;
+    if (n.args.every((a) => m.nodes[a]!.op.kind !== 'param')) attentionFlops += 2 * macs;
     const key = n.scope ? blockOf(n.scope.split('.')) : '';
     if (key) blockFlops.set(key, (blockFlops.get(key) ?? 0) + 2 * macs);
   }
@@ -94,5 +102,32 @@ export function modelStats(m: CheckedModel): ModelStats {
   const first = m.inputs.find((i) => i.onehot) ?? m.inputs[0];
   if (first) for (const a of first.onehot ? first.axes.slice(0, -1) : first.axes) tokens *= size(a);
   for (const b of blocks.values()) b.flopsPerToken = Math.round((blockFlops.get(b.name) ?? 0) / tokens);
-  return { params, byKind, blocksByKind, blockParams, kinds, blocks: [...blocks.values()], flopsPerToken: Math.round(flops / tokens), assumed };
+  const memory = activationMemory(m, size);
+  return {
+    params,
+    byKind,
+    blocksByKind,
+    blockParams,
+    kinds,
+    blocks: [...blocks.values()],
+    flopsPerToken: Math.round(flops / tokens),
+    attentionFlopsPerToken: Math.round(attentionFlops / tokens),
+    ...memory,
+    assumed,
+  };
+}
+
+/** The named tensors' bytes at batch 1 (runtime dims at 1), and those of attention's score and weight matrices. */
+function activationMemory(m: CheckedModel, size: (axis: string) => number): { activationBytes: number; attentionMatrixBytes: number } {
+  const vocab = new Set(m.inputs.filter((i) => i.onehot).map((i) => i.axes.at(-1)!));
+  const matrices = new Set(m.nodes.filter((n) => n.op.kind === 'softmax' && !vocab.has(n.op.over)).map((n) => [...n.axes].sort().join(' ')));
+  let activationBytes = 0;
+  let attentionMatrixBytes = 0;
+  for (const t of m.trace) {
+    const axes = m.nodes[t.node]!.axes;
+    const bytes = 4 * axes.reduce((a, x) => a * size(x), 1);
+    activationBytes += bytes;
+    if (matrices.has([...axes].sort().join(' '))) attentionMatrixBytes += bytes;
+  }
+  return { activationBytes, attentionMatrixBytes };
 }

@@ -1,4 +1,6 @@
-import { fmtInt, oneFile, SET_HELP, type CommandSpec } from '../args.js';
+import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
+import { BACKEND_HELP, parseBackend } from '../device.js';
+import { parseScalingVary, scaling, scalingTable } from '../inspect/scaling.js';
 import { loadModel } from '../load.js';
 import { modelStats, paramCount, type ModelStats } from '../../compiler/stats.js';
 import type { CheckedModel } from '../../compiler/graph.js';
@@ -35,13 +37,39 @@ function repeatGroups(m: CheckedModel): Map<string, { first: string; last: strin
 export const inspectCommand: CommandSpec = {
   name: 'inspect',
   summary: 'the shape trace, parameter counts and FLOPs of a model',
-  usage: 'arch inspect FILE [--set NAME=VALUE ...] [--json]',
-  options: { set: { type: 'string', multiple: true }, json: { type: 'boolean' } },
-  help: [SET_HELP, ['--json', 'print one JSON object: {params, tensors, parameters, blocks, flopsPerToken, ...}']],
-  examples: ['arch inspect models/gpt2.arch', 'arch inspect models/gpt2.arch --set N=24 --set D=1024 --set H=16 --json'],
+  usage: 'arch inspect FILE [--set NAME=VALUE ...] [--vary DIM=V1,V2,... [--profile]] [--json]',
+  options: {
+    set: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    vary: { type: 'string', multiple: true },
+    profile: { type: 'boolean' },
+    steps: { type: 'string' },
+    backend: { type: 'string' },
+  },
+  help: [
+    SET_HELP,
+    ['--json', 'print one JSON object: {params, tensors, parameters, blocks, flopsPerToken, paramsByKind, shareByKind, ...}'],
+    ['--vary DIM=V1,V2,...', 'one table of the cost at each size of a dim: FLOPs per token, attention\'s share of them, activation memory'],
+    ['--profile', 'with --vary: also time a forward pass at batch 1 for each size on the device (ms per token)'],
+    ['--steps N', 'with --profile: forward passes timed per size, after one warm-up (default 3)'],
+    BACKEND_HELP,
+  ],
+  examples: ['arch inspect models/gpt2.arch', 'arch inspect models/gpt2.arch --set N=24 --set D=1024 --set H=16 --json', 'arch inspect models/gpt2.arch --vary L=64,256,1024,4096'],
   async run(args) {
     const file = oneFile(args, inspectCommand);
     const { model: m } = loadModel(file, args.sets, { quietWarnings: Boolean(args.values.json) });
+    const vary = (args.values.vary as string[] | undefined) ?? [];
+    if (!vary.length && (args.values.profile || args.values.steps !== undefined)) throw new UsageError('--profile and --steps go with --vary DIM=V1,V2,...');
+    if (vary.length) {
+      const { dim, values } = parseScalingVary(vary, m);
+      const steps = args.values.steps === undefined ? 3 : Number(args.values.steps);
+      if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps ${String(args.values.steps)}: expected a whole number >= 1`);
+      const backend = parseBackend(args.values.backend);
+      if (args.values.profile && backend === 'interpreter') throw new UsageError('--profile times WebGPU kernels: choose a WebGPU backend (webgpu, vulkan, opengles)');
+      const s = await scaling(file, args.sets, dim, values, args.values.profile ? { backend, steps } : undefined);
+      process.stdout.write(args.values.json ? JSON.stringify({ model: m.name, file: m.file, ...s }, null, 2) + '\n' : scalingTable(m.name, s));
+      return 0;
+    }
     const s = modelStats(m);
     if (args.values.json) {
       const obj = {

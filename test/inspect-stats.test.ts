@@ -1,17 +1,23 @@
 // arch inspect's parameters by role, decided by the graph's structure: GPT-2 small's shares of the
 // blocks' parameters and of all (the "2/3 in the MLP" question), and a LLaMA-style model whose
 // blocks say nothing by their names (a SwiGLU feed-forward, RMSNorm, attention written inline in
-// the layer, an untied head) lands in the same roles.
+// the layer, an untied head) lands in the same roles. And --vary L=...: how FLOPs, attention's
+// share and activation memory grow with the context, against counts worked out here, and with
+// --profile a forward pass timed on the device.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+function run(...args: string[]) {
+  const r = spawnSync('node', ['bin/arch.js', 'inspect', ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
 function inspect(...args: string[]) {
-  const r = spawnSync('node', ['bin/arch.js', 'inspect', ...args], { encoding: 'utf8', timeout: 60_000 });
-  expect(r.status, r.stderr).toBe(0);
-  return r.stdout;
+  const r = run(...args);
+  expect(r.code, r.err).toBe(0);
+  return r.out;
 }
 
 interface Inspected {
@@ -125,5 +131,48 @@ describe('arch inspect: parameters by role', () => {
     expect(j.paramsByKind).toEqual({ embeddings: V * D, attention, mlp, norm: (2 * N + 1) * D, head: D * V, other: 0 });
     const text = inspect(file);
     expect(text).toContain(`MLP: ${((100 * mlp) / blocks).toFixed(1)}% of the blocks' parameters, ${((100 * mlp) / j.params).toFixed(1)}% of all`);
+  });
+
+  it('--vary L: FLOPs per token, attention\'s share and the L x M matrices grow as counted by hand', () => {
+    const [D, F, N, V, H] = [768, 3072, 12, 50257, 12];
+    const Ls = [64, 256, 1024, 4096];
+    const j = JSON.parse(inspect('models/gpt2.arch', '--vary', `L=${Ls.join(',')}`, '--json')) as {
+      dim: string;
+      rows: { value: number; flopsPerToken: number; attentionFlopsShare: number; activationBytes: number; attentionMatrixBytes: number; msPerToken?: number }[];
+    };
+    expect(j.dim).toBe('L');
+    expect(j.rows.map((r) => r.value)).toEqual(Ls);
+    for (const [i, L] of Ls.entries()) {
+      // Per token: the weights' multiply-adds (q, k, v, out, the MLP's two, the tied head), and
+      // attention's scores and mixing, D x L each per layer.
+      const attention = 2 * N * 2 * D * L;
+      const flops = 2 * (N * (4 * D * D + 2 * D * F) + D * V) + attention;
+      const r = j.rows[i]!;
+      expect(r.flopsPerToken).toBe(flops);
+      expect(r.attentionFlopsShare).toBeCloseTo(attention / flops, 12);
+      expect(r.attentionMatrixBytes).toBe(N * 2 * H * L * L * 4); // scores and weights, f32
+      expect(r.msPerToken).toBeUndefined();
+    }
+    // Quadratic: 4x the context, 16x the matrices; the share of FLOPs climbs past a third by 4096.
+    expect(j.rows[3]!.attentionMatrixBytes / j.rows[2]!.attentionMatrixBytes).toBe(16);
+    expect(j.rows[3]!.attentionFlopsShare).toBeGreaterThan(0.35);
+    const text = inspect('models/gpt2.arch', '--vary', 'L=64,1024');
+    expect(text).toMatch(/^ {2}L +FLOPs\/token +attention +activations +of which L x M$/m);
+    expect(text).toMatch(/^ {2}1024 +284,812,800 +13\.3% +2\.88 GB +1\.21 GB$/m);
+  });
+
+  it('--vary L --profile times a forward pass on the device; bad --vary is exit 2', () => {
+    const tiny = ['models/gpt-nano.arch', '--set', 'D=16', '--set', 'N=1', '--vary', 'L=8,64'];
+    const j = JSON.parse(inspect(...tiny, '--profile', '--steps', '2', '--json')) as { adapter: string; rows: { msPerToken: number }[] };
+    expect(j.adapter).toBeTruthy();
+    for (const r of j.rows) expect(r.msPerToken).toBeGreaterThan(0);
+    const text = inspect(...tiny, '--profile', '--steps', '1');
+    expect(text).toMatch(/^ {2}L +FLOPs\/token +attention +activations +of which L x M +ms\/token$/m);
+    expect(text).toContain(`ms/token: the forward pass at batch 1 on ${j.adapter}`);
+    for (const bad of [['--vary', 'act=gelu,relu'], ['--vary', 'L=8,x'], ['--vary', 'L=8', '--vary', 'D=8'], ['--profile']]) {
+      const r = run('models/gpt-nano.arch', ...bad);
+      expect(r.code, bad.join(' ')).toBe(2);
+      expect(r.err).not.toMatch(/\n\s+at .*:\d+:\d+/);
+    }
   });
 });

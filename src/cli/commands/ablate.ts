@@ -40,7 +40,7 @@ export const ablateCommand: CommandSpec = {
   help: [
     ['--vary NAME=V1,V2,...', 'a variant or dim and the values to try; repeat for a grid (every combination)'],
     ['--seeds N | S1,S2,...', 'train every cell with seeds 1..N (default 3), or with these seeds; seed s gives every cell the same data order'],
-    ['--out DIR', 'results.json, results.md, loss.svg and runs/CELL/seed-S/ (default runs/ablate-MODEL); the same command continues an interrupted ablation'],
+    ['--out DIR', 'results.json, results.md, loss.svg, ablation.json and runs/CELL/seed-S/ (default runs/ablate-MODEL); the same command continues an interrupted ablation, a different one (flags, model, --vary, --seeds) is refused'],
     SET_HELP,
     ...TRAIN_FLAGS.map(trainHelp),
   ],

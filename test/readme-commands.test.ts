@@ -16,7 +16,7 @@
 //   - `--set D=128 --set N=4` -> `--set D=16 --set N=1` (the profile's speed config);
 //   - `arch ablate` and `arch train` get `--eval-batches 1`.
 // The README's commands and docs/ablations.md's are two tests (the second starts from what the
-// first left: each doc continues from the README's set-up), ~80 s each on 2 busy cores.
+// first left: each doc continues from the README's set-up): 61 s and 36 s on 2 cores at load ~9.
 // Commands that cannot run here are listed in SKIPPED with the reason, printed when the test runs.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync } from 'node:fs';

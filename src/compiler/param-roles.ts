@@ -55,7 +55,7 @@ export function paramRoles(m: CheckedModel): Map<string, ParamKind> {
     if (m.nodes.some((n) => n.op.kind === 'reduce' && n.op.over.includes(letter) && within(n.scope, scope))) for (const p of ps) set(p, 'norm');
   }
 
-  // Embeddings: row lookups, and what is used only before the first repeated block.
+  // Embeddings: row lookups, and what is added to the looked-up rows before a repeated block.
   const onehot = (id: number) => {
     const op = m.nodes[id]!.op;
     return op.kind === 'input' && op.onehot;

@@ -56,6 +56,16 @@ describe('arch ablate', () => {
     expect(rows.map((l) => l.split('|').slice(1, 3).map((s) => s.trim()).join(' '))).toEqual(res.cells.map((c) => `${c.label.split(' ')[0]!.slice(4)} ${c.label.split('D=')[1]}`));
     expect(rows[0]).toContain(`${res.cells[0]!.valLoss.mean.toFixed(4)} ± ${res.cells[0]!.valLoss.std.toFixed(4)}`);
     expect(r.out).toBe(md); // the table is also printed
+    // 12 steps is a short run: the table says so in the column's head and a footnote, and gives
+    // each cell's fall over the last fifth (evaluations at 4, 8, 12: from step 8 to 12).
+    expect(md).toContain('| val loss at 12 steps * |');
+    expect(md).toMatch(/^\\\* Short: 12 steps is under 500\. Rankings/m);
+    for (const [i, c] of res.cells.entries()) {
+      const at = (step: number) => res.runs.filter((x) => x.label === c.label).reduce((a, x) => a + x.val.find(([s]) => s === step)![1]! / 2, 0);
+      const drop = (at(8) - at(12)) / at(8);
+      expect((c as CellOut & { lateDrop: number }).lateDrop).toBeCloseTo(drop, 10);
+      expect(rows[i]).toContain(`| ${drop > 0 ? '-' : '+'}${Math.abs(100 * drop).toFixed(1)}%${drop > 0.01 ? ' still falling' : ''} |`);
+    }
     // The same seed gives every cell the same initial weights where shapes agree: D=8 gelu vs relu
     // start identical, so they differ only through the activation.
     expect(res.runs.find((x) => x.label === 'act=gelu D=8')!.params).toBe(res.runs.find((x) => x.label === 'act=relu D=8')!.params);
@@ -115,6 +125,17 @@ describe('arch ablate', () => {
     const other = arch('ablate', ...GRID, '--out', d, '--lr', '0.01');
     expect(other.code).toBe(2);
     expect(other.err).toMatch(/holds an ablation with other settings \(lr: 0\.001 then, 0\.01 now/);
+    // So is another grid or other seeds: the results of this one would be replaced by a table of
+    // another grid. The refusal says what differs and the command that continues it.
+    const table = readFileSync(join(d, 'results.md'), 'utf8');
+    const seeds = arch('ablate', ...GRID.map((x) => (x === '2' ? '3' : x)), '--out', d);
+    expect(seeds.code).toBe(2);
+    expect(seeds.err).toMatch(/other settings \(seeds: \[1,2\] then, \[1,2,3\] now\); its results would be replaced/);
+    expect(seeds.err).toMatch(/continue it with the same command \(arch ablate models\/gpt-nano\.arch --vary act=gelu,relu/);
+    const vary = arch('ablate', ...GRID.map((x) => (x === 'D=8,16' ? 'D=8' : x)), '--out', d);
+    expect(vary.code).toBe(2);
+    expect(vary.err).toMatch(/vary: \{"act":\["gelu","relu"\],"D":\["8","16"\]\} then, \{"act":\["gelu","relu"\],"D":\["8"\]\} now/);
+    expect(readFileSync(join(d, 'results.md'), 'utf8')).toBe(table);
   });
 
   it('a run whose loss is not a number is marked diverged, and the grid goes on', () => {

@@ -66,6 +66,7 @@ describe('variants of gpt2.arch', () => {
     { head: 'untied' },
     { G: '4' },
     { dropout: '0.1' },
+    { mask: 'none' },
     { act: 'relu', norm: 'post', pos: 'none', head: 'untied', G: '4', dropout: '0.1' },
   ];
   for (const sets of variants) {

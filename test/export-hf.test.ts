@@ -109,6 +109,7 @@ describe('arch export --format hf', () => {
       [{ pos: 'sinusoidal' }, 'pos=sinusoidal'],
       [{ pos: 'none' }, 'pos=none'],
       [{ residual: 'off' }, 'residual=off'],
+      [{ mask: 'none' }, 'mask=none'],
       [{ G: '1' }, 'G=1 < H=2: grouped-query attention'],
     ];
     for (const [extra, says] of cases) {

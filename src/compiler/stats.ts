@@ -1,8 +1,9 @@
 // What `arch inspect` reports about a checked model: parameter counts per parameter, per block
-// and by kind, and forward FLOPs per token.
+// and by kind (decided by structure: param-roles.ts), and forward FLOPs per token.
 import type { CheckedModel, ParamEntry } from './graph.js';
+import { inRepeatedBlock, paramRoles, type ParamKind } from './param-roles.js';
 
-export type ParamKind = 'embeddings' | 'attention' | 'mlp' | 'norm' | 'other';
+export type { ParamKind } from './param-roles.js';
 
 export interface BlockStats {
   name: string; // instance path, e.g. stream.3
@@ -15,15 +16,30 @@ export interface BlockStats {
 export interface ModelStats {
   params: number;
   byKind: Record<ParamKind, number>;
+  /** The same over the parameters of repeated blocks only (the transformer's layers). */
+  blocksByKind: Record<ParamKind, number>;
+  /** Parameters in repeated blocks. */
+  blockParams: number;
+  /** Each parameter's kind, by path. */
+  kinds: Map<string, ParamKind>;
   blocks: BlockStats[];
   flopsPerToken: number;
+  /** The part of flopsPerToken in contractions of two activations (attention's scores and mixing), which grows with the context. */
+  attentionFlopsPerToken: number;
+  /** Bytes of every named tensor of the shape trace at batch 1 (f32), as a forward pass that kept them all would hold. */
+  activationBytes: number;
+  /** The part of activationBytes in attention's L x M matrices (the scores and weights of every softmax over key positions). */
+  attentionMatrixBytes: number;
   /** The sizes used for runtime dims when counting FLOPs. */
   assumed: Record<string, number>;
 }
 
 export const paramCount = (p: ParamEntry): number => p.shape.reduce((a, b) => a * b, 1);
 
-/** Which part of a transformer a parameter belongs to, from the blocks it was created in. */
+/**
+ * Which part of a transformer a parameter belongs to, guessed from the names of the blocks it was
+ * created in; modelStats decides by the graph's structure instead (paramRoles).
+ */
 export function paramKind(p: ParamEntry): ParamKind {
   const chain = p.blocks;
   if (chain.some((b) => b.includes('attention'))) return 'attention';
@@ -37,13 +53,21 @@ export function paramKind(p: ParamEntry): ParamKind {
 const blockOf = (parts: string[]): string => (/^\d+$/.test(parts[1] ?? '') ? parts.slice(0, 2).join('.') : parts[0]!);
 
 export function modelStats(m: CheckedModel): ModelStats {
-  const byKind: Record<ParamKind, number> = { embeddings: 0, attention: 0, mlp: 0, norm: 0, other: 0 };
+  const none = (): Record<ParamKind, number> => ({ embeddings: 0, attention: 0, mlp: 0, norm: 0, head: 0, other: 0 });
+  const byKind = none();
+  const blocksByKind = none();
+  const kinds = paramRoles(m);
   const blocks = new Map<string, BlockStats>();
   let params = 0;
+  let blockParams = 0;
   for (const p of m.params) {
     const n = paramCount(p);
     params += n;
-    byKind[paramKind(p)] += n;
+    byKind[kinds.get(p.path)!] += n;
+    if (inRepeatedBlock(p)) {
+      blockParams += n;
+      blocksByKind[kinds.get(p.path)!] += n;
+    }
     const parts = p.path.split('.');
     if (p.blocks.length) {
       const name = blockOf(parts);
@@ -58,6 +82,7 @@ export function modelStats(m: CheckedModel): ModelStats {
   const assumed: Record<string, number> = {};
   for (const info of m.axes.values()) if (info.size === null) assumed[info.letter] = 1;
   let flops = 0;
+  let attentionFlops = 0;
   const blockFlops = new Map<string, number>();
   const onehot = (id: number): boolean => {
     const op = m.nodes[id]!.op;
@@ -69,6 +94,7 @@ export function modelStats(m: CheckedModel): ModelStats {
     let macs = 1;
     for (const a of axes) macs *= size(a);
     flops += 2 * macs;
+    if (n.args.every((a) => m.nodes[a]!.op.kind !== 'param')) attentionFlops += 2 * macs;
     const key = n.scope ? blockOf(n.scope.split('.')) : '';
     if (key) blockFlops.set(key, (blockFlops.get(key) ?? 0) + 2 * macs);
   }
@@ -76,5 +102,32 @@ export function modelStats(m: CheckedModel): ModelStats {
   const first = m.inputs.find((i) => i.onehot) ?? m.inputs[0];
   if (first) for (const a of first.onehot ? first.axes.slice(0, -1) : first.axes) tokens *= size(a);
   for (const b of blocks.values()) b.flopsPerToken = Math.round((blockFlops.get(b.name) ?? 0) / tokens);
-  return { params, byKind, blocks: [...blocks.values()], flopsPerToken: Math.round(flops / tokens), assumed };
+  const memory = activationMemory(m, size);
+  return {
+    params,
+    byKind,
+    blocksByKind,
+    blockParams,
+    kinds,
+    blocks: [...blocks.values()],
+    flopsPerToken: Math.round(flops / tokens),
+    attentionFlopsPerToken: Math.round(attentionFlops / tokens),
+    ...memory,
+    assumed,
+  };
+}
+
+/** The named tensors' bytes at batch 1 (runtime dims at 1), and those of attention's score and weight matrices. */
+function activationMemory(m: CheckedModel, size: (axis: string) => number): { activationBytes: number; attentionMatrixBytes: number } {
+  const vocab = new Set(m.inputs.filter((i) => i.onehot).map((i) => i.axes.at(-1)!));
+  const matrices = new Set(m.nodes.filter((n) => n.op.kind === 'softmax' && !vocab.has(n.op.over)).map((n) => [...n.axes].sort().join(' ')));
+  let activationBytes = 0;
+  let attentionMatrixBytes = 0;
+  for (const t of m.trace) {
+    const axes = m.nodes[t.node]!.axes;
+    const bytes = 4 * axes.reduce((a, x) => a * size(x), 1);
+    activationBytes += bytes;
+    if (matrices.has([...axes].sort().join(' '))) attentionMatrixBytes += bytes;
+  }
+  return { activationBytes, attentionMatrixBytes };
 }

@@ -16,6 +16,7 @@ const REFUSED: Record<string, Record<string, string>> = {
     none: 'GPT-2 always adds learned positions (wpe); a model without positions has no wpe to give it',
   },
   residual: { off: 'GPT-2 blocks add to the residual stream; blocks that replace it have no GPT-2 form' },
+  mask: { none: 'GPT-2 attends causally (each position to those before it); a model without the mask would be exported as one with it' },
 };
 const ACTIVATIONS: Record<string, string> = { gelu: 'gelu_new', relu: 'relu' }; // arch's gelu is the tanh form
 
@@ -69,7 +70,7 @@ export function gpt2Config(variants: Map<string, string | number>, params: Param
   }
   if (reasons.length || !dims)
     throw new ExportError(
-      `${chosen.length ? `the variant ${chosen.join(' ')}` : 'this model'} cannot be a Hugging Face GPT-2:\n    ${reasons.join('\n    ')}\n  hint: export it with --format onnx (any arch model), or choose GPT-2's variants (norm=pre pos=learned residual=on G=H)`,
+      `${chosen.length ? `the variant ${chosen.join(' ')}` : 'this model'} cannot be a Hugging Face GPT-2:\n    ${reasons.join('\n    ')}\n  hint: export it with --format onnx (any arch model), or choose GPT-2's variants (norm=pre pos=learned residual=on mask=causal G=H)`,
     );
   const dropout = Number(variants.get('dropout') ?? 0);
   const eos = opts.gpt2Vocab ? dims.V - 1 : null;

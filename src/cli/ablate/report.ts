@@ -6,7 +6,7 @@ import { fmtInt } from '../args.js';
 import { writeAtomic } from '../../host/node/write.js';
 import { fmtDuration } from '../progress.js';
 import type { Vary } from './grid.js';
-import { meanCurve, toJSON, type CellSummary, type RunResult, type Spread } from './stats.js';
+import { meanCurve, SHORT_RUN_STEPS, STILL_FALLING, toJSON, type CellSummary, type RunResult, type Spread } from './stats.js';
 import { maxOf, minOf } from '../../report/extent.js';
 
 export interface AblationInfo {
@@ -40,10 +40,19 @@ function withSpread(s: Spread): string {
   return `${loss(s.mean)} ± ${s.std.toFixed(4)} (${loss(s.min)}–${loss(s.max)})`;
 }
 
+/** The last fifth's fall in validation loss, and whether that means the cell had not settled. */
+function lateText(drop: number): string {
+  if (!Number.isFinite(drop)) return '-';
+  const pct = `${drop > 0 ? '-' : '+'}${Math.abs(100 * drop).toFixed(1)}%`;
+  return drop > STILL_FALLING ? `${pct} still falling` : pct;
+}
+
 export function resultsTable(info: AblationInfo, cells: readonly CellSummary[], complete = true): string {
   const names = info.vary.map((v) => v.name);
-  const head = [...(names.length ? names : ['cell']), 'params', 'FLOPs/token', 'val loss', 'best val', 'train loss', 'tokens/s', 'time', 'diverged'];
-  const align = [...(names.length ? names : ['cell']).map(() => ':--'), '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:'];
+  const short = info.steps < SHORT_RUN_STEPS;
+  const valHead = short ? `val loss at ${info.steps} steps *` : 'val loss';
+  const head = [...(names.length ? names : ['cell']), 'params', 'FLOPs/token', valHead, 'best val', 'train loss', 'last fifth', 'tokens/s', 'time', 'diverged'];
+  const align = [...(names.length ? names : ['cell']).map(() => ':--'), '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:'];
   const rows = cells.map((c) => [
     ...(names.length ? names.map((n) => c.cell[n] ?? '') : [c.label]),
     fmtInt(c.params),
@@ -51,6 +60,7 @@ export function resultsTable(info: AblationInfo, cells: readonly CellSummary[], 
     withSpread(c.valLoss),
     loss(c.bestValLoss.mean),
     loss(c.trainLoss.mean),
+    lateText(c.lateDrop),
     Number.isFinite(c.tokensPerS.mean) ? fmtInt(Math.round(c.tokensPerS.mean)) : '-',
     Number.isFinite(c.elapsedS.mean) ? fmtDuration(c.elapsedS.mean) : '-',
     `${c.diverged}/${c.seeds.length}`,
@@ -69,6 +79,11 @@ export function resultsTable(info: AblationInfo, cells: readonly CellSummary[], 
     line(head),
     line(align),
     ...rows.map(line),
+    '',
+    `Last fifth: how the mean validation loss changed over the last fifth of the steps; "still falling" (down more than ${100 * STILL_FALLING}%) means the cell had not settled, and a longer run may rank it otherwise.`,
+    ...(short
+      ? ['', `\\* Short: ${info.steps} steps is under ${SHORT_RUN_STEPS}. Rankings at such budgets often change with longer training (a faster start is not a better end); read the table as "at ${info.steps} steps", not as which choice is better.`]
+      : []),
     '',
   ].join('\n');
 }

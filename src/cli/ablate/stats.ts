@@ -38,6 +38,25 @@ export interface CellSummary {
   bestTrainLoss: Spread;
   tokensPerS: Spread;
   elapsedS: Spread;
+  /**
+   * How much the mean validation loss fell over the last fifth of the runs, as a fraction of the
+   * loss at the start of that fifth (0.05: 5% lower at the end); NaN when no evaluation was made
+   * that early. Above STILL_FALLING the cell had not settled, and a longer run may rank it otherwise.
+   */
+  lateDrop: number;
+}
+
+/** A cell whose validation loss fell by more than this over the last fifth of its runs is still falling. */
+export const STILL_FALLING = 0.01;
+/** Ablations of fewer steps than this are marked short in their table: rankings at such budgets often change with longer training. */
+export const SHORT_RUN_STEPS = 500;
+
+/** The fall of a validation curve over its last fifth (see CellSummary.lateDrop). */
+export function lateDrop(points: readonly [number, number][]): number {
+  const last = points.at(-1);
+  if (!last) return NaN;
+  const before = points.filter(([step]) => step <= 0.8 * last[0]).at(-1);
+  return before && before[1] > 0 ? (before[1] - last[1]) / before[1] : NaN;
 }
 
 export function spread(xs: readonly number[]): Spread {
@@ -68,6 +87,7 @@ export function summarize(cells: readonly Cell[], runs: readonly RunResult[]): C
       params: mine[0]!.params,
       flopsPerToken: mine[0]!.flopsPerToken,
       ...s,
+      lateDrop: lateDrop(meanCurve(ok).points),
     });
   }
   const key = (c: CellSummary) => (Number.isFinite(c.valLoss.mean) ? c.valLoss.mean : Infinity);

@@ -42,7 +42,7 @@ export const ablateCommand: CommandSpec = {
   help: [
     ['--vary NAME=V1,V2,...', 'a variant or dim and the values to try; repeat for a grid (every combination)'],
     ['--seeds N | S1,S2,...', 'train every cell with seeds 1..N (default 3), or with these seeds; seed s gives every cell the same data order'],
-    ['--out DIR', 'results.json, results.md, loss.svg and runs/CELL/seed-S/ (default runs/ablate-MODEL); the same command continues an interrupted ablation'],
+    ['--out DIR', 'results.json, results.md, loss.svg, ablation.json and runs/CELL/seed-S/ (default runs/ablate-MODEL); the same command continues an interrupted ablation, a different one (flags, model, --vary, --seeds) is refused'],
     SET_HELP,
     ...TRAIN_FLAGS.map(trainHelp),
   ],
@@ -103,7 +103,8 @@ async function ablateIn(plan: Plan): Promise<number> {
   const { dir, args, file, source, model, varies, seeds, o, cells } = plan;
   const command = ['arch', ...process.argv.slice(2)].map(shellWord).join(' ');
   const { file: _f, ...shared } = o;
-  claimDirectory(dir, { file, modelSha256: sha256(source), ...shared, sets: Object.fromEntries(args.sets) }, command);
+  const grid = { vary: Object.fromEntries(varies.map((v) => [v.name, v.values])), seeds };
+  claimDirectory(dir, { file, modelSha256: sha256(source), ...shared, sets: Object.fromEntries(args.sets), ...grid }, command);
 
   const jobs = cells.flatMap((cell) => seeds.map((seed) => ({ cell, seed, dir: runDir(dir, cell, seed) })));
   const info: AblationInfo = { command, model: model.name, file, data: o.data, steps: o.steps, batch: o.batch, seeds, vary: varies, backend: o.backend, total: jobs.length };

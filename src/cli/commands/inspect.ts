@@ -1,6 +1,8 @@
-import { fmtInt, oneFile, SET_HELP, type CommandSpec } from '../args.js';
+import { fmtInt, oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
+import { BACKEND_HELP, parseBackend } from '../device.js';
+import { parseScalingVary, scaling, scalingTable } from '../inspect/scaling.js';
 import { loadModel } from '../load.js';
-import { modelStats, paramCount, paramKind } from '../../compiler/stats.js';
+import { modelStats, paramCount, type ModelStats } from '../../compiler/stats.js';
 import type { CheckedModel } from '../../compiler/graph.js';
 import { maxOf } from '../../report/extent.js';
 
@@ -36,13 +38,39 @@ function repeatGroups(m: CheckedModel): Map<string, { first: string; last: strin
 export const inspectCommand: CommandSpec = {
   name: 'inspect',
   summary: 'the shape trace, parameter counts and FLOPs of a model',
-  usage: 'arch inspect FILE [--set NAME=VALUE ...] [--json]',
-  options: { set: { type: 'string', multiple: true }, json: { type: 'boolean' } },
-  help: [SET_HELP, ['--json', 'print one JSON object: {params, tensors, parameters, blocks, flopsPerToken, ...}']],
-  examples: ['arch inspect models/gpt2.arch', 'arch inspect models/gpt2.arch --set N=24 --set D=1024 --set H=16 --json'],
+  usage: 'arch inspect FILE [--set NAME=VALUE ...] [--vary DIM=V1,V2,... [--profile]] [--json]',
+  options: {
+    set: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    vary: { type: 'string', multiple: true },
+    profile: { type: 'boolean' },
+    steps: { type: 'string' },
+    backend: { type: 'string' },
+  },
+  help: [
+    SET_HELP,
+    ['--json', 'print one JSON object: {params, tensors, parameters, blocks, flopsPerToken, paramsByKind, shareByKind, ...}'],
+    ['--vary DIM=V1,V2,...', 'one table of the cost at each size of a dim: FLOPs per token, attention\'s share of them, activation memory'],
+    ['--profile', 'with --vary: also time a forward pass at batch 1 for each size on the device (ms per token)'],
+    ['--steps N', 'with --profile: forward passes timed per size, after one warm-up (default 3)'],
+    BACKEND_HELP,
+  ],
+  examples: ['arch inspect models/gpt2.arch', 'arch inspect models/gpt2.arch --set N=24 --set D=1024 --set H=16 --json', 'arch inspect models/gpt2.arch --vary L=64,256,1024,4096'],
   async run(args) {
     const file = oneFile(args, inspectCommand);
     const { model: m } = loadModel(file, args.sets, { quietWarnings: Boolean(args.values.json) });
+    const vary = (args.values.vary as string[] | undefined) ?? [];
+    if (!vary.length && (args.values.profile || args.values.steps !== undefined)) throw new UsageError('--profile and --steps go with --vary DIM=V1,V2,...');
+    if (vary.length) {
+      const { dim, values } = parseScalingVary(vary, m);
+      const steps = args.values.steps === undefined ? 3 : Number(args.values.steps);
+      if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps ${String(args.values.steps)}: expected a whole number >= 1`);
+      const backend = parseBackend(args.values.backend);
+      if (args.values.profile && backend === 'interpreter') throw new UsageError('--profile times WebGPU kernels: choose a WebGPU backend (webgpu, vulkan, opengles)');
+      const s = await scaling(file, args.sets, dim, values, args.values.profile ? { backend, steps } : undefined);
+      process.stdout.write(args.values.json ? JSON.stringify({ model: m.name, file: m.file, ...s }, null, 2) + '\n' : scalingTable(m.name, s));
+      return 0;
+    }
     const s = modelStats(m);
     if (args.values.json) {
       const obj = {
@@ -52,9 +80,12 @@ export const inspectCommand: CommandSpec = {
         dims: Object.fromEntries([...m.dims].map(([k, d]) => [k, d.size ?? 'runtime'])),
         params: s.params,
         paramsByKind: s.byKind,
+        blockParams: s.blockParams,
+        paramsByKindInBlocks: s.blocksByKind,
+        shareByKind: shares(s),
         flopsPerToken: s.flopsPerToken,
         tensors: m.trace.map((t) => ({ name: t.name, scope: t.scope, shape: shapeOf(m, m.nodes[t.node]!.axes) })),
-        parameters: m.params.map((p) => ({ path: p.path, name: p.name, shape: p.shape, count: paramCount(p), kind: paramKind(p), init: p.init })),
+        parameters: m.params.map((p) => ({ path: p.path, name: p.name, shape: p.shape, count: paramCount(p), kind: s.kinds.get(p.path), init: p.init })),
         blocks: s.blocks,
         inputs: m.inputs.map((i) => ({ name: i.name, shape: shapeOf(m, i.axes), onehot: i.onehot })),
       };
@@ -124,8 +155,7 @@ export const inspectCommand: CommandSpec = {
       out.push('', 'per block');
       for (const b of s.blocks) out.push(`  ${`${b.name} (${b.block})`.padEnd(pw)}${fmtInt(b.params).padStart(30)}`);
     }
-    out.push('', 'by kind');
-    for (const [k, n] of Object.entries(s.byKind)) if (n) out.push(`  ${k.padEnd(12)}${fmtInt(n).padStart(14)}  ${((100 * n) / s.params).toFixed(1).padStart(5)}%`);
+    out.push('', ...byKindText(s));
     out.push('', `total: ${fmtInt(s.params)} parameters`);
     const assumed = Object.entries(s.assumed).map(([k, v]) => `${k}=${v}`).join(', ');
     out.push(`forward FLOPs per token: ${fmtInt(s.flopsPerToken)} (contractions, at ${assumed || 'the declared sizes'} and full context)`);
@@ -136,4 +166,31 @@ export const inspectCommand: CommandSpec = {
 
 function initText(i: CheckedModel['params'][number]['init']): string {
   return i.kind === 'normal' ? `normal(${+i.std.toPrecision(4)})` : i.kind;
+}
+
+const KIND_WORDS: Record<string, string> = { mlp: 'MLP', attention: 'attention', norm: 'norms', embeddings: 'embeddings', head: 'head', other: 'other' };
+const pct = (n: number, of: number) => (of ? `${((100 * n) / of).toFixed(1)}%` : '-');
+
+/** Each kind's share of all parameters and of the repeated blocks' (JSON). */
+function shares(s: ModelStats): Record<string, { ofAll: number; ofBlocks: number | null }> {
+  return Object.fromEntries(
+    Object.entries(s.byKind).map(([k, n]) => [k, { ofAll: s.params ? n / s.params : 0, ofBlocks: s.blockParams ? s.blocksByKind[k as keyof ModelStats['byKind']] / s.blockParams : null }]),
+  );
+}
+
+/** The kinds as a table, then in words: "MLP: 66.6% of the blocks' parameters, 45.5% of all". */
+function byKindText(s: ModelStats): string[] {
+  const inBlocks = s.blockParams > 0;
+  const out = [`by kind (from the graph's structure)${inBlocks ? `: of all ${fmtInt(s.params)}, and of the ${fmtInt(s.blockParams)} in repeated blocks` : ''}`];
+  for (const [k, n] of Object.entries(s.byKind)) {
+    if (!n) continue;
+    const b = s.blocksByKind[k as keyof ModelStats['byKind']];
+    out.push(`  ${k.padEnd(12)}${fmtInt(n).padStart(14)}  ${pct(n, s.params).padStart(6)}${inBlocks && b ? `  ${fmtInt(b).padStart(14)}  ${pct(b, s.blockParams).padStart(6)}` : ''}`);
+  }
+  if (inBlocks) {
+    out.push('');
+    for (const k of ['mlp', 'attention'] as const)
+      if (s.blocksByKind[k]) out.push(`${KIND_WORDS[k]}: ${pct(s.blocksByKind[k], s.blockParams)} of the blocks' parameters, ${pct(s.byKind[k], s.params)} of all`);
+  }
+  return out;
 }

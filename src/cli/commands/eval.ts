@@ -13,8 +13,8 @@ import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
  *  evaluation batch runs at once. */
 const MAX_TOKENS_FILE = 64 * 2 ** 20;
 
-/** Reads T.json: rows of token ids, each of length seq+1, all the same length. */
-export function readTokenRows(path: string, vocab: number, maxLength: number | undefined): number[][] {
+/** Reads T.json as JSON, before any model or checkpoint is loaded: a bad file is reported first. */
+export function readTokenFile(path: string): unknown {
   const hint = '\n  hint: the file holds an array of rows of token ids, e.g. [[1, 2, 3], [4, 5, 6]]';
   const text = utf8Text(readRegularFile(path, MAX_TOKENS_FILE, (p) => new UsageError(`--tokens ${path}: ${p.kind === 'missing' ? 'no such file' : `${p.text}`}${hint}`)));
   let raw: unknown;
@@ -23,6 +23,11 @@ export function readTokenRows(path: string, vocab: number, maxLength: number | u
   } catch (e) {
     throw new UsageError(`--tokens ${path}: not valid JSON (${(e as Error).message})${hint}`);
   }
+  return raw;
+}
+
+/** Checks T.json's contents against the model: rows of token ids, each of length seq+1, all the same length. */
+export function readTokenRows(path: string, raw: unknown, vocab: number, maxLength: number | undefined): number[][] {
   if (!Array.isArray(raw) || raw.length === 0 || !raw.every((r) => Array.isArray(r)))
     throw new UsageError(`--tokens ${path}: expected a non-empty array of rows of token ids, e.g. [[1, 2, 3], [4, 5, 6]]`);
   const rows = raw as unknown[][];
@@ -64,11 +69,12 @@ export const evalCommand: CommandSpec = {
     if (!args.values.weights) throw new UsageError('--weights is required: a safetensors checkpoint');
     if (!args.values.tokens) throw new UsageError('--tokens is required: a JSON array of rows of token ids');
     const backend = parseBackend(args.values.backend);
+    const tokens = readTokenFile(String(args.values.tokens));
     // The checkpoint's --set values come with it, as in arch sample.
     const { built, fitted } = modelWithCheckpoint(cliEnv, file, String(args.values.weights), args.sets);
     const weights = fitted.weights;
     const t = tokenInput(built.lowered, file);
-    const rows = readTokenRows(String(args.values.tokens), t.classes, t.maxLength);
+    const rows = readTokenRows(String(args.values.tokens), tokens, t.classes, t.maxLength);
     checkModelFits(built, { batch: rows.length, paramCopies: PARAM_COPIES.inference, memoryBytes: cliEnv.host.memoryBytes() });
     const feeds = tokenFeeds(built.lowered, file, rows);
     const graph = prune(built.graph, ['loss']);

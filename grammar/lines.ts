@@ -21,6 +21,11 @@ export class LineIndex {
     return this.starts.length;
   }
 
+  /** The offset where line n (1-based, clamped into the source) starts. */
+  lineStart(n: number): number {
+    return this.starts[Math.max(1, Math.min(n, this.starts.length)) - 1]!;
+  }
+
   /** Line n (1-based) without its line break; '' past the end. */
   text(n: number): string {
     if (n < 1 || n > this.starts.length) return '';

@@ -1,48 +1,35 @@
 // Between the parser's spans (0-based offsets, 1-based lines and columns, all in UTF-16 code units)
 // and the service's 0-based positions. A line break is \r\n, \n or a lone \r, as the lexer has it.
 import type { Pos, Span } from '../../grammar/ast.js';
+import { LineIndex as SourceLines } from '../../grammar/lines.js';
 import type { Position, Range } from './types.js';
 
 export class LineIndex {
-  /** The offset at which each line starts. */
-  readonly starts: number[] = [0];
+  private readonly lines: SourceLines;
 
   constructor(readonly text: string) {
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) this.starts.push(i + 1);
-    }
+    this.lines = new SourceLines(text);
   }
 
   get lineCount(): number {
-    return this.starts.length;
+    return this.lines.count;
   }
 
   /** The offset of a position, clamped into the text (a client may point past a line's end). */
   offsetAt(p: Position): number {
-    const line = Math.max(0, Math.min(p.line, this.starts.length - 1));
-    const start = this.starts[line]!;
-    const end = line + 1 < this.starts.length ? this.starts[line + 1]! : this.text.length;
+    const line = Math.max(0, Math.min(p.line, this.lines.count - 1));
+    const start = this.lines.lineStart(line + 1);
+    const end = line + 1 < this.lines.count ? this.lines.lineStart(line + 2) : this.text.length;
     return Math.min(start + Math.max(0, p.character), end);
   }
 
   positionAt(offset: number): Position {
-    const o = Math.max(0, Math.min(offset, this.text.length));
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= o) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo, character: o - this.starts[lo]! };
+    return toPosition(this.lines.position(offset));
   }
 
   /** One line's text without its line break. */
   lineText(line: number): string {
-    const start = this.starts[line] ?? this.text.length;
-    const end = line + 1 < this.starts.length ? this.starts[line + 1]! : this.text.length;
-    return this.text.slice(start, end).replace(/\r?\n$|\r$/, '');
+    return this.lines.text(line + 1);
   }
 }
 

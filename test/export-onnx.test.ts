@@ -7,7 +7,7 @@ import { initParams, interpret, type Graph } from '../src/ir/index.js';
 import { forwardOutputs, toOnnx } from '../src/export/onnx.js';
 import { encodeOnnx, OPSET } from '../src/export/onnx-proto.js';
 import type { Lowered } from '../src/compiler/lower.js';
-import { lowerModel, randomInputs, tinySymbols, TINY_MODELS } from './model-helpers.js';
+import { argmaxRows, lowerModel, randomInputs, tinySymbols, TINY_MODELS } from './model-helpers.js';
 import { rng } from './ir-helpers.js';
 
 const TINY_GPT = { V: 11, L: 6, D: 8, H: 2, N: 2 };
@@ -40,16 +40,6 @@ async function both(l: Lowered, graph: Graph, sess: ort.InferenceSession, output
   }
   const got = await sess.run(feeds);
   return outputs.map((name) => ({ name, ref: ref.get(name)!, got: got[name]! }));
-}
-
-function argmaxRows(data: ArrayLike<number>, width: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < data.length / width; r++) {
-    let best = 0;
-    for (let c = 1; c < width; c++) if (data[r * width + c]! > data[r * width + best]!) best = c;
-    out.push(best);
-  }
-  return out;
 }
 
 describe('ONNX export', () => {

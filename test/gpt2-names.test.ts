@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { initParams, interpret } from '../src/ir/index.js';
 import { loadWeights, writeSafetensors } from '../src/host/node/safetensors-file.js';
 import { paramShapes, toGpt2Names } from '../src/runtime/weights.js';
-import { lowerModel, randomInputs, tinySymbols } from './model-helpers.js';
+import { argmaxRows, lowerModel, randomInputs, tinySymbols } from './model-helpers.js';
 import { rng } from './ir-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'arch-gpt2-names-'));
@@ -25,16 +25,6 @@ function combinations(): Record<string, string | number>[] {
         for (const head of ['tied', 'untied'])
           for (const G of [2, 1])
             out.push({ ...TINY, G, norm, residual, pos, head, act: i % 2 ? 'relu' : 'gelu', scale: i++ % 3 ? 'on' : 'off' });
-  return out;
-}
-
-function argmaxRows(data: ArrayLike<number>, width: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < data.length / width; r++) {
-    let best = 0;
-    for (let c = 1; c < width; c++) if (data[r * width + c]! > data[r * width + best]!) best = c;
-    out.push(best);
-  }
   return out;
 }
 

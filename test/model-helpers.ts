@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { compileSource } from '../src/compiler/compile.js';
 import type { CheckedModel } from '../src/compiler/graph.js';
 import { lower, type Lowered } from '../src/compiler/lower.js';
+import { argmax } from '../src/runtime/sample/choose.js';
 
 export function compileModel(file: string, sets: Record<string, string | number> = {}): CheckedModel {
   const r = compileSource(file, readFileSync(file, 'utf8'), new Map(Object.entries(sets).map(([k, v]) => [k, String(v)])));
@@ -50,3 +51,8 @@ export const TINY_MODELS: [string, string, Record<string, string | number>][] = 
   ['encoder-decoder', 'models/encoder-decoder.arch', { V: 7, S: 4, L: 5, D: 8, H: 2 }],
   ['gpt-gqa', 'models/gpt-gqa.arch', { V: 9, L: 5, D: 16, H: 4, G: 2 }],
 ];
+
+/** The greedy choice of every row of `width` logits. */
+export function argmaxRows(data: ArrayLike<number>, width: number): number[] {
+  return Array.from({ length: data.length / width }, (_, r) => argmax(Array.prototype.slice.call(data, r * width, (r + 1) * width) as number[]));
+}

@@ -100,6 +100,22 @@ describe('arch lsp', () => {
     expect(tokens.data.length % 5).toBe(0);
     expect(tokens.data.length).toBeGreaterThan(500);
   });
+
+  it('checks every open document again under the settings a client changes to', async () => {
+    const uri = pathToFileURL(resolve('heads.arch')).href;
+    const text = 'model h\ndims\n  B\n  D = 4\n  H = 2\n  K = 2\n  N = 1\ninput x_BD\ny_BHK = x_BD[D -> H K]\nloss = mean(y_BHK)\n';
+    await conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'arch', version: 1, text } });
+    expect((await waitFor(() => published.find((p) => p.uri === uri))).diagnostics).toEqual([]);
+    const seen = published.length;
+    // D = 6 no longer splits into H K = 2 x 2: the same version is checked again, and fails.
+    await conn.sendNotification('workspace/didChangeConfiguration', { settings: { arch: { set: { N: 2, D: 6 } } } });
+    const again = await waitFor(() => published.slice(seen).find((p) => p.uri === uri));
+    expect(again.version).toBe(1);
+    expect(again.diagnostics.map((d) => d.severity)).toContain(1);
+    await conn.sendNotification('workspace/didChangeConfiguration', { settings: { arch: { set: { N: 2 } } } });
+    const restored = published.length;
+    expect((await waitFor(() => published.slice(restored).find((p) => p.uri === uri))).diagnostics).toEqual([]);
+  });
 });
 
 describe('arch lsp for a client that shows the prelude itself (preludeScheme: arch-prelude)', () => {

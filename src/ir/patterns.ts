@@ -1,4 +1,4 @@
-// Graph patterns that more than one layer agrees on: what the lowering writes (src/compiler/lower.ts)
+// Graph patterns that more than one layer agrees on: what the lowering writes (src/compiler/lower-rules.ts)
 // and what autodiff and fusion look for in it. One home, so that the writer and the readers cannot
 // drift apart: the softmax chain and the causal mask's value.
 

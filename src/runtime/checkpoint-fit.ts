@@ -2,14 +2,17 @@
 // mapped by weights.ts), each of the model's shape, nothing unexpected. loadCheckpoint has
 // already checked what the file holds by itself; this is the half that needs the model. When the
 // shapes differ it says first which dims differ, in words, then a few tensors, not all of them.
-import type { CheckedModel } from '../compiler/graph.js';
 import { CheckpointError } from './safetensors.js';
 import type { CheckpointMeta, LoadedCheckpoint } from './train/checkpoint.js';
 import type { OptimizerState } from './train/backend.js';
 import { fromGpt2Names, isGpt2Checkpoint, sameShape, type ParamShape, type Weights } from './weights.js';
 
-/** What a mismatch is explained against: the model's dims and variants as compiled. */
-export type ModelSettings = Pick<CheckedModel, 'dims' | 'variants'>;
+/** What a mismatch is explained against: the model's dims and variants as compiled (a CheckedModel
+ *  is one; named by shape because the runtime does not know the language). */
+export interface ModelSettings {
+  dims: ReadonlyMap<string, { size: number | null }>;
+  variants: ReadonlyMap<string, string | number>;
+}
 
 export interface Fitted {
   weights: Weights;

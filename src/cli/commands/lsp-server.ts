@@ -56,29 +56,55 @@ export function parseSets(value: unknown): Map<string, string> {
   return sets;
 }
 
+/** What every handler shares: the service, the open documents, the `--set`s of the workspace's
+ *  settings, and the prelude's URI. */
+interface Server {
+  connection: Connection;
+  service: LanguageService;
+  documents: TextDocuments<TextDocument>;
+  sets: Map<string, string>;
+  /** The prelude's URI in definitions: on disk, or virtual when the client asks for it. */
+  prelude: string;
+  fileOf(uri: string): string;
+  /** The current analysis of an open document. */
+  analysis(uri: string): Analysis | null;
+  /** A service location as LSP's, relative to the document asked about. */
+  loc(l: Location, doc: string): LspLocation;
+}
+
 function serve(connection: Connection): void {
-  const service = new LanguageService(preludeSource());
   const onDisk = preludeFileUri();
-  // `initializationOptions.preludeScheme: "arch-prelude"` asks for the virtual URI in definitions.
-  let prelude = onDisk;
-  const documents = new TextDocuments(TextDocument);
-  const timers = new Map<string, NodeJS.Timeout>();
-  let sets = new Map<string, string>();
-  let canConfigure = false;
-
-  const fileOf = (uri: string): string => (uri === onDisk || uri === VIRTUAL_PRELUDE ? PRELUDE_FILE : uri.startsWith('file:') ? fileURLToPath(uri) : uri);
-  const uriOf = (file: string, doc: string): string => (file === PRELUDE_FILE ? prelude : doc);
-  const analysis = (uri: string): Analysis | null => {
-    const doc = documents.get(uri);
-    return doc ? service.analyze(fileOf(uri), doc.getText(), sets) : null;
+  const server: Server = {
+    connection,
+    service: new LanguageService(preludeSource()),
+    documents: new TextDocuments(TextDocument),
+    sets: new Map(),
+    // `initializationOptions.preludeScheme: "arch-prelude"` asks for the virtual URI in definitions.
+    prelude: onDisk,
+    fileOf: (uri) => (uri === onDisk || uri === VIRTUAL_PRELUDE ? PRELUDE_FILE : uri.startsWith('file:') ? fileURLToPath(uri) : uri),
+    analysis(uri) {
+      const doc = this.documents.get(uri);
+      return doc ? this.service.analyze(this.fileOf(uri), doc.getText(), this.sets) : null;
+    },
+    loc(l, doc) {
+      return { uri: l.file === PRELUDE_FILE ? this.prelude : doc, range: l.range };
+    },
   };
-  const loc = (l: Location, doc: string): LspLocation => ({ uri: uriOf(l.file, doc), range: l.range });
+  const schedule = serveDiagnostics(server);
+  serveLifecycle(server, schedule);
+  serveQueries(server);
+  server.documents.listen(connection);
+}
 
+/** Diagnostics: published a short pause after each change, never for an outdated version. */
+function serveDiagnostics(s: Server): (uri: string) => void {
+  const { connection, documents, service } = s;
+  const timers = new Map<string, NodeJS.Timeout>();
   const publish = (uri: string): void => {
     const doc = documents.get(uri);
     if (!doc) return;
     const version = doc.version;
-    const a = service.analyze(fileOf(uri), doc.getText(), sets);
+    const a = service.analyze(s.fileOf(uri), doc.getText(), s.sets);
     // A newer version arrived while this one was checked: its own run will publish.
     if (documents.get(uri)?.version !== version) return;
     const diagnostics = service.diagnostics(a).map((d) => ({
@@ -87,7 +113,7 @@ function serve(connection: Connection): void {
       code: d.code,
       source: 'arch',
       message: d.message,
-      relatedInformation: d.related.map((r) => ({ location: loc(r.location, uri), message: r.message })),
+      relatedInformation: d.related.map((r) => ({ location: s.loc(r.location, uri), message: r.message })),
     }));
     void connection.sendDiagnostics({ uri, version, diagnostics });
   };
@@ -98,18 +124,31 @@ function serve(connection: Connection): void {
       publish(uri);
     }, DEBOUNCE_MS));
   };
+  documents.onDidOpen((e) => schedule(e.document.uri));
+  documents.onDidChangeContent((e) => schedule(e.document.uri));
+  documents.onDidClose((e) => {
+    clearTimeout(timers.get(e.document.uri));
+    void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+  });
+  return schedule;
+}
+
+/** Initialisation (the capabilities, the first `--set`s) and the settings as they change; a
+ *  change of settings checks every open document again. */
+function serveLifecycle(s: Server, schedule: (uri: string) => void): void {
+  const { connection, documents } = s;
+  let canConfigure = false;
   const refreshSettings = async (): Promise<void> => {
     if (!canConfigure) return;
     const config = (await connection.workspace.getConfiguration('arch').catch(() => null)) as { set?: unknown } | null;
-    if (config && config.set !== undefined) sets = parseSets(config.set);
+    if (config && config.set !== undefined) s.sets = parseSets(config.set);
     for (const d of documents.all()) schedule(d.uri);
   };
-
   connection.onInitialize((params) => {
     canConfigure = Boolean(params.capabilities.workspace?.configuration);
     const init = params.initializationOptions as { set?: unknown; arch?: { set?: unknown }; preludeScheme?: unknown } | undefined;
-    sets = parseSets(init?.set ?? init?.arch?.set);
-    if (init?.preludeScheme === 'arch-prelude') prelude = VIRTUAL_PRELUDE;
+    s.sets = parseSets(init?.set ?? init?.arch?.set);
+    if (init?.preludeScheme === 'arch-prelude') s.prelude = VIRTUAL_PRELUDE;
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -126,35 +165,33 @@ function serve(connection: Connection): void {
   });
   connection.onInitialized(() => void refreshSettings());
   connection.onDidChangeConfiguration((change) => {
-    const s = (change.settings as { arch?: { set?: unknown } } | null)?.arch?.set;
-    if (s !== undefined) sets = parseSets(s);
+    const set = (change.settings as { arch?: { set?: unknown } } | null)?.arch?.set;
+    if (set !== undefined) s.sets = parseSets(set);
     if (canConfigure) void refreshSettings();
     else for (const d of documents.all()) schedule(d.uri);
   });
-  documents.onDidOpen((e) => schedule(e.document.uri));
-  documents.onDidChangeContent((e) => schedule(e.document.uri));
-  documents.onDidClose((e) => {
-    clearTimeout(timers.get(e.document.uri));
-    void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
-  });
-  // The prelude's text and the URI definitions use for it, for a client that shows it read-only.
-  connection.onRequest('arch/prelude', () => ({ uri: prelude, text: service.preludeText }));
+}
 
+/** The requests about a document: each analyses it (cached by the service) and asks the service. */
+function serveQueries(s: Server): void {
+  const { connection, service } = s;
+  // The prelude's text and the URI definitions use for it, for a client that shows it read-only.
+  connection.onRequest('arch/prelude', () => ({ uri: s.prelude, text: service.preludeText }));
   connection.onHover((p) => {
-    const a = analysis(p.textDocument.uri);
+    const a = s.analysis(p.textDocument.uri);
     const h = a && service.hover(a, p.position);
     return h ? { contents: { kind: 'markdown', value: h.contents }, range: h.range } : null;
   });
   connection.onDefinition((p) => {
-    const a = analysis(p.textDocument.uri);
-    return a ? service.definition(a, p.position).map((l) => loc(l, p.textDocument.uri)) : [];
+    const a = s.analysis(p.textDocument.uri);
+    return a ? service.definition(a, p.position).map((l) => s.loc(l, p.textDocument.uri)) : [];
   });
   connection.onReferences((p) => {
-    const a = analysis(p.textDocument.uri);
-    return a ? service.references(a, p.position, p.context.includeDeclaration).map((l) => loc(l, p.textDocument.uri)) : [];
+    const a = s.analysis(p.textDocument.uri);
+    return a ? service.references(a, p.position, p.context.includeDeclaration).map((l) => s.loc(l, p.textDocument.uri)) : [];
   });
   connection.onCompletion((p) => {
-    const a = analysis(p.textDocument.uri);
+    const a = s.analysis(p.textDocument.uri);
     if (!a) return [];
     const c = service.completion(a, p.position);
     return c.items.map((i): CompletionItem => ({
@@ -165,11 +202,11 @@ function serve(connection: Connection): void {
     }));
   });
   connection.onDocumentSymbol((p) => {
-    const a = analysis(p.textDocument.uri);
+    const a = s.analysis(p.textDocument.uri);
     return a ? service.documentSymbols(a).map(symbol) : [];
   });
   connection.languages.semanticTokens.on((p) => {
-    const a = analysis(p.textDocument.uri);
+    const a = s.analysis(p.textDocument.uri);
     const b = new SemanticTokensBuilder();
     if (a)
       for (const t of service.semanticTokens(a))
@@ -177,11 +214,10 @@ function serve(connection: Connection): void {
     return b.build();
   });
   connection.onDocumentFormatting((p) => {
-    const a = analysis(p.textDocument.uri);
+    const a = s.analysis(p.textDocument.uri);
     if (!a || a.file === PRELUDE_FILE) return [];
     return service.formatting(a) ?? [];
   });
-  documents.listen(connection);
 }
 
 const COMPLETION_KIND: Record<CompletionKind, CompletionItemKind> = {

@@ -12,10 +12,10 @@
 // one texel fetch serves the 4 (on llvmpipe the fetch instruction, not the memory, is the cost:
 // docs/llvmpipe.md).
 
-import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import type { ElementwiseKernel, FusedGraph } from '../../ir/fuse/types.js';
 import { axesOf, flatInvocation, GRID_PARAMS, grid, indent, kernelEnv, preamble, sizeWords, storageBindings, storeTo, validRow, type CodegenOptions, type KernelCode } from './common.js';
-import { Emitter, unflatten, type Coords } from './expr.js';
+import { Emitter, unflatten } from './expr.js';
+import { contiguousBy4, laneCoords } from './quad.js';
 import { Sizes } from './sizes.js';
 
 const WG = 64;
@@ -62,28 +62,4 @@ export function elementwiseKernel(fg: FusedGraph, k: ElementwiseKernel, opts: Re
     '',
   ].join('\n');
   return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
-}
-
-/** The coordinates of an invocation's elements: `coords`, or with an `inner` axis, the 4 along it
- *  from `coords` (a multiple of 4 there), registered as lanes (EmitEnv.quadLanes). */
-function laneCoords(e: Emitter, coords: Coords, inner: string | undefined): Coords[] {
-  if (inner === undefined) return [coords];
-  const base = coords[inner]!;
-  const lanes = new Map([[base, { base, lane: 0 }]]);
-  e.env.quadLanes = lanes;
-  return [0, 1, 2, 3].map((lane) => {
-    const c = lane === 0 ? base : e.bind(`${base} + ${lane}`, 'c');
-    lanes.set(c, { base, lane });
-    return { ...coords, [inner]: c };
-  });
-}
-
-/** Tensor t stored with its innermost axis contiguous and every other stride a multiple of 4, so
- *  that 4 consecutive elements along that axis from a multiple of 4 are one rgba32float texel. */
-function contiguousBy4(fg: FusedGraph, t: number): boolean {
-  const tensor = fg.tensors[t]!;
-  const node = fg.graph.nodes[tensor.node]!;
-  const axes = tensor.layout.filter((a) => sizeOf(node, a) !== 1);
-  const strides = layoutStrides(node, tensor.layout);
-  return axes.length > 0 && axes.slice(0, -1).every((a) => strides[a]! % 4 === 0);
 }

@@ -1,11 +1,12 @@
-// Elementwise kernels that compute 4 elements an invocation, reading 4 to a texel (rgba32float):
-// on the device against the interpreter, with reads at the invocation's 4 lanes (one texel each)
-// and reads whose innermost coordinate is not a lane (a permuted tensor, a slice along the inner
-// axis: one texel per element, its component by index).
+// Elementwise kernels that compute 4 elements an invocation, and row kernels that sweep 4 an
+// iteration, reading 4 to a texel (rgba32float): on the device against the interpreter, with
+// reads at the 4 lanes (one texel each) and reads whose innermost coordinate is not a lane (a
+// permuted tensor, a slice along the inner axis: one texel per element, its component by index).
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../src/ir/builder.js';
 import type { Axis } from '../src/ir/types.js';
+import { layernorm, softmax } from './ir-helpers.js';
 import { compare, device } from './executor-helpers.js';
 
 const ax = (name: string, size: number | string): Axis => ({ name, size });
@@ -43,6 +44,24 @@ describe('elementwise kernels, 4 elements an invocation', () => {
     const r = await compare(b.build(), { B: 2 });
     expect(r.worst.y).toBeLessThanOrEqual(1);
     expect(r.compiled.plan.kernels.map((k) => k.wgsl).join('\n')).not.toContain('4 an invocation');
+    r.compiled.destroy();
+  });
+
+  it('row kernels sweeping 4 an iteration match: layernorm over a gathered row, softmax', async () => {
+    const b = new GraphBuilder();
+    const V = ax('V', 20);
+    const R = ax('R', 72);
+    const table = b.input('table', [V, D]);
+    const ids = b.input('ids', [B, R], 'i32');
+    const x = b.add(b.gather(table, ids, 'V'), b.input('x', [B, R, D]));
+    b.output('y', layernorm(b, x, 'D', b.input('g', [D]), b.input('beta', [D])));
+    b.output('p', softmax(b, b.input('s', [B, R, D]), 'D'));
+    const r = await compare(b.build(), { B: 4 }, { intRange: { ids: 20 } });
+    for (const [name, w] of Object.entries(r.worst)) expect(w, name).toBeLessThanOrEqual(1);
+    const wgsl = r.compiled.plan.kernels.map((k) => k.wgsl).join('\n');
+    expect(wgsl).toMatch(/row: 288 rows x 128, 1 lane/);
+    expect(wgsl).toMatch(/j \+= 4\)/);
+    expect(wgsl).toContain('rgba32float');
     r.compiled.destroy();
   });
 });

@@ -76,8 +76,9 @@ const TEXTURE_MIN_WORK = 16384;
  *  buffers, except reads bound as read-only r32float textures read as linear arrays
  *  (EmitEnv.textured): those too large for a storage binding, and, in a kernel that touches at
  *  least TEXTURE_MIN_WORK elements (or for a parameter, filled once), the largest f32 reads up to
- *  the `textureReads` budget. */
-export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; helpers: Map<string, string>; shifts: Map<number, string>; sizes: Sizes }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}): { decls: string[]; bindings: KernelBinding[] } {
+ *  the `textureReads` budget. Where `texel4` holds for a textured tensor (and env.texel4 is
+ *  given), its texels are rgba32float, 4 elements each (EmitEnv.texel4). */
+export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<number, string>; textured: Set<number>; ranged: Set<number>; helpers: Map<string, string>; shifts: Map<number, string>; sizes: Sizes; texel4?: Set<number> }, opts: Pick<CodegenOptions, 'maxStorageBufferBindingSize' | 'textureReads'> = {}, texel4?: (t: number) => boolean): { decls: string[]; bindings: KernelBinding[] } {
   const decls: string[] = [];
   const bindings: KernelBinding[] = [];
   const floatsOf = (t: number): number => fg.graph.nodes[fg.tensors[t]!.node]!.type.axes.reduce((p, a) => p * (a.size as number), 1);
@@ -98,7 +99,9 @@ export function storageBindings(fg: FusedGraph, k: Kernel, env: { bound: Map<num
     const node = fg.graph.nodes[tensor.node]!;
     const floats = floatsOf(t);
     if (access === 'read' && byTexture.has(t)) {
-      const { name: _name, ...texture } = linearTexture(b, `t${b}`, floats, 1, 0);
+      const quad = floats % 4 === 0 && env.texel4 !== undefined && texel4?.(t) === true;
+      const { name: _name, ...texture } = quad ? linearTexture(b, `t${b}`, floats / 4, 4, 0) : linearTexture(b, `t${b}`, floats, 1, 0);
+      if (quad) env.texel4!.add(t);
       decls.push(...textureDecl({ ...texture, name: `t${b}` }, env.sizes.uniform));
       if (env.sizes.uniform) env.shifts.set(t, env.sizes.ref(`shift:t${b}`, textureShift(texture), 'u32'));
       bindings.push({ ...texture, tensor: t });

@@ -23,6 +23,12 @@ export interface EmitEnv {
   bound: ReadonlyMap<number, string>;
   /** Tensors bound as linear r32float textures instead of storage buffers (texture.ts). */
   textured: ReadonlySet<number>;
+  /** Textured tensors whose texels hold 4 consecutive elements (rgba32float): the elementwise
+   *  kernel's 4 elements an invocation share one texel load (texture.ts, quadLanes). */
+  texel4?: Set<number>;
+  /** Coordinates of an elementwise invocation's 4 elements along its innermost axis: each lane's
+   *  coordinate (a WGSL name) -> the first's and the lane (0-3). */
+  quadLanes?: Map<string, { base: string; lane: number }>;
   /** A textured tensor's row shift, where it is read from the sizes (else the texture's constant). */
   shifts: ReadonlyMap<number, string>;
   /** Written tensors larger than one binding, bound as ranges: loads and stores go through the
@@ -146,6 +152,29 @@ export class Emitter {
     return terms.length === 0 ? '0' : terms.join(' + ');
   }
 
+  /** An element of a tensor stored 4 to a texel: at one of an invocation's 4 lanes along the
+   *  tensor's contiguous axis, a component of the texel the 4 lanes share (loaded once); else the
+   *  texel holding the element, and its component by index. */
+  private texel4Load(t: number, name: string, coords: Coords): string {
+    const tensor = this.env.tensors[t]!;
+    const node = this.env.g.nodes[tensor.node]!;
+    const inner = tensor.layout.filter((a) => sizeOf(node, a) !== 1).at(-1);
+    const q = inner === undefined ? undefined : this.env.quadLanes?.get(coord(coords, inner));
+    const shift = this.env.shifts.get(t);
+    if (q === undefined || inner === undefined) {
+      const at = this.bind(`u32(${this.offset(tensor, coords)})`, 'tx');
+      return `${texelLoad(name, this.bind(`${at} >> 2u`, 'tx'), shift)}[${at} & 3u]`;
+    }
+    const base = this.offset(tensor, { ...coords, [inner]: q.base });
+    const key = `texel4:${t}@${base}`;
+    let texel = this.memo.get(key);
+    if (texel === undefined) {
+      texel = this.bind(texelLoad(name, this.bind(`u32(${base}) >> 2u`, 'tx'), shift), 'q');
+      this.memo.set(key, texel);
+    }
+    return `${texel}.${'xyzw'[q.lane]}`;
+  }
+
   /** The value of node `id` at `coords` (which must hold every axis of the node). */
   value(id: number, coords: Coords): string {
     const node = this.env.g.nodes[id]!;
@@ -173,6 +202,7 @@ export class Emitter {
     if (t !== undefined && !env.inline.has(node.id)) {
       const name = env.bound.get(t);
       if (name === undefined) throw new Error(`codegen: tensor ${t} (%${node.id}) is read but not bound`);
+      if (env.texel4?.has(t)) return this.texel4Load(t, name, coords);
       if (env.textured.has(t)) return `${texelLoad(name, this.bind(`u32(${this.offset(env.tensors[t]!, coords)})`, 'tx'), env.shifts.get(t))}.x`;
       if (env.ranged.has(t)) return `get_${name}(${this.offset(env.tensors[t]!, coords)})`;
       return `${name}[${this.offset(env.tensors[t]!, coords)}]`;

@@ -17,6 +17,7 @@ import { Sizes } from './sizes.js';
 import { Emitter, HELPERS, unflatten, type Coords, type EmitEnv } from './expr.js';
 import { dagOf } from '../../ir/fuse/views.js';
 import { isScatterRow, scatterKernel } from './scatter.js';
+import { contiguousBy4, laneCoords } from './quad.js';
 
 /**
  * Invocations per row: one invocation per row when there are rows enough to fill the machine and
@@ -39,7 +40,6 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   const g = fg.graph;
   const provided = new Map<number, { value: string; coords: Coords }>();
   const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes, true));
-  const { decls, bindings } = storageBindings(fg, k, env, opts);
   const first = g.nodes[k.reductions[0]!]!;
   const rowAxes = k.rowAxes.map((n) => ({ name: n, size: sizeOf(first, n) }));
   const src = fg.graph.nodes[k.terms[0]!]!;
@@ -47,6 +47,10 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   const rows = rowAxes.reduce((p, a) => p * a.size, 1);
   const reduced = redAxes.reduce((p, a) => p * a.size, 1);
   const lanes = rowLanes(reduced, rows);
+  // a row per invocation sweeps 4 elements an iteration where the innermost reduced axis allows
+  const quadAxis = lanes === 1 && !k.inner && (redAxes.at(-1)?.size ?? 1) % 4 === 0 ? redAxes.at(-1)!.name : undefined;
+  if (quadAxis) env.texel4 = new Set();
+  const { decls, bindings } = storageBindings(fg, k, env, opts, (t) => contiguousBy4(fg, t));
   const perGroup = lanes === 1 ? 64 : 1;
   const { workgroups } = grid(Math.ceil(rows / perGroup), opts.maxWorkgroupsPerDimension);
 
@@ -57,8 +61,8 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   const sweep = (each: (e: Emitter, coords: Coords) => string[]): void => {
     const e = new Emitter(env, body);
     const coords = { ...rowCoords, ...unflatten(e, 'j', redAxes, 'q') };
-    const tail = each(e, coords);
-    body.lines.push(`for (var j: i32 = ${start}; j < ${env.sizes.ref('reduced', reduced)}; j += ${lanes}) {`, ...indent([...e.lines, ...tail]), '}');
+    const tail = laneCoords(e, coords, quadAxis).flatMap((c) => each(e, c));
+    body.lines.push(`for (var j: i32 = ${start}; j < ${env.sizes.ref('reduced', reduced)}; j += ${quadAxis ? 4 : lanes}) {`, ...indent([...e.lines, ...tail]), '}');
   };
 
   const isMaxOf = (node: Node): boolean => {

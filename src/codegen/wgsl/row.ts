@@ -112,17 +112,8 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     });
     let result = acc;
     if (lanes > 1) {
-      body.lines.push(
-        `red[lid.x] = ${acc};`,
-        'workgroupBarrier();',
-        `for (var s = ${lanes / 2}u; s > 0u; s >>= 1u) {`,
-        `  if (lid.x < s) { red[lid.x] = ${combine('red[lid.x]', 'red[lid.x + s]')}; }`,
-        '  workgroupBarrier();',
-        '}',
-        `let res${i} = red[0];`,
-        'workgroupBarrier();',
-      );
       result = `res${i}`;
+      body.lines.push(...treeReduce(lanes, acc, result, combine));
     }
     provided.set(r, { value: result, coords: rowCoords });
   });
@@ -157,6 +148,20 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     '',
   ].join('\n');
   return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
+}
+
+/** The lanes' partial results combined in workgroup memory, halving the lanes each round. */
+function treeReduce(lanes: number, acc: string, result: string, combine: (a: string, v: string) => string): string[] {
+  return [
+    `red[lid.x] = ${acc};`,
+    'workgroupBarrier();',
+    `for (var s = ${lanes / 2}u; s > 0u; s >>= 1u) {`,
+    `  if (lid.x < s) { red[lid.x] = ${combine('red[lid.x]', 'red[lid.x + s]')}; }`,
+    '  workgroupBarrier();',
+    '}',
+    `let ${result} = red[0];`,
+    'workgroupBarrier();',
+  ];
 }
 
 /** One element of a reduction's sweep (scatterAdd rows have their own template: scatter.ts). */

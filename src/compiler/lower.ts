@@ -3,6 +3,7 @@
 // so their gradients come from the primitives' rules and fusion sees them whole.
 import { GraphBuilder, MASKED_SCORE, type Axis, type Graph, type Size } from '../ir/index.js';
 import type { AxisInfo, CheckedModel, GNode } from './graph.js';
+import { keyAxesOf, queryAxesOf } from './decode-keys.js';
 
 export interface LowerOptions {
   /** Dropout is active only in training. */
@@ -46,11 +47,8 @@ export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
   // Decoding: the token input's length letters are the query positions; an axis renamed from one
   // (self-attention's M) holds key positions. A key-side node (keys, no queries) that meets the
   // queries is where the cache goes: keys and values after their projections.
-  const queryAxes = new Set(m.inputs.filter((i) => i.onehot).flatMap((i) => i.axes.slice(0, -1)).filter((a) => m.axes.get(a)?.sequence));
-  const keyOf = new Map<string, string>(); // key axis -> its query axis
-  if (opts.decode)
-    for (const n of m.nodes)
-      if (n.op.kind === 'reshape' && n.op.from.length === 1 && n.op.to.length === 1 && queryAxes.has(n.op.from[0]!)) keyOf.set(n.op.to[0]!, n.op.from[0]!);
+  const queryAxes = queryAxesOf(m);
+  const keyOf = opts.decode ? keyAxesOf(m, queryAxes) : new Map<string, string>(); // key axis -> its query axis
   const consumers = new Map<number, GNode[]>();
   for (const n of m.nodes) for (const a of n.args) (consumers.get(a) ?? consumers.set(a, []).get(a)!).push(n);
   const keySide = (n: GNode) => n.axes.some((a) => keyOf.has(a) && !n.axes.includes(keyOf.get(a)!));

@@ -36,6 +36,10 @@ describe('arch sample --check-cache', () => {
     expect(res.cache_unsafe).toBeUndefined();
     const text = sample('causal', '--check-cache', '--tokens', '4');
     expect(text.out).toMatch(/^identical: the 4 tokens .*\n {2}speed: \d+ tokens\/s with the cache, \d+ tokens\/s without/);
+    // A task model with no prompt starts from token 0 (its tokenizer has no newline to default to).
+    const bare = arch('sample', 'models/gpt-nano.arch', '--weights', ckpt('causal'), '--check-cache', '--tokens', '3', '--json');
+    expect(bare.code, bare.err).toBe(0);
+    expect(JSON.parse(bare.out)).toMatchObject({ prompt_tokens: [0], identical: true });
   });
 
   it('mask=none: the cache differs from the full pass (and says why); sampling uses the full pass, as the interpreter does', () => {

@@ -148,7 +148,8 @@ async function runGradeTask(args: ParsedArgs, p: PreparedSampling, f: SampleFlag
 /** --check-cache: the same generation with and without the KV cache, compared. */
 async function runCheckCache(args: ParsedArgs, p: PreparedSampling, f: SampleFlags): Promise<number> {
   const given = args.values.prompt !== undefined || args.values['prompt-tokens'] !== undefined;
-  const prompt = !given && !p.tokenizer ? [0] : promptIds(cliEnv, p, {
+  // No prompt for a task model (or one without a tokenizer): token 0, which every vocabulary has.
+  const prompt = !given && (p.taskSpec || !p.tokenizer) ? [0] : promptIds(cliEnv, p, {
     promptTokens: args.values['prompt-tokens'] !== undefined ? f.promptTokens! : undefined,
     prompt: args.values.prompt !== undefined ? String(args.values.prompt) : undefined,
     weights: String(args.values.weights),

@@ -2,9 +2,9 @@
 // repeated half, to the key right after the previous occurrence of the current token; the SVG
 // shows it (rasterised and sampled); heads are split from any layout of the attention output.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Resvg } from '@resvg/resvg-js';
 import { attentionMaps, splitHeads } from '../src/session/attention.js';
@@ -109,6 +109,15 @@ describe('arch attention', () => {
     expect(dark).toBeGreaterThanOrEqual(L - PERIOD - 2);
     // Tokens label the axes.
     for (const c of new Set(text)) expect(svg).toContain(`>${c}<`);
+  });
+
+  it('writes beside the checkpoint by default, and says where', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'arch-attention-cwd-'));
+    const r = spawnSync('node', [resolve('bin/arch.js'), 'attention', resolve('models/gpt-nano.arch'), '--weights', weights, '--prompt', 'abcab'], { encoding: 'utf8', cwd, timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`-> ${join(run, 'attention.svg')} (beside the checkpoint`);
+    expect(readFileSync(join(run, 'attention.svg'), 'utf8')).toMatch(/<svg/);
+    expect(existsSync(join(cwd, 'attention.svg'))).toBe(false);
   });
 
   it('needs --weights and a prompt', () => {

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { describeDevice } from '../src/runtime/device.js';
-import { NoAdapterError, openDevice } from '../src/host/node/device.js';
+import { MESA_PACKAGES, NoAdapterError, openDevice } from '../src/host/node/device.js';
 
 describe('openDevice', () => {
   it('opens an adapter and reports it (OpenGL ES over llvmpipe on a GPU-less machine)', async () => {
@@ -72,10 +72,16 @@ describe('openDevice', () => {
     expect(msg).not.toContain('\n');
     expect(msg).toContain('no-such-backend');
     expect(msg).toMatch(/unrecognised backend/);
-    expect(msg).toMatch(/libegl/);
+    expect(msg).toContain(`apt-get install ${MESA_PACKAGES}`);
     expect(msg).toMatch(/Vulkan/);
     expect(msg).toMatch(/compile/);
     expect((err as NoAdapterError).attempts).toHaveLength(1);
+  });
+
+  it('the README and .ci/run name the packages that the no-adapter hint names', () => {
+    expect(MESA_PACKAGES).toContain('libegl-dev');
+    expect(readFileSync('README.md', 'utf8')).toContain(`apt-get install ${MESA_PACKAGES}`);
+    expect(readFileSync('.ci/run', 'utf8')).toContain(`apt-get install -y -qq ${MESA_PACKAGES} `);
   });
 
   it('the process exits cleanly after destroy()', async () => {

@@ -164,6 +164,55 @@ describe('arch profile', () => {
     expect(new Set(counts.map((m) => m[1]))).toEqual(new Set(p.kernels.map((k) => k.kind)));
   });
 
+  it('--repeats: each kernel is timed N times, the median reported with its min-max; kernels grouped by layer and role', () => {
+    const r = arch('profile', ...TINY, '--set', 'N=2', '--batch', '2', '--length', '8', '--steps', '2', '--reps', '2', '--repeats', '3', '--json');
+    expect(r.code, r.err).toBe(0);
+    const p = JSON.parse(r.out) as Profile;
+    expect(p.repeats).toBe(3);
+    for (const k of p.kernels) {
+      expect(k.msMin).toBeLessThanOrEqual(k.ms);
+      expect(k.ms).toBeLessThanOrEqual(k.msMax);
+    }
+    // A kernel named after a block instance's tensor is grouped under that instance and its role.
+    const named = (re: RegExp) => p.kernels.filter((k) => re.test(k.name));
+    for (const k of named(/^k\d+_contract_stream_1_causal_attention_q_out/)) expect([k.layer, k.group]).toEqual(['stream.1', 'attention']);
+    for (const k of named(/^k\d+_contract_d_stream_0_mlp_out_w/)) expect([k.layer, k.group]).toEqual(['stream.0', 'mlp']);
+    for (const k of named(/^k\d+_row_final_out/)) expect([k.layer, k.group]).toEqual(['outside the blocks', 'norm']);
+    for (const k of named(/^k\d+_row_loss_top/)) expect(k.group).toBe('head+loss');
+    expect(named(/_mlp_|_causal_attention_|_loss_top/).length).toBeGreaterThan(6);
+    // The groups partition the kernels: their times add up to the kernel total.
+    for (const groups of [p.byLayer, p.byGroup]) {
+      expect(groups.reduce((a, g) => a + g.kernels, 0)).toBe(p.kernels.length);
+      expect(groups.reduce((a, g) => a + g.ms, 0)).toBeCloseTo(p.kernelMs, 6);
+    }
+    expect(p.byLayer.map((g) => g.name).sort()).toEqual(['outside the blocks', 'stream.0', 'stream.1']);
+    expect(p.byGroup.map((g) => g.name)).toEqual(expect.arrayContaining(['attention', 'mlp', 'norm', 'head+loss', 'embeddings']));
+    expect(p.kernelsExceedStep).toBe(p.kernelMs > p.stepMs);
+    const text = formatProfile(p);
+    expect(text).toMatch(/^by layer \(median kernel ms, share\): +stream\.\d [\d.]+ ms/m);
+    expect(text).toMatch(/^by role: +.*attention [\d.]+ ms.*; optimizer: 3 dispatches/m);
+    expect(text).toContain('every kernel timed 3 times');
+    // Summed one by one past the step: the text says so and why.
+    const over = formatProfile({ ...p, kernelMs: p.stepMs * 2, kernelsExceedStep: true });
+    expect(over).toMatch(/note: the kernels timed one by one add up to [\d.]+ ms, more than the [\d.]+ ms step: each was timed alone/);
+  });
+
+  it('--compare-backends profiles every backend that opens here, and names those that do not', () => {
+    const r = arch('profile', ...TINY, '--batch', '2', '--length', '8', '--steps', '2', '--reps', '2', '--compare-backends', '--json');
+    expect(r.code, r.err).toBe(0);
+    const { backends } = JSON.parse(r.out) as { backends: { backend: string; profile?: Profile; why?: string }[] };
+    expect(backends.map((b) => b.backend)).toEqual(['vulkan', 'opengles']);
+    const ran = backends.filter((b) => b.profile);
+    expect(ran.length).toBeGreaterThan(0);
+    for (const b of ran) expect(b.profile!.stepMs).toBeGreaterThan(0);
+    for (const b of backends.filter((x) => !x.profile)) expect(b.why).toBeTruthy();
+    const text = arch('profile', ...TINY, '--batch', '2', '--length', '8', '--steps', '2', '--reps', '2', '--compare-backends');
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/^step, end to end \(ms\) +[\d.]+/m);
+    if (ran.length === 1) expect(text.out).toContain(`one adapter here (${ran[0]!.backend}): nothing to compare it with`);
+    expect(arch('profile', ...TINY, '--compare-backends', '--backend', 'opengles').code).toBe(2);
+  });
+
   it('profile refuses the interpreter backend (exit 2)', () => {
     const r = arch('profile', ...TINY, '--backend', 'interpreter');
     expect(r.code).toBe(2);

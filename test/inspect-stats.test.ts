@@ -105,6 +105,15 @@ describe('arch inspect: parameters by role', () => {
     expect(untied.paramsByKind.head).toBe(D * V);
   });
 
+  it('folded copies of a repeat name a range, or the one copy when there is one', () => {
+    const two = inspect('models/gpt-nano.arch', '--set', 'N=2', '--set', 'D=16');
+    expect(two).toContain('  stream.1: 1 more copy, the same shapes as stream.0\n');
+    expect(two).toContain('  stream.1: the same parameters as stream.0\n');
+    expect(two).not.toContain('stream.1 .. stream.1');
+    const three = inspect('models/gpt-nano.arch', '--set', 'N=3', '--set', 'D=16');
+    expect(three).toContain('  stream.1 .. stream.2: 2 more copies, the same shapes as stream.0\n');
+  });
+
   it('a LLaMA-style model (SwiGLU, RMSNorm, inline attention) gets the same roles from its structure', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'arch-roles-')), 'llama.arch');
     writeFileSync(file, LLAMA);

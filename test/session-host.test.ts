@@ -94,7 +94,8 @@ describe('a session on a host without files or a device', () => {
     expect(out.step).toBe(3);
     expect(out.diverged).toBe(false);
     expect(out.outDir).toBe('runs/gpt_nano');
-    expect(metrics).toHaveLength(4); // three steps and one evaluation
+    expect(metrics).toHaveLength(5); // three steps and two evaluations: before the first step, and at step 3
+    expect(metrics[0]).toMatchObject({ step: 0 });
     expect(logs.join('')).toContain('note: V = 12 (from the data');
     expect(shown.filter((d) => d.severity === 'error')).toEqual([]);
     // the last checkpoint is the run's own, step and source included

@@ -24,9 +24,16 @@ describe('arch train', () => {
     expect(r.code, r.err).toBe(0);
     for (const f of ['checkpoint.safetensors', 'metrics.jsonl', 'loss.svg']) expect(existsSync(join(full, f))).toBe(true);
     const lines = readFileSync(join(full, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines[0]).toMatchObject({ step: 1 });
-    for (const k of ['loss', 'lr', 'tokens_per_s', 'elapsed_s']) expect(typeof lines[0][k]).toBe('number');
-    expect(lines.filter((l) => 'val_loss' in l).map((l) => l.step)).toEqual([4, 8]);
+    // The first evaluation is before the first step: the untrained model's loss, near chance (ln V).
+    expect(Object.keys(lines[0])).toEqual(['step', 'val_loss']);
+    expect(lines[0].step).toBe(0);
+    const V = Number(/uniform guess over (\d+) tokens\) is ln \1 = ([\d.]+)/.exec(r.err)?.[1]);
+    expect(r.err).toContain(`is ln ${V} = ${Math.log(V).toFixed(3)}\n`);
+    expect(Math.abs(lines[0].val_loss - Math.log(V))).toBeLessThan(0.25);
+    expect(r.err).toMatch(/step 0: validation loss [\d.]+ \(chance [\d.]+\)/);
+    expect(lines[1]).toMatchObject({ step: 1 });
+    for (const k of ['loss', 'lr', 'tokens_per_s', 'elapsed_s']) expect(typeof lines[1][k]).toBe('number');
+    expect(lines.filter((l) => 'val_loss' in l).map((l) => l.step)).toEqual([0, 4, 8]);
     expect(readFileSync(join(full, 'loss.svg'), 'utf8')).toMatch(/^<svg|<\?xml/);
 
     // The same seed, data and flags give the same losses.

@@ -4,6 +4,7 @@
 // read and change a lowering only through it.
 import { GraphBuilder, type Axis, type Graph, type Size } from '../ir/index.js';
 import type { AxisInfo, CheckedModel } from './graph.js';
+import { keyAxesOf, queryAxesOf } from './decode-keys.js';
 
 export interface LowerOptions {
   /** Dropout is active only in training. */
@@ -43,7 +44,7 @@ export class Lowering {
   /** Decoding: the token input's length letters, the query positions. */
   readonly queryAxes: Set<string>;
   /** Decoding: a key axis (self-attention's M, renamed from a query axis) -> its query axis. */
-  readonly keyOf = new Map<string, string>();
+  readonly keyOf: Map<string, string>;
   /** Sequence axis -> the runtime symbol of its length. */
   private readonly symbolOf = new Map<string, string>();
   private position: number | undefined;
@@ -53,10 +54,8 @@ export class Lowering {
     readonly m: CheckedModel,
     readonly opts: LowerOptions,
   ) {
-    this.queryAxes = new Set(m.inputs.filter((i) => i.onehot).flatMap((i) => i.axes.slice(0, -1)).filter((a) => m.axes.get(a)?.sequence));
-    if (opts.decode)
-      for (const n of m.nodes)
-        if (n.op.kind === 'reshape' && n.op.from.length === 1 && n.op.to.length === 1 && this.queryAxes.has(n.op.from[0]!)) this.keyOf.set(n.op.to[0]!, n.op.from[0]!);
+    this.queryAxes = queryAxesOf(m);
+    this.keyOf = opts.decode ? keyAxesOf(m, this.queryAxes) : new Map();
   }
 
   info(a: string): AxisInfo {

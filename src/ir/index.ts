@@ -9,5 +9,6 @@ export { printGraph, formatNode, formatOp } from './print.js';
 export { pcgHash, randomBits, randomUniform } from './random.js';
 export { initParams, initValues } from './init.js';
 export { prune } from './prune.js';
+export { nodeOrigins } from './origins.js';
 export { MASKED_SCORE, isMaskedScore, softmaxAt } from './patterns.js';
 export type { SoftmaxChain } from './patterns.js';

@@ -3,6 +3,7 @@
 // as ids, and a task model's examples graded. Streaming the text is the host's (arch sample).
 import type { CheckedModel } from '../compiler/graph.js';
 import { lower, CACHE_PREFIX, POSITION_INPUT } from '../compiler/lower.js';
+import { cacheUnsafeReason } from '../compiler/decode-keys.js';
 import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../data/index.js';
 import { interpret, prune, type Graph } from '../ir/index.js';
 import type { ChooseOptions } from '../runtime/sample/choose.js';
@@ -48,25 +49,72 @@ export function prepareSampling(env: SessionEnv, file: string, weightsPath: stri
   return { file, model, built, t, weights: fitted.weights, tokenizer, taskSpec, L: t.maxLength ?? 1 << 20 };
 }
 
-/** Where next-token logits come from: the interpreter, or WebGPU with (default) or without a KV cache. */
-export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: { backend: string; noCache?: boolean }): Promise<{ src: LogitsSource; close: () => void }> {
+export interface SourceOptions {
+  backend: string;
+  /** The full forward pass for every token instead of the KV cache. */
+  noCache?: boolean;
+  /** The KV cache even for a model it does not compute (to show the difference: --check-cache). */
+  forceCache?: boolean;
+}
+
+/** Where next-token logits come from: the interpreter, or WebGPU with (default) or without a KV
+ *  cache. A model whose positions see later ones samples without the cache, with a note why. */
+export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: SourceOptions): Promise<{ src: LogitsSource; close: () => void; note?: string }> {
   const backend = o.backend;
   const params = Object.fromEntries(p.weights);
   const { t } = p;
   if (backend === 'interpreter') return { src: interpreterSource(prune(p.built.graph, ['logits']), params, t.name, t.batchSymbol, t.lengthSymbol, t.classes), close: () => {} };
+  const unsafe = cacheUnsafeReason(p.model);
+  const noCache = o.noCache || (unsafe !== undefined && !o.forceCache);
+  const note = unsafe && noCache && !o.noCache ? `note: ${p.file}: ${unsafe}; sampling with the full forward pass over the context for every token instead (slower)` : undefined;
   // one position per dispatch chain: on a CPU adapter, no thread pool (see OpenDeviceOptions)
-  const device = await env.host.openDevice({ backend: backend === 'webgpu' ? undefined : backend, workload: o.noCache ? 'throughput' : 'latency' });
+  const device = await env.host.openDevice({ backend: backend === 'webgpu' ? undefined : backend, workload: noCache ? 'throughput' : 'latency' });
   const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: p.L, params };
   let dec: LogitsSource & { destroy(): void };
-  if (o.noCache) dec = await fullDecoder(device, prune(p.built.graph, ['logits']), spec);
-  else {
-    const lowered = lower(p.model, { decode: true });
-    const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
-    dec = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
+  try {
+    if (noCache) dec = await fullDecoder(device, prune(p.built.graph, ['logits']), spec, { exactLength: unsafe !== undefined });
+    else {
+      const lowered = lower(p.model, { decode: true });
+      const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+      dec = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
+    }
+  } catch (e) {
+    device.destroy();
+    throw e;
   }
-  return { src: dec, close: () => { dec.destroy(); device.destroy(); } };
+  return { src: dec, note, close: () => { dec.destroy(); device.destroy(); } };
 }
 
+export interface CacheCheck {
+  identical: boolean;
+  /** The first generated position (0-based) where the two differ; null when identical. */
+  first_difference: number | null;
+  cached: { tokens: number[]; tokens_per_s: number };
+  full: { tokens: number[]; tokens_per_s: number };
+  /** Why the KV cache does not compute this model, when it does not (then they may differ). */
+  cache_unsafe?: string;
+}
+
+/** The same generation with the KV cache and with the full forward pass for every token: the
+ *  tokens compared, and both speeds (each includes its first-use shader compiles). */
+export async function checkCache(env: SessionEnv, p: PreparedSampling, o: { backend: string; prompt: number[]; count: number; choose: ChooseOptions; seed: number }): Promise<CacheCheck> {
+  if (o.backend === 'interpreter') throw new UsageError('--check-cache compares the KV-cache decoder with the full forward pass on WebGPU; the interpreter has no cache (drop --backend interpreter)');
+  const run = async (cache: boolean) => {
+    const { src, close } = await logitsSource(env, p, { backend: o.backend, noCache: !cache, forceCache: cache });
+    try {
+      const started = performance.now();
+      const tokens = await generate(src, o.prompt, o.count, o.choose, new Rng(o.seed), () => {}, p.L);
+      return { tokens, tokens_per_s: tokens.length / Math.max((performance.now() - started) / 1000, 1e-9) };
+    } finally {
+      close();
+    }
+  };
+  const cached = await run(true);
+  const full = await run(false);
+  const at = cached.tokens.findIndex((tok, i) => full.tokens[i] !== tok);
+  const first = at >= 0 ? at : cached.tokens.length !== full.tokens.length ? Math.min(cached.tokens.length, full.tokens.length) : -1;
+  return { identical: first < 0, first_difference: first < 0 ? null : first, cached, full, cache_unsafe: cacheUnsafeReason(p.model) };
+}
 
 /** The prompt as token ids: given as ids (checked against the vocabulary) or as text for the
  *  checkpoint's tokenizer (default a newline); at least one token, at most the context (the last

@@ -91,6 +91,8 @@ export interface TrainStart {
   backend: string;
   dir: string;
   idealLoss?: number;
+  /** What predicts nothing scores: a uniform guess over the C classes of the loss, ln C. */
+  chanceLoss?: { classes: number; loss: number; of: 'tokens' | 'classes' };
 }
 
 export interface TrainContext {
@@ -228,7 +230,9 @@ async function trainClaimed(env: SessionEnv, req: TrainRequest, ctx: TrainContex
     throw e;
   }
   try {
-    return await trainLoaded({ env, req, ctx, o, run, backend, data, roles, L, shapes, model, source, samplable });
+    const lossRole = roles.find((r) => r.role === 'targets' || r.role === 'labels');
+    const classes = lossRole && train.lowered.inputs.get(lossRole.name)?.classes;
+    return await trainLoaded({ env, req, ctx, o, run, backend, data, roles, L, shapes, model, source, samplable, classes, classesOf: lossRole?.role === 'labels' ? 'classes' : 'tokens' });
   } finally {
     backend.dispose();
     if (!ctx.device) device?.destroy();
@@ -250,6 +254,9 @@ interface Loaded {
   model: LoadedModel;
   source: string;
   samplable: boolean;
+  /** The classes of the loss's targets (V for a language model). */
+  classes?: number;
+  classesOf: 'tokens' | 'classes';
 }
 
 /** The loop of a run whose model, data, backend and directory are ready. */
@@ -270,7 +277,8 @@ async function trainLoaded(p: Loaded): Promise<TrainOutcome> {
   };
   const params = [...p.shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   const ideal = data.idealLoss?.(L);
-  ctx.onStart?.({ model: model.name, params, steps, length: L, backend: backend.name, dir: run.dir, idealLoss: ideal });
+  const chanceLoss = p.classes ? { classes: p.classes, loss: Math.log(p.classes), of: p.classesOf } : undefined;
+  ctx.onStart?.({ model: model.name, params, steps, length: L, backend: backend.name, dir: run.dir, idealLoss: ideal, chanceLoss });
   const history = run.history;
   let lastStep: StepMetrics | undefined;
   let firstStep: StepMetrics | undefined;

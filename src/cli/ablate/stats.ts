@@ -55,7 +55,8 @@ export const SHORT_RUN_STEPS = 500;
 export function lateDrop(points: readonly [number, number][]): number {
   const last = points.at(-1);
   if (!last) return NaN;
-  const before = points.filter(([step]) => step <= 0.8 * last[0]).at(-1);
+  // Step 0 (before training) is no measure of the last fifth: NaN when nothing later comes before it.
+  const before = points.filter(([step]) => step > 0 && step <= 0.8 * last[0]).at(-1);
   return before && before[1] > 0 ? (before[1] - last[1]) / before[1] : NaN;
 }
 

@@ -1,6 +1,6 @@
 // `arch attention`: the attention weights of every head of every layer for one prompt, drawn as
 // a grid of heatmaps (rows: layers, columns: heads) with the prompt's tokens on the axes.
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { attentionMaps } from '../../session/attention.js';
 import { cliEnv } from '../load.js';
@@ -12,7 +12,7 @@ import { heatmapGrid, type AttentionMap } from '../../report/heatmap.js';
 export const attentionCommand: CommandSpec = {
   name: 'attention',
   summary: 'draw the attention pattern of every head of every layer for a prompt (SVG heatmaps)',
-  usage: 'arch attention FILE --weights W --prompt TEXT [--out attention.svg] [--set NAME=VALUE ...]',
+  usage: 'arch attention FILE --weights W --prompt TEXT [--out FILE] [--set NAME=VALUE ...]',
   options: {
     set: { type: 'string', multiple: true },
     weights: { type: 'string' },
@@ -24,7 +24,7 @@ export const attentionCommand: CommandSpec = {
     ['--weights W', 'a checkpoint from arch train or arch ablate (its tokenizer and --set values come with it), or a safetensors weights file'],
     ['--prompt TEXT', 'the tokens to look at (at most the model\'s context; the last ones are kept)'],
     ['--prompt-tokens 1,2,3', 'the prompt as token ids'],
-    ['--out FILE', 'where the SVG goes (default attention.svg; missing directories are made)'],
+    ['--out FILE', 'where the SVG goes (default attention.svg beside the checkpoint, in its run directory; missing directories are made)'],
     SET_HELP,
   ],
   examples: [
@@ -39,7 +39,8 @@ async function runAttention(args: ParsedArgs): Promise<number> {
   if (!args.values.weights) throw new UsageError('--weights is required: a checkpoint from arch train, or a safetensors weights file');
   const promptTokens = tokenIdsFlag(args, 'prompt-tokens');
   const prompt = args.values.prompt === undefined ? undefined : String(args.values.prompt);
-  const out = args.values.out !== undefined ? String(args.values.out) : 'attention.svg';
+  // Beside the checkpoint by default: with the run it was drawn from, not wherever the shell is.
+  const out = args.values.out !== undefined ? String(args.values.out) : join(dirname(String(args.values.weights)), 'attention.svg');
   checkOutFile(out); // before the model runs
   const r = attentionMaps(cliEnv, { file, weights: String(args.values.weights), prompt, promptTokens, sets: args.sets });
   const maps: AttentionMap[] = r.layers.flatMap((l, layer) => l.maps.map((weights, head) => ({ layer, head, weights })));
@@ -47,6 +48,6 @@ async function runAttention(args: ParsedArgs): Promise<number> {
   makeDir(dirname(resolve(out)));
   writeAtomic(out, heatmapGrid({ title, tokens: r.tokens, maps }));
   for (const [i, l] of r.layers.entries()) process.stderr.write(`layer ${i}: ${l.name}, ${l.maps.length} head${l.maps.length === 1 ? '' : 's'}\n`);
-  process.stderr.write(`${r.tokens.length} tokens -> ${out}\n`);
+  process.stderr.write(`${r.tokens.length} tokens -> ${out}${args.values.out === undefined ? ' (beside the checkpoint; --out FILE to choose)' : ''}\n`);
   return 0;
 }

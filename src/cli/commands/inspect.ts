@@ -12,6 +12,8 @@ function shapeOf(m: CheckedModel, axes: string[]): Dim[] {
   return axes.map((a) => m.axes.get(a)?.size ?? m.axes.get(a)?.letter ?? a);
 }
 const fmtShape = (s: Dim[]): string => `[${s.join(', ')}]`;
+/** The folded copies of a repeat, `stream.1 .. stream.3`, or `stream.1` when there is one. */
+const copiesRange = (f: string, last: string): string => (last === `${f}.1` ? last : `${f}.1 .. ${last}`);
 
 /** Repeated block instances (stream.1 .. stream.11) whose shapes equal the first are folded in text output. */
 function repeatGroups(m: CheckedModel): Map<string, { first: string; last: string; count: number }> {
@@ -124,7 +126,7 @@ export const inspectCommand: CommandSpec = {
       if (f) {
         if (!said.has(f)) {
           const g = groups.get(f)!;
-          out.push(`  ${f}.1 .. ${g.last}: ${g.count} more copies, the same shapes as ${g.first}`);
+          out.push(`  ${copiesRange(f, g.last)}: ${g.count} more ${g.count === 1 ? 'copy' : 'copies'}, the same shapes as ${g.first}`);
           said.add(f);
         }
         continue;
@@ -144,7 +146,7 @@ export const inspectCommand: CommandSpec = {
       if (f) {
         if (!saidP.has(f)) {
           const g = groups.get(f)!;
-          out.push(`  ${f}.1 .. ${g.last}: the same parameters as ${g.first}`);
+          out.push(`  ${copiesRange(f, g.last)}: the same parameters as ${g.first}`);
           saidP.add(f);
         }
         continue;

@@ -6,12 +6,12 @@ import { FLAG_MAX, numberFlag, RULES, tokenIdsFlag } from '../options.js';
 import { BACKEND_HELP, parseBackend } from '../device.js';
 import { Rng } from '../../data/index.js';
 import { generate } from '../../runtime/sample/generate.js';
-import { gradeTask, logitsSource, prepareSampling, promptIds, type PreparedSampling } from '../../session/sample.js';
+import { checkCache, gradeTask, logitsSource, prepareSampling, promptIds, type PreparedSampling } from '../../session/sample.js';
 
 export const sampleCommand: CommandSpec = {
   name: 'sample',
   summary: 'generate text from a trained model, streaming it as it comes',
-  usage: 'arch sample FILE --weights W [--prompt TEXT | --prompt-tokens 1,2,3] [--tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--greedy] [--json]',
+  usage: 'arch sample FILE --weights W [--prompt TEXT | --prompt-tokens 1,2,3] [--tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--greedy] [--json] [--no-cache | --check-cache]',
   options: {
     set: { type: 'string', multiple: true },
     weights: { type: 'string' },
@@ -25,6 +25,7 @@ export const sampleCommand: CommandSpec = {
     greedy: { type: 'boolean' },
     json: { type: 'boolean' },
     'no-cache': { type: 'boolean' },
+    'check-cache': { type: 'boolean' },
     examples: { type: 'string' },
     backend: { type: 'string' },
   },
@@ -40,6 +41,7 @@ export const sampleCommand: CommandSpec = {
     ['--greedy', 'always take the most likely token'],
     ['--json', 'print {"tokens": [...], "text": "...", "tokens_per_s": ...} at the end instead of streaming'],
     ['--no-cache', 'recompute the whole context for every token instead of using the KV cache'],
+    ['--check-cache', 'generate --tokens N with the KV cache and without it, and report whether the tokens are identical (or the first position where they differ) and both speeds'],
     ['--examples N', 'for a model trained on a task, with no prompt: how many fresh examples to answer (greedily, unless --temperature/--top-k/--top-p) and grade (default 5)'],
     BACKEND_HELP,
     SET_HELP,
@@ -72,12 +74,19 @@ function prepare(args: ParsedArgs): PreparedSampling {
   return prepareSampling(cliEnv, file, String(args.values.weights), args.sets);
 }
 
-const sourceFor = (args: ParsedArgs, p: PreparedSampling) => logitsSource(cliEnv, p, { backend: parseBackend(args.values.backend), noCache: Boolean(args.values['no-cache']) });
+/** The logits source the flags ask for; its note (sampling without the cache, and why) to stderr. */
+async function sourceFor(args: ParsedArgs, p: PreparedSampling) {
+  const source = await logitsSource(cliEnv, p, { backend: parseBackend(args.values.backend), noCache: Boolean(args.values['no-cache']) });
+  if (source.note) process.stderr.write(source.note + '\n');
+  return source;
+}
 
 async function runSample(args: ParsedArgs): Promise<number> {
   const f = sampleFlags(args);
+  if (args.values['check-cache'] && args.values['no-cache']) throw new UsageError('--check-cache runs with the cache and without it; drop --no-cache');
   const p = prepare(args);
   const { tokenizer } = p;
+  if (args.values['check-cache']) return runCheckCache(args, p, f);
   if (p.taskSpec && args.values.prompt === undefined && args.values['prompt-tokens'] === undefined) return runGradeTask(args, p, f);
   const prompt = promptIds(cliEnv, p, {
     promptTokens: args.values['prompt-tokens'] !== undefined ? f.promptTokens! : undefined,
@@ -133,5 +142,31 @@ async function runGradeTask(args: ParsedArgs, p: PreparedSampling, f: SampleFlag
   }
   if (args.values.json) process.stdout.write(JSON.stringify({ task: r.task, accuracy: r.accuracy, examples: r.examples }) + '\n');
   else process.stdout.write(`${r.task}: ${r.examples.filter((e) => e.correct).length}/${r.examples.length} correct\n`);
+  return 0;
+}
+
+/** --check-cache: the same generation with and without the KV cache, compared. */
+async function runCheckCache(args: ParsedArgs, p: PreparedSampling, f: SampleFlags): Promise<number> {
+  const given = args.values.prompt !== undefined || args.values['prompt-tokens'] !== undefined;
+  // No prompt for a task model (or one without a tokenizer): token 0, which every vocabulary has.
+  const prompt = !given && (p.taskSpec || !p.tokenizer) ? [0] : promptIds(cliEnv, p, {
+    promptTokens: args.values['prompt-tokens'] !== undefined ? f.promptTokens! : undefined,
+    prompt: args.values.prompt !== undefined ? String(args.values.prompt) : undefined,
+    weights: String(args.values.weights),
+  });
+  const r = await checkCache(cliEnv, p, { backend: parseBackend(args.values.backend), prompt, count: f.count, choose: f.choose, seed: f.seed });
+  if (args.values.json) {
+    process.stdout.write(JSON.stringify({ prompt_tokens: prompt, ...r }) + '\n');
+    return 0;
+  }
+  const n = r.cached.tokens.length;
+  if (r.identical) process.stdout.write(`identical: the ${n} tokens generated with the KV cache are those of the full forward pass\n`);
+  else {
+    const i = r.first_difference!;
+    process.stdout.write(`different: the tokens first differ at generated position ${i} (prompt position ${prompt.length + i}): ${r.cached.tokens[i] ?? 'none'} with the cache, ${r.full.tokens[i] ?? 'none'} without\n`);
+  }
+  if (r.cache_unsafe) process.stdout.write(`  why: ${r.cache_unsafe}; arch sample uses the full forward pass for this model\n`);
+  const rate = (x: number) => `${x.toFixed(0)} tokens/s`;
+  process.stdout.write(`  speed: ${rate(r.cached.tokens_per_s)} with the cache, ${rate(r.full.tokens_per_s)} without (first-use shader compiles included)\n`);
   return 0;
 }

@@ -139,6 +139,7 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
   let progress: Progress | null = null;
   let interrupt: Interrupt = NO_INTERRUPT;
   let tokensPerStep = 0;
+  let chance: number | undefined;
   try {
     const outcome = await sessionTrainRun(env, req, {
       claimRun: claimRunDir,
@@ -146,7 +147,9 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
       stopRequested: () => interrupt.requested() || Boolean(ctx.stopRequested?.()),
       onStart(s) {
         env.log(`training ${s.model} (${fmtInt(s.params)} parameters) on ${req.data}: ${s.steps} steps of ${req.batch}x${s.length} tokens${req.accum > 1 ? ` x${req.accum}` : ''}, ${s.backend} backend -> ${s.dir}\n`);
+        if (s.chanceLoss) env.log(`the chance loss (a uniform guess over ${fmtInt(s.chanceLoss.classes)} ${s.chanceLoss.of}) is ln ${s.chanceLoss.classes} = ${s.chanceLoss.loss.toFixed(3)}\n`);
         if (s.idealLoss !== undefined) env.log(`the task's ideal loss is ${s.idealLoss.toFixed(3)}\n`);
+        chance = s.chanceLoss?.loss;
         tokensPerStep = req.batch * s.length * req.accum;
         if (ctx.installSigint) interrupt = onInterrupt('interrupted: saving a checkpoint after this step (Ctrl-C again to quit at once)', 'interrupted again: exiting now (the last checkpoint is intact)');
         if (!ctx.quiet) progress = new Progress(s.steps);
@@ -158,7 +161,7 @@ export async function trainRun(req: TrainRequest, ctx: TrainContext = {}): Promi
       },
       onEval(m) {
         ctx.onEval?.(m);
-        progress?.log(`step ${m.step}: validation loss ${m.val_loss.toFixed(4)}`);
+        progress?.log(`step ${m.step}: validation loss ${m.val_loss.toFixed(4)}${m.step === 0 && chance !== undefined ? ` (chance ${chance.toFixed(4)})` : ''}`);
       },
     });
     (progress as Progress | null)?.done();

@@ -162,13 +162,17 @@ export async function openDevice(opts: OpenDeviceOptions = {}): Promise<ArchDevi
   throw new NoAdapterError(attempts);
 }
 
+/** Mesa's EGL, GLES and llvmpipe on Debian/Ubuntu, for Dawn's OpenGL ES backend on the CPU: the
+ *  one list that this hint, the README and .ci/run give (test/device.test.ts keeps them agreeing). */
+export const MESA_PACKAGES = 'libegl1 libegl-dev libegl-mesa0 libgles2 libgl1-mesa-dri';
+
 function explainNoAdapter(attempts: Attempt[]): string {
   const tried = attempts.map((a) => `${a.backend} (${a.outcome})`).join('; ');
   return (
     `No WebGPU adapter could be opened. Tried: ${tried}. ` +
     'To run models on a GPU, install its driver with Vulkan support (on Debian/Ubuntu: the vendor driver ' +
     'plus libvulkan1). To run on the CPU instead, install Mesa\'s EGL and llvmpipe, which Dawn\'s OpenGL ES ' +
-    'backend uses headless: on Debian/Ubuntu `apt-get install libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri` ' +
+    `backend uses headless: on Debian/Ubuntu \`apt-get install ${MESA_PACKAGES}\` ` +
     '(Dawn loads libEGL.so by that unversioned name, which libegl-dev provides). ' +
     'Choose a backend with --backend (vulkan, opengles, ...). Commands that only compile or check a model ' +
     '(no kernels run) still work without an adapter.'

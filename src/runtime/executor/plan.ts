@@ -3,6 +3,7 @@
 
 import type { Graph } from '../../ir/types.js';
 import { formatOp } from '../../ir/print.js';
+import { nodeOrigins } from '../../ir/origins.js';
 import { fuse } from '../../ir/fuse/fuse.js';
 import type { FusedGraph } from '../../ir/fuse/types.js';
 import { planMemory, type MemoryPlan } from '../../ir/plan.js';
@@ -98,11 +99,14 @@ function refuseOverLimits(graph: Graph, fg: FusedGraph, codes: KernelCode[], byt
 
 /** The plan as a reader sees it: kernels with their ops and bindings, buffers with their tensors. */
 function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persistent: Set<number>): ExecPlan {
+  const origins = nodeOrigins(fg.graph);
   return {
     kernels: fg.kernels.map((k, i) => ({
       name: k.name,
       kind: k.kind,
       ops: k.fused.map((id) => `%${id} = ${formatOp(fg.graph.nodes[id]!.op, fg.graph.nodes[id]!.inputs)}`),
+      origins: k.fused.map((id) => origins.origin[id] ?? ''),
+      labels: k.fused.filter((id) => origins.own[id]).map((id) => origins.origin[id]!),
       bindings: codes[i]!.bindings.map((b) =>
         b.kind === 'uniform'
           ? { binding: b.binding, kind: 'uniform', tensor: b.what }

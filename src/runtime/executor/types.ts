@@ -59,6 +59,10 @@ export interface KernelInfo {
   kind: Kernel['kind'];
   /** The IR ops it fused, one `%id = op` line each. */
   ops: string[];
+  /** Where each fused op comes from in the model (ir/origins.ts), in the order of `ops`. */
+  origins: string[];
+  /** The fused ops' own labels and parameter names (those not inherited from their inputs). */
+  labels: string[];
   bindings: { binding: number; kind: string; tensor?: string; access?: string }[];
   workgroups: [number, number, number];
   wgsl: string;

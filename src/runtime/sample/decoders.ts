@@ -1,6 +1,7 @@
 // Next-token logits on a WebGPU device, two ways: the KV-cache decoder (one position per step:
 // the cost of a token is one position, whatever the context), and the full forward pass over the
-// context (padded to the model's length, which a causal model ignores), to check the first.
+// context (padded to the model's length, which a causal model ignores; at the context's length
+// for a model that is not causal), to check the first.
 //
 // The KV-cache decoder also generates on its own: it records chains of decoding steps into one
 // submit, each step's token chosen on the GPU (gpu-chooser.ts) and fed to the next step there,
@@ -124,14 +125,25 @@ export async function cachedDecoder(dev: ArchDevice, graph: Graph, positionInput
   return decoder;
 }
 
-/** Without a cache: the whole context every step, at the model's full length. */
-export async function fullDecoder(dev: ArchDevice, graph: Graph, s: DecoderSpec): Promise<LogitsSource & { destroy(): void }> {
-  const compiled = await compileGraph(dev, graph, { [s.batchSymbol]: 1, [s.lengthSymbol]: s.maxContext, seed: 0 });
-  compiled.setParams(s.params);
-  const tokens = new Int32Array(s.maxContext);
+/** Without a cache: the whole context every step, at the model's full length (padding that a
+ *  causal model ignores) or, with `exactLength` (a model whose positions see later ones, which
+ *  padding would change), at the context's own length, compiled anew when that length changes. */
+export async function fullDecoder(dev: ArchDevice, graph: Graph, s: DecoderSpec, opts: { exactLength?: boolean } = {}): Promise<LogitsSource & { destroy(): void }> {
+  const compileAt = async (length: number) => {
+    const c = await compileGraph(dev, graph, { [s.batchSymbol]: 1, [s.lengthSymbol]: length, seed: 0 });
+    c.setParams(s.params);
+    return c;
+  };
+  let length = opts.exactLength ? 1 : s.maxContext;
+  let compiled = await compileAt(length);
   return {
     async next(context) {
-      tokens.fill(0);
+      if (opts.exactLength && context.length !== length) {
+        compiled.destroy();
+        length = context.length;
+        compiled = await compileAt(length);
+      }
+      const tokens = new Int32Array(length);
       tokens.set(context);
       const logits = (await compiled.run({ inputs: { [s.input]: tokens } }, ['logits'])).logits as Float32Array;
       return logits.slice((context.length - 1) * s.vocab, context.length * s.vocab);

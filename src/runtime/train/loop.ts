@@ -127,6 +127,9 @@ export async function trainLoop(backend: TrainBackend, data: DataSource, inputs:
   }
 
   async function steps(): Promise<{ step: number; stopped: boolean }> {
+    // A fresh run is evaluated before its first step too: where the loss starts (near the chance
+    // loss, for a freshly initialised model) is the first point of its curve.
+    if (step === 0 && o.evalEvery > 0 && o.steps > 0) hooks.onEval({ step: 0, val_loss: await evaluate(backend, data, inputs, o) });
     while (step < o.steps) {
       step++;
       const micro: Feeds[] = [];

@@ -2,6 +2,8 @@
 // navigator.gpu on a page): the device, its adapter's summary and its limits. Opening one is the
 // host's job (src/host/node/device.ts for Node).
 
+import type { KernelVariant } from '../codegen/wgsl/common.js';
+
 export interface AdapterSummary {
   backend: string;
   adapterName: string;
@@ -9,6 +11,16 @@ export interface AdapterSummary {
   architecture: string;
   description: string;
   isFallbackCpu: boolean;
+}
+
+/** Which kernel templates to use: 'auto' picks by adapter (chooseKernels). */
+export type KernelChoice = KernelVariant | 'auto';
+
+/** A CPU adapter (llvmpipe, lavapipe, SwiftShader) gets the templates tuned for it, any other the
+ *  GPU ones; unknown (a bare GPUDevice) counts as a CPU, today's templates. */
+export function chooseKernels(asked: KernelChoice | undefined, info: Pick<AdapterSummary, 'isFallbackCpu'> | undefined): KernelVariant {
+  if (asked !== undefined && asked !== 'auto') return asked;
+  return info && !info.isFallbackCpu ? 'gpu' : 'cpu';
 }
 
 export interface ArchDevice {
@@ -19,6 +31,8 @@ export interface ArchDevice {
   readonly info: AdapterSummary;
   readonly limits: Record<string, number>;
   readonly features: string[];
+  /** The kernels asked for when it was opened (OpenDeviceOptions.kernels); absent: 'auto'. */
+  readonly kernels?: KernelChoice;
   destroy(): void;
 }
 
@@ -35,6 +49,8 @@ export interface OpenDeviceOptions {
    * it, so it must come before the first device of the process. No effect on a real GPU.
    */
   workload?: 'throughput' | 'latency';
+  /** The kernel templates graphs compiled for this device use (default 'auto': by adapter). */
+  kernels?: KernelChoice;
 }
 
 export function numericLimits(limits: GPUSupportedLimits): Record<string, number> {

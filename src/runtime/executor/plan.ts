@@ -34,6 +34,7 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
       textureReads: (opts.contractionSource ?? 'texture') === 'texture' ? limits.maxStorageTexturesPerShaderStage : 0,
       source: opts.contractionSource,
       uniformSizes: opts.uniformSizes,
+      kernels: opts.kernels === 'gpu' ? 'gpu' : 'cpu',
     }),
   );
 

@@ -2,6 +2,10 @@
 // FlashAttention-2's forward) forced on the real Dawn device here (llvmpipe), against the
 // reference interpreter on random inputs at sizes that are not multiples of their tiles; the choice
 // by adapter; and a training step of gpt-nano on them against the interpreter's.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { differentiate, initParams } from '../src/ir/index.js';
 import { GraphBuilder } from '../src/ir/builder.js';
@@ -163,5 +167,36 @@ describe('training on the gpu variant', () => {
     for (const [k, x] of wa) for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - wb.get(k)![i]!));
     expect(worst).toBeLessThan(1e-4);
     gpu.dispose();
+  });
+});
+
+function arch(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync('node', ['bin/arch.js', ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+describe('--kernels', () => {
+  const model = ['models/gpt-nano.arch', '--set', 'D=16', '--set', 'N=1', '--set', 'L=8'];
+
+  it('compile --emit wgsl shows the variant asked for (cpu without an adapter to pick by)', () => {
+    const emit = (...more: string[]) => arch('compile', ...model, '--emit', 'wgsl', '--batch', '2', '--length', '8', ...more);
+    const gpu = emit('--kernels', 'gpu');
+    expect(gpu.code, gpu.err).toBe(0);
+    expect(gpu.out).toMatch(/^\/\/ attention: .*queries per workgroup.*\(gpu variant\)$/m);
+    expect(gpu.out).toMatch(/^\/\/ contraction .*workgroup tile 64x64 \(gpu variant\)$/m);
+    const cpu = emit();
+    expect(cpu.code, cpu.err).toBe(0);
+    expect(cpu.out).not.toContain('(gpu variant)');
+  });
+
+  it('train --kernels gpu runs; a bad value is exit 2 with one line that says the choices', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arch-kernels-'));
+    const r = arch('train', ...model, '--data', 'task:reverse', '--steps', '3', '--batch', '4', '--eval-every', '0', '--out', join(dir, 'run'), '--kernels', 'gpu');
+    expect(r.code, r.err).toBe(0);
+    const losses = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss?: number });
+    expect(losses.filter((m) => Number.isFinite(m.loss)).length).toBeGreaterThanOrEqual(3);
+    const bad = arch('profile', ...model, '--kernels', 'fast');
+    expect(bad.code).toBe(2);
+    expect(bad.err.trim()).toBe('arch profile: --kernels fast: expected auto, gpu or cpu');
   });
 });

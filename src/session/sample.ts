@@ -6,6 +6,7 @@ import { lower, CACHE_PREFIX, POSITION_INPUT } from '../compiler/lower.js';
 import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../data/index.js';
 import { interpret, prune, type Graph } from '../ir/index.js';
 import type { ChooseOptions } from '../runtime/sample/choose.js';
+import type { KernelChoice } from '../runtime/device.js';
 import { cachedDecoder, fullDecoder } from '../runtime/sample/decoders.js';
 import { generate, type LogitsSource } from '../runtime/sample/generate.js';
 import { checkpointTokenizer, modelWithCheckpoint } from './checkpoint-model.js';
@@ -49,13 +50,13 @@ export function prepareSampling(env: SessionEnv, file: string, weightsPath: stri
 }
 
 /** Where next-token logits come from: the interpreter, or WebGPU with (default) or without a KV cache. */
-export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: { backend: string; noCache?: boolean }): Promise<{ src: LogitsSource; close: () => void }> {
+export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: { backend: string; kernels?: KernelChoice; noCache?: boolean }): Promise<{ src: LogitsSource; close: () => void }> {
   const backend = o.backend;
   const params = Object.fromEntries(p.weights);
   const { t } = p;
   if (backend === 'interpreter') return { src: interpreterSource(prune(p.built.graph, ['logits']), params, t.name, t.batchSymbol, t.lengthSymbol, t.classes), close: () => {} };
   // one position per dispatch chain: on a CPU adapter, no thread pool (see OpenDeviceOptions)
-  const device = await env.host.openDevice({ backend: backend === 'webgpu' ? undefined : backend, workload: o.noCache ? 'throughput' : 'latency' });
+  const device = await env.host.openDevice({ backend: backend === 'webgpu' ? undefined : backend, workload: o.noCache ? 'throughput' : 'latency', kernels: o.kernels });
   const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: p.L, params };
   let dec: LogitsSource & { destroy(): void };
   if (o.noCache) dec = await fullDecoder(device, prune(p.built.graph, ['logits']), spec);

@@ -6,7 +6,7 @@
 import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
 import { loadModel, cliEnv } from '../load.js';
 import { numberFlag, parseNumber, RULES } from '../options.js';
-import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
+import { BACKEND_HELP, KERNELS_HELP, deviceFor, parseBackend, parseKernels } from '../device.js';
 import { sizeArgs } from './compile.js';
 import { buildGraph } from '../../session/pipeline.js';
 import { bindSymbols } from '../../session/kernels.js';
@@ -19,7 +19,7 @@ const PROFILE_MAX_REPS = 10_000;
 export const profileCommand: CommandSpec = {
   name: 'profile',
   summary: "time a training step's fused kernels: where the time goes, dispatch overhead, compile time",
-  usage: 'arch profile FILE [--decode [--position P]] [--batch B] [--length L] [--steps N] [--reps R] [--backend NAME] [--json] [--set NAME=VALUE ...]',
+  usage: 'arch profile FILE [--decode [--position P]] [--batch B] [--length L] [--steps N] [--reps R] [--backend NAME] [--kernels auto|gpu|cpu] [--json] [--set NAME=VALUE ...]',
   options: {
     set: { type: 'string', multiple: true },
     batch: { type: 'string' },
@@ -28,6 +28,7 @@ export const profileCommand: CommandSpec = {
     reps: { type: 'string' },
     top: { type: 'string' },
     backend: { type: 'string' },
+    kernels: { type: 'string' },
     unfused: { type: 'boolean' },
     decode: { type: 'boolean' },
     position: { type: 'string' },
@@ -46,6 +47,7 @@ export const profileCommand: CommandSpec = {
     ['--position P', "with --decode: the position decoded, which sets how many cached keys attention reads (default: the middle of the context)"],
     ['--json', 'print the profile as JSON'],
     BACKEND_HELP,
+    KERNELS_HELP,
   ],
   examples: ['arch profile models/gpt-nano.arch', 'arch profile models/gpt-nano.arch --set D=128 --set N=4 --top 15', 'arch profile models/gpt-nano.arch --set D=128 --set N=4 --decode'],
   async run(args) {
@@ -54,13 +56,14 @@ export const profileCommand: CommandSpec = {
     const reps = numberFlag(args, 'reps', 5, RULES.count(PROFILE_MAX_REPS));
     const top = numberFlag(args, 'top', Number.MAX_SAFE_INTEGER, RULES.count(Number.MAX_SAFE_INTEGER));
     const backend = parseBackend(args.values.backend);
+    const kernels = parseKernels(args.values.kernels);
     if (backend === 'interpreter') throw new UsageError('profile times WebGPU kernels: choose a WebGPU backend (webgpu, vulkan, opengles)');
     const { model } = loadModel(file, args.sets, { quietWarnings: true });
     const decode = Boolean(args.values.decode);
     if (!decode && args.values.position !== undefined) throw new UsageError('--position goes with --decode');
     const built = decode ? undefined : buildGraph(model, { training: true, grad: true });
     const symbols = built ? bindSymbols(built, sizeArgs(args)) : {};
-    const dev = await deviceFor(backend, Boolean(args.values.verbose), decode ? 'latency' : 'throughput');
+    const dev = await deviceFor(backend, Boolean(args.values.verbose), decode ? 'latency' : 'throughput', kernels);
     try {
       if (!args.values.json) process.stderr.write(`profiling ${model.name} on ${dev.info.adapterName} (${dev.info.backend})...\n`);
       if (built) checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.training, limits: dev.limits, memoryBytes: cliEnv.host.memoryBytes() });

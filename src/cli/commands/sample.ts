@@ -3,7 +3,7 @@
 import { cliEnv } from '../load.js';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { FLAG_MAX, numberFlag, RULES, tokenIdsFlag } from '../options.js';
-import { BACKEND_HELP, parseBackend } from '../device.js';
+import { BACKEND_HELP, KERNELS_HELP, parseBackend, parseKernels } from '../device.js';
 import { Rng } from '../../data/index.js';
 import { generate } from '../../runtime/sample/generate.js';
 import { gradeTask, logitsSource, prepareSampling, promptIds, type PreparedSampling } from '../../session/sample.js';
@@ -27,6 +27,7 @@ export const sampleCommand: CommandSpec = {
     'no-cache': { type: 'boolean' },
     examples: { type: 'string' },
     backend: { type: 'string' },
+    kernels: { type: 'string' },
   },
   help: [
     ['--weights W', 'a checkpoint from arch train (its tokenizer and --set values come with it), or a safetensors weights file'],
@@ -42,6 +43,7 @@ export const sampleCommand: CommandSpec = {
     ['--no-cache', 'recompute the whole context for every token instead of using the KV cache'],
     ['--examples N', 'for a model trained on a task, with no prompt: how many fresh examples to answer (greedily, unless --temperature/--top-k/--top-p) and grade (default 5)'],
     BACKEND_HELP,
+    KERNELS_HELP,
     SET_HELP,
   ],
   examples: ['arch sample models/gpt-nano.arch --weights runs/gpt_nano/checkpoint.safetensors --prompt "ROMEO:" --tokens 300'],
@@ -72,7 +74,7 @@ function prepare(args: ParsedArgs): PreparedSampling {
   return prepareSampling(cliEnv, file, String(args.values.weights), args.sets);
 }
 
-const sourceFor = (args: ParsedArgs, p: PreparedSampling) => logitsSource(cliEnv, p, { backend: parseBackend(args.values.backend), noCache: Boolean(args.values['no-cache']) });
+const sourceFor = (args: ParsedArgs, p: PreparedSampling) => logitsSource(cliEnv, p, { backend: parseBackend(args.values.backend), kernels: parseKernels(args.values.kernels), noCache: Boolean(args.values['no-cache']) });
 
 async function runSample(args: ParsedArgs): Promise<number> {
   const f = sampleFlags(args);

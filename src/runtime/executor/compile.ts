@@ -16,8 +16,7 @@ export async function compileGraph(target: ExecutorTarget, graph: Graph, symbols
   const device = deviceOf(target);
   const limits = deviceLimits(device, opts.limits);
   const kernels = kernelsFor(target, opts.kernels);
-  // the gpu templates read storage buffers; textures are llvmpipe's cheaper loads
-  const source = kernels === 'gpu' ? 'buffer' : (opts.contractionSource ?? contractionSource(target));
+  const source = opts.contractionSource ?? contractionSource(target);
   const planned = planGraph(graph, symbols, { ...opts, kernels, contractionSource: source }, limits);
   const slab = layoutSlab(planned.fused, planned.bytes, opts.slab, limits);
   const alloc = allocate(device, planned.fused, planned.memory, slab);

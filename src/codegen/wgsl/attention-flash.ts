@@ -10,8 +10,8 @@
 // needs (the largest of their bounds, shared through a workgroup atomic): tiles wholly past every
 // query's bound are skipped, and a query skips the steps past its own bound inside a tile.
 //
-// It covers the forward of softmax attention with one dot product over at most MAX_HEAD head
-// and value elements, one summed axis and a query axis that neither k nor v has; any other
+// It covers the forward of softmax attention with one dot product whose k and v tiles fit
+// WORKGROUP_BYTES (head + value < 256), one summed axis and a query axis that neither k nor v has; any other
 // kernel (the backward's dq, dk and dv above all) returns undefined and runs the CPU variant's
 // template with one row per invocation (attention.ts). Not measured on a GPU (none where it was
 // written): checked for correctness against the interpreter on llvmpipe.
@@ -25,9 +25,8 @@ import { attentionHeader, sizeOfAxes, softmaxInit, softmaxStep, stepRange, store
 const FLASH_QUERIES = 64;
 /** Keys per tile staged in workgroup memory. */
 const TILE_KEYS = 16;
-/** The largest head or value size: k's and v's tiles then take 16 KiB, WebGPU's default limit of
- *  workgroup memory. */
-const MAX_HEAD = 128;
+/** Workgroup memory a kernel may use: WebGPU's default limit (maxComputeWorkgroupStorageSize). */
+export const WORKGROUP_BYTES = 16384;
 
 interface FlashPlan {
   dot: AttentionDot & { fixed: Node };
@@ -42,7 +41,8 @@ function flashPlan(a: AttentionSetup): FlashPlan | undefined {
   const [part] = parts;
   if (!k.softmax || k.keyBound?.lower || parts.length !== 1 || dots.length !== 1 || streamAxes.length !== 1 || !dot?.fixed || !part) return undefined;
   const D = sizeOfAxes(dot.head);
-  if (D > MAX_HEAD || part.NV > MAX_HEAD) return undefined;
+  // k's and v's tiles and the causal bound's two words (heads and values up to 127 wide)
+  if ((D + part.NV) * TILE_KEYS * 4 + 8 > WORKGROUP_BYTES) return undefined;
   // k and v are staged once for the workgroup's queries: neither may vary along the query axis
   const staged = new Set([dot.moving, a.fg.graph.nodes[part.k.x]!].flatMap(a.namesOf));
   const qAxis = [...a.rowAxes].reverse().find((x) => x.size > 1 && !staged.has(x.name));

@@ -52,7 +52,8 @@ interface Blocking {
  * array costs a per-lane scatter on llvmpipe) when small; then each invocation also takes TQ
  * neighbouring rows along an axis that nothing read per step has, so one load of k[m] and v[m]
  * serves TQ rows (loads, not FMAs, are the cost on llvmpipe). The gpu variant's fallback (a
- * backward) takes one row per invocation: TQ rows' unrolled sums would spill a GPU's registers.
+ * kernel attention-flash.ts does not take) has one row per invocation: TQ rows' unrolled sums
+ * would spill a GPU's registers.
  */
 function blocking(a: AttentionSetup, opts: Required<CodegenOptions>): Blocking {
   const g = a.fg.graph;

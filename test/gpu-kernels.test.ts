@@ -134,6 +134,9 @@ describe('the choice of variant', () => {
     expect(chooseKernels('auto', undefined)).toBe('cpu');
     expect(chooseKernels('gpu', { isFallbackCpu: true })).toBe('gpu');
     expect(chooseKernels('cpu', { isFallbackCpu: false })).toBe('cpu');
+    // a device whose workgroups are smaller than the gpu templates' (compatibility mode)
+    expect(chooseKernels('gpu', { isFallbackCpu: false }, { maxComputeInvocationsPerWorkgroup: 128, maxComputeWorkgroupStorageSize: 16384 })).toBe('cpu');
+    expect(chooseKernels('auto', { isFallbackCpu: false }, { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 })).toBe('gpu');
   });
 
   it('auto follows the adapter: llvmpipe gets the cpu variant (no workgroup tiles)', async () => {

@@ -2,7 +2,6 @@
 // operands are read from, and the parameter slab's layout, all before anything is allocated.
 
 import type { KernelVariant } from '../../codegen/wgsl/common.js';
-import { WORKGROUP_BYTES } from '../../codegen/wgsl/attention-flash.js';
 import type { FusedGraph } from '../../ir/fuse/types.js';
 import { chooseKernels, type KernelChoice } from '../device.js';
 import { align16, tensorNumel } from './tensors.js';
@@ -43,12 +42,7 @@ export function contractionSource(target: ExecutorTarget): 'texture' | 'buffer' 
  *  choice (OpenDeviceOptions.kernels), else by its adapter. */
 export function kernelsFor(target: ExecutorTarget, asked: KernelChoice | undefined): KernelVariant {
   const own = 'gpu' in target ? target : undefined;
-  const chosen = chooseKernels(asked && asked !== 'auto' ? asked : own?.kernels, own?.info);
-  // the gpu templates' workgroups: 256 invocations and 16 KiB of workgroup memory (WebGPU's
-  // defaults, which a compatibility-mode device may not reach)
-  const l = deviceOf(target).limits;
-  const fits = l.maxComputeInvocationsPerWorkgroup >= 256 && l.maxComputeWorkgroupStorageSize >= WORKGROUP_BYTES;
-  return chosen === 'gpu' && fits ? 'gpu' : 'cpu';
+  return chooseKernels(asked && asked !== 'auto' ? asked : own?.kernels, own?.info, deviceOf(target).limits);
 }
 
 /** The slab's layout: each member's offset, and the fused tensors placed there. */

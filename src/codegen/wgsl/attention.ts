@@ -1,5 +1,7 @@
-// The attention template (src/ir/fuse/attention.ts finds the kernels): one invocation per row of
-// the contraction it computes, streaming over the summed axes. At every step it recomputes the
+// The attention template (src/ir/fuse/attention.ts finds the kernels), its variant for CPU
+// adapters such as llvmpipe (attention-flash.ts is the GPU one, CodegenOptions.kernels: 'gpu';
+// both share attention-setup.ts): one invocation per row, or TQ rows, of the contraction it
+// computes, streaming over the summed axes. At every step it recomputes the
 // L x M operand from the dot products it reads (q . k, and in the backward dout . v):
 //
 //   forward (online softmax over the keys m):

@@ -1,4 +1,5 @@
-// Contractions through the register-blocked template (contraction.ts): the fusion pass chose the
+// Contractions through the contraction template (contraction.ts: register blocks for a CPU
+// adapter, workgroup tiles for a GPU, CodegenOptions.kernels): the fusion pass chose the
 // batch / m / n / k groups and strided views of A and B; this file turns them into a
 // ContractionSpec and the fused epilogue (bias, activation, residual) into its WGSL hook.
 

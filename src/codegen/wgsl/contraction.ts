@@ -3,15 +3,18 @@
 // One template, specialised per structure (tile, which operand dimension is read four at a time,
 // epilogue, K's remainder mod 4): with ContractionSpec.sizes, sizes and strides are read from the
 // kernel's uniform (sizes.ts), so contractions that differ only in shape share one pipeline
-// (pipelines are cached by the runtime); without, they are WGSL constants.
+// (pipelines are cached by the runtime); without, they are WGSL constants. Two variants share
+// its setup and stores (contraction-setup.ts) and differ in the loop: this file's, for CPU
+// adapters such as llvmpipe (`variant: 'cpu'`, the default), and workgroup tiles in shared memory
+// for GPUs (`variant: 'gpu'`, contraction-tiled.ts; docs/kernels.md, "Two variants").
 //
-// Each invocation computes a TM x TN block of C in registers (TN as TN/4 vec4 accumulators along n)
+// In the cpu variant each invocation computes a TM x TN block of C in registers (TN as TN/4 vec4 accumulators along n)
 // and walks k four at a time. What made it fast on llvmpipe (docs/llvmpipe.md has the numbers):
 // - llvmpipe runs a workgroup's invocations as SIMD lanes and turns every storage-buffer load into
 //   a scalar loop over the lanes with a bounds check per component, so loads, not FMAs, are the
 //   cost. Texel loads are gathered without that loop and are ~4x cheaper, so by default A and B
 //   are read through textures that the runtime fills with copyBufferToTexture (`source:
-//   'buffer'` reads the storage buffers directly, for real GPUs). Read-only *storage* textures
+//   'buffer'` reads the storage buffers directly). Read-only *storage* textures
 //   (`texture_storage_2d<rgba32float, read>`): llvmpipe's image loads cost ~30-40 % less than the
 //   sampler's texel fetches (docs/llvmpipe.md).
 // - Operands are read four elements per load (one rgba32f texel or vec4) along whichever of their

@@ -91,6 +91,12 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
     if (s === null) throw new Error(`codegen: ${k.name}: axes [${names.join(', ')}] are not evenly strided`);
     return s;
   };
+  // the gpu variant reads storage buffers: an operand over the binding limit (GPT-2's token
+  // table on llvmpipe) makes the kernel the cpu variant's, reading that operand through a texture
+  const limit = opts.maxStorageBufferBindingSize ?? Infinity;
+  const oversize = (view: StridedView) => numel(fg, view.tensor) * 4 > limit;
+  const tiled = opts.kernels === 'gpu' && !oversize(k.a) && !oversize(k.b);
+  const source = (view: StridedView, extent: number): Source => (opts.kernels === 'gpu' && oversize(view) ? 'texture' : sourceOf(fg, view, extent, opts));
   const out = fg.tensors[k.out]!;
   const outNode = g.nodes[out.node]!;
   const cs = layoutStrides(outNode, out.layout);
@@ -103,12 +109,11 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
     a: { offset: k.a.offset, batchStride: stride(k.a, k.batch), mStride: stride(k.a, k.m), kStride: stride(k.a, k.k) },
     b: { offset: k.b.offset, batchStride: stride(k.b, k.batch, bn), kStride: stride(k.b, k.k, bn), nStride: stride(k.b, k.n, bn) },
     c: { offset: 0, batchStride: stride(cView, k.batch, c), mStride: stride(cView, k.m, c), nStride: stride(cView, k.n, c) },
-    source: { A: sourceOf(fg, k.a, size(k.m), opts), B: sourceOf(fg, k.b, size(k.n), opts) },
+    source: { A: source(k.a, size(k.m)), B: source(k.b, size(k.n)) },
     sizes,
-    variant: opts.kernels ?? 'cpu',
+    variant: tiled ? 'gpu' : 'cpu',
   };
   // C over the binding limit (GPT-2's logits at a long context on llvmpipe): bound in ranges
-  const limit = opts.maxStorageBufferBindingSize ?? Infinity;
   if (numel(fg, k.out) * 4 > limit && !k.update) {
     const elements = rangeUnits(limit, 4);
     spec.cRanges = { count: splitRanges(numel(fg, k.out), elements).length, elements };

@@ -217,6 +217,31 @@ cases.push({
   c: { offset: 4, batch: 96, row: 16, col: 1 },
 });
 
+// The gpu variant (workgroup tiles of 64 x 64, K in steps of 16): sizes that are not multiples of
+// the tile, views, a broadcast batch, accumulation and an epilogue, as the fuser asks of it.
+{
+  const variant = 'gpu' as const;
+  for (const [m, n, k] of [[3, 5, 7], [70, 66, 40], [64, 64, 16]] as [number, number, number][]) {
+    cases.push(makeCase(`gpu ${m}x${n}x${k}`, { batch: 1, m, n, k, variant }));
+    cases.push(makeCase(`gpu ${m}x${n}x${k} both transposed`, { batch: 1, m, n, k, variant, transposeA: true, transposeB: true }));
+  }
+  cases.push(makeCase('gpu batch 3, B broadcast', { batch: 3, m: 19, n: 24, k: 40, variant, b: { batchStride: 0 } }));
+  cases.push(makeCase('gpu accumulate', { batch: 2, m: 17, n: 20, k: 33, variant, accumulate: true }));
+  const [M, N] = [18, 20];
+  const bias = Float32Array.from({ length: N }, random(43));
+  cases.push(
+    makeCase(
+      'gpu epilogue: relu(v + bias[n]), C with an odd row pitch',
+      { batch: 1, m: M, n: N, k: 24, variant, c: { mStride: 21, nStride: 1, batchStride: 21 * M }, epilogue: { expr: 'relu(v + bias[n])', inputs: ['bias'], functions: 'fn relu(x: f32) -> f32 { return max(x, 0.0); }' } },
+      { c: { offset: 0, batch: 21 * M, row: 21, col: 1 }, inputs: { bias }, epilogue: (v, _b, _m, n, inp) => Math.max(v + inp.bias![n]!, 0) },
+    ),
+  );
+  cases.push({
+    ...makeCase('gpu strided A (offset 8, row pitch 12)', { batch: 1, m: 6, n: 10, k: 9, variant, a: { offset: 8, mStride: 12, kStride: 1, batchStride: 72 } }),
+    a: { offset: 8, batch: 72, row: 12, col: 1 },
+  });
+}
+
 describe('contractionKernel', () => {
   for (const t of cases) {
     it(t.name, async () => {

@@ -26,6 +26,8 @@ describe('openDevice', () => {
       expect(text).toContain(d.info.adapterName);
       expect(text).toContain('maxStorageBufferBindingSize');
       expect(text).toContain(`backend:      ${d.info.backend}`);
+      // auto: a CPU adapter gets the kernels tuned for it
+      expect(text).toContain(`kernels:      ${d.info.isFallbackCpu ? 'cpu' : 'gpu'} (auto: by adapter`);
     } finally {
       d.destroy();
     }

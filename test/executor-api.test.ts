@@ -106,6 +106,33 @@ describe('compileGraph', () => {
     }
   });
 
+  it('the gpu variant stores in ranges too, and an operand over the limit makes its kernel the cpu one (read through a texture)', async () => {
+    const d = await device();
+    const limits = { maxStorageBufferBindingSize: 4096 }; // 1024 floats a range
+    // x [20, 4] . w [4, V]: w fits one binding (3,200 or 4,816 bytes), the logits (16,000+) do not
+    for (const V of [200, 301]) {
+      const b = new GraphBuilder();
+      const w = b.param('w', [ax('D', 4), ax('V', V)], { kind: 'normal', std: 1 });
+      const bias = b.param('bias', [ax('V', V)], { kind: 'normal', std: 1 });
+      b.output('logits', b.add(b.contract(b.input('x', [ax('N', 20), ax('D', 4)]), w, ['N', 'V']), bias));
+      const graph = b.build();
+      const c = await compileGraph(d, graph, {}, { limits, kernels: 'gpu' });
+      const [contraction] = c.plan.kernels.filter((k) => k.kind === 'contract');
+      const ranges = contraction!.bindings.filter((x) => x.tensor === 'logits' && x.kind === 'storage');
+      expect(ranges.length, `V = ${V}`).toBe(Math.ceil((20 * V) / 1024));
+      // w over the limit at V = 301: this kernel alone is the cpu variant's, w a texture
+      expect(contraction!.wgsl.includes('(gpu variant)'), `V = ${V}`).toBe(V === 200);
+      expect(contraction!.bindings.some((x) => x.tensor === 'w' && x.kind === 'texture'), `V = ${V}`).toBe(V === 301);
+      const feeds = randomFeeds(graph, {}, 6);
+      c.setParams(feeds.params);
+      const out = (await c.run({ inputs: feeds.inputs }, ['logits'])).logits!;
+      const want = interpret(graph, { inputs: feeds.inputs, params: feeds.params, symbols: {} }).get('logits')!.data;
+      expect(out.length).toBe(want.length);
+      out.forEach((v, i) => expect(v, `logits[${i}] (V = ${V})`).toBeCloseTo(want[i]!, 3));
+      c.destroy();
+    }
+  });
+
   it('writes elementwise, row and scatter outputs larger than one binding in ranges too', async () => {
     const d = await device();
     const limits = { maxStorageBufferBindingSize: 4096 }; // 1024 floats a range

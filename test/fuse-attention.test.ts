@@ -41,10 +41,12 @@ function attentionKernels(graph: Graph, symbols: Record<string, number>) {
   return { kinds: fg.kernels.map((k) => k.kind), storesScores: stored.some((axes) => axes.includes('L') && axes.includes('M')), causal };
 }
 
+/** Both kernel variants (docs/kernels.md, "Two variants"); unfused attention only with the cpu
+ *  one (its contractions' gpu variant is covered in gpu-kernels.test.ts). */
 async function expectMatch(graph: Graph, symbols: Record<string, number>): Promise<void> {
-  for (const flashAttention of [true, false]) {
-    const r = await compare(graph, symbols, { flashAttention, tol: F32 });
-    for (const [name, w] of Object.entries(r.worst)) expect(w, `${name} (flash ${flashAttention})`).toBeLessThanOrEqual(1);
+  for (const [flashAttention, kernels] of [[true, 'cpu'], [false, 'cpu'], [true, 'gpu']] as const) {
+    const r = await compare(graph, symbols, { flashAttention, kernels, tol: F32 });
+    for (const [name, w] of Object.entries(r.worst)) expect(w, `${name} (flash ${flashAttention}, ${kernels} kernels)`).toBeLessThanOrEqual(1);
     r.compiled.destroy();
   }
 }
@@ -149,10 +151,12 @@ function bounds(g: Graph): string[] {
 describe('flash-style attention backward', () => {
   const TRAIN_TOL = { atol: 1e-4, rtol: 1e-3 };
   async function expectGradients(g: Graph): Promise<void> {
-    const r = await compare(g, {}, { tol: TRAIN_TOL });
-    expect(Object.keys(r.worst).sort()).toEqual(['grad:k', 'grad:q', 'grad:v', 'loss']);
-    for (const [name, worst] of Object.entries(r.worst)) expect(worst, name).toBeLessThanOrEqual(1);
-    r.compiled.destroy();
+    for (const kernels of ['cpu', 'gpu'] as const) {
+      const r = await compare(g, {}, { tol: TRAIN_TOL, kernels });
+      expect(Object.keys(r.worst).sort()).toEqual(['grad:k', 'grad:q', 'grad:v', 'loss']);
+      for (const [name, worst] of Object.entries(r.worst)) expect(worst, `${name} (${kernels} kernels)`).toBeLessThanOrEqual(1);
+      r.compiled.destroy();
+    }
   }
 
   it('a training step streams forward, dq, dk and dv, and stores no L x M tensor', async () => {

@@ -54,6 +54,11 @@ describe('kernel sizes read from a uniform', () => {
     const texts = (p: typeof a) => p.codes.map((k) => pipelineKey(k.code));
     expect(texts(b)).toEqual(texts(a));
     expect(texts(c)).toEqual(texts(a));
+    // the gpu variant's templates too (docs/kernels.md, "Two variants")
+    const gpu = (len: number, batch: number) => texts(planGraph(graph, tinySymbols(lowered, len, batch), { kernels: 'gpu' }));
+    expect(gpu(8, 3)).toEqual(gpu(8, 2));
+    expect(gpu(12, 2)).toEqual(gpu(8, 2));
+    expect(gpu(8, 2)).not.toEqual(texts(a));
     // the sizes themselves differ (B·L rows: 16, 24, 24), and so do the dispatches
     expect(b.codes.map((k) => k.sizes)).not.toEqual(a.codes.map((k) => k.sizes));
     expect(c.codes.map((k) => k.workgroups)).not.toEqual(a.codes.map((k) => k.workgroups));

@@ -1,6 +1,7 @@
 // Choosing where a command runs: `--backend interpreter` (the reference, on the CPU), `webgpu`
 // (Dawn's best adapter: a GPU, else OpenGL ES over llvmpipe), or a Dawn backend by name.
 import { openDevice, type ArchDevice, type OpenDeviceOptions } from '../host/node/device.js';
+import type { KernelChoice } from '../runtime/device.js';
 import { UsageError } from './args.js';
 
 export const BACKEND_CHOICES = ['webgpu', 'interpreter', 'vulkan', 'opengles'] as const;
@@ -15,7 +16,15 @@ export function parseBackend<T extends string = (typeof BACKEND_CHOICES)[number]
   return v as T;
 }
 
+export const KERNELS_HELP: [string, string] = ['--kernels auto|gpu|cpu', 'WGSL kernel templates: auto (default) picks by adapter, cpu for a CPU adapter such as llvmpipe, gpu (workgroup tiles) for any other'];
+
+export function parseKernels(value: unknown): KernelChoice {
+  const v = String(value ?? 'auto');
+  if (v !== 'auto' && v !== 'gpu' && v !== 'cpu') throw new UsageError(`--kernels ${v}: expected auto, gpu or cpu`);
+  return v;
+}
+
 /** The device for a WebGPU backend; NoAdapterError (exit 3) when none answers. */
-export async function deviceFor(backend: string, verbose = false, workload?: OpenDeviceOptions['workload']): Promise<ArchDevice> {
-  return openDevice({ backend: backend === 'webgpu' ? undefined : backend, verbose, workload });
+export async function deviceFor(backend: string, verbose = false, workload?: OpenDeviceOptions['workload'], kernels?: KernelChoice): Promise<ArchDevice> {
+  return openDevice({ backend: backend === 'webgpu' ? undefined : backend, verbose, workload, kernels });
 }

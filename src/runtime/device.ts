@@ -2,6 +2,8 @@
 // navigator.gpu on a page): the device, its adapter's summary and its limits. Opening one is the
 // host's job (src/host/node/device.ts for Node).
 
+import type { KernelVariant } from '../codegen/wgsl/common.js';
+
 export interface AdapterSummary {
   backend: string;
   adapterName: string;
@@ -9,6 +11,29 @@ export interface AdapterSummary {
   architecture: string;
   description: string;
   isFallbackCpu: boolean;
+}
+
+/** Which kernel templates to use: 'auto' picks by adapter (chooseKernels). */
+export type KernelChoice = KernelVariant | 'auto';
+
+/** WebGPU's default maxComputeWorkgroupStorageSize, which the gpu templates' workgroup memory
+ *  fits (attention-flash.ts WORKGROUP_BYTES; a literal here: this file imports no module, so
+ *  that any host can load it alone). */
+const WORKGROUP_BYTES = 16384;
+
+/** The limits the gpu templates' workgroups need. */
+export type WorkgroupLimits = Pick<GPUSupportedLimits, 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupStorageSize'>;
+
+/**
+ * A CPU adapter (llvmpipe, lavapipe, SwiftShader) gets the templates tuned for it, any other the
+ * GPU ones; unknown (a bare GPUDevice) counts as a CPU, today's templates. A device under WebGPU's
+ * default 256 invocations or 16 KiB of workgroup memory a workgroup (a compatibility-mode device
+ * may be), which the gpu templates' workgroups take, gets the cpu ones whatever was asked.
+ */
+export function chooseKernels(asked: KernelChoice | undefined, info: Pick<AdapterSummary, 'isFallbackCpu'> | undefined, limits?: WorkgroupLimits): KernelVariant {
+  if (limits && (limits.maxComputeInvocationsPerWorkgroup < 256 || limits.maxComputeWorkgroupStorageSize < WORKGROUP_BYTES)) return 'cpu';
+  if (asked !== undefined && asked !== 'auto') return asked;
+  return info && !info.isFallbackCpu ? 'gpu' : 'cpu';
 }
 
 export interface ArchDevice {
@@ -19,6 +44,8 @@ export interface ArchDevice {
   readonly info: AdapterSummary;
   readonly limits: Record<string, number>;
   readonly features: string[];
+  /** The kernels asked for when it was opened (OpenDeviceOptions.kernels); absent: 'auto'. */
+  readonly kernels?: KernelChoice;
   destroy(): void;
 }
 
@@ -35,6 +62,8 @@ export interface OpenDeviceOptions {
    * it, so it must come before the first device of the process. No effect on a real GPU.
    */
   workload?: 'throughput' | 'latency';
+  /** The kernel templates graphs compiled for this device use (default 'auto': by adapter). */
+  kernels?: KernelChoice;
 }
 
 export function numericLimits(limits: GPUSupportedLimits): Record<string, number> {
@@ -53,6 +82,7 @@ export function describeDevice(d: ArchDevice): string {
   const lines = [
     `adapter:      ${i.adapterName}${i.isFallbackCpu ? ' (CPU fallback: slow, fine for tests and tiny models)' : ''}`,
     `backend:      ${i.backend}`,
+    `kernels:      ${chooseKernels(d.kernels, i, workgroupLimits(d.limits))} (${d.kernels && d.kernels !== 'auto' ? 'asked for' : 'auto: by adapter'}; docs/kernels.md, "Two variants")`,
   ];
   if (i.description !== '' && i.description !== i.adapterName) lines.push(`description:  ${i.description}`);
   if (i.vendor !== '') lines.push(`vendor:       ${i.vendor}`);
@@ -64,6 +94,10 @@ export function describeDevice(d: ArchDevice): string {
   }
   lines.push(`features:     ${d.features.length > 0 ? d.features.join(', ') : '(none)'}`);
   return lines.join('\n');
+}
+
+function workgroupLimits(l: Record<string, number>): WorkgroupLimits {
+  return { maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup ?? 256, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize ?? WORKGROUP_BYTES };
 }
 
 function formatLimit(key: string, value: number): string {

@@ -7,6 +7,7 @@ import { cacheUnsafeReason } from '../compiler/decode-keys.js';
 import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../data/index.js';
 import { interpret, prune, type Graph } from '../ir/index.js';
 import type { ChooseOptions } from '../runtime/sample/choose.js';
+import type { KernelChoice } from '../runtime/device.js';
 import { cachedDecoder, fullDecoder } from '../runtime/sample/decoders.js';
 import { generate, type LogitsSource } from '../runtime/sample/generate.js';
 import { checkpointTokenizer, modelWithCheckpoint } from './checkpoint-model.js';
@@ -51,6 +52,7 @@ export function prepareSampling(env: SessionEnv, file: string, weightsPath: stri
 
 export interface SourceOptions {
   backend: string;
+  kernels?: KernelChoice;
   /** The full forward pass for every token instead of the KV cache. */
   noCache?: boolean;
   /** The KV cache even for a model it does not compute (to show the difference: --check-cache). */
@@ -68,7 +70,7 @@ export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: Sour
   const noCache = o.noCache || (unsafe !== undefined && !o.forceCache);
   const note = unsafe && noCache && !o.noCache ? `note: ${p.file}: ${unsafe}; sampling with the full forward pass over the context for every token instead (slower)` : undefined;
   // one position per dispatch chain: on a CPU adapter, no thread pool (see OpenDeviceOptions)
-  const device = await env.host.openDevice({ backend: backend === 'webgpu' ? undefined : backend, workload: noCache ? 'throughput' : 'latency' });
+  const device = await env.host.openDevice({ backend: backend === 'webgpu' ? undefined : backend, workload: noCache ? 'throughput' : 'latency', kernels: o.kernels });
   const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: p.L, params };
   let dec: LogitsSource & { destroy(): void };
   try {
@@ -97,10 +99,10 @@ export interface CacheCheck {
 
 /** The same generation with the KV cache and with the full forward pass for every token: the
  *  tokens compared, and both speeds (each includes its first-use shader compiles). */
-export async function checkCache(env: SessionEnv, p: PreparedSampling, o: { backend: string; prompt: number[]; count: number; choose: ChooseOptions; seed: number }): Promise<CacheCheck> {
+export async function checkCache(env: SessionEnv, p: PreparedSampling, o: { backend: string; kernels?: KernelChoice; prompt: number[]; count: number; choose: ChooseOptions; seed: number }): Promise<CacheCheck> {
   if (o.backend === 'interpreter') throw new UsageError('--check-cache compares the KV-cache decoder with the full forward pass on WebGPU; the interpreter has no cache (drop --backend interpreter)');
   const run = async (cache: boolean) => {
-    const { src, close } = await logitsSource(env, p, { backend: o.backend, noCache: !cache, forceCache: cache });
+    const { src, close } = await logitsSource(env, p, { backend: o.backend, kernels: o.kernels, noCache: !cache, forceCache: cache });
     try {
       const started = performance.now();
       const tokens = await generate(src, o.prompt, o.count, o.choose, new Rng(o.seed), () => {}, p.L);

@@ -9,7 +9,7 @@ import { initParams } from '../ir/index.js';
 import { minOf } from '../report/extent.js';
 import { fmtInt } from '../report/numbers.js';
 import { fitCheckpoint } from '../runtime/checkpoint-fit.js';
-import type { ArchDevice } from '../runtime/device.js';
+import type { ArchDevice, KernelChoice } from '../runtime/device.js';
 import type { OptimizerState, TrainBackend, Weights } from '../runtime/train/backend.js';
 import type { CheckpointMeta, LoadedCheckpoint } from '../runtime/train/checkpoint.js';
 import { describeRoles, type InputSpec } from '../runtime/train/feeds.js';
@@ -44,6 +44,9 @@ export interface TrainRequest {
   evalEvery: number;
   evalBatches: number;
   backend: string;
+  /** Kernel templates for a WebGPU backend (default 'auto': by adapter); not part of the run's
+   *  settings, so a resumed run may change it. */
+  kernels?: KernelChoice;
   sets: Map<string, string>;
   out?: string;
   resumeDir?: string;
@@ -215,7 +218,7 @@ async function trainClaimed(env: SessionEnv, req: TrainRequest, ctx: TrainContex
   try {
     if (o.backend === 'interpreter') backend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
     else {
-      device = ctx.device ?? (await env.host.openDevice({ backend: o.backend === 'webgpu' ? undefined : o.backend }));
+      device = ctx.device ?? (await env.host.openDevice({ backend: o.backend === 'webgpu' ? undefined : o.backend, kernels: req.kernels }));
       const symbols: Record<string, number> = { seed: 0 };
       for (const r of roles) r.symbols.forEach((sym, i) => {
         const info = train.lowered.symbols.get(sym);

@@ -8,6 +8,7 @@ import { FLAG_MAX, numberFlag, RULES } from '../options.js';
 import { buildGraph } from '../../session/pipeline.js';
 import { printGraph } from '../../ir/index.js';
 import { DEFAULT_LIMITS, describePlan, planGraph, type GraphPlan } from '../../runtime/executor.js';
+import { parseKernels } from '../device.js';
 import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
 
 export const EMITS = ['ir', 'wgsl', 'plan'] as const;
@@ -18,10 +19,11 @@ export const EMITS = ['ir', 'wgsl', 'plan'] as const;
 export const compileCommand: CommandSpec = {
   name: 'compile',
   summary: 'show what a model becomes: its IR, its fused WGSL kernels, or the execution plan (no GPU needed)',
-  usage: 'arch compile FILE --emit ir|wgsl|plan [--grad] [--train] [--batch B] [--length L] [--unfused] [--set NAME=VALUE ...]',
+  usage: 'arch compile FILE --emit ir|wgsl|plan [--grad] [--train] [--batch B] [--length L] [--unfused] [--kernels cpu|gpu] [--set NAME=VALUE ...]',
   options: {
     set: { type: 'string', multiple: true },
     emit: { type: 'string', default: 'ir' },
+    kernels: { type: 'string' },
     grad: { type: 'boolean' },
     train: { type: 'boolean' },
     batch: { type: 'string' },
@@ -30,6 +32,7 @@ export const compileCommand: CommandSpec = {
   },
   help: [
     SET_HELP,
+    ['--kernels cpu|gpu', 'the WGSL templates to emit: cpu (default here: no adapter to pick by) or gpu (workgroup tiles)'],
     ['--emit ir|wgsl|plan', 'ir: one primitive op per line, with shapes; wgsl: every kernel, with what it fused; plan: kernels, buffers, dispatches'],
     ['--grad', 'also differentiate: the backward graph, with grad:<param> outputs'],
     ['--train', 'the training graph (dropout active)'],
@@ -59,7 +62,7 @@ export const compileCommand: CommandSpec = {
     }
     const symbols = bindSymbols(built, sizeArgs(args));
     checkModelFits(built, { symbols, paramCopies: PARAM_COPIES.plan, limits: DEFAULT_LIMITS, memoryBytes: cliEnv.host.memoryBytes() });
-    const planned = planGraph(g, symbols, { unfused: Boolean(args.values.unfused) });
+    const planned = planGraph(g, symbols, { unfused: Boolean(args.values.unfused), kernels: parseKernels(args.values.kernels) });
     header.push(
       `# compiled for ${Object.entries(symbols).filter(([k]) => k !== 'seed').map(([k, v]) => `${k} = ${v}`).join(', ') || 'fixed sizes'}` +
         ` and WebGPU's default limits: ${fmtInt(planned.plan.kernels.length)} kernels from ${fmtInt(g.nodes.length)} ops`,

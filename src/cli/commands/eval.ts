@@ -7,7 +7,7 @@ import { tokenFeeds, tokenInput } from '../../session/pipeline.js';
 import { checkModelFits, PARAM_COPIES } from '../../session/fits.js';
 import { interpret, prune } from '../../ir/index.js';
 import { compileGraph } from '../../runtime/executor.js';
-import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
+import { BACKEND_HELP, KERNELS_HELP, deviceFor, parseBackend, parseKernels } from '../device.js';
 
 /** Token rows as JSON take ~6 bytes a token: 64 MiB is ten million tokens, far more than one
  *  evaluation batch runs at once. */
@@ -48,12 +48,13 @@ export function readTokenRows(path: string, raw: unknown, vocab: number, maxLeng
 export const evalCommand: CommandSpec = {
   name: 'eval',
   summary: 'the mean next-token cross-entropy of a model on rows of tokens',
-  usage: 'arch eval FILE --weights W.safetensors --tokens T.json [--set NAME=VALUE ...] [--backend interpreter|webgpu] [--json]',
+  usage: 'arch eval FILE --weights W.safetensors --tokens T.json [--set NAME=VALUE ...] [--backend interpreter|webgpu] [--kernels auto|gpu|cpu] [--json]',
   options: {
     set: { type: 'string', multiple: true },
     weights: { type: 'string' },
     tokens: { type: 'string' },
     backend: { type: 'string' },
+    kernels: { type: 'string' },
     json: { type: 'boolean' },
   },
   help: [
@@ -61,6 +62,7 @@ export const evalCommand: CommandSpec = {
     ['--weights W', 'a safetensors checkpoint: arch\'s own (its --set values come with it), or GPT-2\'s (Hugging Face names)'],
     ['--tokens T', 'a JSON array of rows of token ids; each row is seq+1 long (inputs row[:-1], targets row[1:])'],
     BACKEND_HELP,
+    KERNELS_HELP,
     ['--json', 'print {"loss": <number>}'],
   ],
   examples: ['arch eval models/gpt-nano.arch --weights runs/nano/checkpoint.safetensors --tokens rows.json'],
@@ -69,6 +71,7 @@ export const evalCommand: CommandSpec = {
     if (!args.values.weights) throw new UsageError('--weights is required: a safetensors checkpoint');
     if (!args.values.tokens) throw new UsageError('--tokens is required: a JSON array of rows of token ids');
     const backend = parseBackend(args.values.backend);
+    const kernels = parseKernels(args.values.kernels);
     const tokens = readTokenFile(String(args.values.tokens));
     // The checkpoint's --set values come with it, as in arch sample.
     const { built, fitted } = modelWithCheckpoint(cliEnv, file, String(args.values.weights), args.sets);
@@ -81,7 +84,7 @@ export const evalCommand: CommandSpec = {
     let loss: number;
     if (backend === 'interpreter') loss = interpret(graph, { inputs: feeds.inputs, params: Object.fromEntries(weights), symbols: feeds.symbols }).get('loss')!.data[0]!;
     else {
-      const device = await deviceFor(backend);
+      const device = await deviceFor(backend, false, undefined, kernels);
       try {
         const compiled = await compileGraph(device, graph, feeds.symbols);
         compiled.setParams(Object.fromEntries(weights));

@@ -1,6 +1,6 @@
 // `arch info`: which WebGPU adapter arch would run on, through which backend, and what it offers.
 import type { CommandSpec } from '../args.js';
-import { describeDevice } from '../../runtime/device.js';
+import { chooseKernels, describeDevice } from '../../runtime/device.js';
 import { openDevice } from '../../host/node/device.js';
 import { INFO_BACKEND_CHOICES, parseBackend } from '../device.js';
 
@@ -25,7 +25,7 @@ export const infoCommand: CommandSpec = {
     const d = await openDevice({ backend: name === 'webgpu' ? undefined : name, verbose: Boolean(args.values.verbose) });
     try {
       if (args.values.json) {
-        const out = { ...d.info, limits: d.limits, features: d.features };
+        const out = { ...d.info, kernels: chooseKernels(undefined, d.info, d.device.limits), limits: d.limits, features: d.features };
         process.stdout.write(JSON.stringify(out, null, 2) + '\n');
       } else {
         process.stdout.write(describeDevice(d) + '\n');

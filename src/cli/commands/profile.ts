@@ -6,7 +6,7 @@
 import { oneFile, SET_HELP, UsageError, type CommandSpec } from '../args.js';
 import { loadModel, cliEnv } from '../load.js';
 import { numberFlag, parseNumber, RULES } from '../options.js';
-import { BACKEND_HELP, deviceFor, parseBackend } from '../device.js';
+import { BACKEND_HELP, KERNELS_HELP, deviceFor, parseBackend, parseKernels } from '../device.js';
 import { sizeArgs } from './compile.js';
 import { buildGraph } from '../../session/pipeline.js';
 import { paramRoles } from '../../compiler/param-roles.js';
@@ -25,7 +25,7 @@ const PROFILE_MAX_REPS = 10_000;
 export const profileCommand: CommandSpec = {
   name: 'profile',
   summary: "time a training step's fused kernels: where the time goes, dispatch overhead, compile time",
-  usage: 'arch profile FILE [--decode [--position P]] [--batch B] [--length L] [--steps N] [--reps R] [--repeats N] [--backend NAME] [--json] [--set NAME=VALUE ...]',
+  usage: 'arch profile FILE [--decode [--position P]] [--batch B] [--length L] [--steps N] [--reps R] [--repeats N] [--backend NAME] [--kernels auto|gpu|cpu] [--json] [--set NAME=VALUE ...]',
   options: {
     set: { type: 'string', multiple: true },
     batch: { type: 'string' },
@@ -35,6 +35,7 @@ export const profileCommand: CommandSpec = {
     repeats: { type: 'string' },
     top: { type: 'string' },
     backend: { type: 'string' },
+    kernels: { type: 'string' },
     unfused: { type: 'boolean' },
     decode: { type: 'boolean' },
     position: { type: 'string' },
@@ -56,6 +57,7 @@ export const profileCommand: CommandSpec = {
     ['--json', 'print the profile as JSON'],
     ['--compare-backends', `the same step on every Dawn backend that opens an adapter here (${DAWN_BACKENDS.join(', ')}), side by side`],
     BACKEND_HELP,
+    KERNELS_HELP,
   ],
   examples: ['arch profile models/gpt-nano.arch', 'arch profile models/gpt-nano.arch --set D=128 --set N=4 --top 15', 'arch profile models/gpt-nano.arch --set D=128 --set N=4 --decode'],
   async run(args) {
@@ -65,6 +67,7 @@ export const profileCommand: CommandSpec = {
     const repeats = numberFlag(args, 'repeats', 3, RULES.count(PROFILE_MAX_REPS));
     const top = numberFlag(args, 'top', Number.MAX_SAFE_INTEGER, RULES.count(Number.MAX_SAFE_INTEGER));
     const backend = parseBackend(args.values.backend);
+    const kernels = parseKernels(args.values.kernels);
     if (backend === 'interpreter') throw new UsageError('profile times WebGPU kernels: choose a WebGPU backend (webgpu, vulkan, opengles)');
     const { model } = loadModel(file, args.sets, { quietWarnings: true });
     const decode = Boolean(args.values.decode);
@@ -84,7 +87,7 @@ export const profileCommand: CommandSpec = {
       for (const b of DAWN_BACKENDS) {
         let dev: ArchDevice;
         try {
-          dev = await deviceFor(b, Boolean(args.values.verbose), workload);
+          dev = await deviceFor(b, Boolean(args.values.verbose), workload, kernels);
         } catch (e) {
           if (!(e instanceof NoAdapterError)) throw e;
           runs.push({ backend: b, why: e.attempts.map((a) => a.outcome).join('; ') || 'no adapter' });
@@ -100,7 +103,7 @@ export const profileCommand: CommandSpec = {
       process.stdout.write(args.values.json ? JSON.stringify({ backends: runs }, null, 2) + '\n' : formatComparison(runs));
       return 0;
     }
-    const dev = await deviceFor(backend, Boolean(args.values.verbose), workload);
+    const dev = await deviceFor(backend, Boolean(args.values.verbose), workload, kernels);
     try {
       const p = await profileOn(dev);
       process.stdout.write(args.values.json ? JSON.stringify(p, null, 2) + '\n' : formatProfile(p, top));

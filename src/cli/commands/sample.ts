@@ -3,7 +3,7 @@
 import { cliEnv } from '../load.js';
 import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from '../args.js';
 import { FLAG_MAX, numberFlag, RULES, tokenIdsFlag } from '../options.js';
-import { BACKEND_HELP, parseBackend } from '../device.js';
+import { BACKEND_HELP, KERNELS_HELP, parseBackend, parseKernels } from '../device.js';
 import { Rng } from '../../data/index.js';
 import { generate } from '../../runtime/sample/generate.js';
 import { checkCache, gradeTask, logitsSource, prepareSampling, promptIds, type PreparedSampling } from '../../session/sample.js';
@@ -28,6 +28,7 @@ export const sampleCommand: CommandSpec = {
     'check-cache': { type: 'boolean' },
     examples: { type: 'string' },
     backend: { type: 'string' },
+    kernels: { type: 'string' },
   },
   help: [
     ['--weights W', 'a checkpoint from arch train (its tokenizer and --set values come with it), or a safetensors weights file'],
@@ -44,6 +45,7 @@ export const sampleCommand: CommandSpec = {
     ['--check-cache', 'generate --tokens N with the KV cache and without it, and report whether the tokens are identical (or the first position where they differ) and both speeds'],
     ['--examples N', 'for a model trained on a task, with no prompt: how many fresh examples to answer (greedily, unless --temperature/--top-k/--top-p) and grade (default 5)'],
     BACKEND_HELP,
+    KERNELS_HELP,
     SET_HELP,
   ],
   examples: ['arch sample models/gpt-nano.arch --weights runs/gpt_nano/checkpoint.safetensors --prompt "ROMEO:" --tokens 300'],
@@ -76,7 +78,7 @@ function prepare(args: ParsedArgs): PreparedSampling {
 
 /** The logits source the flags ask for; its note (sampling without the cache, and why) to stderr. */
 async function sourceFor(args: ParsedArgs, p: PreparedSampling) {
-  const source = await logitsSource(cliEnv, p, { backend: parseBackend(args.values.backend), noCache: Boolean(args.values['no-cache']) });
+  const source = await logitsSource(cliEnv, p, { backend: parseBackend(args.values.backend), kernels: parseKernels(args.values.kernels), noCache: Boolean(args.values['no-cache']) });
   if (source.note) process.stderr.write(source.note + '\n');
   return source;
 }
@@ -154,7 +156,7 @@ async function runCheckCache(args: ParsedArgs, p: PreparedSampling, f: SampleFla
     prompt: args.values.prompt !== undefined ? String(args.values.prompt) : undefined,
     weights: String(args.values.weights),
   });
-  const r = await checkCache(cliEnv, p, { backend: parseBackend(args.values.backend), prompt, count: f.count, choose: f.choose, seed: f.seed });
+  const r = await checkCache(cliEnv, p, { backend: parseBackend(args.values.backend), kernels: parseKernels(args.values.kernels), prompt, count: f.count, choose: f.choose, seed: f.seed });
   if (args.values.json) {
     process.stdout.write(JSON.stringify({ prompt_tokens: prompt, ...r }) + '\n');
     return 0;

@@ -7,7 +7,7 @@ import { NO_INTERRUPT, onInterrupt, type Interrupt } from '../interrupt.js';
 import { FLAG_MAX, numberFlag, RULES } from '../options.js';
 import { cliEnv } from '../load.js';
 import { fmtDuration, Progress } from '../progress.js';
-import { BACKEND_HELP, parseBackend } from '../device.js';
+import { BACKEND_HELP, KERNELS_HELP, parseBackend, parseKernels } from '../device.js';
 import { claimRunDir, loadCheckpoint } from '../../host/node/index.js';
 import { checkOutDir } from '../../host/node/out-path.js';
 import type { ArchDevice } from '../../runtime/device.js';
@@ -43,6 +43,7 @@ export const trainCommand: CommandSpec = {
     force: { type: 'boolean' },
     'init-from': { type: 'string' },
     backend: { type: 'string' },
+    kernels: { type: 'string' },
   },
   help: [
     ['--data PATH|task:NAME', 'a UTF-8 text file, or a built-in task: copy reverse sort add induction classify seq2seq'],
@@ -66,6 +67,7 @@ export const trainCommand: CommandSpec = {
     ['--force', "start over in an --out that holds a run: its files are moved to DIR.old-TIME (never deleted) once the new run's first step is done"],
     ['--init-from W', 'start from these weights (a safetensors file; a GPT-2 checkpoint works for models/gpt2.arch)'],
     BACKEND_HELP,
+    KERNELS_HELP,
   ],
   examples: [
     'arch train models/gpt-nano.arch --data task:reverse --steps 300',
@@ -85,8 +87,9 @@ async function runTrain(args: ParsedArgs): Promise<number> {
   const resumed = resumeDir ? loadCheckpoint(join(resumeDir, 'checkpoint.safetensors')) : undefined;
   if (resumed && !resumed.meta) throw new UsageError(`${resumeDir}/checkpoint.safetensors holds weights but no training state; use --init-from to start from it`);
   const { o, steps } = trainFlags(args, resumed?.meta?.options as Record<string, unknown> | undefined);
+  const kernels = parseKernels(args.values.kernels);
   const sets: Map<string, string> = resumed ? new Map(Object.entries(resumed.meta!.sets)) : args.sets;
-  const outcome = await trainRun({ ...o, steps, file, sets, out, force: Boolean(args.values.force), resumeDir, resumed, initFrom: args.values['init-from'] ? String(args.values['init-from']) : undefined }, { installSigint: true });
+  const outcome = await trainRun({ ...o, steps, file, sets, out, force: Boolean(args.values.force), kernels, resumeDir, resumed, initFrom: args.values['init-from'] ? String(args.values['init-from']) : undefined }, { installSigint: true });
   return outcome.diverged ? 1 : outcome.stopped ? 130 : 0;
 }
 

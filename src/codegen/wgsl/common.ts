@@ -39,7 +39,14 @@ export function dispatchesOf(k: KernelCode): KernelPart[] {
   return k.parts ?? [k];
 }
 
+/** Which templates a kernel comes from: 'cpu' for a CPU adapter such as llvmpipe (registers,
+ *  textures, rows blocked per invocation), 'gpu' for a real GPU (workgroup tiles in shared
+ *  memory, storage buffers). docs/kernels.md, "Two variants". */
+export type KernelVariant = 'cpu' | 'gpu';
+
 export interface CodegenOptions {
+  /** The templates' variant (default 'cpu'; the executor picks it by adapter). */
+  kernels?: KernelVariant;
   /** Device limit: workgroups per dispatch dimension. */
   maxWorkgroupsPerDimension?: number;
   /** Device limit: bytes one storage binding may hold. A tensor only read, and larger, is read

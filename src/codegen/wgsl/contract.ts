@@ -1,4 +1,5 @@
-// Contractions through the register-blocked template (contraction.ts): the fusion pass chose the
+// Contractions through the contraction template (contraction.ts: register blocks for a CPU
+// adapter, workgroup tiles for a GPU, CodegenOptions.kernels): the fusion pass chose the
 // batch / m / n / k groups and strided views of A and B; this file turns them into a
 // ContractionSpec and the fused epilogue (bias, activation, residual) into its WGSL hook.
 
@@ -6,7 +7,7 @@ import type { ContractKernel, FusedGraph, StridedView } from '../../ir/fuse/type
 import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import { mergedStride } from '../../ir/fuse/views.js';
 import { contractionGroup, contractionKernel, type ContractionSpec, type Source } from './contraction.js';
-import { kernelEnv, type KernelBinding, type KernelCode } from './common.js';
+import { kernelEnv, type KernelBinding, type KernelCode, type KernelVariant } from './common.js';
 import { rangeUnits, splitRanges } from './ranges.js';
 import { Sizes } from './sizes.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
@@ -18,6 +19,8 @@ export interface ContractCodegenOptions {
   maxStorageBufferBindingSize?: number;
   /** Sizes and strides from a uniform (default true; CodegenOptions.uniformSizes). */
   uniformSizes?: boolean;
+  /** The template's variant (CodegenOptions.kernels; default 'cpu'). */
+  kernels?: KernelVariant;
 }
 
 /**
@@ -36,13 +39,14 @@ function sourceOf(fg: FusedGraph, view: StridedView, extent: number, opts: Contr
  * one pipeline, where three parts in one module took ~5x one part's LLVM compile time on llvmpipe
  * (2-2.9 s cold for q, k and v, against ~0.4 s) to save two ~50 us dispatches. A group of
  * matrix-vector products (decoding: fewer than 4 rows) stays one dispatch, cheap to compile and
- * run where dispatches are the cost; so does any group with literal sizes.
+ * run where dispatches are the cost; so does any group with literal sizes. The gpu variant
+ * always runs parts apart: a tiled part needs its whole workgroup at each barrier.
  */
 export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOptions = {}): KernelCode {
   const members = [k, ...(k.siblings ?? [])];
   const c = fg.graph.nodes[k.node]!;
   const rows = k.m.reduce((p, x) => p * sizeOf(c, x), 1);
-  if (members.length > 1 && rows >= 4 && (opts.uniformSizes ?? true)) {
+  if (members.length > 1 && ((rows >= 4 && (opts.uniformSizes ?? true)) || opts.kernels === 'gpu')) {
     const parts = members.map((m) => contractKernel(fg, { ...m, siblings: undefined }, opts));
     const code = parts.map((p, j) => `// part ${j + 1} of ${parts.length} (a dispatch of its own)\n${p.code}`).join('\n');
     return { name: k.name, code, workgroups: parts[0]!.workgroups, bindings: parts.flatMap((p) => p.bindings), parts };
@@ -87,6 +91,12 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
     if (s === null) throw new Error(`codegen: ${k.name}: axes [${names.join(', ')}] are not evenly strided`);
     return s;
   };
+  // the gpu variant reads storage buffers: an operand over the binding limit (GPT-2's token
+  // table on llvmpipe) makes the kernel the cpu variant's, reading that operand through a texture
+  const limit = opts.maxStorageBufferBindingSize ?? Infinity;
+  const oversize = (view: StridedView) => numel(fg, view.tensor) * 4 > limit;
+  const tiled = opts.kernels === 'gpu' && !oversize(k.a) && !oversize(k.b);
+  const source = (view: StridedView, extent: number): Source => (opts.kernels === 'gpu' && oversize(view) ? 'texture' : sourceOf(fg, view, extent, opts));
   const out = fg.tensors[k.out]!;
   const outNode = g.nodes[out.node]!;
   const cs = layoutStrides(outNode, out.layout);
@@ -99,11 +109,11 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
     a: { offset: k.a.offset, batchStride: stride(k.a, k.batch), mStride: stride(k.a, k.m), kStride: stride(k.a, k.k) },
     b: { offset: k.b.offset, batchStride: stride(k.b, k.batch, bn), kStride: stride(k.b, k.k, bn), nStride: stride(k.b, k.n, bn) },
     c: { offset: 0, batchStride: stride(cView, k.batch, c), mStride: stride(cView, k.m, c), nStride: stride(cView, k.n, c) },
-    source: { A: sourceOf(fg, k.a, size(k.m), opts), B: sourceOf(fg, k.b, size(k.n), opts) },
+    source: { A: source(k.a, size(k.m)), B: source(k.b, size(k.n)) },
     sizes,
+    variant: tiled ? 'gpu' : 'cpu',
   };
   // C over the binding limit (GPT-2's logits at a long context on llvmpipe): bound in ranges
-  const limit = opts.maxStorageBufferBindingSize ?? Infinity;
   if (numel(fg, k.out) * 4 > limit && !k.update) {
     const elements = rangeUnits(limit, 4);
     spec.cRanges = { count: splitRanges(numel(fg, k.out), elements).length, elements };

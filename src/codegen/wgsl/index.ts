@@ -13,11 +13,11 @@ export { dispatchesOf, pipelineKey } from './common.js';
 export { rowLanes } from './row.js';
 
 export function generateKernel(fg: FusedGraph, k: Kernel, opts: CodegenOptions & ContractCodegenOptions = {}): KernelCode {
-  const o = { maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension ?? 65535, maxStorageBufferBindingSize: opts.maxStorageBufferBindingSize ?? Infinity, textureReads: opts.textureReads ?? 0, uniformSizes: opts.uniformSizes ?? true };
+  const o = { maxWorkgroupsPerDimension: opts.maxWorkgroupsPerDimension ?? 65535, maxStorageBufferBindingSize: opts.maxStorageBufferBindingSize ?? Infinity, textureReads: opts.textureReads ?? 0, uniformSizes: opts.uniformSizes ?? true, kernels: opts.kernels ?? 'cpu' };
   switch (k.kind) {
     case 'elementwise': return elementwiseKernel(fg, k, o);
     case 'row': return rowKernel(fg, k, o);
-    case 'contract': return contractKernel(fg, k, { ...opts, maxStorageBufferBindingSize: o.maxStorageBufferBindingSize, uniformSizes: o.uniformSizes });
+    case 'contract': return contractKernel(fg, k, { ...opts, maxStorageBufferBindingSize: o.maxStorageBufferBindingSize, uniformSizes: o.uniformSizes, kernels: o.kernels });
     case 'attention': return attentionKernel(fg, k, o);
   }
 }

@@ -152,6 +152,7 @@ export async function openDevice(opts: OpenDeviceOptions = {}): Promise<ArchDevi
       info,
       limits: deviceLimits,
       features,
+      ...(opts.kernels ? { kernels: opts.kernels } : {}),
       destroy() {
         if (destroyed) return;
         destroyed = true;

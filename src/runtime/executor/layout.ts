@@ -1,7 +1,9 @@
 // Compiling's second phase: the limits of the device the graph will run on, where contraction
 // operands are read from, and the parameter slab's layout, all before anything is allocated.
 
+import type { KernelVariant } from '../../codegen/wgsl/common.js';
 import type { FusedGraph } from '../../ir/fuse/types.js';
+import { chooseKernels, type KernelChoice } from '../device.js';
 import { align16, tensorNumel } from './tensors.js';
 import { PlanLimitError, type ExecutorTarget, type PlanLimits, type SlabLayout } from './types.js';
 
@@ -34,6 +36,13 @@ export function deviceLimits(device: GPUDevice, tighter: Partial<PlanLimits> = {
 export function contractionSource(target: ExecutorTarget): 'texture' | 'buffer' {
   const features = 'gpu' in target ? (target.gpu as GPU & { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures : undefined;
   return (features?.has('readonly_and_readwrite_storage_textures') ?? true) ? 'texture' : 'buffer';
+}
+
+/** The kernel templates for a target: asked for (CompileOptions.kernels), else the device's own
+ *  choice (OpenDeviceOptions.kernels), else by its adapter. */
+export function kernelsFor(target: ExecutorTarget, asked: KernelChoice | undefined): KernelVariant {
+  const own = 'gpu' in target ? target : undefined;
+  return chooseKernels(asked && asked !== 'auto' ? asked : own?.kernels, own?.info, deviceOf(target).limits);
 }
 
 /** The slab's layout: each member's offset, and the fused tensors placed there. */

@@ -27,14 +27,19 @@ export interface GraphPlan {
 export function planGraph(graph: Graph, symbols: Record<string, number>, opts: CompileOptions = {}, limits: PlanLimits = DEFAULT_LIMITS): GraphPlan {
   const maxBindings = Math.min(opts.maxBindings ?? limits.maxStorageBuffersPerShaderStage, limits.maxStorageBuffersPerShaderStage);
   const fg = fuse(graph, symbols, { ...opts, maxBindings });
+  // the gpu templates read storage buffers; textures are llvmpipe's cheaper loads ('auto' without
+  // a device: the cpu ones)
+  const kernels = opts.kernels === 'gpu' ? 'gpu' : 'cpu';
+  const source = kernels === 'gpu' ? 'buffer' : (opts.contractionSource ?? 'texture');
   const codes: KernelCode[] = fg.kernels.map((k) =>
     generateKernel(fg, k, {
       maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       // where contraction operands are textures, other kernels read through them too
-      textureReads: (opts.contractionSource ?? 'texture') === 'texture' ? limits.maxStorageTexturesPerShaderStage : 0,
-      source: opts.contractionSource,
+      textureReads: source === 'texture' ? limits.maxStorageTexturesPerShaderStage : 0,
+      source,
       uniformSizes: opts.uniformSizes,
+      kernels,
     }),
   );
 

@@ -3,11 +3,12 @@
 // imports no Node module and not the `webgpu` package, so it runs wherever WebGPU does.
 
 import type { Data } from '../../ir/interpret.js';
+import type { AdapterSummary, KernelChoice } from '../device.js';
 import type { FuseOptions, FusedGraph, Kernel } from '../../ir/fuse/types.js';
 
 /** What compileGraph runs on: a GPUDevice, or an opened device that also holds its GPU (whose
  *  WGSL language features say whether contraction operands may be storage textures). */
-export type ExecutorTarget = GPUDevice | { readonly gpu: GPU; readonly device: GPUDevice };
+export type ExecutorTarget = GPUDevice | { readonly gpu: GPU; readonly device: GPUDevice; readonly info?: Pick<AdapterSummary, 'isFallbackCpu'>; readonly kernels?: KernelChoice };
 
 export interface CompileOptions extends FuseOptions {
   /** Where contractions read their operands (default 'texture', fastest on llvmpipe). */
@@ -20,6 +21,9 @@ export interface CompileOptions extends FuseOptions {
   /** Kernels read their sizes from a uniform (default true), so one pipeline serves every shape
    *  of a kernel; false writes them into the WGSL (a pipeline per shape; for A/B measurements). */
   uniformSizes?: boolean;
+  /** Kernel templates: 'cpu' (tuned for llvmpipe), 'gpu' (workgroup tiles), or 'auto' (default:
+   *  the target's own choice, else by its adapter; chooseKernels in src/runtime/device.ts). */
+  kernels?: KernelChoice;
 }
 
 /** The device limits that compiling depends on. */

@@ -12,6 +12,23 @@ export { renderDiagnostic, renderDiagnostics } from './compiler/diagnostics.js';
 export type { CheckedModel } from './compiler/graph.js';
 export { modelStats, paramCount, paramKind, type ModelStats, type ParamKind } from './compiler/stats.js';
 
+// The language service: diagnostics, hovers, completion and colouring for an editor (`arch lsp`,
+// the playground's CodeMirror).
+export {
+  archStreamParser,
+  highlightLine,
+  HIGHLIGHT_STYLES,
+  LanguageService,
+  shapeText,
+  type Analysis as ServiceAnalysis,
+  type CompletionEntry,
+  type Completions,
+  type HighlightKind,
+  type HoverResult,
+  type Position,
+  type ServiceDiagnostic,
+} from './service/index.js';
+
 // Lower and differentiate: checked model -> tensor IR.
 export { lower, ATTENTION_PREFIX, CACHE_PREFIX, NEXT_SUFFIX, POSITION_INPUT, type Lowered } from './compiler/lower.js';
 export { differentiate, initParams, interpret, printGraph, prune, type Data, type Graph, type Value } from './ir/index.js';
@@ -38,7 +55,7 @@ export { formatProfile, profileDecoding, profileTraining, randomInputs, timeStep
 // Training pieces, for a host that drives the loop itself (the playground).
 export { createWebGPUBackend } from './runtime/train/webgpu-backend.js';
 export { InterpreterBackend } from './runtime/train/interpreter-backend.js';
-export { trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainHooks, type TrainOptions } from './runtime/train/loop.js';
+export { trainLoop, TRAIN_DEFAULTS, type ResumeState, type StepMetrics, type TrainHooks, type TrainOptions } from './runtime/train/loop.js';
 export type { OptimizerState, TrainBackend, Weights } from './runtime/train/backend.js';
 export { feedsFor, type InputSpec } from './runtime/train/feeds.js';
 

@@ -1,7 +1,7 @@
 // The playground under test: the built page (built here if missing) served by `arch playground`,
 // driven by playwright-core in the system's Chromium on one of two WebGPU adapters.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -16,8 +16,19 @@ const BASE_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disabl
  *  SwiftShader through Dawn's Vulkan backend, or no WebGPU at all. */
 export type Adapter = 'llvmpipe' | 'swiftshader' | 'none';
 
+/** The newest modification time under the folders the page is built from. */
+function newestSource(): number {
+  let newest = 0;
+  for (const dir of ['web', 'src', 'grammar', 'models']) {
+    for (const f of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) newest = Math.max(newest, statSync(join(ROOT, dir, f)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the page when there is no build or a source is newer than it (a stale build would test
+ *  yesterday's page). */
 export function ensureBuilt(): void {
-  if (existsSync(BUILD)) return;
+  if (existsSync(BUILD) && statSync(BUILD).mtimeMs >= newestSource()) return;
   const r = spawnSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`the playground did not build:\n${r.stdout}\n${r.stderr}`);
 }

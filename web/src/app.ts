@@ -34,6 +34,12 @@ export class AppState {
     return this.latest;
   }
 
+  /** The analysis of `text` with the current sets, without making it the page's (hovers and
+   *  completions ask about the editor's text before the debounced check has run). */
+  analysisOf(text: string): Analysis {
+    return text === this.source ? this.analysis() : analyse(text, this.sets);
+  }
+
   onAnalysis(f: (a: Analysis) => void): void {
     this.listeners.push(f);
   }

@@ -17,7 +17,8 @@ interface HookDeps {
 
 export function installHooks(app: AppState, d: HookDeps): void {
   const api = {
-    setSource: (text: string) => d.setSource(text, app.sets),
+    /** The editor's text; with `sets`, the --set values too (`{}` clears them). */
+    setSource: (text: string, sets?: Record<string, string>) => d.setSource(text, sets ? new Map(Object.entries(sets)) : app.sets),
     diagnostics: () => d.diagnostics(),
     /** --set NAME=VALUE (null clears it), as the model view's controls do. */
     set: (name: string, value: string | number | null) => app.setSet(name, value === null ? null : String(value)),

@@ -1,9 +1,8 @@
 // A model and its data made ready to train, as `arch train` makes them (src/cli/commands/train.ts):
 // the data decides V unless set, the training graph is differentiated, a task trains at its own
 // length, and the weights start from the seed.
-import { compileSource, differentiate, initParams, lower, TRAIN_DEFAULTS, type CheckedModel, type DataSource, type Graph, type InputSpec, type Lowered, type Weights } from './core.js';
+import { classLetters, compileSource, differentiate, inputRoles, initParams, lower, TRAIN_DEFAULTS, type CheckedModel, type DataSource, type Graph, type InputSpec, type Lowered, type Weights } from './core.js';
 import { FILE } from './analysis.js';
-import { classLetters, inputRoles } from './roles.js';
 
 export interface TrainSettings {
   steps: number;
@@ -13,6 +12,34 @@ export interface TrainSettings {
   weightDecay: number;
   /** Validation every N steps (default steps/10, as arch train). */
   evalEvery?: number;
+  /** The rest of `arch train`'s flags, where a resumed run recorded them (defaults as arch train's). */
+  warmup?: number;
+  minLr?: number;
+  schedule?: 'cosine' | 'constant';
+  gradClip?: number;
+  accum?: number;
+  evalBatches?: number;
+}
+
+/** A checkpoint's recorded training flags (CheckpointMeta.options) as the page's settings: on
+ *  resume the run's own settings win and only the steps change, as `arch train --resume` does. */
+export function recordedSettings(options: Record<string, unknown>, steps: number): TrainSettings {
+  const n = (k: string, fallback: number): number => (typeof options[k] === 'number' ? (options[k] as number) : fallback);
+  const lr = n('lr', TRAIN_DEFAULTS.lr);
+  return {
+    steps,
+    batch: n('batch', TRAIN_DEFAULTS.batch),
+    seed: n('seed', TRAIN_DEFAULTS.seed),
+    lr,
+    weightDecay: n('weightDecay', TRAIN_DEFAULTS.weightDecay),
+    evalEvery: n('evalEvery', Math.max(1, Math.floor(steps / 10))),
+    warmup: n('warmup', Math.floor(steps / 20)),
+    minLr: n('minLr', lr / 10),
+    schedule: options.schedule === 'constant' ? 'constant' : 'cosine',
+    gradClip: n('gradClip', TRAIN_DEFAULTS.gradClip),
+    accum: n('accum', TRAIN_DEFAULTS.accum),
+    evalBatches: n('evalBatches', TRAIN_DEFAULTS.evalBatches),
+  };
 }
 
 export const DEFAULT_SETTINGS: TrainSettings = { steps: 200, batch: TRAIN_DEFAULTS.batch, seed: TRAIN_DEFAULTS.seed, lr: TRAIN_DEFAULTS.lr, weightDecay: TRAIN_DEFAULTS.weightDecay };

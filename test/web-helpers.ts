@@ -3,10 +3,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-export const ROOT = join(import.meta.dirname, '..');
+/** The repository (the folder with package.json above this file, compiled into dist/ or not). */
+export const ROOT = ((dir: string): string => {
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})(import.meta.dirname);
 export const CHROMIUM = '/usr/bin/chromium';
 const BUILD = join(ROOT, 'dist/web/index.html');
 

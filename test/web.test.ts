@@ -176,12 +176,28 @@ describe.skipIf(!have)('editing in the playground', () => {
   /** The language service's hover over a word of a line, as the pointer brings it up. */
   async function hoverText(line: string, word: string): Promise<string> {
     const p = o.page;
-    const target = p.locator('.cm-line', { hasText: line }).locator('span', { hasText: new RegExp(`^${word}$`) }).first();
-    const box = (await target.boundingBox())!;
+    // the line scrolled into the editor's view (the pointer reaches only what is shown there),
+    // then the word's box: a DOM range over its characters, whatever spans the highlighting made
+    const target = p.locator('.cm-line', { hasText: line }).first();
+    await target.scrollIntoViewIfNeeded();
+    const box = await target.evaluate((el, w) => {
+      const at = el.textContent!.indexOf(w);
+      const walker = el.ownerDocument.createTreeWalker(el, 4); // NodeFilter.SHOW_TEXT
+      const range = el.ownerDocument.createRange();
+      let seen = 0;
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const len = n.textContent!.length;
+        if (seen <= at && at < seen + len) range.setStart(n, at - seen);
+        if (seen < at + w.length && at + w.length <= seen + len) range.setEnd(n, at + w.length - seen);
+        seen += len;
+      }
+      const r = range.getBoundingClientRect();
+      return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+    }, word);
     // CodeMirror opens a hover once the pointer rests over the word; it closes when it leaves
     await p.mouse.move(0, 0);
     await expect.poll(() => p.getByTestId('shape-tooltip').count()).toBe(0);
-    await p.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 3 });
+    await p.mouse.move(box.x, box.y, { steps: 3 });
     await expect.poll(() => p.getByTestId('shape-tooltip').count(), { timeout: 10_000 }).toBe(1);
     const text = (await p.getByTestId('shape-tooltip').textContent())!;
     await p.mouse.move(0, 0);
@@ -189,11 +205,25 @@ describe.skipIf(!have)('editing in the playground', () => {
   }
 
   it('hovering shows the language service: the resolved shape of a tensor, the parameters of a block call', async () => {
-    expect(await hoverText(EMBED, 'embedded_')).toBe('embedded_BLD: tensor[B, L=64, D=64]');
+    expect(await hoverText(EMBED, 'embedded')).toBe('embedded_BLD: tensor[B, L=64, D=64]');
     const call = await hoverText('final_BLD = layernorm(stream_BLD)', 'layernorm');
     expect(call).toContain('block layernorm(x_*D) -> *D');
     expect(call).toContain('as called here: layernorm(x_*D: [B, L=64, D=64]) -> [B, L=64, D=64]');
     expect(call).toContain('parameters: 128');
+  });
+
+  it('completes a shape suffix with the declared dims, from the language service', async () => {
+    const p = o.page;
+    const line = p.locator('.cm-line', { hasText: EMBED });
+    await line.scrollIntoViewIfNeeded();
+    await line.click();
+    await p.keyboard.press('End');
+    await p.keyboard.type('\nx_BL');
+    await p.keyboard.press('Control+Space');
+    const options = p.locator('.cm-tooltip-autocomplete li');
+    await expect.poll(() => options.allTextContents(), { timeout: 10_000 }).toEqual(expect.arrayContaining([expect.stringMatching(/^x_BLD/), expect.stringMatching(/^x_BLV/)]));
+    expect(await options.allTextContents()).not.toEqual(expect.arrayContaining([expect.stringMatching(/^x_BLB/)]));
+    await p.keyboard.press('Escape');
   });
 
   it('shows a typed error at its line as you type, and clears it when fixed', async () => {

@@ -30,6 +30,11 @@ export function installHooks(app: AppState, d: HookDeps): void {
       if (!app.device) throw new Error('no WebGPU device');
       return lossAndGrads(app.device, app.source, app.sets, o);
     },
+    /** When each step of the current run was reported (ms), and its tokens per step. */
+    stepTimes: () => {
+      const run = d.trainPanel.run();
+      return run ? { stamps: [...run.stamps], tokensPerStep: run.tokensPerStep } : null;
+    },
     /** The current run's checkpoint, base64 (the bytes the download button saves). */
     checkpoint: async () => {
       const run = d.trainPanel.run();

@@ -29,6 +29,8 @@ const yieldToPage = (): Promise<void> =>
 export class TrainRun {
   readonly losses: number[] = [];
   readonly valLosses: [number, number][] = [];
+  /** performance.now() at each step's report, for tokens/s over a window (`npm run bench:web`). */
+  readonly stamps: number[] = [];
   step = 0;
   state: 'idle' | 'running' | 'paused' | 'done' = 'idle';
   private stopKind: 'pause' | 'stop' | null = null;
@@ -72,6 +74,7 @@ export class TrainRun {
       onStep: (m) => {
         this.step = m.step;
         this.losses.push(m.loss);
+        this.stamps.push(performance.now());
         this.events.onStep(m);
       },
       onEval: (m) => {

@@ -75,6 +75,8 @@ export async function openPage(url: string, adapter: Adapter, query = ''): Promi
   const args = [...BASE_FLAGS];
   if (adapter !== 'none') args.push('--enable-unsafe-webgpu');
   if (adapter === 'llvmpipe') args.push('--use-webgpu-adapter=opengles', '--use-angle=gl-egl');
+  // more flags for an experiment (`npm run bench:web` with Dawn's toggles, say), space-separated
+  args.push(...(process.env.ARCH_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean));
   // a new, empty profile (--user-data-dir) each time
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args, viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
   const page = context.pages()[0] ?? (await context.newPage());

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { differentiate, initParams, interpret } from '../src/ir/index.js';
+import { parseCheckpoint } from '../src/runtime/train/checkpoint.js';
 import { lowerModel } from './model-helpers.js';
 import { CHROMIUM, ensureBuilt, openPage, ROOT, serve, type Adapter, type Opened, type Served } from './web-helpers.js';
 
@@ -158,6 +159,18 @@ for (const adapter of ['llvmpipe', 'swiftshader'] as const) {
       await expect.poll(() => o.page.locator('#tip').textContent()).toMatch(/"\|" \(5\) attends to "1" \(0\): \d\.\d{3}/);
       await o.page.locator('[data-testid=attention-maps]').scrollIntoViewIfNeeded();
       await o.page.screenshot({ path: join(SHOTS, 'attention.png') });
+    });
+
+    it.runIf(adapter === 'llvmpipe')('trains on pasted text with GPT-2 BPE, and its checkpoint says so', async () => {
+      const text = 'The quick brown fox jumps over the lazy dog, and the dog sleeps on. '.repeat(20);
+      const losses = await o.page.evaluate((t) => arch.train({ steps: 1, batch: 1, data: 'text', text: t, tokenizer: 'gpt2', evalEvery: 0 }), text);
+      // V = 50257 from the tokenizer: an untrained model's loss is about ln V
+      expect(losses[0]!).toBeGreaterThan(Math.log(50257) - 0.5);
+      expect(losses[0]!).toBeLessThan(Math.log(50257) + 0.5);
+      const ckpt = parseCheckpoint(Buffer.from(await o.page.evaluate(() => arch.checkpoint()), 'base64'), 'page.safetensors');
+      expect(ckpt.meta!.tokenizer).toEqual({ kind: 'gpt2' });
+      expect(ckpt.meta!.options.tokenizer).toBe('gpt2');
+      expect(ckpt.weights.get('wte')!.shape).toEqual([50257, 16]);
     });
   });
 }

@@ -49,6 +49,7 @@ export { checkModelFits, largestSymbols } from './session/fits.js';
 export { bindSymbols, fusedSummary, OPTIMIZER_DISPATCHES } from './session/kernels.js';
 export { checkpointTokenizer, compileForCheckpoint, loadCheckpoint, modelWithCheckpoint, type WithCheckpoint } from './session/checkpoint-model.js';
 export { attentionMaps, splitHeads, type AttentionRequest, type HeadMaps } from './session/attention.js';
+export { checkClasses, dimsFromData, trainLength, trainSymbols } from './session/train-setup.js';
 export { trainRun, type ClaimOptions, type RunStore, type TrainContext, type TrainOutcome, type TrainRequest, type TrainStart } from './session/train.js';
 export { formatProfile, profileDecoding, profileTraining, randomInputs, timeSteps, type KernelProfile, type Profile } from './session/profile.js';
 

@@ -163,6 +163,8 @@ for (const adapter of ['llvmpipe', 'swiftshader'] as const) {
 
     it.runIf(adapter === 'llvmpipe')('trains on pasted text with GPT-2 BPE, and its checkpoint says so', async () => {
       const text = 'The quick brown fox jumps over the lazy dog, and the dog sleeps on. '.repeat(20);
+      // the example with the tiny dims only: V is the data's (an upload before may have set V)
+      await o.page.evaluate(([source, sets]) => arch.setSource(source, sets), [NANO, TINY] as const);
       const losses = await o.page.evaluate((t) => arch.train({ steps: 1, batch: 1, data: 'text', text: t, tokenizer: 'gpt2', evalEvery: 0 }), text);
       // V = 50257 from the tokenizer: an untrained model's loss is about ln V
       expect(losses[0]!).toBeGreaterThan(Math.log(50257) - 0.5);

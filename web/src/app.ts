@@ -1,11 +1,10 @@
 // The page's state: the text, its --set values and latest analysis, the WebGPU device, the
 // current training run and the weights that sampling and attention use.
 import { analyse, type Analysis } from './analysis.js';
-import type { ArchDevice, CheckedModel, InputSpec, Tokenizer, Weights } from './core.js';
+import type { ArchDevice, CheckedModel, Tokenizer, Weights } from './core.js';
 
 export interface Trained {
   model: CheckedModel;
-  roles: InputSpec[];
   weights: Weights;
   tokenizer: Tokenizer;
   /** Where the weights came from: "trained 200 steps on task:reverse", "uploaded run.safetensors". */

@@ -1,7 +1,7 @@
 // The train panel: data (a task, the shipped corpus or pasted text), steps, batch, seed and
 // learning rate; train, pause/resume, stop; step, loss and tokens/s; the live loss chart; a
 // checkpoint to download (the bytes `arch train` writes) or upload.
-import { parseCheckpoint, fitCheckpoint, inputRoles, paramShapes, lower, tokenizerFromJSON, TASK_NAMES, compileSource, type CheckpointMeta, type LoadedCheckpoint } from './core.js';
+import { parseCheckpoint, fitCheckpoint, paramShapes, lower, tokenizerFromJSON, TASK_NAMES, compileSource, type CheckpointMeta, type LoadedCheckpoint } from './core.js';
 import { h } from './dom.js';
 import { openPageData } from './data.js';
 import { DEFAULT_SETTINGS, prepare, type TrainSettings } from './prepare.js';
@@ -85,7 +85,7 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
   const finish = async (r: TrainRun) => {
     buttons();
     draw(r, true);
-    app.trained = { model: r.p.model, roles: r.p.roles, weights: await r.weights(), tokenizer: r.data.tokenizer, origin: `trained ${r.step} steps on ${r.data.name}` };
+    app.trained = { model: r.p.model, weights: await r.weights(), tokenizer: r.data.tokenizer, origin: `trained ${r.step} steps on ${r.data.name}` };
     status.textContent = r.state === 'paused' ? `paused at step ${r.step}` : `done at step ${r.step}; sampling and attention use these weights`;
   };
 
@@ -166,7 +166,7 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
     const lowered = lower(r.model);
     const { weights } = fitCheckpoint(ckpt, paramShapes(lowered.graph), r.model);
     if (!meta?.tokenizer) throw new Error(`${name} carries no tokenizer (it was not written by arch train or the playground)`);
-    app.trained = { model: r.model, roles: inputRoles(lowered), weights, tokenizer: tokenizerFromJSON(meta.tokenizer), origin: `uploaded ${name} (step ${meta.step})` };
+    app.trained = { model: r.model, weights, tokenizer: tokenizerFromJSON(meta.tokenizer), origin: `uploaded ${name} (step ${meta.step})` };
     uploaded = ckpt;
     resume.disabled = !ckpt.optimizer;
     status.textContent = `loaded ${name}: step ${meta.step} on ${meta.data}; sampling and attention use these weights${ckpt.optimizer ? '; Train with "continue it" resumes the run' : ''}`;

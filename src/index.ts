@@ -12,6 +12,23 @@ export { renderDiagnostic, renderDiagnostics } from './compiler/diagnostics.js';
 export type { CheckedModel } from './compiler/graph.js';
 export { modelStats, paramCount, paramKind, type ModelStats, type ParamKind } from './compiler/stats.js';
 
+// The language service: diagnostics, hovers, completion and colouring for an editor (`arch lsp`,
+// the playground's CodeMirror).
+export {
+  archStreamParser,
+  highlightLine,
+  HIGHLIGHT_STYLES,
+  LanguageService,
+  shapeText,
+  type Analysis as ServiceAnalysis,
+  type CompletionEntry,
+  type Completions,
+  type HighlightKind,
+  type HoverResult,
+  type Position,
+  type ServiceDiagnostic,
+} from './service/index.js';
+
 // Lower and differentiate: checked model -> tensor IR.
 export { lower, ATTENTION_PREFIX, CACHE_PREFIX, NEXT_SUFFIX, POSITION_INPUT, type Lowered } from './compiler/lower.js';
 export { differentiate, initParams, interpret, printGraph, prune, type Data, type Graph, type Value } from './ir/index.js';
@@ -32,13 +49,14 @@ export { checkModelFits, largestSymbols } from './session/fits.js';
 export { bindSymbols, fusedSummary, OPTIMIZER_DISPATCHES } from './session/kernels.js';
 export { checkpointTokenizer, compileForCheckpoint, loadCheckpoint, modelWithCheckpoint, type WithCheckpoint } from './session/checkpoint-model.js';
 export { attentionMaps, splitHeads, type AttentionRequest, type HeadMaps } from './session/attention.js';
+export { checkClasses, dimsFromData, trainLength, trainSymbols } from './session/train-setup.js';
 export { trainRun, type ClaimOptions, type RunStore, type TrainContext, type TrainOutcome, type TrainRequest, type TrainStart } from './session/train.js';
 export { formatProfile, profileDecoding, profileTraining, randomInputs, timeSteps, type KernelProfile, type Profile } from './session/profile.js';
 
 // Training pieces, for a host that drives the loop itself (the playground).
 export { createWebGPUBackend } from './runtime/train/webgpu-backend.js';
 export { InterpreterBackend } from './runtime/train/interpreter-backend.js';
-export { trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainHooks, type TrainOptions } from './runtime/train/loop.js';
+export { trainLoop, TRAIN_DEFAULTS, type ResumeState, type StepMetrics, type TrainHooks, type TrainOptions } from './runtime/train/loop.js';
 export type { OptimizerState, TrainBackend, Weights } from './runtime/train/backend.js';
 export { feedsFor, type InputSpec } from './runtime/train/feeds.js';
 

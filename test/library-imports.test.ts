@@ -4,9 +4,10 @@
 // esbuild, failing on any such import, a dependency's included, with the file that makes it. Each
 // file's own imports, reached from the entry or not, are read by test/code-shape.test.ts.
 import { builtinModules } from 'node:module';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { build as viteBuild } from 'vite';
 import { describe, expect, it } from 'vitest';
 
 const NODE_ONLY = new Set(['webgpu', ...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
@@ -63,4 +64,43 @@ describe('the library entry, src/index.ts', () => {
     }
     expect(r.inputs.filter((f) => f.startsWith('src/cli/') || f.startsWith('src/host/'))).toEqual([]);
   }, 60_000);
+});
+
+/** Every module specifier a TypeScript file imports or re-exports (static and dynamic). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)) {
+    out.push(m[1] ?? m[2] ?? m[3]!);
+  }
+  return out;
+}
+
+describe('the playground (web/)', () => {
+  it('bundles the core through src/index.ts alone, with no aliases or shims, and builds', async () => {
+    expect(existsSync('web/src/shims')).toBe(false);
+    const config = readFileSync('web/vite.config.ts', 'utf8');
+    expect(config).not.toMatch(/\balias\b/);
+    // the page reaches the core only through web/src/core.ts, and that only through the library entry
+    const page = sources('web/src');
+    const intoCore = page.flatMap((f) => importsOf(f).filter((s) => s.startsWith('../../src/') || s.startsWith('../../grammar/')).map((s) => `${f}: ${s}`));
+    expect(intoCore).toEqual([join('web', 'src', 'core.ts') + ': ../../src/index.js']);
+    // the real build, refusing any Node-only import arch's files make (Vite would otherwise
+    // externalise `node:fs` for the browser with a warning and the page would fail at load)
+    const refused: string[] = [];
+    const out = await viteBuild({
+      configFile: 'web/vite.config.ts',
+      logLevel: 'silent',
+      build: { write: false },
+      plugins: [{ name: 'refuse-node-only', enforce: 'pre', resolveId: (id: string, importer?: string) => {
+        if ((NODE_ONLY.has(id) || id.startsWith('node:')) && importer && !importer.includes('node_modules')) refused.push(`${relative(process.cwd(), importer)} imports ${id}`);
+        return null;
+      } }],
+    });
+    expect(refused).toEqual([]);
+    const outputs = (Array.isArray(out) ? out : [out]).flatMap((o) => ('output' in o ? o.output : []));
+    expect(outputs.map((o) => o.fileName)).toContain('index.html');
+    // one script: the core, CodeMirror and the page
+    expect(outputs.filter((o) => o.type === 'chunk').map((o) => (o.type === 'chunk' ? o.code.length : 0))).toEqual([expect.any(Number)]);
+  }, 120_000);
 });

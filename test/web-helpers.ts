@@ -1,12 +1,16 @@
 // The playground under test: the built page (built here if missing) served by `arch playground`,
 // driven by playwright-core in the system's Chromium on one of two WebGPU adapters.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-export const ROOT = join(import.meta.dirname, '..');
+/** The repository (the folder with package.json above this file, compiled into dist/ or not). */
+export const ROOT = ((dir: string): string => {
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})(import.meta.dirname);
 export const CHROMIUM = '/usr/bin/chromium';
 const BUILD = join(ROOT, 'dist/web/index.html');
 
@@ -16,8 +20,19 @@ const BASE_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disabl
  *  SwiftShader through Dawn's Vulkan backend, or no WebGPU at all. */
 export type Adapter = 'llvmpipe' | 'swiftshader' | 'none';
 
+/** The newest modification time under the folders the page is built from. */
+function newestSource(): number {
+  let newest = 0;
+  for (const dir of ['web', 'src', 'grammar', 'models']) {
+    for (const f of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) newest = Math.max(newest, statSync(join(ROOT, dir, f)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the page when there is no build or a source is newer than it (a stale build would test
+ *  yesterday's page). */
 export function ensureBuilt(): void {
-  if (existsSync(BUILD)) return;
+  if (existsSync(BUILD) && statSync(BUILD).mtimeMs >= newestSource()) return;
   const r = spawnSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`the playground did not build:\n${r.stdout}\n${r.stderr}`);
 }
@@ -60,6 +75,8 @@ export async function openPage(url: string, adapter: Adapter, query = ''): Promi
   const args = [...BASE_FLAGS];
   if (adapter !== 'none') args.push('--enable-unsafe-webgpu');
   if (adapter === 'llvmpipe') args.push('--use-webgpu-adapter=opengles', '--use-angle=gl-egl');
+  // more flags for an experiment (`npm run bench:web` with Dawn's toggles, say), space-separated
+  args.push(...(process.env.ARCH_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean));
   // a new, empty profile (--user-data-dir) each time
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args, viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
   const page = context.pages()[0] ?? (await context.newPage());

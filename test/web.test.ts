@@ -2,24 +2,29 @@
 // Dawn's OpenGL ES backend and SwiftShader through Dawn's Vulkan backend. The page's loss and
 // gradients match the reference interpreter, its training matches `arch train`, its checkpoint
 // samples the same tokens in `arch sample`; editing, the model view and the no-WebGPU banner.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { differentiate, initParams, interpret } from '../src/ir/index.js';
+import { parseCheckpoint } from '../src/runtime/train/checkpoint.js';
 import { lowerModel } from './model-helpers.js';
 import { CHROMIUM, ensureBuilt, openPage, ROOT, serve, type Adapter, type Opened, type Served } from './web-helpers.js';
 
 const TINY = { D: '16', N: '1', L: '16' };
 const STEPS = 6;
+const RESUMED_TO = 10;
+const NANO = readFileSync(join(ROOT, 'models/gpt-nano.arch'), 'utf8');
+const EMBED = 'embedded_BLD = tokens_BLV @ wte_VD';
+const EMBED_LINE = NANO.split('\n').findIndex((l) => l.includes(EMBED)) + 1;
 const SHOTS = process.env.ARCH_WEB_SHOTS ?? mkdtempSync(join(tmpdir(), 'arch-web-shots-'));
 const have = existsSync(CHROMIUM);
 const work = mkdtempSync(join(tmpdir(), 'arch-web-'));
 
 type Arch = {
   set(n: string, v: string | number | null): void;
-  setSource(t: string): void;
+  setSource(t: string, sets?: Record<string, string>): void;
   diagnostics(): { line: number; col: number; text: string; severity: string }[];
   train(o: object): Promise<number[]>;
   sample(o: object): Promise<{ tokens: number[]; text: string }>;
@@ -34,18 +39,19 @@ const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/
 const setsArgs = Object.entries(TINY).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
 
 let served: Served;
-let cliLosses: Promise<number[]>;
+let cliLosses: Promise<Map<number, number>>;
 
-/** `arch train` with the page's flags, in the background while the browser starts. */
-function trainInNode(): Promise<number[]> {
-  const out = join(work, 'cli-run');
-  const child = spawn(process.execPath, [join(ROOT, 'bin/arch.js'), 'train', 'models/gpt-nano.arch', '--data', 'task:reverse', '--steps', String(STEPS), '--seed', '1', '--out', out, ...setsArgs], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+/** `arch train ARGS --out DIR` in the background; resolves to the train loss of each step. */
+function trainInNode(dir: string, ...args: string[]): Promise<Map<number, number>> {
+  const out = join(work, dir);
+  const child = spawn(process.execPath, [join(ROOT, 'bin/arch.js'), 'train', 'models/gpt-nano.arch', ...args, '--out', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   return new Promise((done, fail) =>
     child.once('exit', (code) => {
       if (code !== 0) return fail(new Error(`arch train exited with ${code}: ${stderr}`));
-      done(readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"loss"')).map((l) => JSON.parse(l).loss));
+      const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"loss"')).map((l) => JSON.parse(l) as { step: number; loss: number });
+      done(new Map(records.map((r) => [r.step, r.loss])));
     }),
   );
 }
@@ -54,7 +60,8 @@ beforeAll(async () => {
   if (!have) return;
   ensureBuilt();
   served = await serve();
-  cliLosses = trainInNode();
+  // `arch train` with the page's flags, while the browser starts
+  cliLosses = trainInNode('cli-run', '--data', 'task:reverse', '--steps', String(STEPS), '--seed', '1', ...setsArgs);
   cliLosses.catch(() => {}); // awaited (and reported) by the training tests
 }, 60_000);
 
@@ -105,14 +112,14 @@ for (const adapter of ['llvmpipe', 'swiftshader'] as const) {
       const losses = await o.page.evaluate((steps) => arch.train({ steps, data: 'task:reverse', seed: 1 }), STEPS);
       expect(losses).toHaveLength(STEPS);
       const want = await cliLosses;
-      losses.forEach((l, i) => expect(Math.abs(l - want[i]!), `step ${i + 1}`).toBeLessThan(1e-4));
+      losses.forEach((l, i) => expect(Math.abs(l - want.get(i + 1)!), `step ${i + 1}`).toBeLessThan(1e-4));
       expect(await o.page.getByTestId('step').textContent()).toBe(String(STEPS));
       expect(Number(await o.page.getByTestId('loss').textContent())).toBeCloseTo(losses.at(-1)!, 4);
       if (adapter === 'llvmpipe') await o.page.screenshot({ path: join(SHOTS, 'training.png') });
     });
 
     // The checkpoint is compared with `arch sample` on this machine's adapter (llvmpipe) and the
-    // attention view is screenshotted from llvmpipe's page: these two are made for llvmpipe only
+    // attention view, resuming and BPE are tried on llvmpipe's page: these are made for llvmpipe only
     // (not made and skipped on SwiftShader, so npm test reports nothing skipped).
     if (adapter === 'llvmpipe') {
       it('a downloaded checkpoint samples the same greedy tokens in arch sample, and uploads back', async () => {
@@ -131,6 +138,18 @@ for (const adapter of ['llvmpipe', 'swiftshader'] as const) {
         expect(again.tokens).toEqual(page.tokens);
       });
 
+      it('continues an uploaded arch train checkpoint with the losses of arch train --resume', async () => {
+        await cliLosses; // its checkpoint at step 6 is what both continue from
+        const resumed = trainInNode('cli-resumed', '--resume', join(work, 'cli-run'), '--steps', String(RESUMED_TO));
+        const b64 = readFileSync(join(work, 'cli-run', 'checkpoint.safetensors')).toString('base64');
+        await o.page.evaluate((b) => arch.upload(b, 'checkpoint.safetensors'), b64);
+        const losses = await o.page.evaluate((steps) => arch.train({ steps, resume: true }), RESUMED_TO);
+        const want = await resumed;
+        expect(losses).toHaveLength(RESUMED_TO - STEPS);
+        losses.forEach((l, i) => expect(Math.abs(l - want.get(STEPS + 1 + i)!), `step ${STEPS + 1 + i}`).toBeLessThan(1e-4));
+        expect(await o.page.getByTestId('step').textContent()).toBe(String(RESUMED_TO));
+      });
+
       it('shows the attention of every layer and head, with the tokens under the cursor', async () => {
         const r = await o.page.evaluate(() => arch.attention('12345|'));
         expect(r.tokens).toHaveLength(6);
@@ -145,6 +164,20 @@ for (const adapter of ['llvmpipe', 'swiftshader'] as const) {
         await o.page.locator('[data-testid=attention-maps]').scrollIntoViewIfNeeded();
         await o.page.screenshot({ path: join(SHOTS, 'attention.png') });
       });
+
+      it('trains on pasted text with GPT-2 BPE, and its checkpoint says so', async () => {
+        const text = 'The quick brown fox jumps over the lazy dog, and the dog sleeps on. '.repeat(20);
+        // the example with the tiny dims only: V is the data's (an upload before may have set V)
+        await o.page.evaluate(([source, sets]) => arch.setSource(source, sets), [NANO, TINY] as const);
+        const losses = await o.page.evaluate((t) => arch.train({ steps: 1, batch: 1, data: 'text', text: t, tokenizer: 'gpt2', evalEvery: 0 }), text);
+        // V = 50257 from the tokenizer: an untrained model's loss is about ln V
+        expect(losses[0]!).toBeGreaterThan(Math.log(50257) - 0.5);
+        expect(losses[0]!).toBeLessThan(Math.log(50257) + 0.5);
+        const ckpt = parseCheckpoint(Buffer.from(await o.page.evaluate(() => arch.checkpoint()), 'base64'), 'page.safetensors');
+        expect(ckpt.meta!.tokenizer).toEqual({ kind: 'gpt2' });
+        expect(ckpt.meta!.options.tokenizer).toBe('gpt2');
+        expect(ckpt.weights.get('wte')!.shape).toEqual([50257, 16]);
+      });
     }
   });
 }
@@ -155,32 +188,75 @@ describe.skipIf(!have)('editing in the playground', () => {
     o = await openPage(served.url, 'none', 'nogpu');
   }, 60_000);
   afterAll(async () => o?.close());
+  // each test starts from the example as shipped, whatever the one before left
+  beforeEach(async () => {
+    await o.page.evaluate((text) => arch.setSource(text, {}), NANO);
+  });
 
-  it('hovering a tensor name shows its resolved shape', async () => {
+  /** The language service's hover over a word of a line, as the pointer brings it up. */
+  async function hoverText(line: string, word: string): Promise<string> {
     const p = o.page;
-    const box = (await p.locator('.cm-line', { hasText: 'embedded_BLD = tokens_BLV @ wte_VD' }).boundingBox())!;
-    // over `embedded`, the line's first word; CodeMirror opens a hover after the pointer rests
+    // the line scrolled into the editor's view (the pointer reaches only what is shown there),
+    // then the word's box: a DOM range over its characters, whatever spans the highlighting made
+    const target = p.locator('.cm-line', { hasText: line }).first();
+    await target.scrollIntoViewIfNeeded();
+    const box = await target.evaluate((el, w) => {
+      const at = el.textContent!.indexOf(w);
+      const walker = el.ownerDocument.createTreeWalker(el, 4); // NodeFilter.SHOW_TEXT
+      const range = el.ownerDocument.createRange();
+      let seen = 0;
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const len = n.textContent!.length;
+        if (seen <= at && at < seen + len) range.setStart(n, at - seen);
+        if (seen < at + w.length && at + w.length <= seen + len) range.setEnd(n, at + w.length - seen);
+        seen += len;
+      }
+      const r = range.getBoundingClientRect();
+      return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+    }, word);
+    // CodeMirror opens a hover once the pointer rests over the word; it closes when it leaves
     await p.mouse.move(0, 0);
-    await p.waitForTimeout(100);
-    await p.mouse.move(box.x + 5, box.y + box.height / 2, { steps: 3 });
-    await p.waitForTimeout(100);
-    await p.mouse.move(box.x + 8, box.y + box.height / 2);
-    await expect.poll(() => p.getByTestId('shape-tooltip').textContent(), { timeout: 10_000 }).toBe('embedded_BLD: [B, L=64, D=64]');
+    await expect.poll(() => p.getByTestId('shape-tooltip').count()).toBe(0);
+    await p.mouse.move(box.x, box.y, { steps: 3 });
+    await expect.poll(() => p.getByTestId('shape-tooltip').count(), { timeout: 10_000 }).toBe(1);
+    const text = (await p.getByTestId('shape-tooltip').textContent())!;
     await p.mouse.move(0, 0);
+    return text;
+  }
+
+  it('hovering shows the language service: the resolved shape of a tensor, the parameters of a block call', async () => {
+    expect(await hoverText(EMBED, 'embedded')).toBe('embedded_BLD: tensor[B, L=64, D=64]');
+    const call = await hoverText('final_BLD = layernorm(stream_BLD)', 'layernorm');
+    expect(call).toContain('block layernorm(x_*D) -> *D');
+    expect(call).toContain('as called here: layernorm(x_*D: [B, L=64, D=64]) -> [B, L=64, D=64]');
+    expect(call).toContain('parameters: 128');
+  });
+
+  it('completes a shape suffix with the declared dims, from the language service', async () => {
+    const p = o.page;
+    const line = p.locator('.cm-line', { hasText: EMBED });
+    await line.scrollIntoViewIfNeeded();
+    await line.click();
+    await p.keyboard.press('End');
+    await p.keyboard.type('\nx_BL');
+    await p.keyboard.press('Control+Space');
+    const options = p.locator('.cm-tooltip-autocomplete li');
+    await expect.poll(() => options.allTextContents(), { timeout: 10_000 }).toEqual(expect.arrayContaining([expect.stringMatching(/^x_BLD/), expect.stringMatching(/^x_BLV/)]));
+    expect(await options.allTextContents()).not.toEqual(expect.arrayContaining([expect.stringMatching(/^x_BLB/)]));
+    await p.keyboard.press('Escape');
   });
 
   it('shows a typed error at its line as you type, and clears it when fixed', async () => {
     const p = o.page;
     expect(await p.getByTestId('diagnostics').locator('> *').count()).toBe(0);
-    const line = p.locator('.cm-line', { hasText: 'embedded_BLD = tokens_BLV @ wte_VD' });
+    const line = p.locator('.cm-line', { hasText: EMBED });
     await line.click();
     await p.keyboard.press('End');
     await p.keyboard.type(' @ w_DF');
     const item = p.getByTestId('diagnostics').locator('> *').first();
-    const at = readFileSync(join(ROOT, 'models/gpt-nano.arch'), 'utf8').split('\n').findIndex((l) => l.startsWith('embedded_BLD = tokens_BLV @ wte_VD')) + 1;
-    await expect.poll(() => item.textContent(), { timeout: 10_000 }).toMatch(new RegExp(`^${at}:\\d+ error\\[`));
+    await expect.poll(() => item.textContent(), { timeout: 10_000 }).toMatch(new RegExp(`^${EMBED_LINE}:\\d+ error\\[`));
     const diags = await p.evaluate(() => arch.diagnostics());
-    expect(diags[0]!.line).toBe(at);
+    expect(diags[0]!.line).toBe(EMBED_LINE);
     await expect.poll(() => p.locator('.cm-lintRange-error').count()).toBeGreaterThan(0);
     await p.screenshot({ path: join(SHOTS, 'editing-error.png') });
     for (let i = 0; i < ' @ w_DF'.length; i++) await p.keyboard.press('Backspace');

@@ -12,6 +12,8 @@ import type { DocumentSymbolEntry, HoverResult, Location, Position, SemanticToke
 
 export * from './types.js';
 export { PRELUDE_FILE, format, type Analysis, type Completions, type FormatResult };
+/** A shape as hovers and the playground write it: `[B, L=64, D=64]`. */
+export { shapeText } from './instances.js';
 // Lexical colouring for editors without the server (the TextMate grammar, a CodeMirror StreamLanguage).
 export { archStreamParser, highlightLine, HIGHLIGHT_RULES, HIGHLIGHT_STYLES, type HighlightKind, type HighlightRule, type HighlightToken } from './highlight.js';
 

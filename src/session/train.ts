@@ -7,23 +7,22 @@ import { modelStats } from '../compiler/stats.js';
 import { openData, tokenizerFromJSON, type DataSource, type RngState } from '../data/index.js';
 import { initParams } from '../ir/index.js';
 import { minOf } from '../report/extent.js';
-import { fmtInt } from '../report/numbers.js';
 import { fitCheckpoint } from '../runtime/checkpoint-fit.js';
 import type { ArchDevice, KernelChoice } from '../runtime/device.js';
 import type { OptimizerState, TrainBackend, Weights } from '../runtime/train/backend.js';
 import type { CheckpointMeta, LoadedCheckpoint } from '../runtime/train/checkpoint.js';
-import { describeRoles, type InputSpec } from '../runtime/train/feeds.js';
+import type { InputSpec } from '../runtime/train/feeds.js';
 import { InterpreterBackend } from '../runtime/train/interpreter-backend.js';
 import { averageRate, trainLoop, TRAIN_DEFAULTS, type StepMetrics, type TrainOptions } from '../runtime/train/loop.js';
 import { createWebGPUBackend } from '../runtime/train/webgpu-backend.js';
 import { paramShapes } from '../runtime/weights.js';
 import { compileForCheckpoint, loadCheckpoint, resumeSourceNote } from './checkpoint-model.js';
 import type { SessionEnv } from './env.js';
-import { UsageError } from './errors.js';
 import { checkModelFits, PARAM_COPIES } from './fits.js';
 import { loadModel, readModelFile } from './model.js';
-import { classLetters, inputRoles } from './model-io.js';
+import { inputRoles } from './model-io.js';
 import { buildGraph } from './pipeline.js';
+import { checkClasses, dimsFromData, trainLength, trainSymbols } from './train-setup.js';
 
 export { TRAIN_DEFAULTS, type StepMetrics };
 
@@ -162,20 +161,7 @@ async function trainClaimed(env: SessionEnv, req: TrainRequest, ctx: TrainContex
   const source = resumed ? resumed.meta!.modelSource : readModelFile(env.host.readFile, file);
   if (resumed) log(resumeSourceNote(env.host.readFile, file, source) ?? '');
   const first = compileSource(file, source, sets);
-  if (first.model && !resumed) {
-    const letters = classLetters(first.model);
-    const roles = inputRoles(buildGraph(first.model).lowered);
-    for (const r of roles) {
-      const letter = letters.get(r.name);
-      if (!letter || sets.has(letter)) continue;
-      const want = r.role === 'labels' ? data.task?.numClasses : data.vocabSize;
-      const have = first.model.dims.get(letter)?.size;
-      if (want && have !== want) {
-        sets.set(letter, String(want));
-        log(`note: ${letter} = ${want} (from the data${r.role === 'labels' ? "'s classes" : "'s vocabulary"}; the model declares ${have})\n`);
-      }
-    }
-  }
+  if (first.model && !resumed) for (const note of dimsFromData(first.model, data, sets)) log(`note: ${note}\n`);
   // A resumed run continues the model it was trained with, whatever the file holds now.
   const model = resumed ? compileForCheckpoint(env, file, resumed, new Map(), source) : loadModel(env, file, sets, { quietWarnings: true, source }).model; // the text read above: the one the checkpoints record
   const run = (claimed.run = ctx.claimRun({
@@ -188,24 +174,10 @@ async function trainClaimed(env: SessionEnv, req: TrainRequest, ctx: TrainContex
   const train = buildGraph(model, { training: true, grad: true });
   const evalG = buildGraph(model);
   const roles = inputRoles(train.lowered);
-  const vocabLetter = classLetters(model);
-  for (const r of roles) {
-    const cls = train.lowered.inputs.get(r.name)?.classes;
-    const need = r.role === 'labels' ? data.task?.numClasses : data.vocabSize;
-    if (cls !== undefined && need !== undefined && cls < need)
-      throw new UsageError(`the data has ${fmtInt(need)} ${r.role === 'labels' ? 'classes' : 'distinct tokens'}, but ${r.name}'s ${vocabLetter.get(r.name) ?? 'class'} is ${fmtInt(cls)}\n  hint: --set ${vocabLetter.get(r.name) ?? 'V'}=${need}`);
-  }
-  const tokensRole = roles.find((r) => r.role === 'tokens');
+  checkClasses(model, train.lowered, roles, data);
   // `arch sample` continues one token stream: a language model with logits.
   const samplable = evalG.graph.outputs.has('logits') && roles.every((r) => r.role === 'tokens' || r.role === 'targets');
-  const lengthSym = tokensRole?.symbols[1];
-  const maxL = lengthSym ? train.lowered.symbols.get(lengthSym)?.max : undefined;
-  // A task trains at its own length (reverse 8 digits, not 32) when the model's context allows.
-  const L = maxL && data.task ? Math.min(maxL, Math.max(data.task.contextLength, data.task.minContextLength)) : maxL;
-  if (!L) throw new UsageError(`${file}: can't tell the model's context length (its inputs: ${describeRoles(roles)})`);
-  const minL = data.task?.minContextLength ?? 1;
-  if (maxL! < minL) throw new UsageError(`${o.data} needs a context of at least ${minL} positions; the model's is ${maxL}\n  hint: --set ${model.axes.get(lengthSym!)?.letter ?? 'L'}=${minL}`);
-
+  const L = trainLength(model, train.lowered, roles, data, file);
   const shapes = new Map(paramShapes(train.graph).map((p) => [p.name, p.shape]));
   checkModelFits(train, { batch: o.batch, paramCopies: PARAM_COPIES.training, limits: ctx.device?.limits, memoryBytes: env.host.memoryBytes() });
   let weights: Weights;
@@ -219,12 +191,7 @@ async function trainClaimed(env: SessionEnv, req: TrainRequest, ctx: TrainContex
     if (o.backend === 'interpreter') backend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
     else {
       device = ctx.device ?? (await env.host.openDevice({ backend: o.backend === 'webgpu' ? undefined : o.backend, kernels: req.kernels }));
-      const symbols: Record<string, number> = { seed: 0 };
-      for (const r of roles) r.symbols.forEach((sym, i) => {
-        const info = train.lowered.symbols.get(sym);
-        symbols[sym] = info?.max === undefined ? o.batch : r.role === 'source' ? data.task?.contextLength ?? info.max : L;
-        if (i === 0) symbols[sym] = o.batch;
-      });
+      const symbols = trainSymbols(train.lowered, roles, data, o.batch, L);
       log(`compiling for ${device.info.adapterName || device.info.backend} (${device.info.backend})...\n`);
       backend = await createWebGPUBackend(device, train.graph, evalG.graph, { symbols, weights, state: resumed?.optimizer ?? undefined });
     }

@@ -1,49 +1,44 @@
-// Checking the text: the one module that asks the compiler about the editor's source, so that it
-// can move to the language service (src/service) later without touching the rest of the page.
-import { compileSource, modelStats, renderDiagnostic, type CheckedModel, type Diagnostic, type ModelStats } from './core.js';
+// Checking the text: the page asks the language service (src/service, the one `arch lsp` serves)
+// about the editor's source: diagnostics, the checked model, hovers and completions.
+import { LanguageService, modelStats, preludeSource, PRELUDE_FILE, renderDiagnostic, type CheckedModel, type Completions, type Diagnostic, type HoverResult, type ModelStats, type ServiceAnalysis, type ServiceDiagnostic } from './core.js';
 
 export const FILE = 'playground.arch';
+
+const service = new LanguageService(preludeSource());
 
 export interface Analysis {
   source: string;
   sets: Map<string, string>;
+  /** The service's record of this text: parse tree, tokens, names, instances. */
+  service: ServiceAnalysis;
   model: CheckedModel | null;
   stats: ModelStats | null;
   /** Errors first, then warnings, each in source order (as `arch check` prints them). */
   diagnostics: Diagnostic[];
   /** Each diagnostic as `arch check` renders it, by index into `diagnostics`. */
   rendered: string[];
+  /** The same problems as the service places them in this text (a prelude error at its call). */
+  lint: ServiceDiagnostic[];
   ms: number;
 }
 
 export function analyse(source: string, sets: Map<string, string>): Analysis {
   const started = performance.now();
-  const r = compileSource(FILE, source, sets);
-  const diagnostics = [...r.diagnostics].sort(
-    (a, b) => Number(a.severity === 'warning') - Number(b.severity === 'warning') || a.file.localeCompare(b.file) || a.span.start.offset - b.span.start.offset,
+  const a = service.analyze(FILE, source, sets);
+  const diagnostics = [...a.diagnostics].sort(
+    (x, y) => Number(x.severity === 'warning') - Number(y.severity === 'warning') || x.file.localeCompare(y.file) || x.span.start.offset - y.span.start.offset,
   );
-  const rendered = diagnostics.map((d) => renderDiagnostic(d, { sources: r.sources, color: false }));
-  const stats = r.model ? modelStats(r.model) : null;
-  return { source, sets, model: r.model, stats, diagnostics, rendered, ms: performance.now() - started };
+  const sources = new Map([[FILE, source], [PRELUDE_FILE, service.preludeText]]);
+  const rendered = diagnostics.map((d) => renderDiagnostic(d, { sources, color: false }));
+  const stats = a.model ? modelStats(a.model) : null;
+  return { source, sets, service: a, model: a.model, stats, diagnostics, rendered, lint: service.diagnostics(a), ms: performance.now() - started };
 }
 
-type Dim = number | string;
-
-export function shapeOf(m: CheckedModel, axes: string[]): Dim[] {
-  return axes.map((a) => {
-    const info = m.axes.get(a);
-    if (!info) return a;
-    return info.size === null ? info.letter : `${info.letter}=${info.size}`;
-  });
+/** What the service says about the name at `offset` of the analysed text (markdown), or null. */
+export function hoverAt(a: Analysis, offset: number): HoverResult | null {
+  return service.hover(a.service, a.service.lines.positionAt(offset));
 }
 
-export const fmtShape = (s: Dim[]): string => `[${s.join(', ')}]`;
-
-/** The resolved shapes of a tensor name (one per block instance where it differs). */
-export function shapesOfName(m: CheckedModel, name: string): string[] {
-  const out = new Set<string>();
-  for (const t of m.trace) if (t.name === name) out.add(fmtShape(shapeOf(m, m.nodes[t.node]!.axes)));
-  for (const i of m.inputs) if (i.name === name) out.add(fmtShape(shapeOf(m, i.axes)));
-  for (const p of m.params) if (p.name === name) out.add(fmtShape(p.shape));
-  return [...out];
+export function completionsAt(a: Analysis, offset: number): Completions {
+  return service.completion(a.service, a.service.lines.positionAt(offset));
 }

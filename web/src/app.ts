@@ -1,11 +1,10 @@
 // The page's state: the text, its --set values and latest analysis, the WebGPU device, the
 // current training run and the weights that sampling and attention use.
 import { analyse, type Analysis } from './analysis.js';
-import type { ArchDevice, CheckedModel, InputSpec, Tokenizer, Weights } from './core.js';
+import type { ArchDevice, CheckedModel, Tokenizer, Weights } from './core.js';
 
 export interface Trained {
   model: CheckedModel;
-  roles: InputSpec[];
   weights: Weights;
   tokenizer: Tokenizer;
   /** Where the weights came from: "trained 200 steps on task:reverse", "uploaded run.safetensors". */
@@ -32,6 +31,12 @@ export class AppState {
 
   current(): Analysis | null {
     return this.latest;
+  }
+
+  /** The analysis of `text` with the current sets, without making it the page's (hovers and
+   *  completions ask about the editor's text before the debounced check has run). */
+  analysisOf(text: string): Analysis {
+    return text === this.source ? this.analysis() : analyse(text, this.sets);
   }
 
   onAnalysis(f: (a: Analysis) => void): void {

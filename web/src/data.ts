@@ -1,11 +1,11 @@
 // Training data in the page: a built-in task (task:reverse ...), the shipped corpus (tiny
 // Shakespeare, fetched from the build itself) or pasted text, each as the core's DataSource. Text
-// is split as `arch train --data FILE` splits it: char tokenizer, the last 10% for validation.
+// is split as `arch train --data FILE` splits it, by the core's openData.
 import corpusUrl from '../../data/tinyshakespeare.txt?url';
-import { DataError, evalBatches, makeTokenizer, openData, sampleBatch, type DataSource } from './core.js';
+import { DataError, openData, type DataSource, type Tokenizer } from './core.js';
 
 export const CORPUS_NAME = 'tinyshakespeare.txt';
-const VAL_FRACTION = 0.1;
+export const PASTED_NAME = 'pasted.txt';
 
 let corpus: Promise<string> | undefined;
 
@@ -17,27 +17,18 @@ export function loadCorpus(): Promise<string> {
   return corpus;
 }
 
-export function textSource(name: string, text: string): DataSource {
+/** Text as `arch train --data FILE` reads it (the core's openData; the "file" is in memory):
+ *  the tokenizer asked for (or the one a checkpoint carries), the last 10% for validation. */
+export function textSource(name: string, text: string, tokenizer: 'char' | 'gpt2' | Tokenizer = 'char'): DataSource {
   if (!text.trim()) throw new DataError({ what: 'the text is empty', where: name, hint: 'paste some text to train on, or pick the corpus or a task' });
-  const tokenizer = makeTokenizer('char', text);
-  const all = Int32Array.from(tokenizer.encode(text));
-  const nTrain = Math.floor(all.length * (1 - VAL_FRACTION));
-  const train = all.subarray(0, nTrain);
-  const val = all.subarray(nTrain);
-  return {
-    name,
-    kind: 'text',
-    tokenizer,
-    vocabSize: tokenizer.vocabSize,
-    trainBatch: (rng, batch, length) => sampleBatch(train, batch, length, rng),
-    evalBatches: (batch, length, maxBatches) => evalBatches(val.length > 0 ? val : train, batch, length, maxBatches),
-  };
+  const bytes = new TextEncoder().encode(text);
+  return openData(name, { tokenizer, readFile: () => bytes });
 }
 
 /** `task:NAME`, `corpus`, or `text` (with the pasted text). */
-export async function openPageData(spec: string, pasted = ''): Promise<DataSource> {
+export async function openPageData(spec: string, pasted = '', tokenizer: 'char' | 'gpt2' | Tokenizer = 'char'): Promise<DataSource> {
   if (spec.startsWith('task:')) return openData(spec);
-  if (spec === 'corpus' || spec === CORPUS_NAME) return textSource(CORPUS_NAME, await loadCorpus());
-  if (spec === 'text') return textSource('pasted.txt', pasted);
+  if (spec === 'corpus' || spec === CORPUS_NAME) return textSource(CORPUS_NAME, await loadCorpus(), tokenizer);
+  if (spec === 'text' || spec === PASTED_NAME) return textSource(PASTED_NAME, pasted, tokenizer);
   throw new DataError({ what: `unknown data \`${spec}\``, where: 'the data menu', hint: 'use task:NAME, corpus or text' });
 }

@@ -17,7 +17,8 @@ interface HookDeps {
 
 export function installHooks(app: AppState, d: HookDeps): void {
   const api = {
-    setSource: (text: string) => d.setSource(text, app.sets),
+    /** The editor's text; with `sets`, the --set values too (`{}` clears them). */
+    setSource: (text: string, sets?: Record<string, string>) => d.setSource(text, sets ? new Map(Object.entries(sets)) : app.sets),
     diagnostics: () => d.diagnostics(),
     /** --set NAME=VALUE (null clears it), as the model view's controls do. */
     set: (name: string, value: string | number | null) => app.setSet(name, value === null ? null : String(value)),
@@ -28,6 +29,11 @@ export function installHooks(app: AppState, d: HookDeps): void {
     gradients: (o: GradRequest = {}) => {
       if (!app.device) throw new Error('no WebGPU device');
       return lossAndGrads(app.device, app.source, app.sets, o);
+    },
+    /** When each step of the current run was reported (ms), and its tokens per step. */
+    stepTimes: () => {
+      const run = d.trainPanel.run();
+      return run ? { stamps: [...run.stamps], tokensPerStep: run.tokensPerStep } : null;
     },
     /** The current run's checkpoint, base64 (the bytes the download button saves). */
     checkpoint: async () => {

@@ -31,7 +31,7 @@ const view = createEditor(byId('editor'), app.source, {
       waiters.splice(0).forEach((w) => w());
     }, 120);
   },
-  current: () => app.current(),
+  analysisNow: (text) => app.analysisOf(text),
   analysisOf: (text) =>
     new Promise((resolve) => {
       if (app.source === text && app.current()?.source === text) return resolve(app.current()!);

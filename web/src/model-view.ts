@@ -1,8 +1,8 @@
 // The model view: the shape trace (inputs, the top-level tensors, each block instance expandable,
 // repeats folded), parameters and FLOPs per block, the share of parameters by kind, and the dims
 // and variants as controls (a change is a `--set`, re-checked at once).
-import { parse } from './core.js';
-import { FILE, fmtShape, shapeOf, type Analysis } from './analysis.js';
+import { shapeText, type ParamKind } from './core.js';
+import type { Analysis } from './analysis.js';
 import { fmtCount, fmtInt, h } from './dom.js';
 import type { CheckedModel, ModelStats } from './core.js';
 
@@ -13,7 +13,7 @@ export interface ViewHooks {
 
 const fmtFlops = (n: number): string => `${fmtCount(n)}${n >= 1000 ? '' : ' '}FLOPs`;
 
-const KIND_COLORS: Record<string, string> = { embeddings: '#0e7490', attention: '#7c3aed', mlp: '#b45309', norm: '#6b7280', other: '#be123c' };
+const KIND_COLORS: Record<ParamKind, string> = { embeddings: '#0e7490', attention: '#7c3aed', mlp: '#b45309', norm: '#6b7280', head: '#15803d', other: '#be123c' };
 
 export function renderModelView(root: HTMLElement, a: Analysis, hooks: ViewHooks): void {
   root.replaceChildren();
@@ -40,15 +40,15 @@ function shares(s: ModelStats): HTMLElement {
   for (const [kind, n] of Object.entries(s.byKind)) {
     if (!n) continue;
     const pct = (100 * n) / s.params;
-    bar.append(h('span', { style: `width:${pct}%;background:${KIND_COLORS[kind]}`, title: `${kind}: ${fmtInt(n)}` }));
-    legend.append(h('span', { 'data-kind': kind }, h('i', { style: `background:${KIND_COLORS[kind]}` }), `${kind} ${pct.toFixed(1)}%`));
+    bar.append(h('span', { style: `width:${pct}%;background:${KIND_COLORS[kind as ParamKind]}`, title: `${kind}: ${fmtInt(n)}` }));
+    legend.append(h('span', { 'data-kind': kind }, h('i', { style: `background:${KIND_COLORS[kind as ParamKind]}` }), `${kind} ${pct.toFixed(1)}%`));
   }
   return h('div', { class: 'shares' }, bar, legend);
 }
 
 /** Dims written as a number are editable; derived ones (K = D / H) show their value. */
 function controls(a: Analysis, m: CheckedModel | null, hooks: ViewHooks): HTMLElement {
-  const program = parse(FILE, a.source).program;
+  const program = a.service.program;
   const box = h('div', { class: 'controls' });
   for (const d of program.dims) {
     if (!d.value) continue;
@@ -82,7 +82,7 @@ const blockKey = (scope: string): string => {
 };
 
 function row(m: CheckedModel, name: string, axes: string[], note = ''): HTMLElement {
-  return h('div', { class: 'tensor', 'data-tensor': name }, h('span', { class: 'name' }, name), h('span', { class: 'shape' }, fmtShape(shapeOf(m, axes))), note ? h('span', { class: 'muted' }, note) : null);
+  return h('div', { class: 'tensor', 'data-tensor': name }, h('span', { class: 'name' }, name), h('span', { class: 'shape' }, shapeText(m, axes)), note ? h('span', { class: 'muted' }, note) : null);
 }
 
 function trace(m: CheckedModel, s: ModelStats): HTMLElement {

@@ -59,7 +59,7 @@ export function createSamplePanels(sampleRoot: HTMLElement, attentionRoot: HTMLE
       const out: number[] = [];
       output.textContent = t.tokenizer.decode(ids);
       const started = performance.now();
-      const tokens = await sampleTokens(app.device, t.model, t.roles, t.weights, {
+      const tokens = await sampleTokens(app.device, t.model, t.weights, {
         prompt: ids,
         tokens: o.tokens ?? value(count, 100),
         temperature: isGreedy ? 0 : o.temperature ?? value(temperature, 1),
@@ -89,7 +89,7 @@ export function createSamplePanels(sampleRoot: HTMLElement, attentionRoot: HTMLE
     const t = needTrained(app);
     const ids = t.tokenizer.encode(text);
     if (!ids.length) throw new Error('the prompt is empty: give at least one token');
-    const layers: LayerMaps[] = attentionMaps(t.model, t.roles, t.weights, ids);
+    const layers: LayerMaps[] = attentionMaps(t.model, t.weights, ids);
     const first = layers[0]?.heads[0];
     const context = first ? ids.slice(ids.length - Math.round(Math.sqrt(first.length))) : ids; // the model's context keeps the last ones
     const tokens = context.map((id) => t.tokenizer.decode([id]));

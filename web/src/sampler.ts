@@ -1,6 +1,7 @@
 // Sampling in the page as `arch sample` does it on WebGPU: the KV-cache decoder, tokens chosen
 // with temperature, top-k and top-p from the same Rng, streamed as they come.
-import { CACHE_PREFIX, POSITION_INPUT, Rng, cachedDecoder, generate, lower, prune, type ArchDevice, type CheckedModel, type InputSpec, type Lowered, type Weights } from './core.js';
+import { CACHE_PREFIX, POSITION_INPUT, Rng, cachedDecoder, generate, lower, prune, tokenInput, type ArchDevice, type CheckedModel, type Weights } from './core.js';
+import { FILE } from './analysis.js';
 
 export interface SampleRequest {
   prompt: number[];
@@ -11,21 +12,10 @@ export interface SampleRequest {
   seed: number;
 }
 
-/** The token input's name, batch and length symbols, vocabulary and context, as tokenInput finds them. */
-export function tokenInfo(l: Lowered, roles: InputSpec[]): { name: string; batch: string; length: string; vocab: number; context: number } {
-  const tokens = roles.find((r) => r.role === 'tokens')!;
-  return {
-    name: tokens.name,
-    batch: tokens.symbols[0]!,
-    length: tokens.symbols[1]!,
-    vocab: l.inputs.get(tokens.name)!.classes!,
-    context: l.symbols.get(tokens.symbols[1]!)?.max ?? 1,
-  };
-}
-
-export async function sampleTokens(device: ArchDevice, model: CheckedModel, roles: InputSpec[], weights: Weights, req: SampleRequest, onToken: (t: number) => void): Promise<number[]> {
+export async function sampleTokens(device: ArchDevice, model: CheckedModel, weights: Weights, req: SampleRequest, onToken: (t: number) => void): Promise<number[]> {
   const lowered = lower(model, { decode: true });
-  const t = tokenInfo(lower(model), roles);
+  const ti = tokenInput(lower(model), FILE);
+  const t = { name: ti.name, batch: ti.batchSymbol, length: ti.lengthSymbol, vocab: ti.classes, context: ti.maxLength ?? 1 };
   const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
   const spec = { input: t.name, batchSymbol: t.batch, lengthSymbol: t.length, vocab: t.vocab, maxContext: t.context, params: Object.fromEntries(weights) };
   const dec = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);

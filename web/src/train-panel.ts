@@ -1,19 +1,23 @@
 // The train panel: data (a task, the shipped corpus or pasted text), steps, batch, seed and
 // learning rate; train, pause/resume, stop; step, loss and tokens/s; the live loss chart; a
 // checkpoint to download (the bytes `arch train` writes) or upload.
-import { parseCheckpoint, fitCheckpoint, paramShapes, lower, tokenizerFromJSON, TASK_NAMES, compileSource, type CheckpointMeta } from './core.js';
+import { parseCheckpoint, fitCheckpoint, paramShapes, lower, tokenizerFromJSON, TASK_NAMES, compileSource, type CheckpointMeta, type LoadedCheckpoint } from './core.js';
 import { h } from './dom.js';
 import { openPageData } from './data.js';
 import { DEFAULT_SETTINGS, prepare, type TrainSettings } from './prepare.js';
-import { TrainRun } from './trainer.js';
+import { TrainRun, type ResumeFrom } from './trainer.js';
+import { resumeUploaded, type Resumed } from './resume.js';
 import { renderLossChart } from './loss-chart.js';
-import { inputRoles } from './roles.js';
 import { FILE } from './analysis.js';
 import type { AppState } from './app.js';
 
 export interface TrainRequest extends Partial<TrainSettings> {
   data?: string;
   text?: string;
+  /** The tokenizer of pasted text and the corpus: char (default) or gpt2 (GPT-2's BPE). */
+  tokenizer?: 'char' | 'gpt2';
+  /** Continue the uploaded checkpoint's run up to `steps`, as `arch train --resume` does. */
+  resume?: boolean;
 }
 
 export interface TrainPanel {
@@ -27,8 +31,14 @@ const num = (el: HTMLInputElement, fallback: number): number => (Number.isFinite
 
 export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (text: string, sets: Map<string, string>) => void): TrainPanel {
   const data = h('select', { testid: 'data' }, ...TASK_NAMES.map((t) => h('option', { value: `task:${t}`, selected: t === 'reverse' }, `task:${t}`)), h('option', { value: 'corpus' }, 'tiny Shakespeare (shipped)'), h('option', { value: 'text' }, 'pasted text'));
-  const pasted = h('textarea', { testid: 'train-text', placeholder: 'Paste text to train on (characters are the tokens)', hidden: true });
-  data.addEventListener('change', () => (pasted.hidden = data.value !== 'text'));
+  const pasted = h('textarea', { testid: 'train-text', placeholder: 'Paste text to train on', hidden: true });
+  const tokenizer = h('select', { testid: 'tokenizer' }, h('option', { value: 'char' }, 'characters'), h('option', { value: 'gpt2' }, 'GPT-2 BPE'));
+  const tokenizerLabel = h('label', { hidden: true }, 'tokens ', tokenizer);
+  data.addEventListener('change', () => {
+    pasted.hidden = data.value !== 'text';
+    tokenizerLabel.hidden = data.value.startsWith('task:');
+  });
+  const resume = h('input', { type: 'checkbox', testid: 'resume', disabled: true });
   const steps = h('input', { type: 'number', min: 1, value: 200, testid: 'steps' });
   const batch = h('input', { type: 'number', min: 1, value: DEFAULT_SETTINGS.batch, testid: 'batch' });
   const seed = h('input', { type: 'number', value: DEFAULT_SETTINGS.seed, testid: 'seed' });
@@ -45,15 +55,16 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
   const status = h('div', { class: 'muted', testid: 'train-status' });
   const chart = h('div', { class: 'chart', testid: 'loss-chart' });
   root.append(
-    h('div', { class: 'row' }, h('label', {}, 'data ', data), h('label', {}, 'steps ', steps), h('label', {}, 'batch ', batch), h('label', {}, 'seed ', seed), h('label', {}, 'lr ', lr)),
+    h('div', { class: 'row' }, h('label', {}, 'data ', data), tokenizerLabel, h('label', {}, 'steps ', steps), h('label', {}, 'batch ', batch), h('label', {}, 'seed ', seed), h('label', {}, 'lr ', lr)),
     pasted,
-    h('div', { class: 'row' }, trainBtn, pauseBtn, stopBtn, download, h('label', {}, 'upload ', uploadInput)),
+    h('div', { class: 'row' }, trainBtn, pauseBtn, stopBtn, download, h('label', {}, 'upload ', uploadInput), h('label', { title: 'continue the uploaded run to the steps asked for, as arch train --resume' }, resume, ' continue it')),
     h('div', { class: 'row stats' }, 'step ', step, ' loss ', loss, ' validation ', val, ' tokens/s ', rate),
     status,
     chart,
   );
 
   let current: TrainRun | null = null;
+  let uploaded: LoadedCheckpoint | null = null;
   let history = { train: [] as [number, number][], val: [] as [number, number][] };
   let lastDraw = 0;
   const draw = (r: TrainRun, force = false) => {
@@ -74,7 +85,7 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
   const finish = async (r: TrainRun) => {
     buttons();
     draw(r, true);
-    app.trained = { model: r.p.model, roles: r.p.roles, weights: await r.weights(), tokenizer: r.data.tokenizer, origin: `trained ${r.step} steps on ${r.data.name}` };
+    app.trained = { model: r.p.model, weights: await r.weights(), tokenizer: r.data.tokenizer, origin: `trained ${r.step} steps on ${r.data.name}` };
     status.textContent = r.state === 'paused' ? `paused at step ${r.step}` : `done at step ${r.step}; sampling and attention use these weights`;
   };
 
@@ -91,10 +102,18 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
     if (current?.state === 'running') throw new Error('a run is in progress: stop it first');
     current?.dispose();
     current = null;
-    const settings: TrainSettings = { ...DEFAULT_SETTINGS, steps: req.steps ?? num(steps, 200), batch: req.batch ?? num(batch, DEFAULT_SETTINGS.batch), seed: req.seed ?? num(seed, 1), lr: req.lr ?? num(lr, DEFAULT_SETTINGS.lr), weightDecay: req.weightDecay ?? DEFAULT_SETTINGS.weightDecay, evalEvery: req.evalEvery };
     status.textContent = 'preparing…';
-    const source = await openPageData(req.data ?? data.value, req.text ?? pasted.value);
-    const p = prepare(app.source, app.sets, source, settings);
+    const stepsWanted = req.steps ?? num(steps, 200);
+    let ready: Omit<Resumed, 'from'> & { from?: ResumeFrom };
+    if (req.resume ?? resume.checked) {
+      if (!uploaded) throw new Error('upload a checkpoint first: there is no run to continue');
+      ready = await resumeUploaded(uploaded, stepsWanted, req.text ?? pasted.value);
+    } else {
+      const settings: TrainSettings = { ...DEFAULT_SETTINGS, steps: stepsWanted, batch: req.batch ?? num(batch, DEFAULT_SETTINGS.batch), seed: req.seed ?? num(seed, 1), lr: req.lr ?? num(lr, DEFAULT_SETTINGS.lr), weightDecay: req.weightDecay ?? DEFAULT_SETTINGS.weightDecay, evalEvery: req.evalEvery };
+      const opened = await openPageData(req.data ?? data.value, req.text ?? pasted.value, req.tokenizer ?? (tokenizer.value as 'char' | 'gpt2'));
+      ready = { settings, data: opened, p: prepare(app.source, app.sets, opened, settings) };
+    }
+    const { p, data: source, settings, from } = ready;
     status.textContent = `compiling kernels for ${app.device.info.adapterName}…` + (p.notes.length ? ` (${p.notes.join('; ')})` : '');
     history = { train: [], val: [] };
     const r = await TrainRun.create(app.device, p, source, settings, {
@@ -109,7 +128,7 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
         val.textContent = m.val_loss.toFixed(4);
         history.val.push([m.step, m.val_loss]);
       },
-    });
+    }, from);
     current = r;
     return continueRun(r);
   }
@@ -147,8 +166,10 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
     const lowered = lower(r.model);
     const { weights } = fitCheckpoint(ckpt, paramShapes(lowered.graph), r.model);
     if (!meta?.tokenizer) throw new Error(`${name} carries no tokenizer (it was not written by arch train or the playground)`);
-    app.trained = { model: r.model, roles: inputRoles(lowered), weights, tokenizer: tokenizerFromJSON(meta.tokenizer), origin: `uploaded ${name} (step ${meta.step})` };
-    status.textContent = `loaded ${name}: step ${meta.step} on ${meta.data}; sampling and attention use these weights`;
+    app.trained = { model: r.model, weights, tokenizer: tokenizerFromJSON(meta.tokenizer), origin: `uploaded ${name} (step ${meta.step})` };
+    uploaded = ckpt;
+    resume.disabled = !ckpt.optimizer;
+    status.textContent = `loaded ${name}: step ${meta.step} on ${meta.data}; sampling and attention use these weights${ckpt.optimizer ? '; Train with "continue it" resumes the run' : ''}`;
   }
   uploadInput.addEventListener('change', async () => {
     const f = uploadInput.files?.[0];

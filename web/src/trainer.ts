@@ -1,7 +1,7 @@
 // A training run in the page: the core's WebGPU backend and trainLoop on the page's device, with
 // pause (the loop stops at a step and resumes from its exact data-RNG state, as `arch train
 // --resume` does), stop, and a checkpoint in the bytes `arch train` writes.
-import { checkpointBytes, createWebGPUBackend, trainLoop, TRAIN_DEFAULTS, type ArchDevice, type DataSource, type StepMetrics, type TrainBackend, type RngState, type TrainOptions, type Weights } from './core.js';
+import { checkpointBytes, createWebGPUBackend, trainLoop, TRAIN_DEFAULTS, type ArchDevice, type DataSource, type OptimizerState, type ResumeState, type StepMetrics, type TrainBackend, type TrainOptions, type Weights } from './core.js';
 import type { Prepared, TrainSettings } from './prepare.js';
 
 export interface RunEvents {
@@ -9,36 +9,56 @@ export interface RunEvents {
   onEval(m: { step: number; val_loss: number }): void;
 }
 
-type Resume = { step: number; rng: RngState; elapsedS: number };
+/** Where a run continues from: an uploaded checkpoint's optimizer moments and loop state. */
+export interface ResumeFrom {
+  optimizer: OptimizerState;
+  at: ResumeState;
+}
+
+/** Lets the page's events run between steps: a MessageChannel post is a macrotask without
+ *  setTimeout's 4 ms clamp (the loop's default), which a small model's step would feel. */
+const channel = new MessageChannel();
+const waiting: (() => void)[] = [];
+channel.port1.onmessage = () => waiting.shift()?.();
+const yieldToPage = (): Promise<void> =>
+  new Promise((r) => {
+    waiting.push(r);
+    channel.port2.postMessage(0);
+  });
 
 export class TrainRun {
   readonly losses: number[] = [];
   readonly valLosses: [number, number][] = [];
+  /** performance.now() at each step's report, for tokens/s over a window (`npm run bench:web`). */
+  readonly stamps: number[] = [];
   step = 0;
   state: 'idle' | 'running' | 'paused' | 'done' = 'idle';
   private stopKind: 'pause' | 'stop' | null = null;
-  private resume: Resume | undefined;
+  private resume: ResumeState | undefined;
   private readonly opts: TrainOptions;
 
-  private constructor(readonly p: Prepared, readonly data: DataSource, readonly settings: TrainSettings, readonly backend: TrainBackend, private readonly events: RunEvents) {
+  private constructor(readonly p: Prepared, readonly data: DataSource, readonly settings: TrainSettings, readonly backend: TrainBackend, private readonly events: RunEvents, from?: ResumeFrom) {
     const steps = settings.steps;
     this.opts = {
       steps,
       batch: settings.batch,
       length: p.length,
-      accum: 1,
+      accum: settings.accum ?? TRAIN_DEFAULTS.accum,
       seed: settings.seed,
-      schedule: { lr: settings.lr, minLr: settings.lr / 10, warmup: Math.floor(steps / 20), steps, kind: 'cosine' },
+      schedule: { lr: settings.lr, minLr: settings.minLr ?? settings.lr / 10, warmup: settings.warmup ?? Math.floor(steps / 20), steps, kind: settings.schedule ?? 'cosine' },
       adamw: { ...TRAIN_DEFAULTS, weightDecay: settings.weightDecay },
-      gradClip: TRAIN_DEFAULTS.gradClip,
+      gradClip: settings.gradClip ?? TRAIN_DEFAULTS.gradClip,
       evalEvery: settings.evalEvery ?? Math.max(1, Math.floor(steps / 10)),
-      evalBatches: TRAIN_DEFAULTS.evalBatches,
+      evalBatches: settings.evalBatches ?? TRAIN_DEFAULTS.evalBatches,
     };
+    this.resume = from?.at;
+    this.step = from?.at.step ?? 0;
   }
 
-  static async create(device: ArchDevice, p: Prepared, data: DataSource, settings: TrainSettings, events: RunEvents): Promise<TrainRun> {
-    const backend = await createWebGPUBackend(device, p.train, p.evalGraph, { symbols: p.symbols, weights: p.weights });
-    return new TrainRun(p, data, settings, backend, events);
+  /** A new run, or (`from`) one that continues an uploaded checkpoint whose weights are p.weights. */
+  static async create(device: ArchDevice, p: Prepared, data: DataSource, settings: TrainSettings, events: RunEvents, from?: ResumeFrom): Promise<TrainRun> {
+    const backend = await createWebGPUBackend(device, p.train, p.evalGraph, { symbols: p.symbols, weights: p.weights, state: from?.optimizer });
+    return new TrainRun(p, data, settings, backend, events, from);
   }
 
   get tokensPerStep(): number {
@@ -54,6 +74,7 @@ export class TrainRun {
       onStep: (m) => {
         this.step = m.step;
         this.losses.push(m.loss);
+        this.stamps.push(performance.now());
         this.events.onStep(m);
       },
       onEval: (m) => {
@@ -61,6 +82,7 @@ export class TrainRun {
         this.events.onEval(m);
       },
       stopRequested: () => this.stopKind !== null,
+      pause: yieldToPage,
       checkpoint: async (step, rng, elapsedS) => {
         this.resume = { step, rng, elapsedS };
       },
@@ -85,7 +107,8 @@ export class TrainRun {
   /** The checkpoint `arch train` would have written at this step (weights, optimizer, metadata). */
   async checkpoint(modelFile: string): Promise<Uint8Array> {
     const r = this.resume ?? { step: this.step, rng: null, elapsedS: 0 };
-    const options = { data: this.data.name, tokenizer: 'char', batch: this.opts.batch, seed: this.opts.seed, lr: this.settings.lr, schedule: 'cosine', warmup: this.opts.schedule.warmup, minLr: this.opts.schedule.minLr, weightDecay: this.settings.weightDecay, gradClip: this.opts.gradClip, accum: 1, evalEvery: this.opts.evalEvery, evalBatches: this.opts.evalBatches, backend: 'webgpu' };
+    const o = this.opts;
+    const options = { data: this.data.name, tokenizer: this.data.tokenizer.kind === 'gpt2' ? 'gpt2' : 'char', batch: o.batch, seed: o.seed, lr: o.schedule.lr, schedule: o.schedule.kind, warmup: o.schedule.warmup, minLr: o.schedule.minLr, weightDecay: o.adamw.weightDecay, gradClip: o.gradClip, accum: o.accum, evalEvery: o.evalEvery, evalBatches: o.evalBatches, backend: 'webgpu' };
     return checkpointBytes(await this.backend.weights(), this.p.shapes, await this.backend.optimizerState(), {
       step: r.step,
       elapsedS: r.elapsedS,

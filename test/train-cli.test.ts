@@ -99,17 +99,17 @@ describe('arch train', () => {
     expect(arch('train', 'models/gpt-nano.arch', '--data', join(dir, 'missing.txt')).code).toBe(2);
   });
 
-  it('a batch too large for the adapter is one clear error, and leaves no run directory behind', () => {
+  it('a batch too large for the adapter is one clear error, and leaves no run directory (nor the parents it made) behind', () => {
     // 8192 rows of 64 characters: the MLP's hidden activation is 8192 x 64 x 256 floats (536 MB),
     // more than one texture holds, and the contraction after it reads it through one
     const text = join(dir, 'letters.txt');
     writeFileSync(text, 'the quick brown fox jumps over the lazy dog. '.repeat(2000));
-    const out = join(dir, 'too-large');
+    const out = join(dir, 'not-yet', 'there', 'too-large');
     const r = arch('train', 'models/gpt-nano.arch', '--data', text, '--steps', '1', '--batch', '8192', '--out', out);
     if (r.code === 0) return; // an adapter that binds that much (a GPU) trains it: nothing to refuse
     expect(r.code, r.err).toBe(2);
     expect(r.err).toMatch(/needs \d+ bytes, more than a texture of 8192 x 8192 texels holds .*; use a smaller batch or sequence length/);
     expect(r.err).not.toMatch(/\n\s+at /);
-    expect(existsSync(out)).toBe(false);
+    expect(existsSync(join(dir, 'not-yet'))).toBe(false);
   });
 });

@@ -59,7 +59,7 @@ export class RunDir implements RunStore {
   private savedStep: number | undefined;
   private readonly kept: string[];
 
-  private constructor(readonly dir: string, private readonly o: RunDirOptions, private readonly lock: DirLock, private readonly created: boolean) {
+  private constructor(readonly dir: string, private readonly o: RunDirOptions, private readonly lock: DirLock, private readonly created: string[]) {
     this.checkpointPath = join(dir, CHECKPOINT);
     this.metricsPath = join(dir, METRICS);
     this.plotPath = join(dir, PLOT);
@@ -90,7 +90,7 @@ export class RunDir implements RunStore {
       return new RunDir(o.dir, o, lock, created);
     } catch (e) {
       lock.release();
-      if (created) removeIfEmpty(o.dir);
+      removeIfEmpty(created);
       throw e;
     }
   }
@@ -147,7 +147,7 @@ export class RunDir implements RunStore {
   /** Releases the lock; a directory made for a run that never started goes again. */
   finish(): void {
     this.lock.release();
-    if (!this.begun && this.created) removeIfEmpty(this.dir);
+    if (!this.begun) removeIfEmpty(this.created);
   }
 
   private writing(path: string, bytes: number, write: () => void): void {
@@ -257,9 +257,13 @@ export function removeLeftovers(dir: string, log: (text: string) => void): void 
   if (left.length) log(`note: removed ${left.length === 1 ? 'a temporary file' : `${left.length} temporary files`} left in ${dir} by an interrupted run: ${left.join(', ')}\n`);
 }
 
-function removeIfEmpty(dir: string): void {
+/** Removes the directories a claim created (deepest first) while they are empty. */
+function removeIfEmpty(created: readonly string[]): void {
   try {
-    if (readdirSync(dir).length === 0) rmdirSync(dir);
+    for (const dir of created) {
+      if (readdirSync(dir).length > 0) return;
+      rmdirSync(dir);
+    }
   } catch {
     // leaving an empty directory is harmless
   }

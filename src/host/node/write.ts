@@ -66,11 +66,13 @@ export function appendLine(path: string, line: string): void {
   fs.appendFileSync(path, line.endsWith('\n') ? line : `${line}\n`);
 }
 
-/** Creates a directory and its missing parents; true when it was not there before. */
-export function makeDir(path: string): boolean {
-  const existed = fs.existsSync(path);
-  if (!existed) fs.mkdirSync(path, { recursive: true });
-  return !existed;
+/** Creates a directory and its missing parents; what it created, deepest first (empty when the
+ *  directory was there), so that a run that never starts can take them all away again. */
+export function makeDir(path: string): string[] {
+  const created: string[] = [];
+  for (let p = resolve(path); !fs.existsSync(p); p = dirname(p)) created.push(p);
+  if (created.length) fs.mkdirSync(path, { recursive: true });
+  return created;
 }
 
 /** Fills a fresh temporary folder beside `out` with `fill`, then puts it in out's place (an empty

@@ -29,7 +29,7 @@ const SKIPPED: [RegExp, string][] = [
   [/^npm test$/, 'runs the whole test suite, this test included'],
   [/^npm run build:web$/, 'builds the playground, which test/web.test.ts builds and tests in a browser'],
   [/^npx arch playground\b/, 'a server that runs until stopped; test/web.test.ts tests it'],
-  [/^npm run bench$/, 'benchmarks run for minutes and are not part of the test suite'],
+  [/^npm run bench(:\w+)?$/, 'benchmarks run for minutes and are not part of the test suite'],
 ];
 
 /** The commands of a markdown file's sh blocks: continuation lines joined, comments dropped, `a && b` split. */

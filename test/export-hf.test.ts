@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { initParams, interpret } from '../src/ir/index.js';
 import { paramShapes } from '../src/runtime/weights.js';
-import { loadWeights, readSafetensors, saveCheckpoint } from '../src/host/node/safetensors-file.js';
+import { loadWeights, readSafetensors, saveCheckpoint, writeSafetensors } from '../src/host/node/safetensors-file.js';
 import { lowerModel } from './model-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'arch-export-'));
@@ -101,6 +101,23 @@ describe('arch export --format hf', () => {
 
       expect(lossOf(join(out, 'model.safetensors'), sets)).toBe(lossOf(ckpt, sets));
     }
+  });
+
+  it('a tied head saved twice (lm_head.weight beside wte, as save_pretrained of an FSDP model writes) loads; a head of its own is refused', () => {
+    const sets = { ...TINY };
+    const out = join(dir, 'hf-twice');
+    expect(arch('export', 'models/gpt-nano.arch', '--weights', checkpoint('hf-twice', sets), '--format', 'hf', '--out', out).code).toBe(0);
+    const st = readSafetensors(join(out, 'model.safetensors'));
+    const wte = st.tensors.get('transformer.wte.weight')!;
+    const withHead = (data: Float32Array) => {
+      const file = join(dir, `twice-${data === wte.data ? 'same' : 'own'}.safetensors`);
+      const tensors = new Map([...st.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+      writeSafetensors(file, tensors.set('lm_head.weight', { shape: wte.shape, data }), { format: 'pt' });
+      return file;
+    };
+    expect(lossOf(withHead(wte.data as Float32Array), sets)).toBe(lossOf(join(out, 'model.safetensors'), sets));
+    const own = Float32Array.from(wte.data as Float32Array, (x) => x + 0.5);
+    expect(() => lossOf(withHead(own), sets)).toThrow(/unexpected logits\.w/);
   });
 
   it('refuses each variant GPT-2 cannot express by name, exit 2, writing nothing', () => {

@@ -73,6 +73,12 @@ function shapeOf(params: ParamShape[], name: string): number[] | undefined {
   return params.find((p) => p.name === name)?.shape;
 }
 
+function sameTensor(a: { shape: number[]; data: ArrayLike<number> }, b: { shape: number[]; data: ArrayLike<number> } | undefined): boolean {
+  if (!b || !sameShape(a.shape, b.shape) || a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
 /** Maps a GPT-2 checkpoint onto models/gpt2.arch's parameters (Conv1D layout: y = x W + b). */
 export function fromGpt2Names(tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, params: ParamShape[], file: string): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -88,6 +94,9 @@ export function fromGpt2Names(tensors: Map<string, { shape: number[]; data: Floa
       continue;
     }
     if (name === 'lm_head.weight' && t.shape.length === 2) {
+      // A tied head saved under its own name as well (save_pretrained of an FSDP-wrapped model
+      // writes both): the same numbers as wte, nothing of its own for a tied model to load.
+      if (!shapeOf(params, 'logits.w') && sameTensor(t, tensors.get('transformer.wte.weight') ?? tensors.get('wte.weight'))) continue;
       // [V, D] in the file; the untied head is `project`: w_IO = [D, V].
       const [v, d] = t.shape as [number, number];
       put('logits.w', [d, v], transpose(t.data as Float32Array, v, d));

@@ -14,7 +14,9 @@ export const ROOT = ((dir: string): string => {
 export const CHROMIUM = '/usr/bin/chromium';
 const BUILD = join(ROOT, 'dist/web/index.html');
 
-const BASE_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// No --disable-gpu: with it Chromium's GPU process runs ANGLE on SwiftShader, so the "OpenGL ES"
+// adapter below is SwiftShader, not llvmpipe, at a fifteenth of the speed (docs/playground.md).
+const BASE_FLAGS = ['--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** llvmpipe through Dawn's OpenGL ES backend (the page asks for the compatibility level), or
  *  SwiftShader through Dawn's Vulkan backend, or no WebGPU at all. */

@@ -1,7 +1,8 @@
 // The page's WebGPU device, from navigator.gpu, as the core's ArchDevice. `?adapter=compat` asks
 // for the compatibility feature level (Chromium's OpenGL ES adapter: llvmpipe on a machine with
-// no GPU); `?nogpu` hides WebGPU, to see the page as a browser without it does.
-import { numericLimits, type ArchDevice } from './core.js';
+// no GPU); `?nogpu` hides WebGPU, to see the page as a browser without it does; `?kernels=cpu|gpu`
+// chooses the kernel templates.
+import { isCpuAdapter, numericLimits, type ArchDevice, type KernelChoice } from './core.js';
 
 export type GpuStatus = { ok: true; device: ArchDevice } | { ok: false; why: string; fix: string };
 
@@ -11,6 +12,12 @@ const ENABLE_FIX =
 
 function params(): URLSearchParams {
   return new URLSearchParams(location.search);
+}
+
+/** `?kernels=cpu|gpu` picks the kernel templates as `arch train --kernels` does; default by adapter. */
+function kernelsAsked(): KernelChoice {
+  const k = params().get('kernels');
+  return k === 'cpu' || k === 'gpu' ? k : 'auto';
 }
 
 export async function openBrowserDevice(): Promise<GpuStatus> {
@@ -37,14 +44,13 @@ export async function openBrowserDevice(): Promise<GpuStatus> {
     device = await adapter.requestDevice();
   }
   const i = adapter.info;
-  const text = `${i.device} ${i.description} ${i.vendor} ${i.architecture}`.toLowerCase();
   const info = {
     backend: compat ? 'compat' : 'webgpu',
     adapterName: i.description || i.device || i.architecture || i.vendor || 'WebGPU adapter',
     vendor: i.vendor,
     architecture: i.architecture,
     description: i.description,
-    isFallbackCpu: /llvmpipe|lavapipe|swiftshader|software/.test(text),
+    isFallbackCpu: isCpuAdapter(i),
   };
   return {
     ok: true,
@@ -55,6 +61,7 @@ export async function openBrowserDevice(): Promise<GpuStatus> {
       info,
       limits: numericLimits(device.limits),
       features: [...device.features].map(String).sort(),
+      kernels: kernelsAsked(),
       destroy: () => device.destroy(),
     },
   };

@@ -34,7 +34,7 @@ export { lower, ATTENTION_PREFIX, CACHE_PREFIX, NEXT_SUFFIX, POSITION_INPUT, typ
 export { differentiate, initParams, interpret, printGraph, prune, type Data, type Graph, type Value } from './ir/index.js';
 
 // Compile and run on a WebGPU device (the host opens it).
-export { numericLimits, describeDevice, type AdapterSummary, type ArchDevice, type OpenDeviceOptions } from './runtime/device.js';
+export { numericLimits, describeDevice, isCpuAdapter, chooseKernels, type AdapterSummary, type KernelChoice, type ArchDevice, type OpenDeviceOptions } from './runtime/device.js';
 export { compileGraph, describePlan, planGraph, DEFAULT_LIMITS, PlanLimitError, type CompiledGraph, type GraphPlan } from './runtime/executor.js';
 export { checkFits, fmtBytes, PARAM_COPIES } from './runtime/fits.js';
 

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { differentiate, initParams } from '../src/ir/index.js';
 import { GraphBuilder } from '../src/ir/builder.js';
 import type { Axis, Graph } from '../src/ir/types.js';
-import { chooseKernels } from '../src/runtime/device.js';
+import { chooseKernels, isCpuAdapter } from '../src/runtime/device.js';
 import { InterpreterBackend } from '../src/runtime/train/interpreter-backend.js';
 import { createWebGPUBackend } from '../src/runtime/train/webgpu-backend.js';
 import { ADAMW_DEFAULTS } from '../src/runtime/train/adamw.js';
@@ -137,6 +137,20 @@ describe('the choice of variant', () => {
     // a device whose workgroups are smaller than the gpu templates' (compatibility mode)
     expect(chooseKernels('gpu', { isFallbackCpu: false }, { maxComputeInvocationsPerWorkgroup: 128, maxComputeWorkgroupStorageSize: 16384 })).toBe('cpu');
     expect(chooseKernels('auto', { isFallbackCpu: false }, { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 })).toBe('gpu');
+  });
+
+  it('a CPU adapter is known by its names, its fallback flag, or by naming nothing (llvmpipe in a browser)', () => {
+    const none = { vendor: '', architecture: '', device: '', description: '' };
+    // what dawn.node reports for llvmpipe, and Chromium with --enable-webgpu-developer-features
+    expect(isCpuAdapter({ ...none, device: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe(true);
+    expect(isCpuAdapter({ ...none, description: 'ANGLE (Mesa/X.org, llvmpipe (LLVM 15.0.6 256 bits), OpenGL ES 3.2 Mesa 22.3.6)' })).toBe(true);
+    // Chromium's SwiftShader, and its llvmpipe without developer features: no names at all
+    expect(isCpuAdapter({ ...none, vendor: 'google', architecture: 'swiftshader' })).toBe(true);
+    expect(isCpuAdapter(none)).toBe(true);
+    expect(isCpuAdapter({ ...none, isFallbackAdapter: true, vendor: 'google' })).toBe(true);
+    // a real GPU in a browser names at least its vendor
+    expect(isCpuAdapter({ ...none, vendor: 'nvidia', architecture: 'ampere' })).toBe(false);
+    expect(isCpuAdapter({ ...none, vendor: 'apple', architecture: 'metal-3' })).toBe(false);
   });
 
   it('auto follows the adapter: llvmpipe gets the cpu variant (no workgroup tiles)', async () => {

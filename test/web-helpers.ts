@@ -14,9 +14,11 @@ export const ROOT = ((dir: string): string => {
 export const CHROMIUM = '/usr/bin/chromium';
 const BUILD = join(ROOT, 'dist/web/index.html');
 
-const BASE_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// No --disable-gpu: with it Chromium's GPU process runs ANGLE on SwiftShader, so the "OpenGL ES"
+// adapter below is SwiftShader, not llvmpipe, at a fifteenth of the speed (docs/playground.md).
+const BASE_FLAGS = ['--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** llvmpipe through Dawn's OpenGL ES backend (the page asks for the compatibility level), or
+/** llvmpipe through Dawn's OpenGL ES backend (the page picks it at the compatibility level), or
  *  SwiftShader through Dawn's Vulkan backend, or no WebGPU at all. */
 export type Adapter = 'llvmpipe' | 'swiftshader' | 'none';
 
@@ -85,8 +87,8 @@ export async function openPage(url: string, adapter: Adapter, query = ''): Promi
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
-  const q = [adapter === 'llvmpipe' ? 'adapter=compat' : '', query].filter(Boolean).join('&');
-  await page.goto(`${url}${q ? `?${q}` : ''}`);
+  // no ?adapter=: the page picks llvmpipe's OpenGL ES adapter itself where the flags offer it
+  await page.goto(`${url}${query ? `?${query}` : ''}`);
   await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
   return {
     context,

@@ -32,6 +32,7 @@ type Arch = {
   gradients(o: object): Promise<{ loss: number; grads: Record<string, number[]>; inputs: Record<string, number[]>; symbols: Record<string, number>; sets: Record<string, string> }>;
   checkpoint(): Promise<string>;
   upload(b64: string, name?: string): Promise<void>;
+  webgpu(): { ok: boolean; kernels?: string; adapter?: { backend: string; architecture: string; isFallbackCpu: boolean } };
 };
 declare const arch: Arch;
 
@@ -94,6 +95,17 @@ for (const adapter of ['llvmpipe', 'swiftshader'] as const) {
       o = await tinyPage(adapter);
     }, 60_000);
     afterAll(async () => o?.close());
+
+    // The page is opened without ?adapter=: with Chromium's OpenGL ES adapter there, it takes that
+    // (llvmpipe) over the fallback SwiftShader, and on either the cpu kernels (both name nothing
+    // but SwiftShader's architecture); the gpu ones trained ~15x slower on llvmpipe.
+    it('picks llvmpipe over SwiftShader where both are offered, and the cpu kernels on either', async () => {
+      const w = await o.page.evaluate(() => arch.webgpu());
+      expect(w.kernels).toBe('cpu');
+      expect(w.adapter?.isFallbackCpu).toBe(true);
+      expect(w.adapter?.backend).toBe(adapter === 'llvmpipe' ? 'compat' : 'webgpu');
+      expect(w.adapter?.architecture).toBe(adapter === 'llvmpipe' ? '' : 'swiftshader');
+    });
 
     it('loss and every parameter gradient match the reference interpreter', async () => {
       const g = await o.page.evaluate(() => arch.gradients({ data: 'task:reverse', seed: 1, batch: 2 }));

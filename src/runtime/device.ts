@@ -13,6 +13,19 @@ export interface AdapterSummary {
   isFallbackCpu: boolean;
 }
 
+/**
+ * Whether an adapter is a CPU rasteriser (llvmpipe, lavapipe, SwiftShader): by its names, or the
+ * adapter's own fallback flag. An adapter that names nothing counts as one too: a browser keeps
+ * the device and description empty (Chromium fills them only with
+ * --enable-webgpu-developer-features) but names a real GPU's vendor or architecture, which it
+ * leaves empty for Mesa's llvmpipe; the gpu templates run ~15x slower there (docs/playground.md).
+ */
+export function isCpuAdapter(i: Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description'> & { isFallbackAdapter?: boolean }): boolean {
+  if (i.isFallbackAdapter) return true;
+  const text = `${i.device} ${i.description} ${i.vendor} ${i.architecture}`.toLowerCase();
+  return /llvmpipe|lavapipe|swiftshader|softpipe|software/.test(text) || text.trim() === '';
+}
+
 /** Which kernel templates to use: 'auto' picks by adapter (chooseKernels). */
 export type KernelChoice = KernelVariant | 'auto';
 

@@ -1,6 +1,7 @@
 // window.arch: the interface users' scripts (and the tests) drive the page through. The names
 // setSource, diagnostics, train and sample are kept as they are; the rest are added freely.
 import type { AppState } from './app.js';
+import { chooseKernels, type ArchDevice } from './core.js';
 import type { DiagnosticInfo } from './diagnostics-list.js';
 import type { GpuStatus } from './gpu.js';
 import { lossAndGrads, type GradRequest } from './grad-check.js';
@@ -15,6 +16,8 @@ interface HookDeps {
   gpu: GpuStatus;
 }
 
+const deviceKernels = (dev: ArchDevice) => chooseKernels(dev.kernels, dev.info, dev.device.limits);
+
 export function installHooks(app: AppState, d: HookDeps): void {
   const api = {
     /** The editor's text; with `sets`, the --set values too (`{}` clears them). */
@@ -25,7 +28,8 @@ export function installHooks(app: AppState, d: HookDeps): void {
     train: (o: TrainRequest = {}) => d.trainPanel.train(o),
     sample: (o: SampleOptions = {}) => d.samplePanels.sample(o),
     attention: (prompt: string) => d.samplePanels.attention(prompt),
-    webgpu: () => (d.gpu.ok ? { ok: true, adapter: d.gpu.device.info } : { ok: false, why: d.gpu.why }),
+    /** The adapter the page picked, and the kernel templates its graphs compile to ('cpu' or 'gpu'). */
+    webgpu: () => (d.gpu.ok ? { ok: true, adapter: d.gpu.device.info, kernels: deviceKernels(d.gpu.device) } : { ok: false, why: d.gpu.why }),
     gradients: (o: GradRequest = {}) => {
       if (!app.device) throw new Error('no WebGPU device');
       return lossAndGrads(app.device, app.source, app.sets, o);

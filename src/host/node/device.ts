@@ -13,7 +13,7 @@
 //   caller that runs arch in a child process can filter the rest out of stderr.
 import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
-import { numericLimits, type AdapterSummary, type ArchDevice, type OpenDeviceOptions } from '../../runtime/device.js';
+import { isCpuAdapter, numericLimits, type AdapterSummary, type ArchDevice, type OpenDeviceOptions } from '../../runtime/device.js';
 
 export type { ArchDevice, OpenDeviceOptions };
 
@@ -91,9 +91,7 @@ function candidates(opts: OpenDeviceOptions): Candidate[] {
 function summarise(backend: string, adapter: GPUAdapter): AdapterSummary {
   const i = adapter.info;
   const adapterName = i.device || i.description || 'unknown adapter';
-  const text = `${i.device} ${i.description} ${i.vendor}`.toLowerCase();
-  const isFallbackCpu =
-    i.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|softpipe|software/.test(text);
+  const isFallbackCpu = isCpuAdapter(i);
   return {
     backend,
     adapterName,

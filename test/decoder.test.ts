@@ -7,7 +7,7 @@ import { initParams, prune } from '../src/ir/index.js';
 import { Rng } from '../src/data/index.js';
 import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 import { argmax, chooseWithDraw, isGreedy, type ChooseOptions } from '../src/runtime/sample/choose.js';
-import { cachedDecoder, type CachedDecoder } from '../src/runtime/sample/decoders.js';
+import { cachedDecoder, fullDecoder, windowedDecoder, type CachedDecoder } from '../src/runtime/sample/decoders.js';
 import { stepwise } from '../src/runtime/sample/generate.js';
 import { GpuChooser } from '../src/runtime/sample/gpu-chooser.js';
 import { compileModel } from './model-helpers.js';
@@ -137,6 +137,40 @@ describe('chained decoding', () => {
     }
   });
   afterAll(() => decoders?.forEach((d) => d.destroy()));
+
+  it('past the context, the windowed decoder runs the full pass, with the tokens and draws of the cache alone', async () => {
+    const o = OPTIONS[2]!;
+    const full = prune(lower(compileModel('models/gpt-nano.arch', { V, L, D: 16, H: 2, N: 2 })).graph, ['logits']);
+    const spec = { input: 'tokens_BLV', batchSymbol: 'B', lengthSymbol: 'L', vocab: V, maxContext: L, params: paramsFor(3) };
+    let passes = 0;
+    const windowed = windowedDecoder(await make(paramsFor(3)), async () => {
+      const f = await fullDecoder(dev, full, spec);
+      return {
+        next: (c) => {
+          passes++;
+          return f.next(c);
+        },
+        destroy: f.destroy,
+      };
+    });
+    try {
+      for (const prompt of [[3, 1, 4], Array.from({ length: L + 3 }, (_, i) => i % V)]) {
+        const reference = await stepwise(decoders[0]!, prompt, 20, o, new Rng(9), () => {}, L);
+        const streamed: number[] = [];
+        const rng = new Rng(9);
+        passes = 0;
+        expect(await windowed.generate!(prompt, 20, o, rng, (t) => streamed.push(t), L)).toEqual(reference);
+        expect(streamed).toEqual(reference);
+        // the tokens whose window extends the first come from the cache; the rest, one pass each
+        expect(passes).toBe(prompt.length < L ? 20 - (L - prompt.length + 1) : 19);
+        const after = new Rng(9);
+        for (let i = 0; i < 20; i++) after.float();
+        expect(rng.float()).toBe(after.float());
+      }
+    } finally {
+      windowed.destroy();
+    }
+  });
 
   for (const o of [OPTIONS[0]!, OPTIONS[2]!, OPTIONS[5]!, OPTIONS[7]!]) {
     it(`gives the tokens of one step per submit, chosen on the CPU: ${JSON.stringify(o)}`, async () => {

@@ -8,7 +8,7 @@ import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../data/index.js'
 import { interpret, prune, type Graph } from '../ir/index.js';
 import type { ChooseOptions } from '../runtime/sample/choose.js';
 import type { KernelChoice } from '../runtime/device.js';
-import { cachedDecoder, fullDecoder } from '../runtime/sample/decoders.js';
+import { cachedDecoder, fullDecoder, windowedDecoder } from '../runtime/sample/decoders.js';
 import { generate, type LogitsSource } from '../runtime/sample/generate.js';
 import { checkpointTokenizer, modelWithCheckpoint } from './checkpoint-model.js';
 import type { SessionEnv } from './env.js';
@@ -78,7 +78,8 @@ export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: Sour
     else {
       const lowered = lower(p.model, { decode: true });
       const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
-      dec = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
+      const cached = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
+      dec = o.forceCache ? cached : windowedDecoder(cached, () => fullDecoder(device, prune(p.built.graph, ['logits']), spec));
     }
   } catch (e) {
     device.destroy();

@@ -151,3 +151,28 @@ export async function fullDecoder(dev: ArchDevice, graph: Graph, s: DecoderSpec,
     destroy: () => compiled.destroy(),
   };
 }
+
+/**
+ * The KV cache while the context fits the model, the full pass once it has slid. Past the context
+ * every token sees a new window (learned positions shift with it), so a cache would be filled
+ * anew for each token, one position at a time: `maxContext` cached steps where one pass over the
+ * window does the same computation. The tokens are those of either decoder alone.
+ */
+export function windowedDecoder(cached: CachedDecoder, full: () => Promise<LogitsSource & { destroy(): void }>): LogitsSource & { destroy(): void } {
+  let fullPass: (LogitsSource & { destroy(): void }) | undefined;
+  return {
+    next: (context) => cached.next(context),
+    async generate(prompt, count, o, rng, onToken, maxContext) {
+      // tokens whose window extends the first one (a prompt longer than the context: only the first)
+      const fits = prompt.length >= maxContext ? 1 : maxContext - prompt.length + 1;
+      const first = await cached.generate(prompt, Math.min(count, fits), o, rng, onToken, maxContext);
+      if (first.length === count) return first;
+      fullPass ??= await full();
+      return [...first, ...(await stepwise(fullPass, [...prompt, ...first], count - first.length, o, rng, onToken, maxContext))];
+    },
+    destroy: () => {
+      fullPass?.destroy();
+      cached.destroy();
+    },
+  };
+}

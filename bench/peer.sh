@@ -1,0 +1,13 @@
+#!/bin/bash
+# Side by side with the PyTorch CPU peer (../shared/peers/gpt_torch.py; PYTHON=a python with torch,
+# PEER=its path): the speed config trained 30 steps and sampled 256 tokens, three rounds interleaved.
+cd "$(dirname "$0")/.."
+for round in 1 2 3; do
+  echo "round $round $(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)"
+  OMP_WAIT_POLICY=PASSIVE "${PYTHON:-python3}" "${PEER:-../shared/peers/gpt_torch.py}" --steps 30 --sample-tokens 256 2>&1 | grep -E "train tokens/s|kv-cache|no cache" | cut -f2-4
+  rm -rf "${TMPDIR:-/tmp}/arch-peer-run"
+  node bin/arch.js train models/gpt-nano.arch --data data/tinyshakespeare.txt --set D=128 --set N=4 --batch 8 --steps 30 --eval-every 0 --out "${TMPDIR:-/tmp}/arch-peer-run" 2>&1 | grep -o "[0-9]* tokens/s" | tail -1 | sed 's/^/arch train /'
+  for c in "" "--no-cache"; do
+    node bin/arch.js sample models/gpt-nano.arch --weights "${TMPDIR:-/tmp}/arch-peer-run"/checkpoint.safetensors --tokens 256 --json $c 2>/dev/null | python3 -c "import json,sys; print('arch sample ${c:-kv-cache}', round(json.load(sys.stdin)['tokens_per_s'],1))"
+  done
+done

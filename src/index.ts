@@ -68,7 +68,8 @@ export { paramShapes, type ParamShape } from './runtime/weights.js';
 
 // Sampling.
 export { gradeTask, logitsSource, prepareSampling, promptIds, type GradedExample, type PreparedSampling } from './session/sample.js';
-export { cachedDecoder, fullDecoder } from './runtime/sample/decoders.js';
+export { cachedDecoder, fullDecoder, windowedDecoder } from './runtime/sample/decoders.js';
+export { cacheUnsafeReason } from './compiler/decode-keys.js';
 export { generate, type LogitsSource } from './runtime/sample/generate.js';
 
 // Data: tokenizers, tasks, batches.

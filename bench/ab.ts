@@ -4,13 +4,15 @@
 //
 //   git worktree add /tmp/ab-old COMMIT && ln -s "$PWD/node_modules" /tmp/ab-old/ && (cd /tmp/ab-old && npm run build)
 //   npm run build && node dist/bench/ab.js --old /tmp/ab-old [--new .] [--rounds 3]
-//       [--parts kernels,step,training,sampling,check,cold] [--out bench/results/ab-DATE.json]
+//       [--parts coldstep,kernels,step,training,sampling,check,cold] [--out bench/results/ab-DATE.json]
+//   node dist/bench/ab.js --summary FILE...     (the table again, over several runs' files)
 //
-// Parts: kernels (contraction GFLOP/s), step (forward + backward, speed config and L = 256),
+// Parts: coldstep (trainRun's first step in a fresh process, Mesa's shader cache off: CPU and wall
+// time from the process's start), kernels (contraction GFLOP/s), step (forward + backward, speed config and L = 256),
 // training (trainRun tokens/s), sampling (KV cache, one `arch sample`-like process), check (`arch
 // check models/gpt2.arch`, bundled), cold (first `arch train` step, Mesa's shader cache off).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,8 +35,8 @@ interface Run {
 const CHILD = fileURLToPath(new URL('./ab-child.js', import.meta.url));
 
 /** The last stdout line of a fresh node process in `tree`, as JSON. */
-function nodeJson(tree: string, args: string[]): Result {
-  const r = spawnSync(process.execPath, args, { cwd: tree, encoding: 'utf8', env: { ...process.env } });
+function nodeJson(tree: string, args: string[], env: Record<string, string> = {}): Result {
+  const r = spawnSync(process.execPath, args, { cwd: tree, encoding: 'utf8', env: { ...process.env, ...env } });
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(line) as Result;
@@ -44,6 +46,7 @@ function nodeJson(tree: string, args: string[]): Result {
 }
 
 const PARTS: Record<string, (tree: string) => Result> = {
+  coldstep: (tree) => nodeJson(tree, [CHILD, 'coldstep'], { MESA_SHADER_CACHE_DISABLE: 'true' }),
   kernels: (tree) => ({ contraction: nodeJson(tree, [CHILD, 'kernels']) }),
   step: (tree) => nodeJson(tree, [CHILD, 'step']),
   training: (tree) => nodeJson(tree, [CHILD, 'training']),
@@ -73,6 +76,8 @@ const FIGURES: [string, string, (r: Result) => number | undefined, boolean][] = 
   ['sampling', 'sampling tokens/s, one token a submit', (r) => r.stepwiseTokensPerS as number, true],
   ['check', 'arch check gpt2.arch, median ms', (r) => r.medianMs as number, false],
   ['check', 'arch check gpt2.arch, CPU ms', (r) => r.cpuMs as number | undefined, false],
+  ['coldstep', 'cold: process start to the end of step 1, CPU s', (r) => r.cpuS as number | undefined, false],
+  ['coldstep', 'cold: process start to the end of step 1, wall s', (r) => r.wallS as number | undefined, false],
   ['cold', 'cold first step, s (elapsed_s)', (r) => r.firstStepS as number, false],
   ['cold', 'cold arch train --steps 1, process CPU s', (r) => r.cpuS as number | undefined, false],
 ];
@@ -84,19 +89,31 @@ const median = (xs: number[]): number => {
 const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 function summary(runs: Run[]): string[] {
-  const lines = ['| figure (better) | old | new | new / old, medians |', '|---|---:|---:|---:|'];
+  const lines = ['| figure (better) | old: median (range) | new: median (range) | new / old | runs each |', '|---|---:|---:|---:|---:|'];
+  const cell = (xs: number[]) => `${fmt(median(xs))} (${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))})`;
   for (const [part, name, read, more] of FIGURES) {
     const of = (side: Run['side']) => runs.filter((r) => r.part === part && r.side === side).map((r) => read(r.result)).filter((x): x is number => typeof x === 'number');
     const [a, b] = [of('old'), of('new')];
     if (a.length === 0 || b.length === 0) continue;
     const ratio = median(b) / median(a);
-    lines.push(`| ${name} (${more ? 'higher' : 'lower'}) | ${a.map(fmt).join(', ')} | ${b.map(fmt).join(', ')} | ${ratio.toFixed(2)} |`);
+    lines.push(`| ${name} (${more ? 'higher' : 'lower'}) | ${cell(a)} | ${cell(b)} | ${ratio.toFixed(2)} | ${a.length} |`);
   }
   return lines;
 }
 
+/** The table over earlier runs' files (the same two checkouts), rounds pooled. */
+function summarise(files: string[]): void {
+  const runs = files.flatMap((f) => (JSON.parse(readFileSync(f, 'utf8')) as { runs: Run[] }).runs);
+  const loads = runs.map((r) => r.load1);
+  process.stdout.write(`${runs.length} runs from ${files.length} files, load average (1 min) ${Math.min(...loads)}-${Math.max(...loads)}\n${summary(runs).join('\n')}\n`);
+}
+
 function main(): void {
   const args = process.argv.slice(2);
+  if (args[0] === '--summary') {
+    summarise(args.slice(1));
+    return;
+  }
   const opt = (name: string): string | undefined => {
     const i = args.indexOf(`--${name}`);
     return i >= 0 ? args[i + 1] : undefined;

@@ -1,9 +1,10 @@
 // Interleaved A/B runs of `npm run bench`'s figures: an old checkout against this one (or another),
-// each measured by its own bench code, in fresh processes, old then new in every round, with the
+// each measured by its own bench code, in fresh processes, the two sides in turn (old first in odd
+// rounds, new first in even ones; --fixed-order: old first always), with the
 // load average before each run and the process's CPU time next to the wall time.
 //
 //   git worktree add /tmp/ab-old COMMIT && ln -s "$PWD/node_modules" /tmp/ab-old/ && (cd /tmp/ab-old && npm run build)
-//   npm run build && node dist/bench/ab.js --old /tmp/ab-old [--new .] [--rounds 3]
+//   npm run build && node dist/bench/ab.js --old /tmp/ab-old [--new .] [--rounds 3] [--fixed-order]
 //       [--parts coldstep,kernels,step,training,sampling,check,cold] [--out bench/results/ab-DATE.json]
 //   node dist/bench/ab.js --summary FILE...     (the table again, over several runs' files)
 //
@@ -121,9 +122,10 @@ function main(): void {
   const oldTree = opt('old');
   const parts = (opt('parts') ?? Object.keys(PARTS).join(',')).split(',');
   const rounds = Number(opt('rounds') ?? 3);
+  const fixedOrder = args.includes('--fixed-order');
   const unknown = parts.filter((p) => !(p in PARTS));
   if (oldTree === undefined || unknown.length > 0 || !(Number.isInteger(rounds) && rounds > 0)) {
-    process.stderr.write(`usage: node dist/bench/ab.js --old DIR [--new DIR] [--rounds N] [--parts ${Object.keys(PARTS).join(',')}] [--out FILE]${unknown.length ? ` (unknown part: ${unknown.join(', ')})` : ''}\n`);
+    process.stderr.write(`usage: node dist/bench/ab.js --old DIR [--new DIR] [--rounds N] [--parts ${Object.keys(PARTS).join(',')}] [--fixed-order] [--out FILE]${unknown.length ? ` (unknown part: ${unknown.join(', ')})` : ''}\n`);
     process.exit(2);
   }
   const trees = { old: resolve(oldTree), new: resolve(opt('new') ?? '.') };
@@ -138,7 +140,10 @@ function main(): void {
   process.stdout.write(`old ${commits.old} (${trees.old}), new ${commits.new} (${trees.new}), load average ${head.loadAverageBefore.join(' ')}\n`);
   for (let round = 1; round <= rounds; round++) {
     for (const part of parts) {
-      for (const side of ['old', 'new'] as const) {
+      // Which side goes first alternates (old, new; new, old; ...): a fixed order favours the first
+      // (an A/A run of sampling gave the first side ~10 % more), whatever the code.
+      const order = fixedOrder || round % 2 === 1 ? (['old', 'new'] as const) : (['new', 'old'] as const);
+      for (const side of order) {
         const load1 = Number(loadavg()[0]!.toFixed(2));
         const t0 = performance.now();
         // A failed run is recorded and the rounds go on: the other figures are still worth having.

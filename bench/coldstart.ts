@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { dispatchesOf, pipelineKey } from '../src/codegen/wgsl/index.js';
 import { DEFAULT_LIMITS, planGraph, type PlanLimits } from '../src/runtime/executor.js';
 import { SHAKESPEARE, SPEED_CONFIG, speedGraph } from './training.js';
+import { withChildCpu } from './child-cpu.js';
 
 export interface PipelineCount {
   kernels: number;
@@ -38,18 +39,22 @@ export interface ColdStep {
   command: string;
   /** The first step's elapsed_s from metrics.jsonl (from the start of training to the end of step 1). */
   firstStepS: number;
+  /** CPU seconds of the whole `arch train` process (start-up, data, compiling, the first step,
+   *  the checkpoint): what the load moves less than the wall time. Absent without /proc. */
+  cpuS?: number;
 }
 
-/** `arch train ... --steps 1` in a fresh process with MESA_SHADER_CACHE_DISABLE=true. */
-export function coldFirstStep(): ColdStep {
+/** `arch train ... --steps 1` in a fresh process with MESA_SHADER_CACHE_DISABLE=true, in `cwd`
+ *  (the checkout whose CLI is timed; default: this one). */
+export function coldFirstStep(cwd = '.'): ColdStep {
   const out = mkdtempSync(join(tmpdir(), 'arch-cold-'));
   const sets = Object.entries(SPEED_CONFIG.sets).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
   const args = ['bin/arch.js', 'train', SPEED_CONFIG.file, '--data', SHAKESPEARE, ...sets, '--steps', '1', '--eval-every', '0', '--out', join(out, 'run')];
   try {
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, MESA_SHADER_CACHE_DISABLE: 'true' } });
+    const { result: r, cpuS } = withChildCpu(() => spawnSync(process.execPath, args, { cwd, encoding: 'utf8', env: { ...process.env, MESA_SHADER_CACHE_DISABLE: 'true' } }));
     if (r.status !== 0) throw new Error(`arch train failed (exit ${r.status}): ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
     const first = JSON.parse(readFileSync(join(out, 'run', 'metrics.jsonl'), 'utf8').split('\n')[0]!) as { elapsed_s: number };
-    return { command: `MESA_SHADER_CACHE_DISABLE=true node ${args.join(' ')}`, firstStepS: first.elapsed_s };
+    return { command: `MESA_SHADER_CACHE_DISABLE=true node ${args.join(' ')}`, firstStepS: first.elapsed_s, ...(cpuS === undefined ? {} : { cpuS }) };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -117,12 +117,12 @@ async function main(): Promise<void> {
   );
 
   const checks = (['bundle', 'modules'] as const).map((entry) => checkTime(entry, quick ? 3 : 5));
-  results.check = checks.map((c) => ({ ...c, bestMs: Math.round(c.bestMs), medianMs: Math.round(c.medianMs) }));
-  for (const c of checks) log(`arch check models/gpt2.arch (${c.entry === 'bundle' ? 'bundled CLI' : 'unbundled modules'}): ${c.medianMs.toFixed(0)} ms median, ${c.bestMs.toFixed(0)} ms best (wall, fresh process)`);
+  results.check = checks.map((c) => ({ ...c, bestMs: Math.round(c.bestMs), medianMs: Math.round(c.medianMs), ...(c.cpuMs === undefined ? {} : { cpuMs: Math.round(c.cpuMs) }) }));
+  for (const c of checks) log(`arch check models/gpt2.arch (${c.entry === 'bundle' ? 'bundled CLI' : 'unbundled modules'}): ${c.medianMs.toFixed(0)} ms median, ${c.bestMs.toFixed(0)} ms best (wall, fresh process${c.cpuMs === undefined ? '' : `; the median run ${c.cpuMs.toFixed(0)} ms of CPU`})`);
   const pipelines = results.pipelines as ReturnType<typeof pipelineCount>;
   const cold = coldFirstStep();
   results.coldStart = cold;
-  log(`cold start: ${pipelines.pipelines} distinct pipelines for ${pipelines.kernels} kernels (${pipelines.literalPipelines} with literal sizes; ${pipelines.newAtOtherBatch} new at batch ${SPEED_CONFIG.batch + 1}); first training step ${cold.firstStepS.toFixed(1)} s with Mesa's shader cache disabled`);
+  log(`cold start: ${pipelines.pipelines} distinct pipelines for ${pipelines.kernels} kernels (${pipelines.literalPipelines} with literal sizes; ${pipelines.newAtOtherBatch} new at batch ${SPEED_CONFIG.batch + 1}); first training step ${cold.firstStepS.toFixed(1)} s with Mesa's shader cache disabled${cold.cpuS === undefined ? '' : ` (the process: ${cold.cpuS.toFixed(1)} s of CPU)`}`);
   results.loadAverageAfter = loadavg().map((x) => Number(x.toFixed(2)));
 
   mkdirSync(dirname(outFile), { recursive: true });

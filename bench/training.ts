@@ -15,9 +15,9 @@ import { compileGraph, DEFAULT_LIMITS, planGraph, type CompileOptions, type Plan
 import { TRAIN_DEFAULTS } from '../src/runtime/train/loop.js';
 import type { ArchDevice } from '../src/runtime/device.js';
 
-/** The speed configuration: gpt-nano at D=128, 4 blocks (4 heads, GELU, pre-norm, learned positions, tied head). */
-export const SPEED_CONFIG = { file: 'models/gpt-nano.arch', sets: { D: '128', N: '4' }, batch: 8, length: 64 };
-export const SHAKESPEARE = 'data/tinyshakespeare.txt';
+import { SHAKESPEARE, SPEED_CONFIG, speedTrainRequest } from './speed-config.js';
+
+export { SHAKESPEARE, SPEED_CONFIG };
 
 /** The speed config at a longer context, the same 512 tokens a step: where streaming attention
  *  (no L x M tensor, forward or backward) shows against the materialised chain. */
@@ -98,26 +98,7 @@ export async function trainingSpeed(dev: ArchDevice, steps: number, warmup = 3):
   try {
     const outcome = await trainRun(
       nodeEnv({ quiet: true }),
-      {
-        file: SPEED_CONFIG.file,
-        data,
-        tokenizer: 'char',
-        steps,
-        batch: SPEED_CONFIG.batch,
-        seed: 1,
-        lr: 1e-3,
-        schedule: 'constant',
-        warmup: 0,
-        minLr: 1e-4,
-        weightDecay: TRAIN_DEFAULTS.weightDecay,
-        gradClip: TRAIN_DEFAULTS.gradClip,
-        accum: 1,
-        evalEvery: 0,
-        evalBatches: 1,
-        backend: 'webgpu',
-        sets: new Map(Object.entries(SPEED_CONFIG.sets)),
-        out,
-      },
+      speedTrainRequest(steps, out, TRAIN_DEFAULTS),
       { device: dev, claimRun: claimRunDir, onStep: () => {
           stamps.push(performance.now());
           const c = process.cpuUsage();

@@ -3,6 +3,8 @@
 // host's job (src/host/node/device.ts for Node).
 
 import type { KernelVariant } from '../codegen/wgsl/common.js';
+// WebGPU's default maxComputeWorkgroupStorageSize, which the gpu templates' workgroup memory fits
+import { WORKGROUP_BYTES } from '../codegen/wgsl/attention-flash.js';
 
 export interface AdapterSummary {
   backend: string;
@@ -29,10 +31,6 @@ export function isCpuAdapter(i: Pick<GPUAdapterInfo, 'vendor' | 'architecture' |
 /** Which kernel templates to use: 'auto' picks by adapter (chooseKernels). */
 export type KernelChoice = KernelVariant | 'auto';
 
-/** WebGPU's default maxComputeWorkgroupStorageSize, which the gpu templates' workgroup memory
- *  fits (attention-flash.ts WORKGROUP_BYTES; a literal here: this file imports no module, so
- *  that any host can load it alone). */
-const WORKGROUP_BYTES = 16384;
 
 /** The limits the gpu templates' workgroups need. */
 export type WorkgroupLimits = Pick<GPUSupportedLimits, 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupStorageSize'>;

@@ -30,11 +30,12 @@ export interface SampleRequest {
 
 export async function sampleTokens(device: ArchDevice, model: CheckedModel, weights: Weights, req: SampleRequest, onToken: (t: number) => void): Promise<number[]> {
   const lowered = lower(model, { decode: true });
-  const ti = tokenInput(lower(model), FILE);
+  const forward = lower(model);
+  const ti = tokenInput(forward, FILE);
   const t = { name: ti.name, batch: ti.batchSymbol, length: ti.lengthSymbol, vocab: ti.classes, context: ti.maxLength ?? 1 };
   const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
   const spec = { input: t.name, batchSymbol: t.batch, lengthSymbol: t.length, vocab: t.vocab, maxContext: t.context, params: Object.fromEntries(weights) };
-  const full = prune(lower(model).graph, ['logits']);
+  const full = prune(forward.graph, ['logits']);
   const dec = cacheUnsafeReason(model)
     ? await fullDecoder(device, full, spec, { exactLength: true })
     : windowedDecoder(await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec), () => fullDecoder(device, full, spec));

@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import ts from 'typescript';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { describeDevice } from '../src/runtime/device.js';
 import { MESA_PACKAGES, NoAdapterError, openDevice } from '../src/host/node/device.js';
@@ -87,24 +85,13 @@ describe('openDevice', () => {
   });
 
   it('the process exits cleanly after destroy()', async () => {
-    // Run device.ts, transpiled, in a fresh node process; 'webgpu' resolved to an absolute URL.
+    // The Node host's device.ts as built (dist/, which `npm test` compiles first), in a fresh process.
     const dir = mkdtempSync(join(tmpdir(), 'arch-device-'));
     try {
-      // The Node host's device.ts and the core's runtime/device.ts it imports, as ES modules.
-      const webgpu = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
-      const emit = (from: string, to: string) => {
-        const src = readFileSync(new URL(`../${from}`, import.meta.url), 'utf8');
-        const js = ts
-          .transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } })
-          .outputText.replace(/from 'webgpu'/, `from '${webgpu}'`)
-          .replace(/from '\.\.\/\.\.\/runtime\/device\.js'/, "from './core-device.mjs'");
-        writeFileSync(join(dir, to), js);
-      };
-      emit('src/runtime/device.ts', 'core-device.mjs');
-      emit('src/host/node/device.ts', 'device.mjs');
+      const device = pathToFileURL(fileURLToPath(new URL('../dist/src/host/node/device.js', import.meta.url))).href;
       writeFileSync(
         join(dir, 'main.mjs'),
-        `import { openDevice } from './device.mjs';
+        `import { openDevice } from '${device}';
          const d = await openDevice();
          console.log('opened ' + d.info.backend);
          d.destroy();`,

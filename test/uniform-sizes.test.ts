@@ -69,6 +69,20 @@ describe('kernel sizes read from a uniform', () => {
     expect(literal(3)).not.toEqual(literal(2));
   });
 
+  it('a deeper model compiles no more pipelines: the layers share every kernel structure', () => {
+    const pipelines = (layers: number) => {
+      const l = lowerModel('models/gpt-nano.arch', { ...SETS, N: layers });
+      const g = differentiate(l.graph, 'loss', [...l.graph.params.keys()]);
+      const p = planGraph(g, tinySymbols(l, 8, 2));
+      return { kernels: p.codes.length, pipelines: new Set(p.codes.map((k) => pipelineKey(k.code))).size };
+    };
+    const [one, three] = [pipelines(1), pipelines(3)];
+    expect(three.kernels).toBeGreaterThan(2 * one.kernels);
+    // the residual stream is stored (fuse/materialise.ts): a layer's layernorms do not inline the
+    // adds of the layers before it, so the third layer's row kernels are the first's
+    expect(three.pipelines).toBe(one.pipelines);
+  });
+
   it('one set of pipelines serves two batch sizes and two lengths, each matching the interpreter', async () => {
     expect(pipelineCount(dev.device)).toBe(0);
     expect(await runAt(8, 2)).toBeLessThan(2e-4);

@@ -1,8 +1,8 @@
 // Step 1 of fusion: which values are stored in memory (materialised). Inputs, params, outputs,
 // every anchor (reduce, contract, scatterAdd that sums over index axes), contraction operands that
 // are not strided views, and elementwise results that several consumers share when their
-// expression is dearer than `recomputeMaxOps` ops (unless all those consumers land in one row
-// kernel: rowshare.ts), and every MAX_INLINE_DEPTH-th step of a chain longer than that. Attention's
+// expression is dearer than `recomputeMaxOps` ops or is a residual stream (a sum a row reduction
+// reads) (unless all those consumers land in one row kernel: rowshare.ts), and every MAX_INLINE_DEPTH-th step of a chain longer than that. Attention's
 // L x M region is never stored (attention.ts). Everything else is inlined into its consumer as an
 // index expression: layout is indexing, not a kernel.
 
@@ -108,11 +108,21 @@ function storeShared(
   for (const n of g.nodes) {
     if (!s.needed[n.id] || s.mat.has(n.id) || s.interior.has(n.id)) continue;
     cost[n.id] = (LAYOUT_KINDS.has(n.op.kind) ? 0 : 1) + n.inputs.reduce((sum, i) => sum + cost[i]!, 0);
-    if (s.consumers[n.id]!.length >= 2 && cost[n.id]! > opts.recomputeMaxOps && (opts.unfused || !feedsOneRow(g, s.consumers, s.outputNodes, n.id))) {
+    const dear = cost[n.id]! > opts.recomputeMaxOps || residualStream(g, s.consumers, n.id);
+    if (s.consumers[n.id]!.length >= 2 && dear && (opts.unfused || !feedsOneRow(g, s.consumers, s.outputNodes, n.id))) {
       s.mat.add(n.id);
       cost[n.id] = 0;
     }
   }
+}
+
+/** A sum that a row reduction reads (a residual stream under a layernorm, or its gradient): stored
+ *  when shared, every layer's row kernels read a tensor alike and are one pipeline, where inlining
+ *  gives each layer's kernels their own copy of the stream's adds so far (a pipeline a layer, and
+ *  the adds recomputed in every kernel that reads the stream). */
+function residualStream(g: Graph, consumers: readonly number[][], id: number): boolean {
+  const op = g.nodes[id]!.op;
+  return op.kind === 'binary' && op.fn === 'add' && consumers[id]!.some((c) => g.nodes[c]!.op.kind === 'reduce');
 }
 
 /** An inlined expression deeper than MAX_INLINE_DEPTH (types.ts) is cut: every MAX_INLINE_DEPTH-th

@@ -154,6 +154,15 @@ describe('fusion patterns on the device', () => {
     expect(await fusedMatch(r, { B: 2 }, { atol: 1e-4, rtol: 1e-4 })).toBe(1);
   });
 
+  it('an elementwise value and one that reads it over the same space are one kernel writing both', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [B, L, D]);
+    const u = b.unary('tanh', b.mul(x, b.input('y', [B, L, D])));
+    b.output('u', u);
+    b.output('v', b.add(b.mul(u, x), b.scale(u, 0.5)));
+    expect(await fusedMatch(b, { B: 2 })).toBe(1);
+  });
+
   it('a causal mask from iota / compare / select fuses into the softmax', async () => {
     const b = new GraphBuilder();
     const scores = b.input('scores', [B, H, L, M]);

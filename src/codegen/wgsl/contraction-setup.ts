@@ -169,22 +169,32 @@ export function storeLines(s: PartSetup, TM: number, JV: number): string[] {
     if (spec.accumulate) out = `${old} + ${out}`;
     return out;
   };
-  body.push(`for (var t = 0u; t < ${u(TM * JV)}; t++) {`);
+  // With an epilogue, the loop runs to the rows left rather than to a constant: Mesa unrolls a
+  // constant loop, 16 copies of the epilogue's loads, and its LLVM took ~2x the time to compile
+  // (docs/llvmpipe.md, Cold start). Without one, the unrolled stores compile faster.
+  const M = z('M', s.M);
+  const rows = spec.epilogue ? `min(${u(TM * JV)}, select(0u, (${M} - m0) * ${u(JV)}, ${M} > m0))` : u(TM * JV);
+  body.push(`for (var t = 0u; t < ${rows}; t++) {`);
   body.push(`  let m = m0 + t / ${u(JV)};`);
   body.push(`  let n = n0 + (t % ${u(JV)}) * 4u;`);
   body.push(`  let v = acc[t];`);
-  body.push(`  if (m >= ${z('M', s.M)}) { break; }`);
+  body.push(`  if (m >= ${M}) { break; }`);
   // C[i] as a value, and the statement storing x there: the element, or in ranges the range's
   // element (functions c_get / c_set choose the range)
   const C = cName(s, 0);
   const get = (i: string) => (s.ranges.count > 1 ? `c_get${suffix}(${i})` : `${C}[${i}]`);
   const set = (i: string, x: string) => (s.ranges.count > 1 ? `c_set${suffix}(${i}, ${x});` : `${C}[${i}] = ${x};`);
-  if (s.cVec) {
+  if (s.cVec && spec.epilogue) {
+    // the epilogue once, in a loop over the 4 lanes of the texel: 4 inlined copies of its loads
+    // cost LLVM several times the compile time (docs/llvmpipe.md, Cold start)
     const i = `(${cBase} + m * ${z('Csm', lc.mStride)} + n) >> 2u`;
-    const value = spec.epilogue
-      ? `vec4f(${[0, 1, 2, 3].map((c) => finish(`v[${c}]`, `n + ${u(c)}`, `${get(i)}[${c}]`)).join(', ')})`
-      : spec.accumulate ? `${get(i)} + v` : 'v';
-    body.push(`  if (n < ${z('N', s.N)}) { ${set(i, value)} }`);
+    body.push(`  if (n < ${z('N', s.N)}) {`);
+    if (spec.accumulate) body.push(`    let old = ${get(i)};`);
+    // (N is a multiple of 4 here, so the bound is 4, but not one Mesa unrolls)
+    body.push(`    var o: vec4f;`, `    for (var c = 0u; c < min(4u, ${z('N', s.N)} - n); c++) { o[c] = ${finish('v[c]', 'n + c', 'old[c]')}; }`, `    ${set(i, 'o')}`, '  }');
+  } else if (s.cVec) {
+    const i = `(${cBase} + m * ${z('Csm', lc.mStride)} + n) >> 2u`;
+    body.push(`  if (n < ${z('N', s.N)}) { ${set(i, spec.accumulate ? `${get(i)} + v` : 'v')} }`);
   } else {
     for (let c = 0; c < 4; c++) {
       const nc = `n + ${u(c)}`;

@@ -1,4 +1,4 @@
-// What both attention variants share (attention.ts: rows per invocation, for llvmpipe;
+// What both attention variants share (attention.ts: a row per invocation, for llvmpipe;
 // attention-flash.ts: query tiles per workgroup, for GPUs): the kernel's rows, steps, dot
 // products and parts read off the fused graph, the causal bound's range of steps, and the stores.
 

@@ -26,8 +26,9 @@ export interface EmitEnv {
   /** Textured tensors whose texels hold 4 consecutive elements (rgba32float): the elementwise
    *  kernel's 4 elements an invocation share one texel load (texture.ts, quadLanes). */
   texel4?: Set<number>;
-  /** Coordinates of an elementwise invocation's 4 elements along its innermost axis: each lane's
-   *  coordinate (a WGSL name) -> the first's and the lane (0-3). */
+  /** Coordinates of an elementwise invocation's 4 elements along its innermost axis, and splits
+   *  of such coordinates (Emitter.splitCoord): each lane's coordinate (a WGSL name) -> the
+   *  first's and the lane (0-3). Integer literals are lanes without an entry (laneOf). */
   quadLanes?: Map<string, { base: string; lane: number }>;
   /** A textured tensor's row shift, where it is read from the sizes (else the texture's constant). */
   shifts: ReadonlyMap<number, string>;

@@ -197,3 +197,49 @@ describe('flash-style attention backward', () => {
     await expectGradients(trainable({ B: 1, L: 4, M: 7, G: 2, R: 1, K: 3, N: 65 }, 'none'));
   });
 });
+
+/** A loss through causal attention whose q, k and v are parameters over a model dimension D
+ *  split into H heads of K, as the language's models write it (q, k, v projections' outputs):
+ *  out[B, L, H, K] merged back to D, loss = sum(out * w) with w a parameter, so that dout is w
+ *  read through the split. Parameters are read through textures at any size. */
+function mergedHeads(s: { B: number; L: number; H: number; K: number }): Graph {
+  const [B, L, M, H, K, N] = [ax('B', s.B), ax('L', s.L), ax('M', s.L), ax('H', s.H), ax('K', s.K), ax('N', s.K)];
+  const D = ax('D', s.H * s.K);
+  const b = new GraphBuilder();
+  const init = { kind: 'normal', std: 1 } as const;
+  const q = b.split(b.param('q', [B, L, D], init), 'D', [H, K]);
+  const k = b.split(b.param('k', [B, M, D], init), 'D', [H, K]);
+  const v = b.split(b.param('v', [B, M, D], init), 'D', [H, N]);
+  const scores = causalMask(b, b.scale(b.contract(q, k, ['B', 'H', 'L', 'M']), 0.35), L, M);
+  const out = b.merge(b.contract(softmax(b, scores, 'M'), v, ['B', 'L', 'H', 'N']), ['H', 'N'], D);
+  let loss = b.mul(out, b.param('w', [B, L, D], init));
+  for (const a of ['B', 'L', 'D']) loss = b.reduce('sum', loss, a);
+  b.output('loss', loss);
+  return differentiate(b.build(), 'loss', ['q', 'k', 'v']);
+}
+
+describe('attention reading 4 elements a texel (cpu kernels)', () => {
+  const TRAIN_TOL = { atol: 1e-4, rtol: 1e-3 };
+  async function attentionWgsl(g: Graph): Promise<string> {
+    const r = await compare(g, {}, { tol: TRAIN_TOL, kernels: 'cpu' });
+    for (const [name, worst] of Object.entries(r.worst)) expect(worst, name).toBeLessThanOrEqual(1);
+    const wgsl = r.compiled.plan.kernels.filter((k) => k.kind === 'attention').map((k) => k.wgsl);
+    r.compiled.destroy();
+    expect(wgsl.length).toBeGreaterThanOrEqual(3); // forward, dq, dk and dv (one kernel, or two)
+    return wgsl.join('\n');
+  }
+
+  it('heads of 8 split from D: every head and value read is one component of a shared texel', async () => {
+    const wgsl = await attentionWgsl(mergedHeads({ B: 2, L: 9, H: 2, K: 8 }));
+    expect(wgsl).toContain('rgba32float');
+    expect(wgsl).toMatch(/a row per invocation/);
+    // q, k, v and dout (w through the split) by whole texels, none by an element's index
+    expect(wgsl).not.toMatch(/\[tx\d+ & 3u\]/);
+  });
+
+  it('heads of 6 (D = 12 is 4 to a texel, a head is not): reads take one element of a texel', async () => {
+    const wgsl = await attentionWgsl(mergedHeads({ B: 2, L: 7, H: 2, K: 6 }));
+    expect(wgsl).toContain('rgba32float');
+    expect(wgsl).toMatch(/\[tx\d+ & 3u\]/);
+  });
+});

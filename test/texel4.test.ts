@@ -1,7 +1,8 @@
 // Elementwise kernels that compute 4 elements an invocation, and row kernels that sweep 4 an
 // iteration, reading 4 to a texel (rgba32float): on the device against the interpreter, with
-// reads at the 4 lanes (one texel each) and reads whose innermost coordinate is not a lane (a
-// permuted tensor, a slice along the inner axis: one texel per element, its component by index).
+// reads at the 4 lanes (one texel each, also through a split of the tensor's innermost axis) and
+// reads whose innermost coordinate is not a lane (a permuted tensor, a slice along the inner
+// axis: one texel per element, its component by index).
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../src/ir/builder.js';
@@ -34,6 +35,19 @@ describe('elementwise kernels, 4 elements an invocation', () => {
     expect(wgsl).toContain('4 an invocation');
     expect(wgsl).toContain('rgba32float'); // x at least is read 4 to a texel
     expect(wgsl).toMatch(/\[tx\d+ & 3u\]/); // and some read takes one element of a texel
+    r.compiled.destroy();
+  });
+
+  it('a tensor read through a split of its innermost axis (D into heads of 32) shares the lanes\' texel', async () => {
+    const b = new GraphBuilder();
+    const [H, K] = [ax('H', 4), ax('K', 32)];
+    const x = b.split(b.input('x', [B, L, D]), 'D', [H, K]);
+    b.output('y', b.mul(b.unary('exp', x), b.input('t', [B, L, H, K])));
+    const r = await compare(b.build(), { B: 2 });
+    expect(r.worst.y).toBeLessThanOrEqual(1);
+    const wgsl = r.compiled.plan.kernels.map((k) => k.wgsl).join('\n');
+    expect(wgsl).toContain('4 an invocation');
+    expect(wgsl).not.toMatch(/\[tx\d+ & 3u\]/);
     r.compiled.destroy();
   });
 

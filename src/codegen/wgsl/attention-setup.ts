@@ -1,4 +1,4 @@
-// What both attention variants share (attention.ts: rows per invocation, for llvmpipe;
+// What both attention variants share (attention.ts: a row per invocation, for llvmpipe;
 // attention-flash.ts: query tiles per workgroup, for GPUs): the kernel's rows, steps, dot
 // products and parts read off the fused graph, the causal bound's range of steps, and the stores.
 
@@ -9,8 +9,12 @@ import { dagOf } from '../../ir/fuse/views.js';
 import { indent, kernelEnv, storageBindings, storeTo, type CodegenOptions, type KernelBinding } from './common.js';
 import { Sizes } from './sizes.js';
 import { Emitter, f32Lit, unflatten, type Coords } from './expr.js';
+import { contiguousBy4 } from './quad.js';
 
 export type Axes = { name: string; size: number }[];
+
+/** Head and value sums up to this long are unrolled by the CPU variant (attention.ts). */
+const UNROLL = 64;
 
 export const sizeOfAxes = (axes: Axes) => axes.reduce((p, a) => p * a.size, 1);
 
@@ -59,6 +63,8 @@ export interface AttentionSetup {
   steps: number;
   parts: AttentionPart[];
   dots: AttentionDot[];
+  /** Every head and value sum at most UNROLL long: the CPU variant unrolls them. */
+  unrolled: boolean;
   streamed: (n: Node) => boolean;
   namesOf: (n: Node) => string[];
 }
@@ -68,7 +74,6 @@ export function setupAttention(fg: FusedGraph, k: AttentionKernel, opts: Require
   const provided = new Map<number, { value: string; coords: Coords }>();
   const env = kernelEnv(fg, k, provided, new Sizes(opts.uniformSizes, true));
   const ref = (key: string, value: number) => env.sizes.ref(key, value);
-  const { decls, bindings } = storageBindings(fg, k, env, opts);
   const namesOf = (n: Node) => n.type.axes.map((a) => a.name);
   const axesOf = (names: readonly string[], ...from: Node[]): Axes =>
     names.map((name) => ({ name, size: sizeOf(from.find((n) => n.type.axes.some((a) => a.name === name))!, name) }));
@@ -89,7 +94,12 @@ export function setupAttention(fg: FusedGraph, k: AttentionKernel, opts: Require
     const [fixed, moving] = streamed(a) ? [b, a] : [a, b];
     return { id, head, fixed: streamed(fixed) ? undefined : fixed, moving, both: [a, b] as const };
   });
-  return { fg, k, env, provided, ref, decls, bindings, rowAxes: axesOf(k.rowAxes, pairs), streamAxes, steps: sizeOfAxes(streamAxes), parts, dots, streamed, namesOf };
+  const unrolled = dots.every((d) => sizeOfAxes(d.head) <= UNROLL) && parts.every((p) => p.NV <= UNROLL);
+  // the CPU variant's unrolled sums read at literal head and value coordinates, 4 of which share
+  // a texel of a tensor contiguous along that axis (q, k, v, dout: expr.ts, laneOf)
+  if (unrolled && opts.kernels !== 'gpu') env.texel4 = new Set();
+  const { decls, bindings } = storageBindings(fg, k, env, opts, (t) => contiguousBy4(fg, t));
+  return { fg, k, env, provided, ref, decls, bindings, rowAxes: axesOf(k.rowAxes, pairs), streamAxes, steps: sizeOfAxes(streamAxes), parts, dots, unrolled, streamed, namesOf };
 }
 
 /**

@@ -26,8 +26,9 @@ export interface EmitEnv {
   /** Textured tensors whose texels hold 4 consecutive elements (rgba32float): the elementwise
    *  kernel's 4 elements an invocation share one texel load (texture.ts, quadLanes). */
   texel4?: Set<number>;
-  /** Coordinates of an elementwise invocation's 4 elements along its innermost axis: each lane's
-   *  coordinate (a WGSL name) -> the first's and the lane (0-3). */
+  /** Coordinates of an elementwise invocation's 4 elements along its innermost axis, and splits
+   *  of such coordinates (Emitter.splitCoord): each lane's coordinate (a WGSL name) -> the
+   *  first's and the lane (0-3). Integer literals are lanes without an entry (laneOf). */
   quadLanes?: Map<string, { base: string; lane: number }>;
   /** A textured tensor's row shift, where it is read from the sizes (else the texture's constant). */
   shifts: ReadonlyMap<number, string>;
@@ -159,7 +160,7 @@ export class Emitter {
     const tensor = this.env.tensors[t]!;
     const node = this.env.g.nodes[tensor.node]!;
     const inner = tensor.layout.filter((a) => sizeOf(node, a) !== 1).at(-1);
-    const q = inner === undefined ? undefined : this.env.quadLanes?.get(coord(coords, inner));
+    const q = inner === undefined ? undefined : laneOf(this.env, coord(coords, inner));
     const shift = this.env.shifts.get(t);
     if (q === undefined || inner === undefined) {
       const at = this.bind(`u32(${this.offset(tensor, coords)})`, 'tx');
@@ -173,6 +174,33 @@ export class Emitter {
       this.memo.set(key, texel);
     }
     return `${texel}.${'xyzw'[q.lane]}`;
+  }
+
+  /** A split's input coordinate, a·|B| + b. Where b is one of 4 lanes (laneOf) and |B| a
+   *  multiple of 4, so is the result, its base the same sum at b's base: a tensor read through
+   *  the split (dout's merged head axis in attention) shares one texel among the 4. */
+  private splitCoord(into: readonly { name: string; size: number }[], coords: Coords): string {
+    const flat = (c: Coords): string => {
+      let s = 1;
+      const terms: string[] = [];
+      for (let j = into.length - 1; j >= 0; j--) {
+        const a = into[j]!;
+        if (a.size !== 1) terms.push(s === 1 ? coord(c, a.name) : `${coord(c, a.name)} * ${this.env.sizes.ref(`sp:${a.name}`, s)}`);
+        s *= a.size;
+      }
+      return terms.length === 0 ? '0' : terms.join(' + ');
+    };
+    const at = this.bind(flat(coords), 'i');
+    const inner = into.filter((a) => a.size !== 1).at(-1);
+    const lane = inner !== undefined && inner.size % 4 === 0 ? laneOf(this.env, coord(coords, inner.name)) : undefined;
+    if (inner !== undefined && lane !== undefined) {
+      const baseSum = flat({ ...coords, [inner.name]: lane.base });
+      const key = `split@${baseSum}`;
+      const base = this.memo.get(key) ?? (lane.base === coord(coords, inner.name) ? at : this.bind(baseSum, 'i'));
+      this.memo.set(key, base);
+      (this.env.quadLanes ??= new Map()).set(at, { base, lane: lane.lane });
+    }
+    return at;
   }
 
   /** The value of node `id` at `coords` (which must hold every axis of the node). */
@@ -230,16 +258,7 @@ export class Emitter {
       case 'expand':
         return x(0);
       case 'rename': return x(0, { ...coords, [op.from]: coord(coords, op.to) });
-      case 'split': {
-        let s = 1;
-        const terms: string[] = [];
-        for (let j = op.into.length - 1; j >= 0; j--) {
-          const a = op.into[j]!;
-          if ((a.size as number) !== 1) terms.push(s === 1 ? coord(coords, a.name) : `${coord(coords, a.name)} * ${env.sizes.ref(`sp:${a.name}`, s)}`);
-          s *= a.size as number;
-        }
-        return x(0, { ...coords, [op.axis]: this.bind(terms.length === 0 ? '0' : terms.join(' + '), 'i') });
-      }
+      case 'split': return x(0, { ...coords, [op.axis]: this.splitCoord(op.into.map((a) => ({ name: a.name, size: a.size as number })), coords) });
       case 'merge': {
         const src = env.g.nodes[node.inputs[0]!]!;
         const m = coord(coords, op.into.name);
@@ -279,6 +298,15 @@ export class Emitter {
         throw new Error(`codegen: %${node.id} (${op.kind}) cannot be computed inline`);
     }
   }
+}
+
+/** Which of 4 lanes a coordinate is: one of an invocation's quadLanes, or an integer literal
+ *  (an unrolled loop's index: 4n + j is lane j of the texel at 4n). */
+function laneOf(env: EmitEnv, c: string): { base: string; lane: number } | undefined {
+  const q = env.quadLanes?.get(c);
+  if (q !== undefined || !/^\d+$/.test(c)) return q;
+  const n = Number(c);
+  return { base: String(n - (n % 4)), lane: n % 4 };
 }
 
 function zero(n: Node): string {

@@ -7,6 +7,7 @@
 import type { Draft } from '../draft.js';
 import { sameSet, type EpilogueRule, type JoinRule, type Partition } from '../partition.js';
 import { sizeOf } from '../resolve.js';
+import { MAX_INLINE_DEPTH } from '../types.js';
 import { contractEpilogue } from './contract.js';
 import { rowEpilogue } from './row.js';
 
@@ -36,7 +37,9 @@ const sibling: JoinRule = (p, e) => {
   if (p.opts.unfused || d?.kind !== 'elementwise' || d.members.length === 0 || !sameSpace(p, d, e.id)) return false;
   if (!p.dag(e.id).reads.some((r) => p.kernelOf.get(r.node) === d)) return false;
   const mr = p.memberReads(d, e.id);
-  if (mr === null || !p.fits(d, mr.reads)) return false;
+  // a chain cut every MAX_INLINE_DEPTH steps (materialise.ts) stays cut: joined, each part would
+  // inline the one before it, and the kernel's expression would be the whole chain again
+  if (mr === null || mr.fused.length > MAX_INLINE_DEPTH || !p.fits(d, mr.reads)) return false;
   p.addMember(d, e.id, mr.reads, false);
   return true;
 };

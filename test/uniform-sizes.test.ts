@@ -93,4 +93,11 @@ describe('kernel sizes read from a uniform', () => {
     expect(await runAt(12, 2)).toBeLessThan(2e-4);
     expect(pipelineCount(dev.device), 'a new length compiled new pipelines').toBe(first);
   });
+
+  it('at the full context, the slice of the positions and the pad of its gradient are no kernels, and all still matches', async () => {
+    const kernels = (len: number) => planGraph(graph, tinySymbols(lowered, len, 2)).codes.length;
+    // L = 16 is the model's context: slice(wpe, 0, L) and the pad of its gradient cover the axis
+    expect(kernels(SETS.L)).toBe(kernels(12) - 1);
+    expect(await runAt(SETS.L, 2)).toBeLessThan(2e-4);
+  });
 });

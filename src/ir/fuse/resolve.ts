@@ -27,7 +27,27 @@ export function resolveGraph(graph: Graph, symbols: Record<string, number>): Gra
     inputs: [...x.inputs],
     type: { dtype: x.type.dtype, axes: x.type.axes.map(ax) },
   }));
-  return { nodes, inputs: new Map(graph.inputs), params: new Map(graph.params), outputs: new Map(graph.outputs) };
+  return skipWholeSlices({ nodes, inputs: new Map(graph.inputs), params: new Map(graph.params), outputs: new Map(graph.outputs) });
+}
+
+/** A slice or pad that covers its whole axis (learned positions at the full context, and their
+ *  gradient) is its input: readers and outputs are pointed past it, so no kernel copies it. The
+ *  node stays (ids are positions) and nothing reads it. */
+function skipWholeSlices(g: Graph): Graph {
+  const sources = new Set([...g.inputs.values(), ...g.params.values()]);
+  const outputs = new Set(g.outputs.values());
+  const to = g.nodes.map((n) => n.id);
+  for (const n of g.nodes) {
+    n.inputs = n.inputs.map((i) => to[i]!);
+    const o = n.op;
+    if (o.kind !== 'slice' && o.kind !== 'pad') continue;
+    const whole = g.nodes[n.inputs[0]!]!.type.axes.find((a) => a.name === o.axis)?.size;
+    const covers = o.start === 0 && (o.kind === 'slice' ? o.size : o.fullSize) === whole;
+    // an output stays a tensor of its own rather than become an input or a parameter
+    if (covers && !(outputs.has(n.id) && sources.has(n.inputs[0]!))) to[n.id] = n.inputs[0]!;
+  }
+  for (const [name, id] of g.outputs) g.outputs.set(name, to[id]!);
+  return g;
 }
 
 /** Size of a resolved axis. */

@@ -152,6 +152,14 @@ describe('fusion patterns on the device', () => {
     const wr = r.input('w', [D, E]);
     r.output('y', r.add(r.contract(xr, wr, ['B', 'L', 'E']), r.input('res', [B, L, E])));
     expect(await fusedMatch(r, { B: 2 }, { atol: 1e-4, rtol: 1e-4 })).toBe(1);
+
+    // a residual reached through a rename (a projection back to the stream's width: D_1 -> D)
+    const s = new GraphBuilder();
+    const xs = s.input('x', [B, L, D]);
+    const D1 = ax('D_1', 10);
+    const y = s.add(s.contract(xs, s.input('w', [D, D1]), ['B', 'L', 'D_1']), s.input('bias', [D1]));
+    s.output('y', s.add(xs, s.rename(y, 'D_1', 'D')));
+    expect(await fusedMatch(s, { B: 2 }, { atol: 1e-4, rtol: 1e-4 })).toBe(1);
   });
 
   it('an elementwise value and one that reads it over the same space are one kernel writing both', async () => {

@@ -99,7 +99,10 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
   const source = (view: StridedView, extent: number): Source => (opts.kernels === 'gpu' && oversize(view) ? 'texture' : sourceOf(fg, view, extent, opts));
   const out = fg.tensors[k.out]!;
   const outNode = g.nodes[out.node]!;
-  const cs = layoutStrides(outNode, out.layout);
+  // C's strides by C's own axis names (the written tensor may name some otherwise: outNames)
+  const written = layoutStrides(outNode, out.layout);
+  const cs: Record<string, number> = { ...written };
+  for (const [cName, name] of Object.entries(k.outNames ?? {})) cs[cName] = written[name]!;
   const cView: StridedView = { tensor: k.out, offset: 0, strides: cs };
   const spec: ContractionSpec = {
     batch: size(k.batch),
@@ -135,6 +138,7 @@ function partSpec(fg: FusedGraph, k: ContractKernel, opts: ContractCodegenOption
       ...unflatten(e, 'i32(m)', axes(k.m), 'cm'),
       ...unflatten(e, 'i32(n)', axes(k.n), 'cn'),
     };
+    for (const [cName, name] of Object.entries(k.outNames ?? {})) coords[name] = coords[cName]!;
     (env.provided as Map<number, { value: string; coords: Coords }>).set(k.node, { value: 'v', coords });
     const value = e.value(k.epilogue, coords);
     const functions = [`fn fused_epilogue${suffix}(v: f32, b: u32, m: u32, n: u32) -> f32 {`, ...e.lines.map((l) => '  ' + l), `  return ${value};`, '}'];

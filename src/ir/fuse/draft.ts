@@ -31,7 +31,7 @@ export interface RowDraft extends DraftBase {
 }
 
 /** What a contraction kernel computes: ContractKernel's own fields (no siblings yet). */
-export type ContractPlan = Pick<ContractKernel, 'node' | 'batch' | 'm' | 'n' | 'k' | 'aNode' | 'bNode' | 'a' | 'b' | 'out' | 'epilogue' | 'epilogueReads' | 'update'>;
+export type ContractPlan = Pick<ContractKernel, 'node' | 'batch' | 'm' | 'n' | 'k' | 'aNode' | 'bNode' | 'a' | 'b' | 'out' | 'epilogue' | 'epilogueReads' | 'update' | 'outNames'>;
 
 export interface ContractDraft extends DraftBase {
   kind: 'contract';

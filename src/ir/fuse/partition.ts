@@ -89,13 +89,14 @@ export class Partition {
     return this.m.collapsed.get(n.id)?.term ?? (n.op.kind === 'reduce' ? n.inputs[0]! : n.id);
   };
 
-  /** External tensors a member would read inside draft d, or null if it reads d's registers at other coordinates. */
-  memberReads(d: Draft | undefined, m: number): { reads: number[]; fused: number[] } | null {
+  /** External tensors a member would read inside draft d, or null if it reads d's registers at other
+   *  coordinates (but for the axes in `renamed`, whose coordinates the kernel gives under both names). */
+  memberReads(d: Draft | undefined, m: number, renamed: ReadonlySet<string> = new Set()): { reads: number[]; fused: number[] } | null {
     const dag = dagOf(this.g, m, this.stopFor(d));
     const reads: number[] = [];
     for (const r of dag.reads) {
       if (d?.provided.has(r.node)) {
-        if (!r.preserving) return null;
+        if (!r.preserving && !(r.changed?.every((a) => renamed.has(a)) ?? false)) return null;
       } else reads.push(this.tensorOf(r.node));
     }
     return { reads, fused: dag.inlined };

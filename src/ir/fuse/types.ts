@@ -94,6 +94,9 @@ export interface ContractKernel extends KernelBase {
   /** The written tensor; its layout groups batch, m, n so that each has one stride. */
   out: number;
   epilogue: number;
+  /** C's axis name -> the written tensor's, where the epilogue reaches C through a `rename` (the
+   *  attention projection's residual: C over D_1, the stream over D). */
+  outNames?: Record<string, string>;
 }
 
 /**

@@ -92,6 +92,10 @@ export function mergedStride(group: readonly { size: number; stride: number }[])
 export interface DagRead {
   node: number;
   preserving: boolean;
+  /** The node's axes whose coordinates a path changed, when that is known (a rename: its `from`
+   *  axis, read at the consumer's coordinate of `to`; a gather: its table's gathered axis).
+   *  Absent when the read is preserving, or when nothing is known. */
+  changed?: string[];
 }
 
 export interface Dag {
@@ -115,6 +119,8 @@ function inputCoords(g: Graph, n: Node): (ReadonlySet<string> | null)[] {
     case 'reduce': return [same]; // the row's coordinates, plus the reduced axis
     case 'gather': return [new Set([n.op.axis]), same];
     case 'scatterAdd': return [same, same];
+    // the input's axis `from` is read at the consumer's coordinate of `to`: the same position
+    case 'rename': return [new Set([n.op.from])];
     // merging away axes of size 1 keeps the other axis's coordinates (a size-1 axis has only 0)
     case 'merge': {
       const src = g.nodes[n.inputs[0]!]!;
@@ -157,9 +163,13 @@ export function dagOf(g: Graph, root: number, stop: (id: number) => boolean): Da
     // pushed last input first, so that the first is walked first
     for (let j = n.inputs.length - 1; j >= 0; j--) stack.push({ id: n.inputs[j]!, changed: inputs[j] === null ? null : union(now, inputs[j]!) });
   }
-  const preserving = (id: number, changed: Changed): boolean => changed !== null && !g.nodes[id]!.type.axes.some((a) => changed.has(a.name));
+  const changedAxes = (id: number, changed: Changed): string[] | null => (changed === null ? null : g.nodes[id]!.type.axes.map((a) => a.name).filter((a) => changed.has(a)));
+  const read = (node: number, changed: Changed): DagRead => {
+    const axes = changedAxes(node, changed);
+    return axes !== null && axes.length === 0 ? { node, preserving: true } : { node, preserving: false, ...(axes === null ? {} : { changed: axes }) };
+  };
   return {
-    reads: [...reads].map(([node, changed]) => ({ node, preserving: preserving(node, changed) })),
+    reads: [...reads].map(([node, changed]) => read(node, changed)),
     inlined: [...seen.keys()].sort((a, b) => a - b),
     ops,
   };

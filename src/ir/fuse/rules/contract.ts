@@ -3,7 +3,7 @@
 // (bias, gelu, residual), when nothing else reads the raw sum.
 
 import type { Node } from '../../types.js';
-import { sameSet, type EpilogueRule, type JoinRule } from '../partition.js';
+import { sameSet, type EpilogueRule, type JoinRule, type Partition } from '../partition.js';
 import { layoutStrides, sizeOf } from '../resolve.js';
 import { mergedStride } from '../views.js';
 
@@ -41,17 +41,41 @@ export const contractEpilogue: EpilogueRule = (p, d, e: Node, dag) => {
   if (d.kind !== 'contract') return false;
   const g = p.g;
   const c = d.contract;
-  if (c.epilogue !== c.node || p.m.outputNodes.has(c.node) || !sameSet(p.logical(e.id), p.logical(c.node))) return false;
+  if (c.epilogue !== c.node || p.m.outputNodes.has(c.node)) return false;
+  const outNames = namesOfC(p, e, c.node, dag.inlined);
+  if (outNames === null) return false;
   // nothing else may read the raw sum
   if (!p.onlyFeeds(c.node, e.id, dag.inlined)) return false;
   // the template binds epilogue inputs as array<f32> and has no seed uniform
   if (dag.reads.some((r) => g.nodes[r.node]!.type.dtype !== 'f32')) return false;
   if (dag.inlined.some((id) => g.nodes[id]!.op.kind === 'random')) return false;
-  const mr = p.memberReads(d, e.id);
+  const mr = p.memberReads(d, e.id, new Set(Object.keys(outNames)));
   if (mr === null || !p.fits(d, mr.reads)) return false;
-  const t = p.newTensor(e.id, p.tensors[c.out]!.layout);
+  const t = p.newTensor(e.id, p.tensors[c.out]!.layout.map((x) => outNames[x] ?? x));
   p.primary.set(e.id, t);
   p.addMember(d, e.id, mr.reads, false, t);
-  Object.assign(c, { epilogue: e.id, epilogueReads: [...new Set(mr.reads)], out: t });
+  Object.assign(c, { epilogue: e.id, epilogueReads: [...new Set(mr.reads)], out: t }, Object.keys(outNames).length > 0 ? { outNames } : {});
   return true;
 };
+
+/**
+ * C's axis name -> e's, for the axes the renames between C and e change ({} when none do), or
+ * null when e's axes are not C's under those renames. Renames on e's other inputs do not count.
+ */
+function namesOfC(p: Partition, e: Node, c: number, inlined: readonly number[]): Record<string, string> | null {
+  const fromC = new Set<number>([c]);
+  for (const id of inlined) if (p.g.nodes[id]!.inputs.some((i) => fromC.has(i))) fromC.add(id);
+  // only renames may change C's coordinates on the way (a gather's would not be C's position)
+  if ([...fromC].some((id) => p.g.nodes[id]!.op.kind === 'gather')) return null;
+  // e's names walked back to C's: the rename nearest e first
+  const toC = new Map(p.logical(e.id).map((x) => [x, x]));
+  for (const id of [...fromC].sort((x, y) => y - x)) {
+    const op = p.g.nodes[id]!.op;
+    if (op.kind !== 'rename') continue;
+    for (const [name, now] of toC) if (now === op.to) toC.set(name, op.from);
+  }
+  if (!sameSet([...toC.values()], p.logical(c))) return null;
+  const out: Record<string, string> = {};
+  for (const [name, cName] of toC) if (name !== cName) out[cName] = name;
+  return out;
+}

@@ -1,10 +1,11 @@
 // Step 1 of fusion: which values are stored in memory (materialised). Inputs, params, outputs,
 // every anchor (reduce, contract, scatterAdd that sums over index axes), contraction operands that
-// are not strided views, and elementwise results that several consumers share when their
-// expression is dearer than `recomputeMaxOps` ops or is a residual stream (a sum a row reduction
-// reads) (unless all those consumers land in one row kernel: rowshare.ts), and every MAX_INLINE_DEPTH-th step of a chain longer than that. Attention's
-// L x M region is never stored (attention.ts). Everything else is inlined into its consumer as an
-// index expression: layout is indexing, not a kernel.
+// are not strided views, elementwise results that several consumers share when their expression
+// is dearer than `recomputeMaxOps` ops or is a residual stream (a sum a row reduction reads),
+// unless all those consumers land in one row kernel (rowshare.ts), and every MAX_INLINE_DEPTH-th
+// step of a chain longer than that. Attention's L x M region is never stored (attention.ts).
+// Everything else is inlined into its consumer as an index expression: layout is indexing, not a
+// kernel.
 
 import type { Graph, Node } from '../types.js';
 import { LAYOUT_KINDS } from '../types.js';

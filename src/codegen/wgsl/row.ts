@@ -48,7 +48,11 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   const reduced = redAxes.reduce((p, a) => p * a.size, 1);
   const lanes = rowLanes(reduced, rows);
   // a row per invocation sweeps 4 elements an iteration where the innermost reduced axis allows
-  const quadAxis = lanes === 1 && !k.inner && (redAxes.at(-1)?.size ?? 1) % 4 === 0 ? redAxes.at(-1)!.name : undefined;
+  // and a tensor it reads is stored along it (one texel serves the 4); summed along another axis
+  // (a bias gradient over B and L) the 4 would be 4 fetches, and B mod 4 a pipeline of its own
+  const last = redAxes.at(-1);
+  const alongLast = last !== undefined && k.reads.some((t) => innermostAxis(fg, t) === last.name);
+  const quadAxis = lanes === 1 && !k.inner && alongLast && last.size % 4 === 0 ? last.name : undefined;
   if (quadAxis) env.texel4 = new Set();
   const { decls, bindings } = storageBindings(fg, k, env, opts, (t) => contiguousBy4(fg, t));
   const perGroup = lanes === 1 ? 64 : 1;
@@ -171,3 +175,10 @@ function term(e: Emitter, r: Node, summed: number, coords: Coords): string {
 }
 
 export type { EmitEnv };
+
+/** The axis a tensor is stored contiguously along (its last axis longer than 1). */
+function innermostAxis(fg: FusedGraph, t: number): string | undefined {
+  const tensor = fg.tensors[t]!;
+  const node = fg.graph.nodes[tensor.node]!;
+  return tensor.layout.filter((a) => sizeOf(node, a) !== 1).at(-1);
+}

@@ -31,7 +31,6 @@ export function isCpuAdapter(i: Pick<GPUAdapterInfo, 'vendor' | 'architecture' |
 /** Which kernel templates to use: 'auto' picks by adapter (chooseKernels). */
 export type KernelChoice = KernelVariant | 'auto';
 
-
 /** The limits the gpu templates' workgroups need. */
 export type WorkgroupLimits = Pick<GPUSupportedLimits, 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupStorageSize'>;
 

@@ -11,6 +11,7 @@ import type { Tensor } from '../../ir/fuse/types.js';
 import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import { texelLoad } from './texture.js';
 import { Sizes } from './sizes.js';
+import { innermostAxis } from './quad.js';
 
 export type Coords = Record<string, string>;
 
@@ -159,7 +160,7 @@ export class Emitter {
   private texel4Load(t: number, name: string, coords: Coords): string {
     const tensor = this.env.tensors[t]!;
     const node = this.env.g.nodes[tensor.node]!;
-    const inner = tensor.layout.filter((a) => sizeOf(node, a) !== 1).at(-1);
+    const inner = innermostAxis(node, tensor.layout);
     const q = inner === undefined ? undefined : laneOf(this.env, coord(coords, inner));
     const shift = this.env.shifts.get(t);
     if (q === undefined || inner === undefined) {

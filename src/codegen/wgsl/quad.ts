@@ -5,6 +5,7 @@
 
 import { layoutStrides, sizeOf } from '../../ir/fuse/resolve.js';
 import type { FusedGraph } from '../../ir/fuse/types.js';
+import type { Node } from '../../ir/types.js';
 import type { Coords, Emitter } from './expr.js';
 
 /** The coordinates of an invocation's elements: `coords`, or with an `inner` axis, the 4 along it
@@ -19,6 +20,11 @@ export function laneCoords(e: Emitter, coords: Coords, inner: string | undefined
     lanes.set(c, { base, lane });
     return { ...coords, [inner]: c };
   });
+}
+
+/** The axis a tensor stored in `layout` is contiguous along: its last axis longer than 1. */
+export function innermostAxis(node: Node, layout: readonly string[]): string | undefined {
+  return layout.filter((a) => sizeOf(node, a) !== 1).at(-1);
 }
 
 /** Tensor t stored with its innermost axis contiguous and every other stride a multiple of 4, so

@@ -17,7 +17,7 @@ import { Sizes } from './sizes.js';
 import { Emitter, HELPERS, unflatten, type Coords, type EmitEnv } from './expr.js';
 import { dagOf } from '../../ir/fuse/views.js';
 import { isScatterRow, scatterKernel } from './scatter.js';
-import { contiguousBy4, laneCoords } from './quad.js';
+import { contiguousBy4, innermostAxis, laneCoords } from './quad.js';
 
 /**
  * Invocations per row: one invocation per row when there are rows enough to fill the machine and
@@ -51,7 +51,7 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
   // and a tensor it reads is stored along it (one texel serves the 4); summed along another axis
   // (a bias gradient over B and L) the 4 would be 4 fetches, and B mod 4 a pipeline of its own
   const last = redAxes.at(-1);
-  const alongLast = last !== undefined && k.reads.some((t) => innermostAxis(fg, t) === last.name);
+  const alongLast = last !== undefined && k.reads.some((t) => innermostAxis(g.nodes[fg.tensors[t]!.node]!, fg.tensors[t]!.layout) === last.name);
   const quadAxis = lanes === 1 && !k.inner && alongLast && last.size % 4 === 0 ? last.name : undefined;
   if (quadAxis) env.texel4 = new Set();
   const { decls, bindings } = storageBindings(fg, k, env, opts, (t) => contiguousBy4(fg, t));
@@ -175,10 +175,3 @@ function term(e: Emitter, r: Node, summed: number, coords: Coords): string {
 }
 
 export type { EmitEnv };
-
-/** The axis a tensor is stored contiguously along (its last axis longer than 1). */
-function innermostAxis(fg: FusedGraph, t: number): string | undefined {
-  const tensor = fg.tensors[t]!;
-  const node = fg.graph.nodes[tensor.node]!;
-  return tensor.layout.filter((a) => sizeOf(node, a) !== 1).at(-1);
-}

@@ -21,8 +21,9 @@ const from = async <T>(path: string): Promise<T> => (await import(pathToFileURL(
 async function open(): Promise<ArchDevice> {
   const path = ['src/host/node/device.js', 'src/runtime/device.js'].find((p) => existsSync(join(tree, 'dist', p)));
   if (path === undefined) throw new Error(`no built openDevice under ${tree}/dist (run npm run build there)`);
-  const { openDevice } = await from<{ openDevice: () => Promise<ArchDevice> }>(path);
-  return openDevice();
+  // as `arch train` opens it (older checkouts ignore the workload)
+  const { openDevice } = await from<{ openDevice: (o: { workload: 'throughput' }) => Promise<ArchDevice> }>(path);
+  return openDevice({ workload: 'throughput' });
 }
 
 /** Process CPU seconds (user + system) since the process started. */

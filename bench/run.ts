@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stdout.write(s + '\n');
 
   const loadBefore = loadavg();
-  const dev = await openDevice();
+  const dev = await openDevice({ workload: 'throughput' });
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     command: `npm run bench${quick ? ' -- --quick' : ''}`,

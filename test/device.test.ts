@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -110,6 +110,53 @@ describe('openDevice', () => {
       expect(stdout).toMatch(/^opened /);
       expect(code).toBe(0);
       expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the workload sizes llvmpipe's thread pool: three threads a core for throughput, none for latency, Mesa's own unset", async () => {
+    const device = pathToFileURL(fileURLToPath(new URL('../dist/src/host/node/device.js', import.meta.url))).href;
+    const dir = mkdtempSync(join(tmpdir(), 'arch-threads-'));
+    try {
+      writeFileSync(
+        join(dir, 'main.mjs'),
+        `import { readdirSync } from 'node:fs';
+         import { openDevice } from '${device}';
+         const w = process.argv[2];
+         const d = await openDevice(w === 'unset' ? {} : { workload: w });
+         console.log(JSON.stringify({ backend: d.info.backend, env: process.env.LP_NUM_THREADS ?? null, threads: readdirSync('/proc/self/task').length }));
+         d.destroy();`,
+      );
+      const run = (workload: string, env: Record<string, string> = {}) =>
+        new Promise<{ backend: string; env: string | null; threads: number }>((done, fail) => {
+          const base = { ...process.env };
+          delete base.LP_NUM_THREADS;
+          const child = spawn(process.execPath, [join(dir, 'main.mjs'), workload], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...base, ...env } });
+          let out = '';
+          child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+          child.on('exit', () => {
+            try {
+              done(JSON.parse(out.trim().split('\n').at(-1)!));
+            } catch {
+              fail(new Error(`no report from the child: ${out}`));
+            }
+          });
+        });
+      const unset = await run('unset');
+      const throughput = await run('throughput');
+      const latency = await run('latency');
+      const chosen = await run('throughput', { LP_NUM_THREADS: '1' });
+      expect(unset.env).toBeNull();
+      expect(throughput.env).toBe(String(Math.min(32, 3 * availableParallelism())));
+      expect(latency.env).toBe('0');
+      expect(chosen.env).toBe('1'); // the user's setting wins
+      if (unset.backend === 'opengles') {
+        // Mesa honours it: llvmpipe's pools are threads of the process
+        expect(throughput.threads).toBeGreaterThan(unset.threads);
+        expect(latency.threads).toBeLessThan(unset.threads);
+        expect(chosen.threads).toBeLessThan(throughput.threads);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -68,8 +68,11 @@ export interface OpenDeviceOptions {
    * What the work will be like, for a CPU adapter (Mesa's llvmpipe or lavapipe) that runs each
    * dispatch on a pool of threads: 'latency' (long chains of tiny dispatches, as decoding one
    * token at a time) runs them on the calling thread instead, since waking the pool costs more
-   * than a tiny kernel (docs/llvmpipe.md). It sets Mesa's LP_NUM_THREADS=0 unless the user set
-   * it, so it must come before the first device of the process. No effect on a real GPU.
+   * than a tiny kernel (docs/llvmpipe.md); 'throughput' (training, evaluation: large dispatches,
+   * one process on the machine) gives the pool three threads a core, so that its fixed equal shares
+   * of a dispatch even out; unset, Mesa's own default of one a core (several processes at once, as
+   * a test run). The Node host sets Mesa's LP_NUM_THREADS accordingly unless the user set it, so
+   * the first device of a process decides. No effect on a real GPU.
    */
   workload?: 'throughput' | 'latency';
   /** The kernel templates graphs compiled for this device use (default 'auto': by adapter). */

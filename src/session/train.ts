@@ -190,7 +190,7 @@ async function trainClaimed(env: SessionEnv, req: TrainRequest, ctx: TrainContex
   try {
     if (o.backend === 'interpreter') backend = new InterpreterBackend(train.graph, evalG.graph, weights, resumed?.optimizer ?? undefined);
     else {
-      device = ctx.device ?? (await env.host.openDevice({ backend: o.backend === 'webgpu' ? undefined : o.backend, kernels: req.kernels }));
+      device = ctx.device ?? (await env.host.openDevice({ backend: o.backend === 'webgpu' ? undefined : o.backend, workload: 'throughput', kernels: req.kernels }));
       const symbols = trainSymbols(train.lowered, roles, data, o.batch, L);
       log(`compiling for ${device.info.adapterName || device.info.backend} (${device.info.backend})...\n`);
       backend = await createWebGPUBackend(device, train.graph, evalG.graph, { symbols, weights, state: resumed?.optimizer ?? undefined });

@@ -132,7 +132,7 @@ async function ablateIn(plan: Plan): Promise<number> {
   const started = performance.now();
   let stepsHere = 0;
   try {
-    if (o.backend !== 'interpreter' && results.size < jobs.length) device = await deviceFor(o.backend);
+    if (o.backend !== 'interpreter' && results.size < jobs.length) device = await deviceFor(o.backend, false, 'throughput');
     for (const [k, j] of jobs.entries()) {
       if (results.has(keyOf(j))) continue;
       if (stop()) break;

@@ -84,7 +84,7 @@ export const evalCommand: CommandSpec = {
     let loss: number;
     if (backend === 'interpreter') loss = interpret(graph, { inputs: feeds.inputs, params: Object.fromEntries(weights), symbols: feeds.symbols }).get('loss')!.data[0]!;
     else {
-      const device = await deviceFor(backend, false, undefined, kernels);
+      const device = await deviceFor(backend, false, 'throughput', kernels);
       try {
         const compiled = await compileGraph(device, graph, feeds.symbols);
         compiled.setParams(Object.fromEntries(weights));

@@ -63,7 +63,7 @@ export async function scaling(file: string, sets: Map<string, string>, dim: stri
     };
   });
   if (!profile) return { dim, memory: MEMORY, rows };
-  const dev = await deviceFor(profile.backend);
+  const dev = await deviceFor(profile.backend, false, 'throughput');
   try {
     for (const [i, m] of models.entries()) rows[i]!.msPerToken = await forwardMsPerToken(dev, m, profile.steps);
     return { dim, memory: MEMORY, rows, adapter: `${dev.info.adapterName} (${dev.info.backend})` };

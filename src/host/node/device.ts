@@ -12,6 +12,7 @@
 //   do not ask Dawn for Vulkan when libvulkan is not installed) and export `isDawnNoise` so a
 //   caller that runs arch in a child process can filter the rest out of stderr.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { create, globals } from 'webgpu';
 import { isCpuAdapter, numericLimits, type AdapterSummary, type ArchDevice, type OpenDeviceOptions } from '../../runtime/device.js';
 
@@ -107,11 +108,23 @@ function errorText(e: unknown): string {
   return msg.split('\n')[0] ?? msg;
 }
 
+/**
+ * Mesa's llvmpipe splits each dispatch's workgroups into equal shares, one per thread of its pool,
+ * fixed up front (lp_cs_tpool.c), and the dispatch waits for the slowest share: with one thread a
+ * core, a thread that is preempted or draws the costlier workgroups (causal attention's later
+ * rows) leaves the other cores idle. Three threads a core make the shares smaller and let the
+ * kernel's scheduler even them out (docs/llvmpipe.md, Threads); Mesa takes at most 32. Decoding's
+ * tiny dispatches run on the calling thread instead: waking a pool costs more than they do.
+ */
+function llvmpipeThreads(workload: NonNullable<OpenDeviceOptions['workload']>): string {
+  return workload === 'latency' ? '0' : String(Math.min(32, 3 * availableParallelism()));
+}
+
 export async function openDevice(opts: OpenDeviceOptions = {}): Promise<ArchDevice> {
   installGlobals();
   // Mesa's EGL must not look for an X or Wayland display on a headless machine.
   process.env.EGL_PLATFORM ??= 'surfaceless';
-  if (opts.workload === 'latency') process.env.LP_NUM_THREADS ??= '0';
+  if (opts.workload !== undefined) process.env.LP_NUM_THREADS ??= llvmpipeThreads(opts.workload);
   const attempts: Attempt[] = [];
   for (const c of candidates(opts)) {
     if (c.skip !== undefined) {

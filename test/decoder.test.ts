@@ -8,7 +8,7 @@ import { Rng } from '../src/data/index.js';
 import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 import { argmax, chooseWithDraw, isGreedy, type ChooseOptions } from '../src/runtime/sample/choose.js';
 import { cachedDecoder, fullDecoder, windowedDecoder, type CachedDecoder } from '../src/runtime/sample/decoders.js';
-import { stepwise } from '../src/runtime/sample/generate.js';
+import { generate, refill, slide, stepwise } from '../src/runtime/sample/generate.js';
 import { GpuChooser } from '../src/runtime/sample/gpu-chooser.js';
 import { compileModel } from './model-helpers.js';
 
@@ -42,6 +42,41 @@ function logitRows(vocab: number, rows: number, seed: number): Float32Array[] {
     });
   });
 }
+
+describe('the window past the context', () => {
+  const windows = (rule: typeof slide, prompt: number, count: number, maxContext: number) => {
+    const context = Array.from({ length: prompt }, (_, i) => i);
+    const seen: number[][] = [];
+    for (let i = 0; i < count; i++) {
+      seen.push([...rule(context, maxContext)]);
+      context.push(context.length);
+    }
+    return seen;
+  };
+
+  it('slide: the last maxContext tokens, always', () => {
+    for (const w of windows(slide, 2, 30, 8)) expect(w.length).toBe(Math.min(8, w.at(-1)! + 1));
+    expect(windows(slide, 2, 30, 8).at(-1)).toEqual([23, 24, 25, 26, 27, 28, 29, 30]);
+  });
+
+  for (const maxContext of [1, 2, 7, 8, 64]) {
+    it(`refill: grows to maxContext, then restarts with the last half, at maxContext=${maxContext}`, () => {
+      const seen = windows(refill, 1, 5 * maxContext + 3, maxContext);
+      const kept = Math.max(1, maxContext >> 1);
+      for (const [i, w] of seen.entries()) {
+        expect(w.at(-1)).toBe(i); // the newest token is always in
+        expect(w.length).toBeLessThanOrEqual(maxContext);
+        expect(w.length).toBeGreaterThanOrEqual(Math.min(i + 1, kept));
+        const before = seen[i - 1];
+        // each window extends the one before, or restarts with the last `kept` tokens of it plus the new one
+        if (before !== undefined && w[0] !== before[0]) {
+          expect(before.length).toBe(maxContext);
+          expect(w).toEqual([...before.slice(before.length - kept + 1), i]);
+        } else if (before !== undefined) expect(w).toEqual([...before, i]);
+      }
+    });
+  }
+});
 
 describe('the GPU token chooser', () => {
   for (const vocab of [7, 65, 300]) {
@@ -169,6 +204,40 @@ describe('chained decoding', () => {
       }
     } finally {
       windowed.destroy();
+    }
+  });
+
+  it('with --window refill, the cache gives the tokens of the full pass over the same windows, refilled rather than re-run', async () => {
+    const full = prune(lower(compileModel('models/gpt-nano.arch', { V, L, D: 16, H: 2, N: 2 })).graph, ['logits']);
+    const spec = { input: 'tokens_BLV', batchSymbol: 'B', lengthSymbol: 'L', vocab: V, maxContext: L, params: paramsFor(3) };
+    const reference = await fullDecoder(dev, full, spec);
+    const cached = await make(paramsFor(3));
+    let positions = 0;
+    const encode = cached.compiled.encode.bind(cached.compiled);
+    cached.compiled.encode = (e) => {
+      positions++;
+      encode(e);
+    };
+    const windowed = windowedDecoder(cached, async () => {
+      throw new Error('refill never needs the full pass');
+    });
+    try {
+      for (const o of [OPTIONS[0]!, OPTIONS[6]!]) {
+        const prompt = [3, 1, 4];
+        const count = 3 * L;
+        const want = await stepwise(reference, prompt, count, o, new Rng(9), () => {}, L, refill);
+        positions = 0;
+        const got = await generate(windowed, prompt, count, o, new Rng(9), () => {}, L, refill);
+        expect(got).toEqual(want);
+        // sliding windows see other tokens: the two rules part once the context is full
+        const slid = await stepwise(reference, prompt, count, o, new Rng(9), () => {}, L, slide);
+        expect(slid.slice(0, L - prompt.length + 1)).toEqual(got.slice(0, L - prompt.length + 1));
+        // one position a token, plus the refills (L/2 positions each), where sliding costs a full pass a token
+        if (o === OPTIONS[0]) expect(positions).toBeLessThanOrEqual(prompt.length + count + Math.ceil(count / (L - (L >> 1))) * (L >> 1));
+      }
+    } finally {
+      windowed.destroy();
+      reference.destroy();
     }
   });
 

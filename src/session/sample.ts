@@ -9,7 +9,7 @@ import { interpret, prune, type Graph } from '../ir/index.js';
 import type { ChooseOptions } from '../runtime/sample/choose.js';
 import type { KernelChoice } from '../runtime/device.js';
 import { cachedDecoder, fullDecoder, windowedDecoder } from '../runtime/sample/decoders.js';
-import { generate, type LogitsSource } from '../runtime/sample/generate.js';
+import { generate, slide, type LogitsSource, type Window } from '../runtime/sample/generate.js';
 import { checkpointTokenizer, modelWithCheckpoint } from './checkpoint-model.js';
 import type { SessionEnv } from './env.js';
 import { UsageError } from './errors.js';
@@ -100,13 +100,13 @@ export interface CacheCheck {
 
 /** The same generation with the KV cache and with the full forward pass for every token: the
  *  tokens compared, and both speeds (each includes its first-use shader compiles). */
-export async function checkCache(env: SessionEnv, p: PreparedSampling, o: { backend: string; kernels?: KernelChoice; prompt: number[]; count: number; choose: ChooseOptions; seed: number }): Promise<CacheCheck> {
+export async function checkCache(env: SessionEnv, p: PreparedSampling, o: { backend: string; kernels?: KernelChoice; prompt: number[]; count: number; choose: ChooseOptions; seed: number; window?: Window }): Promise<CacheCheck> {
   if (o.backend === 'interpreter') throw new UsageError('--check-cache compares the KV-cache decoder with the full forward pass on WebGPU; the interpreter has no cache (drop --backend interpreter)');
   const run = async (cache: boolean) => {
     const { src, close } = await logitsSource(env, p, { backend: o.backend, kernels: o.kernels, noCache: !cache, forceCache: cache });
     try {
       const started = performance.now();
-      const tokens = await generate(src, o.prompt, o.count, o.choose, new Rng(o.seed), () => {}, p.L);
+      const tokens = await generate(src, o.prompt, o.count, o.choose, new Rng(o.seed), () => {}, p.L, o.window ?? slide);
       return { tokens, tokens_per_s: tokens.length / Math.max((performance.now() - started) / 1000, 1e-9) };
     } finally {
       close();

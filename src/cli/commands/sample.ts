@@ -5,13 +5,13 @@ import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from
 import { FLAG_MAX, numberFlag, RULES, tokenIdsFlag } from '../options.js';
 import { BACKEND_HELP, KERNELS_HELP, parseBackend, parseKernels } from '../device.js';
 import { Rng } from '../../data/index.js';
-import { generate } from '../../runtime/sample/generate.js';
+import { generate, WINDOWS } from '../../runtime/sample/generate.js';
 import { checkCache, gradeTask, logitsSource, prepareSampling, promptIds, type PreparedSampling } from '../../session/sample.js';
 
 export const sampleCommand: CommandSpec = {
   name: 'sample',
   summary: 'generate text from a trained model, streaming it as it comes',
-  usage: 'arch sample FILE --weights W [--prompt TEXT | --prompt-tokens 1,2,3] [--tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--greedy] [--json] [--no-cache | --check-cache]',
+  usage: 'arch sample FILE --weights W [--prompt TEXT | --prompt-tokens 1,2,3] [--tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--greedy] [--window slide|refill] [--json] [--no-cache | --check-cache]',
   options: {
     set: { type: 'string', multiple: true },
     weights: { type: 'string' },
@@ -23,6 +23,7 @@ export const sampleCommand: CommandSpec = {
     'top-p': { type: 'string' },
     seed: { type: 'string' },
     greedy: { type: 'boolean' },
+    window: { type: 'string' },
     json: { type: 'boolean' },
     'no-cache': { type: 'boolean' },
     'check-cache': { type: 'boolean' },
@@ -40,6 +41,7 @@ export const sampleCommand: CommandSpec = {
     ['--top-p P', 'sample only from the most likely tokens whose probabilities sum to P (1: all)'],
     ['--seed S', 'the sampling RNG seed (default 1)'],
     ['--greedy', 'always take the most likely token'],
+    ['--window slide|refill', 'past the model\'s context: slide (default) gives every token the last L tokens (exact, one full pass a token); refill restarts the window with its last half and keeps the KV cache (a token sees L/2 to L tokens; faster)'],
     ['--json', 'print {"tokens": [...], "text": "...", "tokens_per_s": ...} at the end instead of streaming'],
     ['--no-cache', 'recompute the whole context for every token instead of using the KV cache'],
     ['--check-cache', 'generate --tokens N with the KV cache and without it, and report whether the tokens are identical (or the first position where they differ) and both speeds'],
@@ -65,7 +67,14 @@ function sampleFlags(args: ParsedArgs) {
     examples: numberFlag(args, 'examples', 5, RULES.count(FLAG_MAX.tokens)),
     seed: numberFlag(args, 'seed', 1, RULES.seed),
     promptTokens: tokenIdsFlag(args, 'prompt-tokens'),
+    window: windowFlag(args),
   };
+}
+
+function windowFlag(args: ParsedArgs): keyof typeof WINDOWS {
+  const w = String(args.values.window ?? 'slide');
+  if (!(w in WINDOWS)) throw new UsageError(`--window ${w}: expected ${Object.keys(WINDOWS).join(' or ')}`);
+  return w;
 }
 type SampleFlags = ReturnType<typeof sampleFlags>;
 
@@ -113,11 +122,11 @@ async function runSample(args: ParsedArgs): Promise<number> {
       const text = decode(generated);
       if (text.startsWith(printed)) process.stdout.write(text.slice(printed.length));
       printed = text;
-    }, p.L);
+    }, p.L, WINDOWS[f.window]);
     // the time includes the prompt and, in a fresh process, the driver compiling shaders at first use
     const elapsed = (performance.now() - started) / 1000;
     const rate = out.length / Math.max(elapsed, 1e-9);
-    if (json) process.stdout.write(JSON.stringify({ prompt_tokens: prompt, tokens: out, text: decode(out), elapsed_s: elapsed, tokens_per_s: rate }) + '\n');
+    if (json) process.stdout.write(JSON.stringify({ prompt_tokens: prompt, tokens: out, text: decode(out), elapsed_s: elapsed, tokens_per_s: rate, window: f.window }) + '\n');
     else {
       process.stdout.write('\n');
       if (process.stderr.isTTY) process.stderr.write(`${out.length} tokens in ${elapsed.toFixed(2)} s (${rate.toFixed(0)} tokens/s, prompt and first-use shader compiles included)\n`);
@@ -156,7 +165,7 @@ async function runCheckCache(args: ParsedArgs, p: PreparedSampling, f: SampleFla
     prompt: args.values.prompt !== undefined ? String(args.values.prompt) : undefined,
     weights: String(args.values.weights),
   });
-  const r = await checkCache(cliEnv, p, { backend: parseBackend(args.values.backend), kernels: parseKernels(args.values.kernels), prompt, count: f.count, choose: f.choose, seed: f.seed });
+  const r = await checkCache(cliEnv, p, { backend: parseBackend(args.values.backend), kernels: parseKernels(args.values.kernels), prompt, count: f.count, choose: f.choose, seed: f.seed, window: WINDOWS[f.window] });
   if (args.values.json) {
     process.stdout.write(JSON.stringify({ prompt_tokens: prompt, ...r }) + '\n');
     return 0;

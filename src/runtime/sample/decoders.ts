@@ -13,7 +13,7 @@ import type { Rng } from '../../data/index.js';
 import type { ArchDevice } from '../device.js';
 import { compileGraph, type CompiledGraph } from '../executor.js';
 import { isGreedy, type ChooseOptions } from './choose.js';
-import { stepwise, slide, type LogitsSource, type OnToken } from './generate.js';
+import { stepwise, slide, type LogitsSource, type OnToken, type Window } from './generate.js';
 import { GpuChooser } from './gpu-chooser.js';
 
 export interface DecoderSpec {
@@ -99,12 +99,12 @@ export async function cachedDecoder(dev: ArchDevice, graph: Graph, positionInput
       }
       return last!;
     },
-    async generate(prompt, count, o, rng, onToken: OnToken, maxContext) {
-      if (!GpuChooser.supports(o, s.vocab)) return stepwise(decoder, prompt, count, o, rng, onToken, maxContext);
+    async generate(prompt, count, o, rng, onToken: OnToken, maxContext, windowOf: Window = slide) {
+      if (!GpuChooser.supports(o, s.vocab)) return stepwise(decoder, prompt, count, o, rng, onToken, maxContext, windowOf);
       const context = [...prompt];
       const out: number[] = [];
       while (out.length < count) {
-        const window = slide(context, maxContext);
+        const window = windowOf(context, maxContext);
         const feeds = toFeed(window);
         // A chosen token is fed back while its position is inside the context.
         const steps = Math.min(count - out.length, chain, 1 + maxContext - window.length);
@@ -162,7 +162,9 @@ export function windowedDecoder(cached: CachedDecoder, full: () => Promise<Logit
   let fullPass: (LogitsSource & { destroy(): void }) | undefined;
   return {
     next: (context) => cached.next(context),
-    async generate(prompt, count, o, rng, onToken, maxContext) {
+    async generate(prompt, count, o, rng, onToken, maxContext, window = slide) {
+      // a window that restarts keeps the cache useful past the context
+      if (window !== slide) return cached.generate(prompt, count, o, rng, onToken, maxContext, window);
       // tokens whose window extends the first one (a prompt longer than the context: only the first)
       const fits = prompt.length >= maxContext ? 1 : maxContext - prompt.length + 1;
       const first = await cached.generate(prompt, Math.min(count, fits), o, rng, onToken, maxContext);

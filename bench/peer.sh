@@ -7,7 +7,9 @@ for round in 1 2 3; do
   OMP_WAIT_POLICY=PASSIVE "${PYTHON:-python3}" "${PEER:-../shared/peers/gpt_torch.py}" --steps 30 --sample-tokens 256 2>&1 | grep -E "train tokens/s|kv-cache|no cache" | cut -f2-4
   rm -rf "${TMPDIR:-/tmp}/arch-peer-run"
   node bin/arch.js train models/gpt-nano.arch --data data/tinyshakespeare.txt --set D=128 --set N=4 --batch 8 --steps 30 --eval-every 0 --out "${TMPDIR:-/tmp}/arch-peer-run" 2>&1 | grep -o "[0-9]* tokens/s" | tail -1 | sed 's/^/arch train /'
-  for c in "" "--no-cache"; do
+  # the default (exact sliding window: KV cache within the context, a full pass a token past it),
+  # the window refilled with its last half as the peer's KV cache does, and no cache at all
+  for c in "" "--window refill" "--no-cache"; do
     node bin/arch.js sample models/gpt-nano.arch --weights "${TMPDIR:-/tmp}/arch-peer-run"/checkpoint.safetensors --tokens 256 --json $c 2>/dev/null | python3 -c "import json,sys; print('arch sample ${c:-kv-cache}', round(json.load(sys.stdin)['tokens_per_s'],1))"
   done
 done

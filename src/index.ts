@@ -67,7 +67,7 @@ export { fitCheckpoint, type Fitted } from './runtime/checkpoint-fit.js';
 export { paramShapes, type ParamShape } from './runtime/weights.js';
 
 // Sampling.
-export { gradeTask, logitsSource, prepareSampling, promptIds, type GradedExample, type PreparedSampling } from './session/sample.js';
+export { gradeTask, logitsSource, prepareSampling, promptIds, webgpuDecoder, type GradedExample, type PreparedSampling } from './session/sample.js';
 export { cachedDecoder, fullDecoder, windowedDecoder } from './runtime/sample/decoders.js';
 export { cacheUnsafeReason } from './compiler/decode-keys.js';
 export { generate, type LogitsSource } from './runtime/sample/generate.js';

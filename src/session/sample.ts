@@ -7,8 +7,8 @@ import { cacheUnsafeReason } from '../compiler/decode-keys.js';
 import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../data/index.js';
 import { interpret, prune, type Graph } from '../ir/index.js';
 import type { ChooseOptions } from '../runtime/sample/choose.js';
-import type { KernelChoice } from '../runtime/device.js';
-import { cachedDecoder, fullDecoder, windowedDecoder } from '../runtime/sample/decoders.js';
+import type { ArchDevice, KernelChoice } from '../runtime/device.js';
+import { cachedDecoder, fullDecoder, windowedDecoder, type DecoderSpec } from '../runtime/sample/decoders.js';
 import { generate, slide, type LogitsSource, type Window } from '../runtime/sample/generate.js';
 import { checkpointTokenizer, modelWithCheckpoint } from './checkpoint-model.js';
 import type { SessionEnv } from './env.js';
@@ -74,18 +74,28 @@ export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: Sour
   const spec = { input: t.name, batchSymbol: t.batchSymbol, lengthSymbol: t.lengthSymbol, vocab: t.classes, maxContext: p.L, params };
   let dec: LogitsSource & { destroy(): void };
   try {
-    if (noCache) dec = await fullDecoder(device, prune(p.built.graph, ['logits']), spec, { exactLength: unsafe !== undefined });
-    else {
-      const lowered = lower(p.model, { decode: true });
-      const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
-      const cached = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
-      dec = o.forceCache ? cached : windowedDecoder(cached, () => fullDecoder(device, prune(p.built.graph, ['logits']), spec));
-    }
+    dec = await webgpuDecoder(device, p.model, p.built.graph, spec, { noCache: o.noCache, forceCache: o.forceCache });
   } catch (e) {
     device.destroy();
     throw e;
   }
   return { src: dec, note, close: () => { dec.destroy(); device.destroy(); } };
+}
+
+/**
+ * Next-token logits on a WebGPU device, for every host (the CLI through logitsSource, the
+ * playground): the KV-cache decoder, with the full pass once the window slides; the full pass
+ * alone for a model whose positions see later ones (at the context's own length, which padding
+ * would change) or when asked (`noCache`); the cache alone with `forceCache`, to compare.
+ */
+export async function webgpuDecoder(device: ArchDevice, model: CheckedModel, forward: Graph, spec: DecoderSpec, o: { noCache?: boolean; forceCache?: boolean } = {}): Promise<LogitsSource & { destroy(): void }> {
+  const unsafe = cacheUnsafeReason(model) !== undefined;
+  const full = () => fullDecoder(device, prune(forward, ['logits']), spec, { exactLength: unsafe });
+  if (o.noCache || (unsafe && !o.forceCache)) return full();
+  const lowered = lower(model, { decode: true });
+  const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+  const cached = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
+  return o.forceCache ? cached : windowedDecoder(cached, full);
 }
 
 export interface CacheCheck {

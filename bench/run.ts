@@ -130,13 +130,18 @@ async function main(): Promise<void> {
   log(`written to ${outFile}`);
 }
 
+/** The environment as the user gave it: opening this process's device sets Mesa's thread count in
+ *  process.env (OpenDeviceOptions.workload), which a child must not inherit, since each child
+ *  chooses its own workload. */
+const USER_ENV = { ...process.env };
+
 /** The median process (by its median tokens/s) of `runs` fresh processes; the range spans all
  *  their repeats. */
 function samplingRuns(tokens: number, workload: 'latency' | 'throughput', runs: number): SamplingSpeed {
   const child = fileURLToPath(new URL('./sampling-child.js', import.meta.url));
   const results: SamplingSpeed[] = [];
   for (let i = 0; i < runs; i++) {
-    const r = spawnSync(process.execPath, [child, String(tokens), workload], { encoding: 'utf8', env: { ...process.env } });
+    const r = spawnSync(process.execPath, [child, String(tokens), workload], { encoding: 'utf8', env: USER_ENV });
     const line = r.stdout.trim().split('\n').at(-1) ?? '';
     try {
       results.push(JSON.parse(line) as SamplingSpeed);

@@ -150,6 +150,18 @@ for (const adapter of ['llvmpipe', 'swiftshader'] as const) {
         expect(again.tokens).toEqual(page.tokens);
       });
 
+      it('past the context, samples the tokens of arch sample with either window', async () => {
+        const file = join(work, 'page.safetensors'); // the download of the test before
+        const count = 3 * Number(TINY.L);
+        for (const window of ['slide', 'refill'] as const) {
+          const page = await o.page.evaluate(([n, w]) => arch.sample({ prompt: [1, 2, 3, 4], tokens: n, temperature: 0.8, seed: 5, window: w }), [count, window] as const);
+          const r = cli('sample', 'models/gpt-nano.arch', '--weights', file, '--prompt-tokens', '1,2,3,4', '--tokens', String(count), '--temperature', '0.8', '--seed', '5', '--window', window, '--json');
+          expect(r.status, r.stderr).toBe(0);
+          expect(JSON.parse(r.stdout).window).toBe(window);
+          expect(JSON.parse(r.stdout).tokens, window).toEqual(page.tokens);
+        }
+      });
+
       it('continues an uploaded arch train checkpoint with the losses of arch train --resume', async () => {
         await cliLosses; // its checkpoint at step 6 is what both continue from
         const resumed = trainInNode('cli-resumed', '--resume', join(work, 'cli-run'), '--steps', String(RESUMED_TO));

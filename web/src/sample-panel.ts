@@ -1,4 +1,4 @@
-// The sample panel (temperature, top-k, top-p, seed, greedy; tokens stream into the output) and the
+// The sample panel (temperature, top-k, top-p, seed, greedy, the window past the context; tokens stream into the output) and the
 // attention panel (heatmaps of a prompt for every layer and head).
 import { h } from './dom.js';
 import { sampleTokens } from './sampler.js';
@@ -14,6 +14,8 @@ export interface SampleOptions {
   topK?: number;
   topP?: number;
   seed?: number;
+  /** Past the model's context (as `arch sample --window`): 'slide' (default) or 'refill'. */
+  window?: 'slide' | 'refill';
 }
 
 export interface SamplePanels {
@@ -36,12 +38,18 @@ export function createSamplePanels(sampleRoot: HTMLElement, attentionRoot: HTMLE
   const topP = h('input', { type: 'number', min: 0.01, max: 1, step: 0.05, value: 1, testid: 'top-p' });
   const seed = h('input', { type: 'number', value: 1, testid: 'sample-seed' });
   const greedy = h('input', { type: 'checkbox', testid: 'greedy' });
+  const pastContext = h(
+    'select',
+    { testid: 'window', title: 'past the context: slide gives every token the whole context (a full pass a token); refill restarts with its last half and keeps the KV cache (faster)' },
+    h('option', { value: 'slide' }, 'slide'),
+    h('option', { value: 'refill' }, 'refill'),
+  );
   const button = h('button', { type: 'button', testid: 'sample' }, 'Sample');
   const output = h('div', { id: 'sample-output', testid: 'sample-output' });
   const status = h('div', { class: 'muted' });
   sampleRoot.append(
     h('div', { class: 'row' }, h('label', {}, 'prompt ', prompt), h('label', {}, 'tokens ', count), button),
-    h('div', { class: 'row' }, h('label', {}, 'temperature ', temperature), h('label', {}, 'top-k ', topK), h('label', {}, 'top-p ', topP), h('label', {}, 'seed ', seed), h('label', {}, greedy, ' greedy')),
+    h('div', { class: 'row' }, h('label', {}, 'temperature ', temperature), h('label', {}, 'top-k ', topK), h('label', {}, 'top-p ', topP), h('label', {}, 'seed ', seed), h('label', {}, greedy, ' greedy'), h('label', {}, 'past the context ', pastContext)),
     output,
     status,
   );
@@ -66,6 +74,7 @@ export function createSamplePanels(sampleRoot: HTMLElement, attentionRoot: HTMLE
         topK: o.topK ?? value(topK, 0),
         topP: o.topP ?? value(topP, 1),
         seed: o.seed ?? value(seed, 1),
+        window: o.window ?? (pastContext.value === 'refill' ? 'refill' : 'slide'),
       }, (tok) => {
         out.push(tok);
         output.textContent = t.tokenizer.decode([...ids, ...out]);

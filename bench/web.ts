@@ -31,14 +31,17 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[(xs.lengt
 async function main(): Promise<void> {
   ensureBuilt();
   const served = await serve();
+  // Node as `arch train` opens it; its workload sets Mesa's thread count in this process's
+  // environment (unless the user set one), which Chromium, launched after, inherits: both sides
+  // run llvmpipe with the same pool
+  const dev = await openDevice({ workload: 'throughput' });
   const page = await openPage(served.url, 'llvmpipe');
-  const dev = await openDevice();
   const source = readFileSync(join(ROOT, SPEED_CONFIG.file), 'utf8');
   const node: number[] = [];
   const web: number[] = [];
   try {
     console.log(`bench:web: ${SPEED_CONFIG.file} ${Object.entries(SPEED_CONFIG.sets).map(([k, v]) => `${k}=${v}`).join(' ')} B=${SPEED_CONFIG.batch} L=${SPEED_CONFIG.length}, ${STEPS} steps, ${ROUNDS} rounds; load ${load()}`);
-    console.log(`node: ${dev.info.adapterName}; page: ${JSON.stringify(await page.page.evaluate(() => arch.webgpu()))}`);
+    console.log(`node: ${dev.info.adapterName}; page: ${JSON.stringify(await page.page.evaluate(() => arch.webgpu()))}; LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(Mesa default)'}`);
     for (let round = 1; round <= ROUNDS; round++) {
       const n = await trainingSpeed(dev, STEPS, WARMUP);
       node.push(n.tokensPerS);

@@ -21,13 +21,6 @@ import { Emitter, unflatten, type Coords } from './expr.js';
 const WG = 64;
 /** Outputs per invocation along the blocked axis. */
 const SB = 16;
-/**
- * Tables from this many rows sum from index lists (indexLists): there the sweep reads the index
- * |table| x D / SB times a position (GPT-2's 50257 rows: most of a training step). A smaller table
- * (a character vocabulary) keeps the sweep: at 65 rows it costs ~2 ms of a ~160 ms step, and the
- * lists' dispatch would be one pipeline more to compile at a cold start (docs/llvmpipe.md).
- */
-const LISTS_FROM_ROWS = 1024;
 
 export function isScatterRow(fg: FusedGraph, k: RowKernel): boolean {
   return k.reductions.every((r) => fg.graph.nodes[r]!.op.kind === 'scatterAdd');
@@ -123,7 +116,7 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
  * keep the sweep's order, so the results are the same to the bit. Taken where the kernel's
  * scatterAdds all sum by one index that the kernel reads as a tensor of its own; else the sweep.
  * The lists live in a scratch buffer of the kernel (KernelBinding 'scratch'): offsets (table + 1),
- * positions (|index|), cursors (table). Only for tables of LISTS_FROM_ROWS rows or more.
+ * positions (|index|), cursors (table).
  */
 function indexLists(fg: FusedGraph, k: RowKernel, nodes: Node[], rowAxes: Axis[], redAxes: Axis[], reduced: number, opts: Required<CodegenOptions>): { axis: string; positionsAt: number; words: number; part: KernelPart } | undefined {
   const first = nodes[0]!;
@@ -135,7 +128,6 @@ function indexLists(fg: FusedGraph, k: RowKernel, nodes: Node[], rowAxes: Axis[]
   const redNames = new Set(redAxes.map((a) => a.name));
   if (!same || tensor === undefined || !fg.graph.nodes[index]!.type.axes.every((a) => redNames.has(a.name))) return undefined;
   const table = rowAxes.find((a) => a.name === axis)!.size;
-  if (table < LISTS_FROM_ROWS) return undefined;
   const env = kernelEnv(fg, { ...k, members: [] }, new Map(), new Sizes(opts.uniformSizes, true));
   const { decls, bindings } = storageBindings(fg, { ...k, reads: [tensor], writes: [] }, env, { ...opts, textureReads: 0 });
   decls.push(`@group(0) @binding(${bindings.length}) var<storage, read_write> lists: array<i32>;`);

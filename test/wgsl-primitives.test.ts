@@ -131,23 +131,6 @@ describe('indexing', () => {
     await expectMatch(b.build(), { B: 2 }, F32, { tokens: 8 });
   });
 
-  it('scatterAdd by index lists: each row sums only its own positions, in order, with repeated, absent and out-of-range indices', async () => {
-    const b = new GraphBuilder();
-    const V = ax('V', 37); // more rows than positions: most rows have none
-    const tokens = b.input('tokens', [B, L], 'i32');
-    b.output('dtable', b.add(b.scatterAdd(b.input('g', [B, L, D]), tokens, V, ['V', 'D']), b.input('r', [V, D])));
-    const graph = b.build();
-    for (const unfused of [true, false]) {
-      const r = await compare(graph, { B: 3 }, { unfused, tol: F32, intRange: { tokens: 41 } }); // 37..40 are out of range
-      for (const [name, w] of Object.entries(r.worst)) expect(w, `${name} (${unfused ? 'unfused' : 'fused'})`).toBeLessThanOrEqual(1);
-      // the scatter runs as two dispatches: the index lists, then the rows over their own positions
-      const scatter = r.compiled.plan.kernels.find((k) => k.ops.some((op) => op.includes('scatterAdd')))!;
-      expect(scatter.wgsl).toContain('index lists: the positions of each of 37 index values');
-      expect(scatter.bindings.filter((x) => x.kind === 'scratch')).toHaveLength(2);
-      r.compiled.destroy();
-    }
-  });
-
   it('scatterAdd of a fused expression (computed only where the index matches), B = 1, size-1 axes', async () => {
     for (const width of [1, 70]) {
       const b = new GraphBuilder();

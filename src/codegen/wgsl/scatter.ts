@@ -10,11 +10,8 @@
 // epilogue such as d_wte + the head's gradient) are stored after the sweep.
 
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
-import type { Node } from '../../ir/types.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
-import { grid, indent, kernelEnv, preamble, sizeWords, storageBindings, storeTo, type CodegenOptions, type KernelCode, type KernelPart, perRowKernel } from './common.js';
-
-type Axis = { name: string; size: number };
+import { grid, indent, kernelEnv, preamble, sizeWords, storageBindings, storeTo, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
 import { Sizes } from './sizes.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
@@ -61,9 +58,7 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
     for (let t = 0; t < per; t++) body.lines.push(`var ${acc(i, t)}: f32 = 0.0;`);
   });
 
-  const lists = indexLists(fg, k, nodes, rowAxes, redAxes, reduced, opts);
   const e = new Emitter(env, body);
-  if (lists) e.lines.push(`let j = lists[${env.sizes.ref('lists:positions', lists.positionsAt)} + p];`);
   const positions = unflatten(e, 'j', redAxes, 'q');
   const loop: string[] = [];
   nodes.forEach((n, i) => {
@@ -81,11 +76,7 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
     }
     for (const [cond, inner] of branches) loop.push(`if (${cond}) {`, ...indent(inner.lines), '}');
   });
-  if (lists) {
-    // only the positions where the index is this row's value, in order (the condition still holds)
-    const v = shared[lists.axis]!;
-    body.lines.push(`for (var p = lists[${v}]; p < lists[${v} + 1]; p++) {`, ...indent([...e.lines, ...loop]), '}');
-  } else body.lines.push(`for (var j: i32 = 0; j < ${env.sizes.ref('reduced', reduced)}; j++) {`, ...indent([...e.lines, ...loop]), '}');
+  body.lines.push(`for (var j: i32 = 0; j < ${env.sizes.ref('reduced', reduced)}; j++) {`, ...indent([...e.lines, ...loop]), '}');
 
   for (let t = 0; t < per; t++) {
     nodes.forEach((n, i) => provided.set(n.id, { value: acc(i, t), coords: rowsOf[t]! }));
@@ -96,59 +87,6 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
   }
 
   const count = env.sizes.ref('invocations', invocations);
-  if (lists) {
-    decls.push(`@group(0) @binding(${bindings.length}) var<storage, read> lists: array<i32>;`);
-    bindings.push({ kind: 'scratch', binding: bindings.length, words: lists.words, access: 'read' });
-  }
-  const what = lists ? `${reduced} index positions, each row sweeping only its own` : `${reduced} index positions`;
-  const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${what}`, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
-  const scatter = { code, workgroups, bindings, ...sizeWords(env.sizes) };
-  if (!lists) return { name: k.name, ...scatter };
-  const parts = [lists.part, scatter];
-  return { name: k.name, code: parts.map((q, i) => `// part ${i + 1} of 2 (a dispatch of its own)\n${q.code}`).join('\n'), workgroups, bindings: parts.flatMap((q) => q.bindings), parts };
-}
-
-/**
- * The positions of each index value, in order, built by a dispatch before the scatter (one
- * invocation: counts, their prefix sums, then the positions), so that a row sweeps only the
- * positions whose index is its value: |index| x |out| / |table| loads in all, not |index| x
- * |out| / SB (GPT-2's token table: 50257 rows, the sweep was most of a training step). The sums
- * keep the sweep's order, so the results are the same to the bit. Taken where the kernel's
- * scatterAdds all sum by one index that the kernel reads as a tensor of its own; else the sweep.
- * The lists live in a scratch buffer of the kernel (KernelBinding 'scratch'): offsets (table + 1),
- * positions (|index|), cursors (table).
- */
-function indexLists(fg: FusedGraph, k: RowKernel, nodes: Node[], rowAxes: Axis[], redAxes: Axis[], reduced: number, opts: Required<CodegenOptions>): { axis: string; positionsAt: number; words: number; part: KernelPart } | undefined {
-  const first = nodes[0]!;
-  if (first.op.kind !== 'scatterAdd') return undefined;
-  const axis = first.op.axis.name;
-  const index = first.inputs[1]!;
-  const same = nodes.every((n) => n.op.kind === 'scatterAdd' && n.op.axis.name === axis && n.inputs[1] === index);
-  const tensor = k.reads.find((t) => fg.tensors[t]!.node === index);
-  const redNames = new Set(redAxes.map((a) => a.name));
-  if (!same || tensor === undefined || !fg.graph.nodes[index]!.type.axes.every((a) => redNames.has(a.name))) return undefined;
-  const table = rowAxes.find((a) => a.name === axis)!.size;
-  const env = kernelEnv(fg, { ...k, members: [] }, new Map(), new Sizes(opts.uniformSizes, true));
-  const { decls, bindings } = storageBindings(fg, { ...k, reads: [tensor], writes: [] }, env, { ...opts, textureReads: 0 });
-  decls.push(`@group(0) @binding(${bindings.length}) var<storage, read_write> lists: array<i32>;`);
-  const words = 2 * table + 1 + reduced;
-  bindings.push({ kind: 'scratch', binding: bindings.length, words, access: 'read_write' });
-  const V = env.sizes.ref(`n:${axis}`, table);
-  const T = env.sizes.ref('reduced', reduced);
-  const at = (what: 'positions' | 'cursors') => (what === 'positions' ? `${V} + 1` : `${V} + 1 + ${T}`);
-  /** Lines that bind `x`, the index at position j, and run `then` where it is a row of the table. */
-  const sweep = (then: string[]): string[] => {
-    const e = new Emitter(env);
-    const x = e.value(index, unflatten(e, 'j', redAxes, 'q'));
-    return [`for (var j: i32 = 0; j < ${T}; j++) {`, ...indent([...e.lines, `let x = ${x};`, `if (x >= 0 && x < ${V}) {`, ...indent(then), '}']), '}'];
-  };
-  const body = [
-    `for (var v: i32 = 0; v <= ${V}; v++) { lists[v] = 0; }`,
-    ...sweep(['lists[x + 1] += 1;']),
-    `for (var v: i32 = 0; v < ${V}; v++) { lists[v + 1] += lists[v]; lists[${at('cursors')} + v] = lists[v]; }`,
-    ...sweep([`let c = lists[${at('cursors')} + x];`, `lists[${at('positions')} + c] = j;`, `lists[${at('cursors')} + x] = c + 1;`]),
-  ];
-  const pre = preamble(env, decls, bindings);
-  const code = [`// index lists: the positions of each of ${table} index values, in order, for the scatter after`, ...pre, '@compute @workgroup_size(1)', 'fn main() {', ...indent([...env.sizes.prologue(), ...body]), '}', ''].join('\n');
-  return { axis, positionsAt: table + 1, words, part: { code, workgroups: [1, 1, 1], bindings, ...sizeWords(env.sizes) } };
+  const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
+  return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
 }

@@ -75,8 +75,6 @@ export interface Compiled {
   textures: GPUTexture[];
   /** The kernels' size uniforms, if any kernel reads one. */
   uniforms: GPUBuffer | null;
-  /** Kernels' working memory (a scatter's index lists). */
-  scratch: GPUBuffer[];
   recorder: Recorder;
 }
 
@@ -213,6 +211,5 @@ export class ExecutableGraph implements CompiledGraph {
     this.io.destroy();
     for (const t of this.c.textures) t.destroy();
     this.c.uniforms?.destroy();
-    for (const b of this.c.scratch) b.destroy();
   }
 }

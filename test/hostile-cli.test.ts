@@ -84,6 +84,21 @@ describe('hostile command lines', () => {
   });
 });
 
+describe('limits of the adapter', () => {
+  it("a batch whose embedding gradient would loop past llvmpipe's 65535 iterations an invocation is refused, not silently wrong", () => {
+    const out = join(dir, 'loops');
+    const argv = ['train', NANO, '--data', 'task:copy', '--set', 'L=16', '--set', 'D=16', '--set', 'N=1', '--batch', '4097', '--steps', '1', '--eval-every', '0', '--out', out];
+    const r = spawnSync('node', ['bin/arch.js', ...argv], { encoding: 'utf8', timeout: 4 * CASE_TIMEOUT_MS });
+    expect(r.signal).toBeNull();
+    const cpu = /llvmpipe|lavapipe/.test(r.stderr);
+    if (!cpu) return void expect(r.status, r.stderr).toBe(0); // a GPU has no such limit
+    expect(r.status).toBe(2);
+    // 4097 x 16 = 65552 positions swept by one invocation
+    expect(r.stderr).toMatch(/arch train: kernel k\d+_row_d_wte_VD\S* would run 65552 loop iterations in one invocation, more than this adapter runs \(65535: llvmpipe stops there.*\); use a smaller batch or sequence length \(B x L at most 65535\)/);
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+  });
+});
+
 describe('the helpers under them', () => {
   it('maxOf and minOf take arrays far longer than a call has room for arguments', () => {
     const xs = Array.from({ length: 1_000_000 }, (_, i) => (i * 7919) % 1_000_003);

@@ -23,6 +23,10 @@ export interface KernelCode {
   bindings: KernelBinding[];
   /** The words of the `sizes` uniform, if the kernel binds one. */
   sizes?: number[];
+  /** The loop iterations one invocation runs, where the template bounds them by a size that grows
+   *  with the batch (a scatter's sweep over the index positions): a plan is refused over
+   *  PlanLimits.maxLoopIterations. */
+  loopIterations?: number;
   /**
    * The kernel runs as these dispatches, in order, instead of one (then `code` and `bindings` are
    * all of theirs, for a reader and the memory plan): a group of sibling contractions whose parts

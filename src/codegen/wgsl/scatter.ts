@@ -88,5 +88,5 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
 
   const count = env.sizes.ref('invocations', invocations);
   const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
-  return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
+  return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes), loopIterations: reduced };
 }

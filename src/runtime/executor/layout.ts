@@ -38,6 +38,16 @@ export function contractionSource(target: ExecutorTarget): 'texture' | 'buffer' 
   return (features?.has('readonly_and_readwrite_storage_textures') ?? true) ? 'texture' : 'buffer';
 }
 
+/** Mesa's CPU drivers (llvmpipe, lavapipe) stop an invocation's loops after this many iterations
+ *  in all, whatever the shader says (measured: docs/llvmpipe.md, Loops). */
+const MESA_LOOP_LIMIT = 65535;
+
+/** The most loop iterations an invocation runs on the target's adapter: Mesa's limit on a CPU
+ *  adapter (taken for any: the page cannot tell llvmpipe from SwiftShader), none on a GPU. */
+export function loopLimit(target: ExecutorTarget): number | undefined {
+  return 'gpu' in target && target.info?.isFallbackCpu ? MESA_LOOP_LIMIT : undefined;
+}
+
 /** The kernel templates for a target: asked for (CompileOptions.kernels), else the device's own
  *  choice (OpenDeviceOptions.kernels), else by its adapter. */
 export function kernelsFor(target: ExecutorTarget, asked: KernelChoice | undefined): KernelVariant {

@@ -34,6 +34,9 @@ export interface PlanLimits {
   maxStorageTexturesPerShaderStage: number;
   /** The largest buffer: a tensor bound in ranges still needs one buffer. */
   maxBufferSize: number;
+  /** The most loop iterations one invocation may run, where the driver stops there (Mesa's
+   *  llvmpipe and lavapipe: 65535 in all, then every loop runs once, silently: docs/llvmpipe.md). */
+  maxLoopIterations?: number;
 }
 
 /** WebGPU's default limits: what every adapter offers, so a plan made with them runs anywhere. */

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../src/ir/builder.js';
 import { randomUniform } from '../src/ir/random.js';
 import type { Axis, Graph } from '../src/ir/types.js';
-import { compare, device, F32, type Tolerance } from './executor-helpers.js';
+import { compare, device, F32, randomFeeds, type Tolerance } from './executor-helpers.js';
 
 const ax = (name: string, size: number | string): Axis => ({ name, size });
 const B = ax('B', 'B');
@@ -130,6 +130,30 @@ describe('indexing', () => {
     b.output('dlogits', b.scatterAdd(b.input('gl', [B, L]), tokens, V, ['B', 'L', 'V']));
     await expectMatch(b.build(), { B: 2 }, F32, { tokens: 8 });
   });
+
+  for (const rows of [1031, 50257]) {
+    it(`scatterAdd by index lists, ${rows} rows: each row sums only its own positions, in order, with repeated, absent and out-of-range indices`, async () => {
+      const b = new GraphBuilder();
+      const V = ax('V', rows); // lists from 1024 rows; most rows have no position
+      const tokens = b.input('tokens', [B, L], 'i32');
+      b.output('dtable', b.add(b.scatterAdd(b.input('g', [B, L, D]), tokens, V, ['V', 'D']), b.input('r', [V, D])));
+      const graph = b.build();
+      const feeds = randomFeeds(graph, { B: 3 }, 1);
+      // repeated values (one four times, apart), the first and last rows, out of range both ways
+      const last = rows - 1;
+      feeds.inputs.tokens = Int32Array.from([5, last, 0, 5, 77, rows, 5, 2 * rows, -1, 77, 0, 5, 999, last, 3, 4, 9, 300, 300, 2, 1]);
+      for (const unfused of [true, false]) {
+        const r = await compare(graph, { B: 3 }, { unfused, tol: F32, feeds });
+        for (const [name, w] of Object.entries(r.worst)) expect(w, `${name} (${unfused ? 'unfused' : 'fused'})`).toBeLessThanOrEqual(1);
+        // the lists' five dispatches, then the rows over their own positions, sharing a scratch buffer
+        const scatter = r.compiled.plan.kernels.find((k) => k.ops.some((op) => op.includes('scatterAdd')))!;
+        for (const what of ['zero', 'rank', 'chunks', 'bases', 'place']) expect(scatter.wgsl).toContain(`// index lists, ${what}:`);
+        expect(scatter.wgsl).toContain('each row over its own (index lists)');
+        expect(scatter.bindings.filter((x) => x.kind === 'scratch')).toHaveLength(6);
+        r.compiled.destroy();
+      }
+    });
+  }
 
   it('scatterAdd of a fused expression (computed only where the index matches), B = 1, size-1 axes', async () => {
     for (const width of [1, 70]) {

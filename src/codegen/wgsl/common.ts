@@ -13,7 +13,10 @@ export type KernelBinding =
   | (Omit<TextureBinding, 'name'> & { tensor: number })
   /** `seed`: the run's seed (written every run); `sizes`: the kernel's own sizes (sizes.ts),
    *  KernelCode.sizes, written once. */
-  | { kind: 'uniform'; binding: number; what: 'seed' | 'sizes' };
+  | { kind: 'uniform'; binding: number; what: 'seed' | 'sizes' }
+  /** Working memory of the kernel's own (`words` i32), shared by its parts and kept between runs:
+   *  a scatter's index lists (scatter.ts). */
+  | { kind: 'scratch'; binding: number; words: number; access: 'read' | 'read_write' };
 
 export interface KernelCode {
   name: string;

@@ -7,17 +7,29 @@
 // only where the index matches (a branch: uniform across llvmpipe's SIMD lanes, since they share
 // v), computes the fused value and adds it. One index load serves SB outputs; the value is
 // computed |index| x |out| / |table| times in all, not |index| x |out|. Values over the row (an
-// epilogue such as d_wte + the head's gradient) are stored after the sweep.
+// epilogue such as d_wte + the head's gradient) are stored after the sweep. A large table sweeps
+// only each row's own positions, from index lists built first (scatter-lists.ts).
 
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
+import type { Node } from '../../ir/types.js';
+import { indexLists, type ListSpec } from './scatter-lists.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
 import { grid, indent, kernelEnv, preamble, sizeWords, storageBindings, storeTo, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
 import { Sizes } from './sizes.js';
 import { Emitter, unflatten, type Coords } from './expr.js';
 
+type Axis = { name: string; size: number };
+
 const WG = 64;
 /** Outputs per invocation along the blocked axis. */
 const SB = 16;
+/**
+ * Tables from this many rows sum from index lists (scatter-lists.ts): there the sweep reads the
+ * index |table| x D / SB times a position (GPT-2's 50257 rows: most of a training step). A smaller
+ * table (a character vocabulary) keeps the sweep: at 65 rows it costs ~2 ms of a ~160 ms step,
+ * where the lists' five dispatches would be five pipelines more to compile at a cold start.
+ */
+const LISTS_FROM_ROWS = 1024;
 
 export function isScatterRow(fg: FusedGraph, k: RowKernel): boolean {
   return k.reductions.every((r) => fg.graph.nodes[r]!.op.kind === 'scatterAdd');
@@ -58,6 +70,8 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
     for (let t = 0; t < per; t++) body.lines.push(`var ${acc(i, t)}: f32 = 0.0;`);
   });
 
+  const lists = listSpec(fg, k, nodes, rowAxes, redAxes);
+  const built = lists && indexLists(fg, k, lists, opts);
   const e = new Emitter(env, body);
   const positions = unflatten(e, 'j', redAxes, 'q');
   const loop: string[] = [];
@@ -76,7 +90,9 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
     }
     for (const [cond, inner] of branches) loop.push(`if (${cond}) {`, ...indent(inner.lines), '}');
   });
-  body.lines.push(`for (var j: i32 = 0; j < ${env.sizes.ref('reduced', reduced)}; j++) {`, ...indent([...e.lines, ...loop]), '}');
+  // with lists, only this row's positions, in order (the condition still holds for each)
+  if (built) body.lines.push(...built.loop(env.sizes, shared[(nodes[0]!.op as { axis: { name: string } }).axis.name]!, [...e.lines, ...loop]));
+  else body.lines.push(`for (var j: i32 = 0; j < ${env.sizes.ref('reduced', reduced)}; j++) {`, ...indent([...e.lines, ...loop]), '}');
 
   for (let t = 0; t < per; t++) {
     nodes.forEach((n, i) => provided.set(n.id, { value: acc(i, t), coords: rowsOf[t]! }));
@@ -87,6 +103,33 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
   }
 
   const count = env.sizes.ref('invocations', invocations);
-  const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${reduced} index positions`, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
-  return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes), loopIterations: reduced };
+  if (built) {
+    decls.push(`@group(0) @binding(${bindings.length}) var<storage, read> lists: array<i32>;`);
+    bindings.push({ kind: 'scratch', binding: bindings.length, words: built.words, access: 'read' });
+  }
+  const what = built ? `${reduced} index positions, each row over its own (index lists)` : `${reduced} index positions`;
+  const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${what}`, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
+  const scatter = { code, workgroups, bindings, ...sizeWords(env.sizes) };
+  // an invocation's loops: the sweep over every position, or the lists' ranks (each position
+  // against every other) and the chunks' scan
+  const loopIterations = Math.max(reduced, built ? Math.ceil(lists!.table / 64) : 0);
+  if (!built) return { name: k.name, ...scatter, loopIterations };
+  const parts = [...built.parts, scatter];
+  const joined = parts.map((q, i) => `// part ${i + 1} of ${parts.length} (a dispatch of its own)\n${q.code}`).join('\n');
+  return { name: k.name, code: joined, workgroups, bindings: parts.flatMap((q) => q.bindings), parts, loopIterations };
+}
+
+/** The lists' spec where the kernel's scatterAdds all sum by one index that it reads as a tensor
+ *  (over the positions alone) into a table of LISTS_FROM_ROWS rows or more; else the sweep. */
+function listSpec(fg: FusedGraph, k: RowKernel, nodes: Node[], rowAxes: Axis[], redAxes: Axis[]): ListSpec | undefined {
+  const first = nodes[0]!;
+  if (first.op.kind !== 'scatterAdd') return undefined;
+  const axis = first.op.axis.name;
+  const index = first.inputs[1]!;
+  const same = nodes.every((n) => n.op.kind === 'scatterAdd' && n.op.axis.name === axis && n.inputs[1] === index);
+  const tensor = k.reads.find((t) => fg.tensors[t]!.node === index);
+  const names = new Set(redAxes.map((a) => a.name));
+  const table = rowAxes.find((a) => a.name === axis)!.size;
+  if (!same || tensor === undefined || table < LISTS_FROM_ROWS || !fg.graph.nodes[index]!.type.axes.every((a) => names.has(a.name))) return undefined;
+  return { index, tensor, table, positions: redAxes };
 }

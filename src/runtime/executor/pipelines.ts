@@ -84,12 +84,13 @@ function sizeUniforms(device: GPUDevice, codes: readonly KernelPart[]): { buffer
   return { buffer, offsets };
 }
 
-/** Each kernel's bind group over the allocation, the textures its reads need, and the buffer of
- *  the kernels' size uniforms (the caller destroys both). */
-export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[][], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[]; uniforms: GPUBuffer | null } {
+/** Each kernel's bind group over the allocation, the textures its reads need, the buffer of the
+ *  kernels' size uniforms and the kernels' scratch buffers (the caller destroys them). */
+export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[][], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[]; uniforms: GPUBuffer | null; scratch: GPUBuffer[] } {
   const parts = codes.map(dispatchesOf);
   const uniforms = sizeUniforms(device, parts.flat());
   const textures: GPUTexture[] = [];
+  const scratch: GPUBuffer[] = [];
   const shared = new Map<string, Fill>();
   const fillFor = (b: TextureBinding): Fill => {
     const key = JSON.stringify([b.tensor, b.format, b.width, b.height, b.copies]);
@@ -109,6 +110,7 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
   let at = 0; // the dispatch's index over all kernels' parts (its uniform's offset)
   const steps = codes.map((code, i): Step => {
     const fills: Fill[] = [];
+    let own: GPUBuffer | undefined; // the kernel's scratch, one for all its parts
     const dispatches = parts[i]!.map((part, j): Dispatch => {
       const offset = uniforms.offsets[at++]!;
       const entries: GPUBindGroupEntry[] = part.bindings.map((b) => {
@@ -116,6 +118,10 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
           const f = fillFor(b);
           if (!fills.includes(f)) fills.push(f);
           return { binding: b.binding, resource: f.texture.createView() };
+        }
+        if (b.kind === 'scratch') {
+          if (!own) scratch.push((own = device.createBuffer({ size: align16(b.words * 4), usage: GPUBufferUsage.STORAGE, label: `${code.name} scratch` })));
+          return { binding: b.binding, resource: { buffer: own } };
         }
         if (b.kind === 'uniform') {
           if (b.what === 'seed') return { binding: b.binding, resource: { buffer: alloc.seed } };
@@ -132,5 +138,5 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
     });
     return { code, dispatches, fills };
   });
-  return { steps, textures, uniforms: uniforms.buffer };
+  return { steps, textures, uniforms: uniforms.buffer, scratch };
 }

@@ -120,6 +120,8 @@ function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persi
       bindings: codes[i]!.bindings.map((b) =>
         b.kind === 'uniform'
           ? { binding: b.binding, kind: 'uniform', tensor: b.what }
+          : b.kind === 'scratch'
+          ? { binding: b.binding, kind: 'scratch', tensor: `${b.words} words`, access: b.access }
           : { binding: b.binding, kind: b.kind, tensor: tensorName(fg, fg.tensors[b.tensor]!), access: b.kind === 'storage' ? b.access : 'read' },
       ),
       workgroups: codes[i]!.workgroups,

@@ -75,6 +75,8 @@ export interface Compiled {
   textures: GPUTexture[];
   /** The kernels' size uniforms, if any kernel reads one. */
   uniforms: GPUBuffer | null;
+  /** Kernels' working memory (a scatter's index lists). */
+  scratch: GPUBuffer[];
   recorder: Recorder;
 }
 
@@ -211,5 +213,6 @@ export class ExecutableGraph implements CompiledGraph {
     this.io.destroy();
     for (const t of this.c.textures) t.destroy();
     this.c.uniforms?.destroy();
+    for (const b of this.c.scratch) b.destroy();
   }
 }

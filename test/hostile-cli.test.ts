@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { maxOf, minOf } from '../src/report/extent.js';
 import { checkFits, fmtBytes } from '../src/runtime/fits.js';
-import { PlanLimitError } from '../src/runtime/executor.js';
+import { DEFAULT_LIMITS, PlanLimitError, planGraph } from '../src/runtime/executor.js';
+import { GraphBuilder } from '../src/ir/builder.js';
 import type { Graph } from '../src/ir/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'arch-hostile-'));
@@ -94,8 +95,30 @@ describe('limits of the adapter', () => {
     if (!cpu) return void expect(r.status, r.stderr).toBe(0); // a GPU has no such limit
     expect(r.status).toBe(2);
     // 4097 x 16 = 65552 positions swept by one invocation
-    expect(r.stderr).toMatch(/arch train: kernel k\d+_row_d_wte_VD\S* would run 65552 loop iterations in one invocation, more than this adapter runs \(65535: llvmpipe stops there.*\); use a smaller batch or sequence length \(B x L at most 65535\)/);
+    expect(r.stderr).toMatch(/arch train: kernel k\d+_row_d_wte_VD\S* would run 65552 loop iterations in one invocation, more than this adapter runs \(65535: llvmpipe stops there.*\); use a smaller batch or sequence length, or a GPU/);
     expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+  });
+});
+
+describe('loops an invocation runs, planned under a limit', () => {
+  const limits = { ...DEFAULT_LIMITS, maxLoopIterations: 65535 };
+  const ax = (name: string, size: number) => ({ name, size });
+  /** A sum over `n` elements of one row, and a scatter over `n` positions into 1031 rows. */
+  const graphs = (n: number) => {
+    const b = new GraphBuilder();
+    b.output('total', b.sum(b.input('x', [ax('R', 3), ax('N', n)]), 'N'));
+    const s = new GraphBuilder();
+    s.output('table', s.scatterAdd(s.input('g', [ax('P', n), ax('D', 5)]), s.input('tokens', [ax('P', n)], 'i32'), ax('V', 1031), ['V', 'D']));
+    return [b.build(), s.build()];
+  };
+  it('a row whose 8 lanes each sweep 65532 elements (and 3 tree rounds) is planned, 8 more refused; a scatter over 65535 positions planned, over 65536 refused', () => {
+    const [row, scatter] = graphs(8 * 65532);
+    expect(() => planGraph(row!, {}, { kernels: 'cpu' }, limits)).not.toThrow();
+    expect(() => planGraph(graphs(8 * 65533)[0]!, {}, { kernels: 'cpu' }, limits)).toThrow(/would run 65536 loop iterations in one invocation/);
+    expect(() => planGraph(graphs(65535)[1]!, {}, { kernels: 'cpu' }, limits)).not.toThrow();
+    expect(() => planGraph(graphs(65536)[1]!, {}, { kernels: 'cpu' }, limits)).toThrow(PlanLimitError);
+    // no limit (a GPU): both planned
+    expect(() => planGraph(scatter!, {}, { kernels: 'cpu' }, DEFAULT_LIMITS)).not.toThrow();
   });
 });
 

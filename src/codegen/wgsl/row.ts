@@ -151,7 +151,13 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     '}',
     '',
   ].join('\n');
-  return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes) };
+  // an invocation's loops (PlanLimits.maxLoopIterations): each sweep over its share of the row,
+  // a nested row's loops at every element of it, the trees' rounds
+  const iterations = Math.ceil(reduced / (quadAxis ? 4 : lanes));
+  const nested = inner ? inner.reductions.length * inner.redAxes.reduce((p, n) => p * sizeOf(g.nodes[inner.terms[0]!]!, n), 1) : 0;
+  const perSweep = k.terms.map((t) => iterations * (1 + (readsInner(t) ? nested : 0)));
+  const loopIterations = perSweep.reduce((a, b) => a + b, 0) + (full.length > 0 ? iterations : 0) + k.reductions.length * Math.log2(lanes);
+  return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes), loopIterations };
 }
 
 /** The lanes' partial results combined in workgroup memory, halving the lanes each round. */

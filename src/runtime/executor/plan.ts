@@ -88,7 +88,7 @@ function refuseOverLimits(graph: Graph, fg: FusedGraph, codes: KernelCode[], byt
   for (const c of codes) {
     if (limits.maxLoopIterations !== undefined && (c.loopIterations ?? 0) > limits.maxLoopIterations) {
       throw new PlanLimitError(
-        `kernel ${c.name} would run ${c.loopIterations} loop iterations in one invocation, more than this adapter runs (${limits.maxLoopIterations}: llvmpipe stops there, and the result would be silently wrong); use a smaller batch or sequence length (B x L at most ${limits.maxLoopIterations}), or a GPU`,
+        `kernel ${c.name} would run ${c.loopIterations} loop iterations in one invocation, more than this adapter runs (${limits.maxLoopIterations}: llvmpipe stops there, and the result would be silently wrong); use a smaller batch or sequence length, or a GPU`,
       );
     }
     for (const b of c.bindings) {

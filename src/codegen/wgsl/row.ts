@@ -151,13 +151,18 @@ export function rowKernel(fg: FusedGraph, k: RowKernel, opts: Required<CodegenOp
     '}',
     '',
   ].join('\n');
-  // an invocation's loops (PlanLimits.maxLoopIterations): each sweep over its share of the row,
-  // a nested row's loops at every element of it, the trees' rounds
-  const iterations = Math.ceil(reduced / (quadAxis ? 4 : lanes));
-  const nested = inner ? inner.reductions.length * inner.redAxes.reduce((p, n) => p * sizeOf(g.nodes[inner.terms[0]!]!, n), 1) : 0;
-  const perSweep = k.terms.map((t) => iterations * (1 + (readsInner(t) ? nested : 0)));
-  const loopIterations = perSweep.reduce((a, b) => a + b, 0) + (full.length > 0 ? iterations : 0) + k.reductions.length * Math.log2(lanes);
+  const loopIterations = rowLoops(fg, k, Math.ceil(reduced / (quadAxis ? 4 : lanes)), lanes, full.length > 0, readsInner);
   return { name: k.name, code, workgroups, bindings, ...sizeWords(env.sizes), loopIterations };
+}
+
+/** An invocation's loop iterations (PlanLimits.maxLoopIterations): each sweep over the lane's
+ *  `share` of the row, a nested row's loops at every element of the sweeps that read it, a sweep
+ *  of stores (`stores`), the trees' rounds. */
+function rowLoops(fg: FusedGraph, k: RowKernel, share: number, lanes: number, stores: boolean, readsInner: (id: number) => boolean): number {
+  const inner = k.inner;
+  const nested = inner ? inner.reductions.length * inner.redAxes.reduce((p, n) => p * sizeOf(fg.graph.nodes[inner.terms[0]!]!, n), 1) : 0;
+  const sweeps = k.terms.reduce((sum, t) => sum + share * (1 + (readsInner(t) ? nested : 0)), 0);
+  return sweeps + (stores ? share : 0) + k.reductions.length * Math.log2(lanes);
 }
 
 /** The lanes' partial results combined in workgroup memory, halving the lanes each round. */

@@ -86,11 +86,6 @@ function refuseOverLimits(graph: Graph, fg: FusedGraph, codes: KernelCode[], byt
     }
   }
   for (const c of codes) {
-    if (limits.maxLoopIterations !== undefined && (c.loopIterations ?? 0) > limits.maxLoopIterations) {
-      throw new PlanLimitError(
-        `kernel ${c.name} would run ${c.loopIterations} loop iterations in one invocation, more than this adapter runs (${limits.maxLoopIterations}: llvmpipe stops there, and the result would be silently wrong); use a smaller batch or sequence length, or a GPU`,
-      );
-    }
     for (const b of c.bindings) {
       if (b.kind === 'texture' && b.width > MAX_TEXTURE_DIM) {
         throw tooLarge(b.tensor, `a texture of ${MAX_TEXTURE_DIM} x ${MAX_TEXTURE_DIM} texels holds (kernels read a tensor larger than one binding through one)`);
@@ -105,6 +100,14 @@ function refuseOverLimits(graph: Graph, fg: FusedGraph, codes: KernelCode[], byt
       throw tooLarge(i, `one binding may hold (maxStorageBufferBindingSize: ${limits.maxStorageBufferBindingSize} bytes)`);
     }
   });
+  // what fits the adapter's memory may still loop longer than its driver runs an invocation
+  for (const c of codes) {
+    if (limits.maxLoopIterations !== undefined && (c.loopIterations ?? 0) > limits.maxLoopIterations) {
+      throw new PlanLimitError(
+        `kernel ${c.name} would run ${c.loopIterations} loop iterations in one invocation, more than this adapter runs (${limits.maxLoopIterations}: llvmpipe stops there, and the result would be silently wrong); use a smaller batch or sequence length, or a GPU`,
+      );
+    }
+  }
 }
 
 /** The plan as a reader sees it: kernels with their ops and bindings, buffers with their tensors. */

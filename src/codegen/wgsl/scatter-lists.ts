@@ -17,7 +17,7 @@
 // count [table] | offset [table] | base [chunks] | rank [index] | positions [index].
 
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
-import { flatInvocation, grid, GRID_PARAMS, indent, kernelEnv, preamble, sizeWords, storageBindings, type CodegenOptions, type KernelBinding, type KernelPart } from './common.js';
+import { grid, indent, kernelEnv, perRowKernel, preamble, sizeWords, storageBindings, type CodegenOptions, type KernelBinding, type KernelPart } from './common.js';
 import { Emitter, unflatten } from './expr.js';
 import { Sizes } from './sizes.js';
 
@@ -65,18 +65,7 @@ export function indexLists(fg: FusedGraph, k: RowKernel, spec: ListSpec, opts: R
     const lines = body(e, env.sizes, indexAt);
     const count = env.sizes.ref(`lists:${what}`, invocations);
     const pre = preamble(env, decls, bindings); // (after every size is asked for: it declares them)
-    const code = [
-      `// index lists, ${what}: ${invocations} invocation(s), ${spec.table} values, ${T} positions`,
-      ...pre,
-      `@compute @workgroup_size(${WG})`,
-      `fn main(${GRID_PARAMS}) {`,
-      ...indent(env.sizes.prologue()),
-      `  let row = i32(${flatInvocation(WG)});`,
-      `  if (row >= ${count}) { return; }`,
-      ...indent(lines),
-      '}',
-      '',
-    ].join('\n');
+    const code = perRowKernel(`index lists, ${what}: ${invocations} invocation(s), ${spec.table} values, ${T} positions`, pre, WG, count, lines, env.sizes.prologue());
     return { code, workgroups: grid(Math.ceil(invocations / WG), opts.maxWorkgroupsPerDimension).workgroups, bindings, ...sizeWords(env.sizes) };
   };
 

@@ -148,7 +148,8 @@ describe('openDevice', () => {
       const latency = await run('latency');
       const chosen = await run('throughput', { LP_NUM_THREADS: '1' });
       expect(unset.env).toBeNull();
-      expect(throughput.env).toBe(String(Math.min(32, 3 * availableParallelism())));
+      const cores = availableParallelism();
+    expect(throughput.env).toBe(String(Math.max(cores, Math.min(32, 3 * cores))));
       expect(latency.env).toBe('0');
       expect(chosen.env).toBe('1'); // the user's setting wins
       if (unset.backend === 'opengles') {

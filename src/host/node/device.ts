@@ -113,11 +113,14 @@ function errorText(e: unknown): string {
  * fixed up front (lp_cs_tpool.c), and the dispatch waits for the slowest share: with one thread a
  * core, a thread that is preempted or draws the costlier workgroups (causal attention's later
  * rows) leaves the other cores idle. Three threads a core make the shares smaller and let the
- * kernel's scheduler even them out (docs/llvmpipe.md, Threads); Mesa takes at most 32. Decoding's
- * tiny dispatches run on the calling thread instead: waking a pool costs more than they do.
+ * kernel's scheduler even them out (docs/llvmpipe.md, Threads); Mesa 22.3 takes at most 32, and
+ * a machine with more cores keeps one a core. Decoding's tiny dispatches run on the calling
+ * thread instead: waking a pool costs more than they do.
  */
 function llvmpipeThreads(workload: NonNullable<OpenDeviceOptions['workload']>): string {
-  return workload === 'latency' ? '0' : String(Math.min(32, 3 * availableParallelism()));
+  const cores = availableParallelism();
+  // never fewer than a core each (Mesa's own default), three where Mesa's cap allows
+  return workload === 'latency' ? '0' : String(Math.max(cores, Math.min(32, 3 * cores)));
 }
 
 export async function openDevice(opts: OpenDeviceOptions = {}): Promise<ArchDevice> {

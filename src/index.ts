@@ -70,7 +70,7 @@ export { paramShapes, type ParamShape } from './runtime/weights.js';
 export { gradeTask, logitsSource, prepareSampling, promptIds, webgpuDecoder, type GradedExample, type PreparedSampling } from './session/sample.js';
 export { cachedDecoder, fullDecoder, windowedDecoder } from './runtime/sample/decoders.js';
 export { cacheUnsafeReason } from './compiler/decode-keys.js';
-export { generate, WINDOWS, type LogitsSource } from './runtime/sample/generate.js';
+export { generate, WINDOWS, type LogitsSource, type WindowName } from './runtime/sample/generate.js';
 
 // Data: tokenizers, tasks, batches.
 export {

@@ -232,6 +232,7 @@ describe('chained decoding', () => {
         // sliding windows see other tokens: the two rules part once the context is full
         const slid = await stepwise(reference, prompt, count, o, new Rng(9), () => {}, L, slide);
         expect(slid.slice(0, L - prompt.length + 1)).toEqual(got.slice(0, L - prompt.length + 1));
+        expect(got).not.toEqual(slid); // the window did change what later tokens see
         // one position a token, plus the refills (L/2 positions each), where sliding costs a full pass a token
         if (o === OPTIONS[0]) expect(positions).toBeLessThanOrEqual(prompt.length + count + Math.ceil(count / (L - (L >> 1))) * (L >> 1));
       }

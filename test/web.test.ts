@@ -153,13 +153,16 @@ for (const adapter of ['llvmpipe', 'swiftshader'] as const) {
       it('past the context, samples the tokens of arch sample with either window', async () => {
         const file = join(work, 'page.safetensors'); // the download of the test before
         const count = 3 * Number(TINY.L);
+        const seen: number[][] = [];
         for (const window of ['slide', 'refill'] as const) {
           const page = await o.page.evaluate(([n, w]) => arch.sample({ prompt: [1, 2, 3, 4], tokens: n, temperature: 0.8, seed: 5, window: w }), [count, window] as const);
           const r = cli('sample', 'models/gpt-nano.arch', '--weights', file, '--prompt-tokens', '1,2,3,4', '--tokens', String(count), '--temperature', '0.8', '--seed', '5', '--window', window, '--json');
           expect(r.status, r.stderr).toBe(0);
           expect(JSON.parse(r.stdout).window).toBe(window);
           expect(JSON.parse(r.stdout).tokens, window).toEqual(page.tokens);
+          seen.push(page.tokens);
         }
+        expect(seen[0]).not.toEqual(seen[1]); // the window reached the page: past the context the two differ
       });
 
       it('continues an uploaded arch train checkpoint with the losses of arch train --resume', async () => {

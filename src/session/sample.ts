@@ -67,7 +67,7 @@ export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: Sour
   const { t } = p;
   if (backend === 'interpreter') return { src: interpreterSource(prune(p.built.graph, ['logits']), params, t.name, t.batchSymbol, t.lengthSymbol, t.classes), close: () => {} };
   const unsafe = cacheUnsafeReason(p.model);
-  const noCache = o.noCache || (unsafe !== undefined && !o.forceCache);
+  const noCache = fullPassOnly(p.model, o);
   const note = unsafe && noCache && !o.noCache ? `note: ${p.file}: ${unsafe}; sampling with the full forward pass over the context for every token instead (slower)` : undefined;
   // one position per dispatch chain: on a CPU adapter, no thread pool (see OpenDeviceOptions)
   const device = await env.host.openDevice({ backend: backend === 'webgpu' ? undefined : backend, workload: noCache ? 'throughput' : 'latency', kernels: o.kernels });
@@ -82,16 +82,23 @@ export async function logitsSource(env: SessionEnv, p: PreparedSampling, o: Sour
   return { src: dec, note, close: () => { dec.destroy(); device.destroy(); } };
 }
 
+type CacheChoice = Pick<SourceOptions, 'noCache' | 'forceCache'>;
+
+/** Whether sampling runs the full pass for every token: asked for, or a model the cache does not
+ *  compute (unless the cache is forced, to compare). */
+function fullPassOnly(model: CheckedModel, o: CacheChoice): boolean {
+  return Boolean(o.noCache) || (cacheUnsafeReason(model) !== undefined && !o.forceCache);
+}
+
 /**
  * Next-token logits on a WebGPU device, for every host (the CLI through logitsSource, the
  * playground): the KV-cache decoder, with the full pass once the window slides; the full pass
  * alone for a model whose positions see later ones (at the context's own length, which padding
  * would change) or when asked (`noCache`); the cache alone with `forceCache`, to compare.
  */
-export async function webgpuDecoder(device: ArchDevice, model: CheckedModel, forward: Graph, spec: DecoderSpec, o: { noCache?: boolean; forceCache?: boolean } = {}): Promise<LogitsSource & { destroy(): void }> {
-  const unsafe = cacheUnsafeReason(model) !== undefined;
-  const full = () => fullDecoder(device, prune(forward, ['logits']), spec, { exactLength: unsafe });
-  if (o.noCache || (unsafe && !o.forceCache)) return full();
+export async function webgpuDecoder(device: ArchDevice, model: CheckedModel, forward: Graph, spec: DecoderSpec, o: CacheChoice = {}): Promise<LogitsSource & { destroy(): void }> {
+  const full = () => fullDecoder(device, prune(forward, ['logits']), spec, { exactLength: cacheUnsafeReason(model) !== undefined });
+  if (fullPassOnly(model, o)) return full();
   const lowered = lower(model, { decode: true });
   const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
   const cached = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);

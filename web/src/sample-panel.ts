@@ -2,6 +2,7 @@
 // attention panel (heatmaps of a prompt for every layer and head).
 import { h } from './dom.js';
 import { sampleTokens } from './sampler.js';
+import { WINDOWS, type WindowName } from './core.js';
 import { attentionMaps, type LayerMaps } from './attention.js';
 import { renderHeatmaps } from './heatmap-view.js';
 import type { AppState, Trained } from './app.js';
@@ -15,7 +16,7 @@ export interface SampleOptions {
   topP?: number;
   seed?: number;
   /** Past the model's context (as `arch sample --window`): 'slide' (default) or 'refill'. */
-  window?: 'slide' | 'refill';
+  window?: WindowName;
 }
 
 export interface SamplePanels {
@@ -41,8 +42,7 @@ export function createSamplePanels(sampleRoot: HTMLElement, attentionRoot: HTMLE
   const pastContext = h(
     'select',
     { testid: 'window', title: 'past the context: slide gives every token the whole context (a full pass a token); refill restarts with its last half and keeps the KV cache (faster)' },
-    h('option', { value: 'slide' }, 'slide'),
-    h('option', { value: 'refill' }, 'refill'),
+    ...Object.keys(WINDOWS).map((w) => h('option', { value: w }, w)),
   );
   const button = h('button', { type: 'button', testid: 'sample' }, 'Sample');
   const output = h('div', { id: 'sample-output', testid: 'sample-output' });
@@ -74,7 +74,7 @@ export function createSamplePanels(sampleRoot: HTMLElement, attentionRoot: HTMLE
         topK: o.topK ?? value(topK, 0),
         topP: o.topP ?? value(topP, 1),
         seed: o.seed ?? value(seed, 1),
-        window: o.window ?? (pastContext.value === 'refill' ? 'refill' : 'slide'),
+        window: o.window ?? (pastContext.value as WindowName),
       }, (tok) => {
         out.push(tok);
         output.textContent = t.tokenizer.decode([...ids, ...out]);

@@ -2,7 +2,7 @@
 // the context slides, or the cache refilled with --window refill; always the full pass for a model
 // whose positions see later ones), tokens chosen with temperature, top-k and top-p from the same
 // Rng, streamed as they come.
-import { Rng, WINDOWS, generate, lower, tokenInput, webgpuDecoder, type ArchDevice, type CheckedModel, type Weights } from './core.js';
+import { Rng, WINDOWS, generate, lower, tokenInput, webgpuDecoder, type ArchDevice, type CheckedModel, type Weights, type WindowName } from './core.js';
 import { FILE } from './analysis.js';
 
 export interface SampleRequest {
@@ -13,7 +13,7 @@ export interface SampleRequest {
   topP: number;
   seed: number;
   /** Past the context: 'slide' (exact, a full pass a token) or 'refill' (the KV cache kept), as `arch sample --window`. */
-  window: 'slide' | 'refill';
+  window: WindowName;
 }
 
 export async function sampleTokens(device: ArchDevice, model: CheckedModel, weights: Weights, req: SampleRequest, onToken: (t: number) => void): Promise<number[]> {

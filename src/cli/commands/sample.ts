@@ -5,7 +5,7 @@ import { SET_HELP, UsageError, oneFile, type CommandSpec, type ParsedArgs } from
 import { FLAG_MAX, numberFlag, RULES, tokenIdsFlag } from '../options.js';
 import { BACKEND_HELP, KERNELS_HELP, parseBackend, parseKernels } from '../device.js';
 import { Rng } from '../../data/index.js';
-import { generate, WINDOWS } from '../../runtime/sample/generate.js';
+import { generate, WINDOWS, type WindowName } from '../../runtime/sample/generate.js';
 import { checkCache, gradeTask, logitsSource, prepareSampling, promptIds, type PreparedSampling } from '../../session/sample.js';
 
 export const sampleCommand: CommandSpec = {
@@ -71,10 +71,10 @@ function sampleFlags(args: ParsedArgs) {
   };
 }
 
-function windowFlag(args: ParsedArgs): keyof typeof WINDOWS {
+function windowFlag(args: ParsedArgs): WindowName {
   const w = String(args.values.window ?? 'slide');
-  if (!(w in WINDOWS)) throw new UsageError(`--window ${w}: expected ${Object.keys(WINDOWS).join(' or ')}`);
-  return w;
+  if (!Object.hasOwn(WINDOWS, w)) throw new UsageError(`--window ${w}: expected ${Object.keys(WINDOWS).join(' or ')}`);
+  return w as WindowName;
 }
 type SampleFlags = ReturnType<typeof sampleFlags>;
 

@@ -31,6 +31,8 @@ export interface IndexLists {
   /** The dispatches that build the lists, in order (before the scatter's own). */
   parts: KernelPart[];
   words: number;
+  /** The most loop iterations one invocation of the build runs (a rank: every position). */
+  loopIterations: number;
   /** The scatter's loop over row `v`'s positions, binding `j` (the position) in its body. */
   loop(sizes: Sizes, v: string, body: string[]): string[];
 }
@@ -38,6 +40,7 @@ export interface IndexLists {
 /** The index of a scatter kernel whose scatterAdds all sum by one index that it reads as a tensor
  *  of its own, over the positions `positions` (the reduced axes) into `table` rows. */
 export interface ListSpec {
+  axis: string; // the table's axis (the scatter's)
   index: number; // the index tensor's node
   tensor: number; // ... and the fused tensor the kernel reads it from
   table: number;
@@ -55,13 +58,14 @@ export function indexLists(fg: FusedGraph, k: RowKernel, spec: ListSpec, opts: R
   };
 
   /** One dispatch: `invocations` of it (an invocation per `row`), reading the index where asked. */
-  const part = (what: string, invocations: number, withIndex: boolean, body: (e: Emitter, s: Sizes, indexAt: (flat: string, prefix: string) => string) => string[]): KernelPart => {
+  const part = (what: string, invocations: number, withIndex: boolean, body: (e: Emitter, s: Sizes, indexAt: (e: Emitter, flat: string, prefix: string) => string) => string[]): KernelPart => {
     const env = kernelEnv(fg, { ...k, members: [] }, new Map(), new Sizes(opts.uniformSizes, true));
     const { decls, bindings } = withIndex ? storageBindings(fg, { ...k, reads: [spec.tensor], writes: [] }, env, { ...opts, textureReads: 0 }) : { decls: [] as string[], bindings: [] as KernelBinding[] };
     decls.push(`@group(0) @binding(${bindings.length}) var<storage, read_write> lists: array<i32>;`);
     bindings.push({ kind: 'scratch', binding: bindings.length, words, access: 'read_write' });
     const e = new Emitter(env);
-    const indexAt = (flat: string, prefix: string) => e.value(spec.index, unflatten(e, flat, spec.positions, prefix));
+    /** The index at flat position `flat`, its loads emitted into `into`. */
+    const indexAt = (into: Emitter, flat: string, prefix: string) => into.value(spec.index, unflatten(into, flat, spec.positions, prefix));
     const lines = body(e, env.sizes, indexAt);
     const count = env.sizes.ref(`lists:${what}`, invocations);
     const pre = preamble(env, decls, bindings); // (after every size is asked for: it declares them)
@@ -74,10 +78,21 @@ export function indexLists(fg: FusedGraph, k: RowKernel, spec: ListSpec, opts: R
   const parts = [
     part('zero', spec.table, false, () => ['lists[row] = 0;']),
     part('rank', T, true, (e, s, indexAt) => {
-      const x = indexAt('row', 'q');
-      const lines = [...e.lines.splice(0), `let x = ${x};`, `if (x < 0 || x >= ${V(s)}) { return; }`, 'var before = 0;', 'var all = 0;'];
-      const y = indexAt('i', 'p');
-      return [...lines, `for (var i: i32 = 0; i < ${N(s)}; i++) {`, ...indent([...e.lines, `if (${y} == x) {`, '  all += 1;', '  before += select(0, 1, i < row);', '}']), '}', `lists[${at(s, 'rank')} + row] = before;`, 'if (before == 0) { lists[x] = all; }'];
+      const x = indexAt(e, 'row', 'q');
+      const other = new Emitter(e.env, e);
+      const y = indexAt(other, 'i', 'p');
+      return [
+        ...e.lines,
+        `let x = ${x};`,
+        `if (x < 0 || x >= ${V(s)}) { return; }`,
+        'var before = 0;',
+        'var all = 0;',
+        `for (var i: i32 = 0; i < ${N(s)}; i++) {`,
+        ...indent([...other.lines, `if (${y} == x) {`, '  all += 1;', '  before += select(0, 1, i < row);', '}']),
+        '}',
+        `lists[${at(s, 'rank')} + row] = before;`,
+        'if (before == 0) { lists[x] = all; }',
+      ];
     }),
     part('chunks', chunks, false, (_e, s) => [
       'var sum = 0;',
@@ -91,13 +106,14 @@ export function indexLists(fg: FusedGraph, k: RowKernel, spec: ListSpec, opts: R
     ]),
     part('bases', 1, false, (_e, s) => ['var sum = 0;', `for (var c: i32 = 0; c < ${s.ref('lists:chunks', chunks)}; c++) {`, `  let total = lists[${at(s, 'base')} + c];`, `  lists[${at(s, 'base')} + c] = sum;`, '  sum += total;', '}']),
     part('place', T, true, (e, s, indexAt) => {
-      const x = indexAt('row', 'q');
+      const x = indexAt(e, 'row', 'q');
       return [...e.lines, `let x = ${x};`, `if (x < 0 || x >= ${V(s)}) { return; }`, `lists[${at(s, 'positions')} + lists[${at(s, 'base')} + x / ${CHUNK}] + lists[${at(s, 'offset')} + x] + lists[${at(s, 'rank')} + row]] = row;`];
     }),
   ];
   return {
     parts,
     words,
+    loopIterations: Math.max(T, chunks),
     loop: (s, v, body) => [
       `let first = lists[${at(s, 'base')} + ${v} / ${CHUNK}] + lists[${at(s, 'offset')} + ${v}];`,
       `for (var p = first; p < first + lists[${v}]; p++) {`,

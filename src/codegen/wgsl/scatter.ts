@@ -91,7 +91,7 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
     for (const [cond, inner] of branches) loop.push(`if (${cond}) {`, ...indent(inner.lines), '}');
   });
   // with lists, only this row's positions, in order (the condition still holds for each)
-  if (built) body.lines.push(...built.loop(env.sizes, shared[(nodes[0]!.op as { axis: { name: string } }).axis.name]!, [...e.lines, ...loop]));
+  if (built) body.lines.push(...built.loop(env.sizes, shared[lists!.axis]!, [...e.lines, ...loop]));
   else body.lines.push(`for (var j: i32 = 0; j < ${env.sizes.ref('reduced', reduced)}; j++) {`, ...indent([...e.lines, ...loop]), '}');
 
   for (let t = 0; t < per; t++) {
@@ -110,9 +110,8 @@ export function scatterKernel(fg: FusedGraph, k: RowKernel, opts: Required<Codeg
   const what = built ? `${reduced} index positions, each row over its own (index lists)` : `${reduced} index positions`;
   const code = perRowKernel(`scatter: ${invocations} invocations x ${per} outputs, ${what}`, preamble(env, decls, bindings), WG, count, body.lines, env.sizes.prologue());
   const scatter = { code, workgroups, bindings, ...sizeWords(env.sizes) };
-  // an invocation's loops: the sweep over every position, or the lists' ranks (each position
-  // against every other) and the chunks' scan
-  const loopIterations = Math.max(reduced, built ? Math.ceil(lists!.table / 64) : 0);
+  // an invocation's loops: the sweep over every position, or the lists' build
+  const loopIterations = built ? built.loopIterations : reduced;
   if (!built) return { name: k.name, ...scatter, loopIterations };
   const parts = [...built.parts, scatter];
   const joined = parts.map((q, i) => `// part ${i + 1} of ${parts.length} (a dispatch of its own)\n${q.code}`).join('\n');
@@ -131,5 +130,5 @@ function listSpec(fg: FusedGraph, k: RowKernel, nodes: Node[], rowAxes: Axis[], 
   const names = new Set(redAxes.map((a) => a.name));
   const table = rowAxes.find((a) => a.name === axis)!.size;
   if (!same || tensor === undefined || table < LISTS_FROM_ROWS || !fg.graph.nodes[index]!.type.axes.every((a) => names.has(a.name))) return undefined;
-  return { index, tensor, table, positions: redAxes };
+  return { axis, index, tensor, table, positions: redAxes };
 }

@@ -52,4 +52,6 @@ export const refill: Window = (context, maxContext) => {
   return start === 0 ? context : context.slice(start);
 };
 
-export const WINDOWS: Record<string, Window> = { slide, refill };
+/** The windows by the names `arch sample --window` and the playground give them. */
+export const WINDOWS = { slide, refill } as const satisfies Record<string, Window>;
+export type WindowName = keyof typeof WINDOWS;

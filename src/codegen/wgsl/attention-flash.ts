@@ -121,7 +121,18 @@ export function flashAttention(a: AttentionSetup, maxWorkgroupsPerDimension: num
     '}',
     '',
   ].join('\n');
-  return { name: k.name, code, workgroups, bindings: a.bindings, ...sizeWords(env.sizes) };
+  return { name: k.name, code, workgroups, bindings: a.bindings, ...sizeWords(env.sizes), loopIterations: flashLoops(a, plan) };
+}
+
+/** An invocation's loop iterations (KernelCode.loopIterations), counting the loops over a head
+ *  or a value (constant bounds Mesa may unroll, or may not): the fixed operands' loads, per tile
+ *  the staging and the tile's steps, the stores. */
+function flashLoops(a: AttentionSetup, plan: FlashPlan): number {
+  const staged = [...plan.dots.map((d) => d.staged), ...plan.values];
+  const staging = staged.reduce((n, s) => n + Math.ceil((TILE_STEPS * s.inner) / FLASH_ROWS), 0);
+  const heads = plan.dots.reduce((n, d) => n + d.D, 0);
+  const values = plan.values.reduce((n, v) => n + v.inner, 0);
+  return heads + Math.ceil(a.steps / TILE_STEPS) * (1 + staging + TILE_STEPS * (1 + heads + values)) + values;
 }
 
 /** The workgroup's steps [least start, largest end), as values every invocation agrees on (a

@@ -70,8 +70,39 @@ function rowsKernel(a: AttentionSetup, opts: Required<CodegenOptions>): KernelCo
   // every size is asked for before the preamble declares the uniform
   const count = ref('invocations', invocations);
   const code = perRowKernel(header, preamble(env, a.decls, a.bindings), WG, count, body.lines, env.sizes.prologue());
-  return { name: k.name, code, workgroups, bindings: a.bindings, ...sizeWords(env.sizes) };
+  return { name: k.name, code, workgroups, bindings: a.bindings, ...sizeWords(env.sizes), loopIterations: streamLoops(a) };
 }
+
+/** An invocation's loop iterations (KernelCode.loopIterations): the steps, each with its head
+ *  and value sums' chunks where they are not unrolled, and the stores of a row. */
+function streamLoops(a: AttentionSetup): number {
+  if (a.unrolled) return a.steps;
+  const chunks = (n: number) => n / chunkOf(n);
+  const perStep = 1 + a.dots.reduce((n, d) => n + chunks(sizeOfAxes(d.head)), 0) + a.parts.reduce((n, p) => n + chunks(p.NV), 0);
+  return a.steps * perStep + a.parts.reduce((n, p) => n + p.NV, 0);
+}
+
+/**
+ * A head or value sum too long to unroll is a loop, and every iteration of it counts against
+ * llvmpipe's 65535 an invocation (docs/llvmpipe.md, Loops): at a head of 128 and 512 keys the
+ * loops ran past it and the loss came out wrong. So each iteration takes up to 32 of the sum's
+ * elements (the largest power of two, at most 32, dividing it), unrolled.
+ */
+function chunkOf(n: number): number {
+  return [32, 16, 8, 4, 2].find((u) => n % u === 0) ?? 1;
+}
+
+/** `U` copies of a loop body, copy `x` emitted from a child of `parent`. */
+function chunked(parent: Emitter, U: number, copy: (x: number, e: Emitter) => string): string[] {
+  return Array.from({ length: U }, (_, x) => x).flatMap((x) => {
+    const e = new Emitter(parent.env, parent);
+    const line = copy(x, e);
+    return [...e.lines, line];
+  });
+}
+
+/** The loop index `name` at element `x` of its chunk. */
+const at0 = (name: string, x: number) => (x === 0 ? name : `(${name} + ${x})`);
 
 /** One step's statements: the dot products, the operand (the online softmax's weight, or the
  *  backward's expression), and the accumulation. Unrolled, the head and value coordinates are
@@ -93,10 +124,12 @@ function stepLines(a: AttentionSetup, body: Emitter, row: Coords, unrolled: bool
         e.lines.push(`${dot} = fma(${load(d.both[0])}, ${load(d.both[1])}, ${dot});`);
       }
     } else {
-      const h = new Emitter(env, e);
-      const c = { ...at, ...unflatten(h, 'h', d.head, 'hq') };
-      const line = `${dot} = fma(${h.value(d.both[0].id, c)}, ${h.value(d.both[1].id, c)}, ${dot});`;
-      e.lines.push(`for (var h: i32 = 0; h < ${ref(`head${i}`, sizeOfAxes(d.head))}; h++) {`, ...indent([...h.lines, line]), '}');
+      const U = chunkOf(sizeOfAxes(d.head));
+      const lines = chunked(e, U, (x, h) => {
+        const c = { ...at, ...unflatten(h, at0('h', x), d.head, 'hq') };
+        return `${dot} = fma(${h.value(d.both[0].id, c)}, ${h.value(d.both[1].id, c)}, ${dot});`;
+      });
+      e.lines.push(`for (var h: i32 = 0; h < ${ref(`head${i}`, sizeOfAxes(d.head))}; h += ${U}) {`, ...indent(lines), '}');
     }
     provided.set(d.id, { value: dot, coords: at });
   });
@@ -110,9 +143,13 @@ function stepLines(a: AttentionSetup, body: Emitter, row: Coords, unrolled: bool
         e.lines.push(`${acc(i, j)} = fma(p${i}_0, ${x}, ${kept(i, j)});`);
       }
     } else {
-      const v = new Emitter(env, e);
-      const x = v.value(part.k.x, { ...at, ...unflatten(v, 'j', part.valueAxes, 'vj') });
-      e.lines.push(`for (var j: i32 = 0; j < ${ref(`nv${i}`, part.NV)}; j++) {`, ...indent([...v.lines, `${acc(i, 'j')} = fma(p${i}_0, ${x}, ${kept(i, 'j')});`]), '}');
+      const U = chunkOf(part.NV);
+      const lines = chunked(e, U, (y, v) => {
+        const j = at0('j', y);
+        const x = v.value(part.k.x, { ...at, ...unflatten(v, j, part.valueAxes, 'vj') });
+        return `${acc(i, j)} = fma(p${i}_0, ${x}, ${kept(i, j)});`;
+      });
+      e.lines.push(`for (var j: i32 = 0; j < ${ref(`nv${i}`, part.NV)}; j += ${U}) {`, ...indent(lines), '}');
     }
   });
   return e.lines;

@@ -26,9 +26,9 @@ export interface KernelCode {
   bindings: KernelBinding[];
   /** The words of the `sizes` uniform, if the kernel binds one. */
   sizes?: number[];
-  /** The loop iterations one invocation runs, where the template bounds them by a size that grows
-   *  with the batch (a scatter's sweep over the index positions): a plan is refused over
-   *  PlanLimits.maxLoopIterations. */
+  /** The loop iterations one invocation runs, at most, where they grow with a size (a scatter's
+   *  sweep over the index positions, a contraction's over K, attention's over the keys): a plan
+   *  is refused over PlanLimits.maxLoopIterations. */
   loopIterations?: number;
   /**
    * The kernel runs as these dispatches, in order, instead of one (then `code` and `bindings` are

@@ -49,7 +49,8 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
   if (members.length > 1 && ((rows >= 4 && (opts.uniformSizes ?? true)) || opts.kernels === 'gpu')) {
     const parts = members.map((m) => contractKernel(fg, { ...m, siblings: undefined }, opts));
     const code = parts.map((p, j) => `// part ${j + 1} of ${parts.length} (a dispatch of its own)\n${p.code}`).join('\n');
-    return { name: k.name, code, workgroups: parts[0]!.workgroups, bindings: parts.flatMap((p) => p.bindings), parts };
+    const loopIterations = Math.max(...parts.map((p) => p.loopIterations ?? 0));
+    return { name: k.name, code, workgroups: parts[0]!.workgroups, bindings: parts.flatMap((p) => p.bindings), parts, loopIterations };
   }
   // one uniform for the group's parts and their epilogues
   const sizes = new Sizes(opts.uniformSizes ?? true);
@@ -70,7 +71,7 @@ export function contractKernel(fg: FusedGraph, k: ContractKernel, opts: Contract
     }
     return { kind: 'storage', binding: x.binding, tensor, access: x.access };
   });
-  return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings, ...(kernel.sizes ? { sizes: kernel.sizes } : {}) };
+  return { name: k.name, code: kernel.code, workgroups: kernel.workgroups, bindings, loopIterations: kernel.loopIterations, ...(kernel.sizes ? { sizes: kernel.sizes } : {}) };
 }
 
 function numel(fg: FusedGraph, t: number): number {

@@ -147,6 +147,11 @@ function declareBindings(s: PartSetup, first: number, sharedA: boolean): void {
   }
 }
 
+/** The loop iterations of storeLines at most: a row's texel each, and the epilogue's 4 lanes. */
+export function storeLoops(TM: number, JV: number): number {
+  return TM * JV * 5;
+}
+
 /**
  * The stores of a TM x (4·JV) block of C whose first row and column are `m0` and `n0` (u32 lets
  * of the body), from accumulators c{i}_{j} (vec4 along n). They go to a local array once, then

@@ -84,6 +84,13 @@ export function tiledBody(s: PartSetup): string[] {
   return body;
 }
 
+/** An invocation's loop iterations (KernelCode.loopIterations): per tile of K, the two tile
+ *  loads and the sweep over the tile. */
+export function tiledLoops(K: number): number {
+  const loads = (width: number) => (TK * width) / THREADS;
+  return Math.ceil(K / TK) * (1 + loads(TILE_M) + loads(TILE_N) + TK);
+}
+
 export function tiledWorkgroups(s: PartSetup): [number, number, number] {
   return [Math.ceil(s.N / TILE_N), Math.ceil(s.M / TILE_M), s.batch];
 }

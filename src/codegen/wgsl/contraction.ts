@@ -24,8 +24,8 @@
 //   guarded.
 
 import type { KernelVariant } from './common.js';
-import { localLines, partFunctions, setupPart, storeLines, u, type Operand, type PartSetup } from './contraction-setup.js';
-import { TILED, tiledBody, tiledDecl, tiledWorkgroups } from './contraction-tiled.js';
+import { localLines, partFunctions, setupPart, storeLines, storeLoops, u, type Operand, type PartSetup } from './contraction-setup.js';
+import { TILED, tiledBody, tiledDecl, tiledLoops, tiledWorkgroups } from './contraction-tiled.js';
 import type { Sizes } from './sizes.js';
 import { texelLoad, type TextureBinding } from './texture.js';
 
@@ -134,6 +134,8 @@ export interface ContractionKernel {
   tile: Tile;
   /** The words of the sizes uniform, where the kernel reads one. */
   sizes?: number[];
+  /** An invocation's loop iterations (KernelCode.loopIterations): the sweep over K and the stores. */
+  loopIterations: number;
 }
 
 // 8x8 per invocation, 8 invocations (one SIMD row): as fast as 16x16 on llvmpipe (the loads
@@ -155,6 +157,8 @@ interface Part {
   workgroups: [number, number, number];
   tile: Tile;
   comment: string;
+  /** An invocation's loop iterations (KernelCode.loopIterations). */
+  loops: number;
 }
 
 const GID = '@builtin(global_invocation_id) gid: vec3u';
@@ -177,6 +181,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
       bindings: s.bindings,
       workgroups: tiledWorkgroups(s),
       tile: TILED,
+      loops: tiledLoops(s.K) + storeLoops(TILED.tm, 1),
       comment: `${what} workgroup tile ${TILED.tm * TILED.wy}x${TILED.tn * TILED.wx} (gpu variant)${ranged}`,
     };
   }
@@ -196,6 +201,7 @@ function contractionPart(spec: ContractionSpec, suffix: string, firstBinding: nu
     bindings: s.bindings,
     workgroups: [Math.ceil(s.N / (tile.tn * tile.wx)), Math.ceil(s.M / (tile.tm * tile.wy)), s.batch],
     tile,
+    loops: Math.floor(s.K / kStep(s)) + storeLoops(tile.tm, tile.tn / 4),
     comment: `${what} A:${s.A.vec} B:${s.B.vec} tile ${tile.tm}x${tile.tn} wg ${tile.wx}x${tile.wy} A:${s.sources.A} B:${s.sources.B}${ranged}`,
   };
 }
@@ -295,13 +301,18 @@ function chunk(s: PartSetup, tile: Tile, count: number): string[] {
   return stmts;
 }
 
+/** k per iteration of the CPU variant's loop. */
+function kStep(s: PartSetup): number {
+  return s.A.vec === 'k' || s.B.vec === 'k' ? 4 : 1;
+}
+
 /** The CPU variant's loop: a TM x TN block per invocation in registers, k four at a time where
  *  an operand is read four-along-k (else one: same loads, less code), K's remainder unrolled. */
 function registerBody(s: PartSetup, tile: Tile): string[] {
   const { A, B, K, z } = s;
   const body = [...bases(s, A, tile.tm, 'm0'), ...bases(s, B, tile.tn, 'n0')];
   for (let i = 0; i < tile.tm; i++) for (let j = 0; j < tile.tn / 4; j++) body.push(`var c${i}_${j} = vec4f(0.0);`);
-  const step = A.vec === 'k' || B.vec === 'k' ? 4 : 1;
+  const step = kStep(s);
   // an operand read one k at a time: with its k stride from the uniform, its offset along k is a
   // running sum (a multiply by a non-constant per load and step cost ~1.8x in a weight
   // gradient's loop on llvmpipe); with literal strides LLVM does that itself
@@ -338,7 +349,7 @@ export function contractionKernel(spec: ContractionSpec): ContractionKernel {
     '}',
     '',
   ].join('\n');
-  return { code, workgroups: p.workgroups, bindings: uniform.bindings, tile: p.tile, ...(uniform.sizes ? { sizes: uniform.sizes } : {}) };
+  return { code, workgroups: p.workgroups, bindings: uniform.bindings, tile: p.tile, loopIterations: p.loops, ...(uniform.sizes ? { sizes: uniform.sizes } : {}) };
 }
 
 /**
@@ -387,5 +398,6 @@ export function contractionGroup(specs: ContractionSpec[]): ContractionKernel {
     '}',
     '',
   ].join('\n');
-  return { code, workgroups: [x, first.workgroups[1], first.workgroups[2]], bindings: uniform.bindings, tile: first.tile, ...(uniform.sizes ? { sizes: uniform.sizes } : {}) };
+  const loopIterations = Math.max(...parts.map((p) => p.loops));
+  return { code, workgroups: [x, first.workgroups[1], first.workgroups[2]], bindings: uniform.bindings, tile: first.tile, loopIterations, ...(uniform.sizes ? { sizes: uniform.sizes } : {}) };
 }

@@ -21,7 +21,7 @@ export async function compileGraph(target: ExecutorTarget, graph: Graph, symbols
   const slab = layoutSlab(planned.fused, planned.bytes, opts.slab, limits);
   const alloc = allocate(device, planned.fused, planned.memory, slab);
   const pipelines = await createPipelines(device, planned.codes);
-  const { steps, textures, uniforms, scratch } = bindSteps(device, planned.codes, pipelines, alloc, planned.bytes);
+  const { steps, textures, uniforms, scratch } = bindSteps(device, planned.codes, pipelines, alloc, planned.bytes, planned.textures);
   const recorder = new Recorder(planned.fused, alloc);
   return new ExecutableGraph(device, { planned, alloc, steps, textures, uniforms, scratch, recorder }, symbols, opts);
 }

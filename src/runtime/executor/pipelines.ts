@@ -3,13 +3,13 @@
 // are read from a uniform), the textures contractions read through, the kernels' size uniforms
 // and each kernel's bind group. The result is the list of steps a run records.
 
-import { dispatchesOf, pipelineKey, type KernelBinding, type KernelCode, type KernelPart } from '../../codegen/wgsl/index.js';
+import { dispatchesOf, pipelineKey, type KernelCode, type KernelPart } from '../../codegen/wgsl/index.js';
 import type { Allocation } from './allocate.js';
 import { align16 } from './tensors.js';
+import type { TextureBinding, TexturePlan } from './textures.js';
 
-type TextureBinding = Extract<KernelBinding, { kind: 'texture' }>;
-
-/** A texture holding a tensor (in one texel layout), shared by every kernel that reads it so. */
+/** A tensor's copy into a texture (in one texel layout), shared by every kernel that reads it so;
+ *  the texture may hold other tensors' copies at other times of the run (textures.ts). */
 export interface Fill {
   texture: GPUTexture;
   binding: TextureBinding;
@@ -84,27 +84,21 @@ function sizeUniforms(device: GPUDevice, codes: readonly KernelPart[]): { buffer
   return { buffer, offsets };
 }
 
-/** Each kernel's bind group over the allocation, the textures its reads need, the buffer of the
- *  kernels' size uniforms and the kernels' scratch buffers (the caller destroys them). */
-export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[][], alloc: Allocation, bytes: readonly number[]): { steps: Step[]; textures: GPUTexture[]; uniforms: GPUBuffer | null; scratch: GPUBuffer[] } {
+/** Each kernel's bind group over the allocation, the textures its reads need (as `texturePlan`
+ *  shares them), the buffer of the kernels' size uniforms and the kernels' scratch buffers (the
+ *  caller destroys them). */
+export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipelines: readonly GPUComputePipeline[][], alloc: Allocation, bytes: readonly number[], texturePlan: TexturePlan): { steps: Step[]; textures: GPUTexture[]; uniforms: GPUBuffer | null; scratch: GPUBuffer[] } {
   const parts = codes.map(dispatchesOf);
   const uniforms = sizeUniforms(device, parts.flat());
-  const textures: GPUTexture[] = [];
+  const textures = texturePlan.slots.map((t) =>
+    device.createTexture({ size: [t.width, t.height], format: t.format, usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.STORAGE_BINDING }),
+  );
   const scratch: GPUBuffer[] = [];
-  const shared = new Map<string, Fill>();
-  const fillFor = (b: TextureBinding): Fill => {
-    const key = JSON.stringify([b.tensor, b.format, b.width, b.height, b.copies]);
-    let f = shared.get(key);
-    if (!f) {
-      const texture = device.createTexture({
-        size: [b.width, b.height],
-        format: b.format,
-        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.STORAGE_BINDING,
-      });
-      textures.push(texture);
-      f = { texture, binding: b };
-      shared.set(key, f);
-    }
+  const shared = new Map<number, Fill>();
+  const fillFor = (kernel: number, b: TextureBinding): Fill => {
+    const life = texturePlan.lifeAt(kernel, b);
+    let f = shared.get(life);
+    if (!f) shared.set(life, (f = { texture: textures[texturePlan.lives[life]!.slot]!, binding: b }));
     return f;
   };
   let at = 0; // the dispatch's index over all kernels' parts (its uniform's offset)
@@ -115,7 +109,7 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
       const offset = uniforms.offsets[at++]!;
       const entries: GPUBindGroupEntry[] = part.bindings.map((b) => {
         if (b.kind === 'texture') {
-          const f = fillFor(b);
+          const f = fillFor(i, b);
           if (!fills.includes(f)) fills.push(f);
           return { binding: b.binding, resource: f.texture.createView() };
         }

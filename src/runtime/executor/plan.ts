@@ -10,6 +10,7 @@ import { planMemory, type MemoryPlan } from '../../ir/plan.js';
 import { dispatchesOf, generateKernel, type KernelCode } from '../../codegen/wgsl/index.js';
 import { MAX_TEXTURE_DIM } from '../../codegen/wgsl/texture.js';
 import { align16, describeTensor, tensorBytes, tensorName } from './tensors.js';
+import { planTextures, type TexturePlan } from './textures.js';
 import { DEFAULT_LIMITS, PlanLimitError, type CompileOptions, type ExecPlan, type PlanLimits } from './types.js';
 
 /** Everything compiling decides before a device is involved. */
@@ -21,6 +22,8 @@ export interface GraphPlan {
   /** Bytes each tensor needs (before the 16-byte rounding), texture fills included. */
   bytes: number[];
   persistent: Set<number>;
+  /** The textures kernels read through, shared where their fills' lives allow. */
+  textures: TexturePlan;
 }
 
 /** Fusion, WGSL generation and the memory plan: no GPUDevice needed. */
@@ -58,7 +61,9 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
       writes: c.bindings.filter((b) => b.kind === 'storage' && b.access === 'read_write').map((b) => (b as { tensor: number }).tensor),
     })),
   );
-  return { fused: fg, codes, plan: execPlan(fg, codes, memory, persistent), memory, bytes, persistent };
+  const params = new Set(fg.params.values());
+  const textures = planTextures(codes, (t) => params.has(t));
+  return { fused: fg, codes, plan: execPlan(fg, codes, memory, persistent, textures), memory, bytes, persistent, textures };
 }
 
 /** Throws a PlanLimitError for the first kernel or tensor over the limits (`graph`, unresolved,
@@ -111,7 +116,7 @@ function refuseOverLimits(graph: Graph, fg: FusedGraph, codes: KernelCode[], byt
 }
 
 /** The plan as a reader sees it: kernels with their ops and bindings, buffers with their tensors. */
-function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persistent: Set<number>): ExecPlan {
+function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persistent: Set<number>, textures: TexturePlan): ExecPlan {
   const origins = nodeOrigins(fg.graph);
   return {
     kernels: fg.kernels.map((k, i) => ({
@@ -138,12 +143,22 @@ function execPlan(fg: FusedGraph, codes: KernelCode[], memory: MemoryPlan, persi
     })),
     dispatchesPerRun: codes.reduce((n, c) => n + dispatchesOf(c).length, 0),
     totalBytes: memory.buffers.reduce((s, b) => s + b, 0),
+    textures: textures.slots.map((t, i) => ({
+      index: i,
+      format: t.format,
+      width: t.width,
+      height: t.height,
+      bytes: t.bytes,
+      tensors: [...new Set(textures.lives.filter((f) => f.slot === i).map((f) => tensorName(fg, fg.tensors[f.binding.tensor]!)))],
+    })),
+    textureBytes: textures.totalBytes,
   };
 }
 
 /** A readable account of a plan (`arch compile --emit plan`). */
 export function describePlan(plan: ExecPlan): string {
-  const lines = [`${plan.kernels.length} kernels, ${plan.dispatchesPerRun} dispatches per run, ${plan.buffers.length} buffers (${plan.totalBytes} bytes)`];
+  const textures = plan.textures.length > 0 ? `, ${plan.textures.length} textures (${plan.textureBytes} bytes)` : '';
+  const lines = [`${plan.kernels.length} kernels, ${plan.dispatchesPerRun} dispatches per run, ${plan.buffers.length} buffers (${plan.totalBytes} bytes)${textures}`];
   for (const k of plan.kernels) {
     lines.push(`${k.name}  [${k.workgroups.join('x')} workgroups]`);
     for (const b of k.bindings) lines.push(`    @binding(${b.binding}) ${b.kind} ${b.access ?? ''} ${b.tensor ?? ''}`.trimEnd());
@@ -151,5 +166,7 @@ export function describePlan(plan: ExecPlan): string {
   }
   lines.push('buffers:');
   for (const b of plan.buffers) lines.push(`  #${b.index} ${b.bytes} bytes${b.persistent ? ' (persistent)' : ''}: ${b.tensors.join(', ')}`);
+  if (plan.textures.length > 0) lines.push('textures:');
+  for (const t of plan.textures) lines.push(`  #${t.index} ${t.format} ${t.width}x${t.height}, ${t.bytes} bytes: ${t.tensors.join(', ')}`);
   return lines.join('\n');
 }

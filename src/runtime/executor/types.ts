@@ -87,7 +87,13 @@ export interface ExecPlan {
   buffers: BufferInfo[];
   /** Compute dispatches per run (texture fills of contractions are copies, not dispatches). */
   dispatchesPerRun: number;
+  /** Bytes of the buffers. */
   totalBytes: number;
+  /** The textures kernels read through (a CPU adapter's templates; none for the gpu ones),
+   *  shared by tensors whose fills do not overlap in the run (executor/textures.ts). */
+  textures: { index: number; format: string; width: number; height: number; bytes: number; tensors: string[] }[];
+  /** Bytes of the textures: the device holds totalBytes + textureBytes. */
+  textureBytes: number;
 }
 
 export interface RunFeeds {

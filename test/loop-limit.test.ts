@@ -54,7 +54,8 @@ describe('on the device', () => {
   afterAll(() => dev?.destroy());
 
   it('attention at a head of 128 and 512 keys: the loss and every gradient match the interpreter', async () => {
-    const { l, g, symbols } = nano(512, 256, 2);
+    // (before the sums were chunked: a loss of 9.2263 against the interpreter's 8.8365)
+    const { l, g, symbols } = nano(512, 128, 1);
     const inputs = randomInputs(l, symbols, rng(17));
     const params = initParams(l.graph, symbols, 2);
     for (const v of Object.values(params)) for (let i = 0; i < v.length; i++) v[i] = v[i]! * 5;

@@ -91,5 +91,9 @@ describe('the texture plan', () => {
     const kept = new Set(p.textures.lives.filter((x) => params.has(x.binding.tensor)).map((x) => x.slot));
     expect(p.plan.textureBytes).toBeGreaterThan([...kept].reduce((a, s) => a + p.textures.slots[s]!.bytes, 0));
     expectSound(p.codes, p.textures);
+    // in the optimizer's slab the parameters are refilled every run, so their textures are shared too
+    const slab = planGraph(g, symbols, { kernels: 'cpu', slab: [...l.graph.params.keys()] });
+    expectSound(slab.codes, slab.textures);
+    expect(slab.plan.textureBytes).toBeLessThan(p.plan.textureBytes * 0.7);
   }, 120_000);
 });

@@ -25,14 +25,16 @@ export interface Allocation {
   destroy(): void;
 }
 
-export function allocate(device: GPUDevice, fg: FusedGraph, memory: MemoryPlan, slabPlan: SlabPlan | null): Allocation {
+/** `shared`: another graph's slab, whose parameter buffer the slab binds (its layout checked). */
+export function allocate(device: GPUDevice, fg: FusedGraph, memory: MemoryPlan, slabPlan: SlabPlan | null, shared?: SlabLayout): Allocation {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  if (shared && !sameLayout(shared, slabPlan)) throw new Error('executor: the shared slab lays out its parameters differently from this graph');
   const buffers = memory.buffers.map((size, i) => device.createBuffer({ size, usage, label: `arch buffer ${i}` }));
   const inSlab = new Map<number, Place>();
   let slab: SlabLayout | null = null;
   if (slabPlan) {
     const size = Math.max(16, slabPlan.bytes);
-    const params = device.createBuffer({ size, usage, label: 'arch parameter slab' });
+    const params = shared?.params ?? device.createBuffer({ size, usage, label: 'arch parameter slab' });
     const grads = slabPlan.grads ? device.createBuffer({ size, usage, label: 'arch gradient slab' }) : null;
     slabPlan.members.forEach((m, i) => {
       inSlab.set(slabPlan.params[i]!, { buffer: params, offset: m.offset });
@@ -55,9 +57,13 @@ export function allocate(device: GPUDevice, fg: FusedGraph, memory: MemoryPlan, 
     },
     destroy() {
       for (const b of buffers) b.destroy();
-      slab?.params.destroy();
+      if (!shared) slab?.params.destroy();
       slab?.grads?.destroy();
       seed.destroy();
     },
   };
+}
+
+function sameLayout(shared: SlabLayout, plan: SlabPlan | null): boolean {
+  return plan !== null && plan.bytes === shared.bytes && JSON.stringify(plan.members) === JSON.stringify(shared.members);
 }

@@ -19,7 +19,7 @@ export async function compileGraph(target: ExecutorTarget, graph: Graph, symbols
   const source = opts.contractionSource ?? contractionSource(target);
   const planned = planGraph(graph, symbols, { ...opts, kernels, contractionSource: source }, limits);
   const slab = layoutSlab(planned.fused, planned.bytes, opts.slab, limits);
-  const alloc = allocate(device, planned.fused, planned.memory, slab);
+  const alloc = allocate(device, planned.fused, planned.memory, slab, opts.sharedSlab);
   const pipelines = await createPipelines(device, planned.codes);
   const { steps, textures, uniforms, scratch } = bindSteps(device, planned.codes, pipelines, alloc, planned.bytes, planned.textures);
   const recorder = new Recorder(planned.fused, alloc);

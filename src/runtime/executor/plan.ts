@@ -61,8 +61,10 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
       writes: c.bindings.filter((b) => b.kind === 'storage' && b.access === 'read_write').map((b) => (b as { tensor: number }).tensor),
     })),
   );
+  // a parameter's texture keeps its value across runs, unless it is in the slab (an optimizer
+  // writes it between runs): then it is refilled every run like any other (record.ts)
   const params = new Set(fg.params.values());
-  const textures = planTextures(codes, (t) => params.has(t));
+  const textures = planTextures(codes, (t) => params.has(t) && !inSlab.has(t));
   return { fused: fg, codes, plan: execPlan(fg, codes, memory, persistent, textures), memory, bytes, persistent, textures };
 }
 

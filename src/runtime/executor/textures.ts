@@ -10,7 +10,8 @@
 // its weight gradient in the backward) is copied again for the later readers rather than held
 // in between: a copy is a memcpy, cheap beside the kernels that read it. A small one keeps one
 // life, so a small model's step copies no more than it did. A parameter's texture is its own:
-// it keeps its value from one run to the next, so that it is filled once (record.ts).
+// it keeps its value from one run to the next, so that it is filled once (record.ts); but not a
+// parameter in the optimizer's slab, which is refilled every run anyway.
 
 import { dispatchesOf, type KernelBinding, type KernelCode } from '../../codegen/wgsl/common.js';
 

@@ -16,6 +16,10 @@ export interface CompileOptions extends FuseOptions {
   /** Parameters to place, in this order, in one buffer (and their `grad:` outputs in another, at
    *  the same offsets), so an optimizer updates them all with one dispatch. */
   slab?: string[];
+  /** Another compiled graph's slab (CompiledGraph.slab) whose parameter buffer this graph's slab
+   *  binds instead of one of its own: the same parameters in the same order, so the same layout
+   *  (an evaluation graph beside the training graph: no second copy of the weights). */
+  sharedSlab?: SlabLayout;
   /** Plan under tighter limits than the device's (to test what a larger model meets). */
   limits?: Partial<PlanLimits>;
   /** Kernels read their sizes from a uniform (default true), so one pipeline serves every shape

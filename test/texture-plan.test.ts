@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { KernelCode } from '../src/codegen/wgsl/common.js';
 import { planTextures, REFILL_BYTES, type TextureBinding } from '../src/runtime/executor/textures.js';
 import { planGraph } from '../src/runtime/executor/plan.js';
+import { DEFAULT_LIMITS, PlanLimitError } from '../src/runtime/executor/types.js';
+import { hostBudget } from '../src/runtime/host-memory.js';
 import { differentiate } from '../src/ir/index.js';
 import { lowerModel } from './model-helpers.js';
 
@@ -96,4 +98,24 @@ describe('the texture plan', () => {
     expectSound(slab.codes, slab.textures);
     expect(slab.plan.textureBytes).toBeLessThan(p.plan.textureBytes * 0.7);
   }, 120_000);
+
+  it("on a CPU adapter a plan past the share of the machine's memory a run may use is refused before anything is allocated, counting what the run holds beside it", () => {
+    const l = lowerModel('models/gpt-nano.arch', { V: 13, L: 64, D: 64, H: 2, N: 2 }, true);
+    const g = differentiate(l.graph, 'loss', [...l.graph.params.keys()]);
+    const symbols: Record<string, number> = { seed: 1 };
+    for (const [sym, info] of l.symbols) symbols[sym] = info.max ?? 8;
+    const { deviceBytes, plan } = planGraph(g, symbols, { kernels: 'cpu' });
+    expect(deviceBytes).toBeGreaterThanOrEqual(plan.totalBytes + plan.textureBytes);
+    // a machine whose budget is just enough, and one a little smaller
+    const enough = Math.ceil(deviceBytes / 0.75) + 1024;
+    expect(hostBudget(enough)).toBeGreaterThanOrEqual(deviceBytes);
+    const plan2 = (memory: number, reservedBytes = 0) => () => planGraph(g, symbols, { kernels: 'cpu', reservedBytes }, { ...DEFAULT_LIMITS, hostMemoryBytes: memory });
+    expect(plan2(enough)).not.toThrow();
+    expect(plan2(Math.floor(deviceBytes / 0.75) - 1024)).toThrow(PlanLimitError);
+    expect(plan2(Math.floor(deviceBytes / 0.75) - 1024)).toThrow(/the plan needs [\d.]+ [KMG]iB of buffers and textures, more than the [\d.]+ [KMG]iB arch allows a run on this machine \(75% of its/);
+    // what the run holds beside the graph counts too
+    expect(plan2(enough, deviceBytes)).toThrow(/the run needs [\d.]+ [KMG]iB of buffers and textures \(this graph [\d.]+ [KMG]iB, beside [\d.]+ [KMG]iB of another graph/);
+    // no host memory given (a GPU keeps its own): no such check
+    expect(() => planGraph(g, symbols, { kernels: 'cpu', reservedBytes: 2 ** 50 })).not.toThrow();
+  });
 });

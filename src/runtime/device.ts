@@ -56,6 +56,9 @@ export interface ArchDevice {
   readonly features: string[];
   /** The kernels asked for when it was opened (OpenDeviceOptions.kernels); absent: 'auto'. */
   readonly kernels?: KernelChoice;
+  /** A CPU adapter keeps its buffers and textures in the host's memory: its bytes, where the host
+   *  knows them (the Node host: the machine's), so that a plan larger is refused, not killed. */
+  readonly hostMemoryBytes?: number;
   destroy(): void;
 }
 

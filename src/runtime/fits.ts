@@ -6,14 +6,9 @@
 import { evalSize } from '../ir/size.js';
 import type { Graph, Node } from '../ir/types.js';
 import { PlanLimitError } from './executor.js';
+import { budgetText, fmtBytes, hostBudget } from './host-memory.js';
 
-/** The share of the machine's memory one run may plan to use: the rest is the system's. */
-export const HOST_FRACTION = 0.75;
-
-/** Host bytes a run may plan to use: HOST_FRACTION of the machine's memory. */
-export function hostBudget(memoryBytes: number): number {
-  return Math.floor(memoryBytes * HOST_FRACTION);
-}
+export { fmtBytes, HOST_FRACTION, hostBudget } from './host-memory.js';
 
 /** Copies of the parameters (as f32) a run holds, counting the adapter's when it is the CPU. */
 export const PARAM_COPIES = {
@@ -45,9 +40,7 @@ const HINT_BATCH = 'use a smaller --batch or sequence length';
 /** Throws PlanLimitError naming the tensor, its size and the limit, when the model cannot fit. */
 export function checkFits(graph: Graph, o: FitOptions): void {
   const host = o.hostBytes ?? (o.memoryBytes !== undefined ? hostBudget(o.memoryBytes) : Infinity);
-  const hostLimit = o.memoryBytes !== undefined
-    ? `the ${fmtBytes(host)} arch allows a run on this machine (${Math.round(HOST_FRACTION * 100)}% of its ${fmtBytes(o.memoryBytes)})`
-    : `the ${fmtBytes(host)} arch allows a run here`;
+  const hostLimit = o.memoryBytes !== undefined && o.hostBytes === undefined ? budgetText(o.memoryBytes) : `the ${fmtBytes(host)} arch allows a run here`;
   const maxBuffer = o.limits?.maxBufferSize;
   let total = 0;
   let largest: { name: string; node: Node; bytes: number } | undefined;
@@ -98,15 +91,3 @@ function shapeText(node: Node, symbols: Record<string, number> = {}): string {
   return `[${node.type.axes.map((a) => `${a.name}=${typeof a.size === 'number' ? a.size : boundSize(a.size, symbols)}`).join(', ')}]`;
 }
 
-/** 1.5 GiB, 256 MiB, 512 bytes: powers of 1024, as adapters state their limits and `free -h` memory. */
-export function fmtBytes(b: number): string {
-  if (b < 1024) return `${b} bytes`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let x = b;
-  let u = -1;
-  while (x >= 1024 && u < units.length - 1) {
-    x /= 1024;
-    u++;
-  }
-  return `${x >= 100 || Number.isInteger(x) ? x.toFixed(0) : x.toFixed(1)} ${units[u]}`;
-}

@@ -12,7 +12,7 @@
 //   do not ask Dawn for Vulkan when libvulkan is not installed) and export `isDawnNoise` so a
 //   caller that runs arch in a child process can filter the rest out of stderr.
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { create, globals } from 'webgpu';
 import { isCpuAdapter, numericLimits, type AdapterSummary, type ArchDevice, type OpenDeviceOptions } from '../../runtime/device.js';
 
@@ -167,6 +167,7 @@ export async function openDevice(opts: OpenDeviceOptions = {}): Promise<ArchDevi
       limits: deviceLimits,
       features,
       ...(opts.kernels ? { kernels: opts.kernels } : {}),
+      ...(info.isFallbackCpu ? { hostMemoryBytes: totalmem() } : {}),
       destroy() {
         if (destroyed) return;
         destroyed = true;

@@ -5,7 +5,7 @@
 
 import type { Graph } from '../../ir/types.js';
 import { allocate } from './allocate.js';
-import { contractionSource, deviceLimits, deviceOf, kernelsFor, layoutSlab, loopLimit } from './layout.js';
+import { contractionSource, deviceLimits, deviceOf, kernelsFor, layoutSlab, loopLimit, hostMemory } from './layout.js';
 import { bindSteps, createPipelines } from './pipelines.js';
 import { planGraph } from './plan.js';
 import { Recorder } from './record.js';
@@ -14,7 +14,7 @@ import type { CompileOptions, CompiledGraph, ExecutorTarget } from './types.js';
 
 export async function compileGraph(target: ExecutorTarget, graph: Graph, symbols: Record<string, number>, opts: CompileOptions = {}): Promise<CompiledGraph> {
   const device = deviceOf(target);
-  const limits = deviceLimits(device, { maxLoopIterations: loopLimit(target), ...opts.limits });
+  const limits = deviceLimits(device, { maxLoopIterations: loopLimit(target), hostMemoryBytes: hostMemory(target), ...opts.limits });
   const kernels = kernelsFor(target, opts.kernels);
   const source = opts.contractionSource ?? contractionSource(target);
   const planned = planGraph(graph, symbols, { ...opts, kernels, contractionSource: source }, limits);

@@ -48,6 +48,12 @@ export function loopLimit(target: ExecutorTarget): number | undefined {
   return 'gpu' in target && target.info?.isFallbackCpu ? MESA_LOOP_LIMIT : undefined;
 }
 
+/** The host's memory where the target's adapter keeps its buffers there (a CPU adapter), for
+ *  PlanLimits.hostMemoryBytes; else undefined: no limit beyond the adapter's own. */
+export function hostMemory(target: ExecutorTarget): number | undefined {
+  return 'gpu' in target && target.info?.isFallbackCpu ? target.hostMemoryBytes : undefined;
+}
+
 /** The kernel templates for a target: asked for (CompileOptions.kernels), else the device's own
  *  choice (OpenDeviceOptions.kernels), else by its adapter. */
 export function kernelsFor(target: ExecutorTarget, asked: KernelChoice | undefined): KernelVariant {

@@ -11,6 +11,7 @@ import { dispatchesOf, generateKernel, type KernelCode } from '../../codegen/wgs
 import { MAX_TEXTURE_DIM } from '../../codegen/wgsl/texture.js';
 import { align16, describeTensor, tensorBytes, tensorName } from './tensors.js';
 import { planTextures, type TexturePlan } from './textures.js';
+import { budgetText, fmtBytes, hostBudget } from '../host-memory.js';
 import { DEFAULT_LIMITS, PlanLimitError, type CompileOptions, type ExecPlan, type PlanLimits } from './types.js';
 
 /** Everything compiling decides before a device is involved. */
@@ -24,6 +25,8 @@ export interface GraphPlan {
   persistent: Set<number>;
   /** The textures kernels read through, shared where their fills' lives allow. */
   textures: TexturePlan;
+  /** Buffers, textures and the slab's own buffers: what compiling allocates. */
+  deviceBytes: number;
 }
 
 /** Fusion, WGSL generation and the memory plan: no GPUDevice needed. */
@@ -65,7 +68,25 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   // writes it between runs): then it is refilled every run like any other (record.ts)
   const params = new Set(fg.params.values());
   const textures = planTextures(codes, (t) => params.has(t) && !inSlab.has(t));
-  return { fused: fg, codes, plan: execPlan(fg, codes, memory, persistent, textures), memory, bytes, persistent, textures };
+  const plan = execPlan(fg, codes, memory, persistent, textures);
+  // the slab's parameters are another graph's where it is shared; its gradients are this one's
+  const slabBytes = [...inSlab].filter((t) => !(opts.sharedSlab && params.has(t))).reduce((n, t) => n + align16(bytes[t]!), 0);
+  const deviceBytes = plan.totalBytes + plan.textureBytes + slabBytes;
+  refuseOverMemory(deviceBytes, opts.reservedBytes ?? 0, limits);
+  return { fused: fg, codes, plan, memory, bytes, persistent, textures, deviceBytes };
+}
+
+/** A plan whose buffers and textures are more than a run may use of the host's memory, where
+ *  they are host memory (a CPU adapter), would be killed by the system part way: refused before
+ *  anything is allocated. */
+function refuseOverMemory(planned: number, reserved: number, limits: PlanLimits): void {
+  const memory = limits.hostMemoryBytes;
+  if (memory === undefined || planned + reserved <= hostBudget(memory)) return;
+  const what =
+    reserved > 0
+      ? `the run needs ${fmtBytes(planned + reserved)} of buffers and textures (this graph ${fmtBytes(planned)}, beside ${fmtBytes(reserved)} of another graph, the optimizer's state and the weights)`
+      : `the plan needs ${fmtBytes(planned)} of buffers and textures`;
+  throw new PlanLimitError(`${what}, more than ${budgetText(memory)}, where a CPU adapter such as llvmpipe keeps them; use a smaller batch or sequence length, or a GPU`);
 }
 
 /** Throws a PlanLimitError for the first kernel or tensor over the limits (`graph`, unresolved,
@@ -73,11 +94,15 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
 function refuseOverLimits(graph: Graph, fg: FusedGraph, codes: KernelCode[], bytes: number[], limits: PlanLimits): void {
   /** A tensor over a limit: its name, shape and size, and what to do (a smaller batch where its
    *  size depends on the batch or length, else a larger adapter). */
+  // (a node that fusion made, such as a chunk of the LM head's, is not in `graph`: its axes named
+  // as a runtime size's are)
+  const runtimeAxes = new Set(graph.nodes.flatMap((n) => n.type.axes.filter((a) => typeof a.size !== 'number').map((a) => a.name)));
+  const growsWithBatch = (node: number) => (graph.nodes[node]?.type.axes.some((a) => typeof a.size !== 'number') ?? fg.graph.nodes[node]!.type.axes.some((a) => runtimeAxes.has(a.name)));
   const tooLarge = (i: number, what: string): PlanLimitError => {
     const t = fg.tensors[i]!;
     return new PlanLimitError(
       `tensor ${describeTensor(fg, t)} [${fg.graph.nodes[t.node]!.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}] needs ${bytes[i]} bytes, more than ${what}; ` +
-        (graph.nodes[t.node]!.type.axes.some((a) => typeof a.size !== 'number')
+        (growsWithBatch(t.node)
           ? 'use a smaller batch or sequence length'
           : "its size does not depend on the batch or sequence length (the model's own size): use an adapter with a larger limit (a GPU: --backend vulkan)"),
     );

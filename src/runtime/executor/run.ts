@@ -84,6 +84,7 @@ export class ExecutableGraph implements CompiledGraph {
   readonly fused: FusedGraph;
   readonly plan: ExecPlan;
   readonly slab: SlabLayout | null;
+  readonly deviceBytes: number;
   private readonly io: Transfers;
   /** State outputs copied back onto their inputs after each run (those not updated in place). */
   private readonly stateCopies: { from: Place; to: Place; bytes: number }[];
@@ -97,6 +98,7 @@ export class ExecutableGraph implements CompiledGraph {
     this.fused = c.planned.fused;
     this.plan = c.planned.plan;
     this.slab = c.alloc.slab;
+    this.deviceBytes = c.planned.deviceBytes;
     this.io = new Transfers(device, this.fused, c.alloc);
     this.stateCopies = Object.keys(opts.state ?? {}).map((input) => {
       const t = this.stateInput(input);

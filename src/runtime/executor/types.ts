@@ -8,7 +8,9 @@ import type { FuseOptions, FusedGraph, Kernel } from '../../ir/fuse/types.js';
 
 /** What compileGraph runs on: a GPUDevice, or an opened device that also holds its GPU (whose
  *  WGSL language features say whether contraction operands may be storage textures). */
-export type ExecutorTarget = GPUDevice | { readonly gpu: GPU; readonly device: GPUDevice; readonly info?: Pick<AdapterSummary, 'isFallbackCpu'>; readonly kernels?: KernelChoice };
+export type ExecutorTarget =
+  | GPUDevice
+  | { readonly gpu: GPU; readonly device: GPUDevice; readonly info?: Pick<AdapterSummary, 'isFallbackCpu'>; readonly kernels?: KernelChoice; readonly hostMemoryBytes?: number };
 
 export interface CompileOptions extends FuseOptions {
   /** Where contractions read their operands (default 'texture', fastest on llvmpipe). */
@@ -20,6 +22,10 @@ export interface CompileOptions extends FuseOptions {
    *  binds instead of one of its own: the same parameters in the same order, so the same layout
    *  (an evaluation graph beside the training graph: no second copy of the weights). */
   sharedSlab?: SlabLayout;
+  /** Bytes the run holds beside this graph on the same memory (another graph, an optimizer's
+   *  moments, the host's copy of the weights): counted with the plan against the host's memory
+   *  where the adapter keeps its buffers there (PlanLimits.hostMemoryBytes). */
+  reservedBytes?: number;
   /** Plan under tighter limits than the device's (to test what a larger model meets). */
   limits?: Partial<PlanLimits>;
   /** Kernels read their sizes from a uniform (default true), so one pipeline serves every shape
@@ -41,6 +47,10 @@ export interface PlanLimits {
   /** The most loop iterations one invocation may run, where the driver stops there (Mesa's
    *  llvmpipe and lavapipe: 65535 in all, then every loop runs once, silently: docs/llvmpipe.md). */
   maxLoopIterations?: number;
+  /** The machine's memory, where the adapter keeps its buffers and textures there (a CPU adapter:
+   *  ArchDevice.hostMemoryBytes): a plan of more than a run may use of it (hostBudget) is refused
+   *  before anything is allocated. */
+  hostMemoryBytes?: number;
 }
 
 /** WebGPU's default limits: what every adapter offers, so a plan made with them runs anywhere. */
@@ -118,6 +128,8 @@ export interface KernelTiming {
 }
 
 export interface CompiledGraph {
+  /** Bytes of the device memory it holds: its buffers, textures and slab (not a shared slab). */
+  readonly deviceBytes: number;
   readonly fused: FusedGraph;
   readonly plan: ExecPlan;
   /** Uploads, records and submits before it returns; the promise is the readback of `want`, so a

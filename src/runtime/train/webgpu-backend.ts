@@ -82,17 +82,32 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   };
 }
 
+/** The training graph, then the evaluation graph on its slab (the slab in `order`). */
+async function compileGraphs(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, shapes: Map<string, number[]>, o: WebGPUBackendOptions) {
+  const order = [...shapes.keys()].sort((a, b) => Number(decays(shapes.get(b)!)) - Number(decays(shapes.get(a)!)));
+  // the executor lays out the slab and refuses one over the largest buffer before allocating
+  const compileOpts = { slab: order, ...(o.maxBufferBytes ? { limits: { maxBufferSize: o.maxBufferBytes } } : {}) };
+  // beside the graphs the run holds AdamW's two moments and the host's copy of the weights: on a
+  // CPU adapter all of it is the machine's memory, which each graph's plan is checked against
+  const weightBytes = [...shapes.values()].reduce((n, s) => n + 4 * s.reduce((p, x) => p * x, 1), 0);
+  // only the loss and the gradients are read: other outputs (the logits) would be stored whole
+  const train = await compileGraph(dev, readOnly(trainGraph, (k) => k === 'loss' || k.startsWith('grad:')), o.symbols, { ...compileOpts, reservedBytes: 3 * weightBytes });
+  try {
+    // the evaluation graph reads the training graph's parameters in place
+    const evalOpts = { ...compileOpts, sharedSlab: train.slab!, reservedBytes: 3 * weightBytes + train.deviceBytes };
+    const evalG = await compileGraph(dev, readOnly(evalGraph, (k) => k === 'loss'), o.symbols, evalOpts);
+    return { train, evalG };
+  } catch (e) {
+    train.destroy();
+    throw e;
+  }
+}
+
 /** The training and evaluation graphs compiled over one parameter slab, matrices first (weight
  *  decay applies to the slab up to the first vector, at `decayEndBytes`). */
 async function compileBoth(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, o: WebGPUBackendOptions) {
   const shapes = new Map([...trainGraph.params].map(([k, id]) => [k, trainGraph.nodes[id]!.type.axes.map((a) => a.size as number)]));
-  const order = [...shapes.keys()].sort((a, b) => Number(decays(shapes.get(b)!)) - Number(decays(shapes.get(a)!)));
-  // the executor lays out the slab and refuses one over the largest buffer before allocating
-  const compileOpts = { slab: order, ...(o.maxBufferBytes ? { limits: { maxBufferSize: o.maxBufferBytes } } : {}) };
-  // only the loss and the gradients are read: other outputs (the logits) would be stored whole
-  const train = await compileGraph(dev, readOnly(trainGraph, (k) => k === 'loss' || k.startsWith('grad:')), o.symbols, compileOpts);
-  // the evaluation graph reads the training graph's parameters in place
-  const evalG = await compileGraph(dev, readOnly(evalGraph, (k) => k === 'loss'), o.symbols, { ...compileOpts, sharedSlab: train.slab! });
+  const { train, evalG } = await compileGraphs(dev, trainGraph, evalGraph, shapes, o);
   const slab = train.slab!;
   const grads = slab.grads;
   if (!grads) throw new Error('the training graph has no gradients');

@@ -25,7 +25,7 @@ export interface GraphPlan {
   persistent: Set<number>;
   /** The textures kernels read through, shared where their fills' lives allow. */
   textures: TexturePlan;
-  /** Buffers, textures and the slab's own buffers: what compiling allocates. */
+  /** Buffers, textures, the slab's own buffers and the kernels' scratch: what compiling allocates. */
   deviceBytes: number;
 }
 
@@ -71,7 +71,9 @@ export function planGraph(graph: Graph, symbols: Record<string, number>, opts: C
   const plan = execPlan(fg, codes, memory, persistent, textures);
   // the slab's parameters are another graph's where it is shared; its gradients are this one's
   const slabBytes = [...inSlab].filter((t) => !(opts.sharedSlab && params.has(t))).reduce((n, t) => n + align16(bytes[t]!), 0);
-  const deviceBytes = plan.totalBytes + plan.textureBytes + slabBytes;
+  // a kernel's scratch (a scatter's index lists) is one buffer for all its parts (pipelines.ts)
+  const scratchBytes = codes.reduce((n, c) => n + Math.max(0, ...c.bindings.map((b) => (b.kind === 'scratch' ? align16(b.words * 4) : 0))), 0);
+  const deviceBytes = plan.totalBytes + plan.textureBytes + slabBytes + scratchBytes;
   refuseOverMemory(deviceBytes, opts.reservedBytes ?? 0, limits);
   return { fused: fg, codes, plan, memory, bytes, persistent, textures, deviceBytes };
 }

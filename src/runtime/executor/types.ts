@@ -128,7 +128,8 @@ export interface KernelTiming {
 }
 
 export interface CompiledGraph {
-  /** Bytes of the device memory it holds: its buffers, textures and slab (not a shared slab). */
+  /** Bytes of the device memory it holds: its buffers, textures, slab (not a shared slab) and
+   *  kernels' scratch. */
   readonly deviceBytes: number;
   readonly fused: FusedGraph;
   readonly plan: ExecPlan;

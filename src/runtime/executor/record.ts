@@ -4,8 +4,9 @@
 // A parameter's texture holds its value until setParams changes it, so it is filled once, not
 // every run; unless the parameter's buffer is written behind the executor's back (a slab that an
 // optimizer updates, or a buffer handed out by paramBuffer), which refills it every run. Any
-// other texture is filled once a run, before the first kernel that reads it (a tensor is written
-// once a run, before its readers; the texture keeps its value even if the buffer is reused).
+// other fill is made once a run, before the first kernel of its life (textures.ts: a large
+// tensor read again after a gap has a second life, a second copy; a texture is shared by fills
+// whose lives do not overlap). A tensor is written once a run, before its readers.
 
 import type { FusedGraph } from '../../ir/fuse/types.js';
 import type { Allocation } from './allocate.js';

@@ -108,7 +108,9 @@ describe('arch train', () => {
     const r = arch('train', 'models/gpt-nano.arch', '--data', text, '--steps', '1', '--batch', '8192', '--out', out);
     if (r.code === 0) return; // an adapter that binds that much (a GPU) trains it: nothing to refuse
     expect(r.code, r.err).toBe(2);
-    expect(r.err).toMatch(/needs \d+ bytes, more than a texture of 8192 x 8192 texels holds .*; use a smaller batch or sequence length/);
+    // (on llvmpipe the evaluation graph, planned first, meets the loop limit before the texture's:
+    // its loss sums 524,288 positions over 8 lanes)
+    expect(r.err).toMatch(/(needs \d+ bytes, more than a texture of 8192 x 8192 texels holds|would run \d+ loop iterations in one invocation).*; use a smaller batch or sequence length/);
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(existsSync(join(dir, 'not-yet'))).toBe(false);
   });

@@ -82,7 +82,7 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   };
 }
 
-/** The training graph, then the evaluation graph on its slab (the slab in `order`). */
+/** The evaluation graph, then the training graph on its parameter slab (the slab in `order`). */
 async function compileGraphs(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, shapes: Map<string, number[]>, o: WebGPUBackendOptions) {
   const order = [...shapes.keys()].sort((a, b) => Number(decays(shapes.get(b)!)) - Number(decays(shapes.get(a)!)));
   // the executor lays out the slab and refuses one over the largest buffer before allocating
@@ -90,15 +90,17 @@ async function compileGraphs(dev: ArchDevice, trainGraph: Graph, evalGraph: Grap
   // beside the graphs the run holds AdamW's two moments and the host's copy of the weights: on a
   // CPU adapter all of it is the machine's memory, which each graph's plan is checked against
   const weightBytes = [...shapes.values()].reduce((n, s) => n + 4 * s.reduce((p, x) => p * x, 1), 0);
-  // only the loss and the gradients are read: other outputs (the logits) would be stored whole
-  const train = await compileGraph(dev, readOnly(trainGraph, (k) => k === 'loss' || k.startsWith('grad:')), o.symbols, { ...compileOpts, reservedBytes: 3 * weightBytes });
+  // The evaluation graph first: it holds the parameter slab, which the training graph then binds
+  // beside its gradients, so that a training graph too large for the machine is refused before
+  // it is allocated (the smaller graph counted beside it).
+  const evalG = await compileGraph(dev, readOnly(evalGraph, (k) => k === 'loss'), o.symbols, { ...compileOpts, reservedBytes: 3 * weightBytes });
   try {
-    // the evaluation graph reads the training graph's parameters in place
-    const evalOpts = { ...compileOpts, sharedSlab: train.slab!, reservedBytes: 3 * weightBytes + train.deviceBytes };
-    const evalG = await compileGraph(dev, readOnly(evalGraph, (k) => k === 'loss'), o.symbols, evalOpts);
+    // only the loss and the gradients are read: other outputs (the logits) would be stored whole
+    const trainOpts = { ...compileOpts, sharedSlab: evalG.slab!, reservedBytes: 3 * weightBytes + evalG.deviceBytes };
+    const train = await compileGraph(dev, readOnly(trainGraph, (k) => k === 'loss' || k.startsWith('grad:')), o.symbols, trainOpts);
     return { train, evalG };
   } catch (e) {
-    train.destroy();
+    evalG.destroy();
     throw e;
   }
 }

@@ -1,8 +1,9 @@
-// CompileOptions.sharedSlab: an evaluation graph binds the training graph's parameter slab in
-// place of a copy of its own (0.5 GB for GPT-2 small): it reads whatever the training graph's
-// parameters are now, and a graph whose slab would be laid out otherwise is refused.
+// CompileOptions.sharedSlab: one graph binds another's parameter slab in place of a copy of its
+// own (0.5 GB for GPT-2 small; the trainer's training graph binds its evaluation graph's): it
+// reads whatever those parameters are now, its gradients are its own, and a graph whose slab
+// would be laid out otherwise is refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { differentiate, initParams, interpret } from '../src/ir/index.js';
+import { differentiate, gradName, initParams, interpret } from '../src/ir/index.js';
 import { openDevice, type ArchDevice } from '../src/host/node/device.js';
 import { compileGraph } from '../src/runtime/executor.js';
 import { lowerModel, randomInputs, tinySymbols } from './model-helpers.js';
@@ -39,5 +40,31 @@ describe('an evaluation graph on the training graph’s slab', () => {
     // the same parameters in another order: another layout, refused
     await expect(compileGraph(dev, l.graph, symbols, { slab: [...names].reverse(), sharedSlab: t.slab! })).rejects.toThrow(/lays out its parameters differently/);
     t.destroy();
+  });
+
+  it('the training graph on the evaluation graph’s slab (as the trainer compiles them): its loss and gradients from the shared parameters, its own gradient slab', async () => {
+    const l = lowerModel('models/gpt-nano.arch', { V: 13, L: 7, D: 12, H: 3 });
+    const names = [...l.graph.params.keys()];
+    const train = differentiate(l.graph, 'loss', names);
+    const symbols = tinySymbols(l, 7, 2);
+    const inputs = randomInputs(l, symbols, rng(9));
+    const e = await compileGraph(dev, l.graph, symbols, { slab: names });
+    const t = await compileGraph(dev, train, symbols, { slab: names, sharedSlab: e.slab! });
+    expect(t.slab!.params).toBe(e.slab!.params);
+    expect(e.slab!.grads).toBeNull();
+    expect(t.slab!.grads).not.toBeNull();
+    const params = initParams(l.graph, symbols, 4);
+    e.setParams(params);
+    const want = interpret(train, { inputs, params, symbols });
+    const outs = ['loss', ...names.map(gradName)];
+    const got = await t.run({ inputs }, outs);
+    for (const name of outs) {
+      const r = want.get(name)!.data;
+      let worst = 0;
+      for (let i = 0; i < r.length; i++) worst = Math.max(worst, Math.abs(got[name]![i]! - r[i]!) / (1e-3 + Math.abs(r[i]!)));
+      expect(worst, name).toBeLessThan(1e-2);
+    }
+    t.destroy();
+    e.destroy();
   });
 });

@@ -20,7 +20,8 @@ export interface CompileOptions extends FuseOptions {
   slab?: string[];
   /** Another compiled graph's slab (CompiledGraph.slab) whose parameter buffer this graph's slab
    *  binds instead of one of its own: the same parameters in the same order, so the same layout
-   *  (an evaluation graph beside the training graph: no second copy of the weights). */
+   *  (the training graph beside the evaluation graph: no second copy of the weights). Its
+   *  gradient slab, if it has gradients, is its own. */
   sharedSlab?: SlabLayout;
   /** Bytes the run holds beside this graph on the same memory (another graph, an optimizer's
    *  moments, the host's copy of the weights): counted with the plan against the host's memory

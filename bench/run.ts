@@ -8,6 +8,7 @@
 //   sampling tokens/s with the KV cache (target >= 300)
 //   `arch check models/gpt2.arch` wall time (target: well under a second)
 //   distinct pipelines of the speed config's training graph, and its cold first training step
+//   GPT-2 small's training plan at B = 8, L = 1024: buffers, textures and slabs (no device)
 //
 // Timings are from the CPU side (llvmpipe has no timestamp queries). On a machine shared with
 // other work, wall-clock figures are low and noisy: the load average is recorded with them.
@@ -23,6 +24,7 @@ import { dispatchCounts, speedGraph, stepTime, trainingSpeed, LONG_CONFIG, SPEED
 import type { SamplingSpeed } from './sampling.js';
 import { checkTime } from './startup.js';
 import { coldFirstStep, pipelineCount } from './coldstart.js';
+import { gpt2TrainingMemory } from './memory.js';
 
 const TARGETS = {
   contraction512Gflops: 1.5,
@@ -123,6 +125,10 @@ async function main(): Promise<void> {
   const cold = coldFirstStep();
   results.coldStart = cold;
   log(`cold start: ${pipelines.pipelines} distinct pipelines for ${pipelines.kernels} kernels (${pipelines.literalPipelines} with literal sizes; ${pipelines.newAtOtherBatch} new at batch ${SPEED_CONFIG.batch + 1}); first training step ${cold.firstStepS.toFixed(1)} s with Mesa's shader cache disabled${cold.cpuS === undefined ? '' : ` (the process: ${cold.cpuS.toFixed(1)} s of CPU)`}`);
+  const memory = gpt2TrainingMemory(8, 1024);
+  results.gpt2TrainingMemory = memory;
+  const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+  log(`GPT-2 small training plan, B = 8, L = 1024: training graph ${gb(memory.train.buffers)} of buffers + ${gb(memory.train.textures)} of textures, evaluation graph ${gb(memory.eval.buffers)} + ${gb(memory.eval.textures)}, slabs ${gb(memory.slab.params)} + ${gb(memory.slab.grads)}`);
   results.loadAverageAfter = loadavg().map((x) => Number(x.toFixed(2)));
 
   mkdirSync(dirname(outFile), { recursive: true });

@@ -8,6 +8,7 @@ import { nodeEnv } from '../src/host/node/index.js';
 import { buildGraph } from '../src/session/pipeline.js';
 import { bindSymbols } from '../src/session/kernels.js';
 import { DEFAULT_LIMITS, planGraph } from '../src/runtime/executor.js';
+import { trainerGraphs } from '../src/runtime/train/webgpu-backend.js';
 import type { Graph } from '../src/ir/index.js';
 
 export interface GraphBytes {
@@ -24,24 +25,14 @@ export interface TrainingMemory {
   slab: { params: number; grads: number };
 }
 
-const only = (g: Graph, keep: (name: string) => boolean): Graph => ({ ...g, outputs: new Map([...g.outputs].filter(([k]) => keep(k))) });
-
 export function gpt2TrainingMemory(batch = 8, length = 1024): TrainingMemory {
   const { model } = loadModel(nodeEnv(), 'models/gpt2.arch', new Map(), { quietWarnings: true });
   const train = buildGraph(model, { training: true, grad: true });
-  const evalBuilt = buildGraph(model, { training: false });
+  const g = trainerGraphs(train.graph, buildGraph(model, { training: false }).graph);
   const symbols = bindSymbols(train, { batch, length });
-  const slab = [...train.graph.params.keys()];
   const bytes = (graph: Graph): GraphBytes => {
-    const p = planGraph(graph, symbols, { kernels: 'cpu', slab }, DEFAULT_LIMITS);
+    const p = planGraph(graph, symbols, { kernels: 'cpu', slab: g.slab }, DEFAULT_LIMITS);
     return { buffers: p.plan.totalBytes, textures: p.plan.textureBytes };
   };
-  const weights = [...train.graph.params.values()].reduce((n, id) => n + 4 * train.graph.nodes[id]!.type.axes.reduce((q, a) => q * (a.size as number), 1), 0);
-  return {
-    batch,
-    length,
-    train: bytes(only(train.graph, (k) => k === 'loss' || k.startsWith('grad:'))),
-    eval: bytes(only(evalBuilt.graph, (k) => k === 'loss')),
-    slab: { params: weights, grads: weights },
-  };
+  return { batch, length, train: bytes(g.train), eval: bytes(g.eval), slab: { params: g.weightBytes, grads: g.weightBytes } };
 }

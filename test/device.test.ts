@@ -149,7 +149,7 @@ describe('openDevice', () => {
       const chosen = await run('throughput', { LP_NUM_THREADS: '1' });
       expect(unset.env).toBeNull();
       const cores = availableParallelism();
-    expect(throughput.env).toBe(String(Math.max(cores, Math.min(32, 3 * cores))));
+      expect(throughput.env).toBe(String(Math.max(cores, Math.min(32, 3 * cores))));
       expect(latency.env).toBe('0');
       expect(chosen.env).toBe('1'); // the user's setting wins
       if (unset.backend === 'opengles') {

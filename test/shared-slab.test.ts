@@ -15,39 +15,40 @@ beforeAll(async () => {
 });
 afterAll(() => dev?.destroy());
 
-describe('an evaluation graph on the training graph’s slab', () => {
-  it('reads the training graph’s parameters as they are now, with no copy', async () => {
-    const l = lowerModel('models/gpt-nano.arch', { V: 13, L: 7, D: 12, H: 3 });
-    const names = [...l.graph.params.keys()];
-    const train = differentiate(l.graph, 'loss', names);
-    const symbols = tinySymbols(l, 7, 2);
-    const inputs = randomInputs(l, symbols, rng(5));
+/** A tiny gpt-nano: its forward graph, its training graph, the parameter names, sizes and inputs. */
+function tiny(seed: number) {
+  const l = lowerModel('models/gpt-nano.arch', { V: 13, L: 7, D: 12, H: 3 });
+  const names = [...l.graph.params.keys()];
+  const symbols = tinySymbols(l, 7, 2);
+  return { l, names, train: differentiate(l.graph, 'loss', names), symbols, inputs: randomInputs(l, symbols, rng(seed)) };
+}
+
+describe('one graph on another’s parameter slab', () => {
+  it('an evaluation graph reads the training graph’s parameters as they are now, with no copy', async () => {
+    const { l, names, train, symbols, inputs } = tiny(5);
     const t = await compileGraph(dev, train, symbols, { slab: names });
     const e = await compileGraph(dev, l.graph, symbols, { slab: names, sharedSlab: t.slab! });
     expect(e.slab!.params).toBe(t.slab!.params);
+    let want = 0;
     for (const scale of [1, 3]) {
       const params = initParams(l.graph, symbols, 2);
       for (const v of Object.values(params)) for (let i = 0; i < v.length; i++) v[i] = v[i]! * scale;
       t.setParams(params);
-      const want = interpret(l.graph, { inputs, params, symbols }).get('loss')!.data[0]!;
+      want = interpret(l.graph, { inputs, params, symbols }).get('loss')!.data[0]!;
       const got = (await e.run({ inputs }, ['loss'])).loss![0]!;
       expect(Math.abs(got - want), `scale ${scale}: ${got} against ${want}`).toBeLessThan(1e-4 * Math.abs(want));
     }
     e.destroy();
-    // the evaluation graph's end leaves the training graph's slab alone
-    const after = await t.run({ inputs }, ['loss']);
-    expect(Number.isFinite(after.loss![0]!)).toBe(true);
+    // the evaluation graph's end leaves the training graph's slab, and its parameters, alone
+    const after = (await t.run({ inputs }, ['loss'])).loss![0]!;
+    expect(Math.abs(after - want), `${after} against ${want}`).toBeLessThan(1e-4 * Math.abs(want));
     // the same parameters in another order: another layout, refused
     await expect(compileGraph(dev, l.graph, symbols, { slab: [...names].reverse(), sharedSlab: t.slab! })).rejects.toThrow(/lays out its parameters differently/);
     t.destroy();
   });
 
   it('the training graph on the evaluation graph’s slab (as the trainer compiles them): its loss and gradients from the shared parameters, its own gradient slab', async () => {
-    const l = lowerModel('models/gpt-nano.arch', { V: 13, L: 7, D: 12, H: 3 });
-    const names = [...l.graph.params.keys()];
-    const train = differentiate(l.graph, 'loss', names);
-    const symbols = tinySymbols(l, 7, 2);
-    const inputs = randomInputs(l, symbols, rng(9));
+    const { l, names, train, symbols, inputs } = tiny(9);
     const e = await compileGraph(dev, l.graph, symbols, { slab: names });
     const t = await compileGraph(dev, train, symbols, { slab: names, sharedSlab: e.slab! });
     expect(t.slab!.params).toBe(e.slab!.params);

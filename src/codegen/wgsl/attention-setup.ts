@@ -8,10 +8,10 @@ import { sizeOf } from '../../ir/fuse/resolve.js';
 import { dagOf } from '../../ir/fuse/views.js';
 import { indent, kernelEnv, storageBindings, storeTo, type CodegenOptions, type KernelBinding } from './common.js';
 import { Sizes } from './sizes.js';
-import { Emitter, f32Lit, unflatten, type Coords } from './expr.js';
+import { Emitter, f32Lit, unflatten, type Coords, type SizedAxis } from './expr.js';
 import { contiguousBy4 } from './quad.js';
 
-export type Axes = { name: string; size: number }[];
+export type Axes = SizedAxis[];
 
 /** Head and value sums up to this long are unrolled by the CPU variant (attention.ts). */
 const UNROLL = 64;

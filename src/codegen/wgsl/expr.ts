@@ -321,7 +321,10 @@ function coord(coords: Coords, axis: string): string {
 }
 
 /** Statements that split a flat i32 index into coordinates of axes (row-major in `axes` order). */
-export function unflatten(e: Emitter, flat: string, axes: readonly { name: string; size: number }[], prefix: string): Coords {
+/** An axis at its resolved size, as the templates index it. */
+export type SizedAxis = { name: string; size: number };
+
+export function unflatten(e: Emitter, flat: string, axes: readonly SizedAxis[], prefix: string): Coords {
   if (e.env.sizes.uniform) return unflattenBy(e, flat, axes, prefix);
   const coords: Coords = {};
   let after = 1;
@@ -349,7 +352,7 @@ function divide(e: Emitter, x: string, size: number, key: string, bound: number)
 
 /** unflatten with sizes from the uniform: one division per axis (the last axis first), each a
  *  multiply by the size's reciprocal and a correction. */
-function unflattenBy(e: Emitter, flat: string, axes: readonly { name: string; size: number }[], prefix: string): Coords {
+function unflattenBy(e: Emitter, flat: string, axes: readonly SizedAxis[], prefix: string): Coords {
   const coords: Coords = {};
   const bound = axes.reduce((p, a) => p * a.size, 1);
   let rest = flat;

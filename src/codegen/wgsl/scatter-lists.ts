@@ -18,10 +18,8 @@
 
 import type { FusedGraph, RowKernel } from '../../ir/fuse/types.js';
 import { grid, indent, kernelEnv, perRowKernel, preamble, sizeWords, storageBindings, type CodegenOptions, type KernelBinding, type KernelPart } from './common.js';
-import { Emitter, unflatten } from './expr.js';
+import { Emitter, unflatten, type SizedAxis as Axis } from './expr.js';
 import { Sizes } from './sizes.js';
-
-type Axis = { name: string; size: number };
 
 /** Values a chunk of the offset scan covers. */
 const CHUNK = 64;

@@ -16,9 +16,7 @@ import { indexLists, type ListSpec } from './scatter-lists.js';
 import { sizeOf } from '../../ir/fuse/resolve.js';
 import { grid, indent, kernelEnv, preamble, sizeWords, storageBindings, storeTo, type CodegenOptions, type KernelCode, perRowKernel } from './common.js';
 import { Sizes } from './sizes.js';
-import { Emitter, unflatten, type Coords } from './expr.js';
-
-type Axis = { name: string; size: number };
+import { Emitter, unflatten, type Coords, type SizedAxis as Axis } from './expr.js';
 
 const WG = 64;
 /** Outputs per invocation along the blocked axis. */

@@ -48,10 +48,11 @@ export function loopLimit(target: ExecutorTarget): number | undefined {
   return 'gpu' in target && target.info?.isFallbackCpu ? MESA_LOOP_LIMIT : undefined;
 }
 
-/** The host's memory where the target's adapter keeps its buffers there (a CPU adapter), for
- *  PlanLimits.hostMemoryBytes; else undefined: no limit beyond the adapter's own. */
+/** The host's memory, for PlanLimits.hostMemoryBytes, where the host says the adapter keeps its
+ *  buffers there (ArchDevice.hostMemoryBytes: the Node host, for a CPU adapter); else no limit
+ *  beyond the adapter's own. */
 export function hostMemory(target: ExecutorTarget): number | undefined {
-  return 'gpu' in target && target.info?.isFallbackCpu ? target.hostMemoryBytes : undefined;
+  return 'gpu' in target ? target.hostMemoryBytes : undefined;
 }
 
 /** The kernel templates for a target: asked for (CompileOptions.kernels), else the device's own

@@ -6,7 +6,7 @@
 import { dispatchesOf, pipelineKey, type KernelCode, type KernelPart } from '../../codegen/wgsl/index.js';
 import type { Allocation } from './allocate.js';
 import { align16 } from './tensors.js';
-import type { TextureBinding, TexturePlan } from './textures.js';
+import type { FillLife, TextureBinding, TexturePlan } from './textures.js';
 
 /** A tensor's copy into a texture (in one texel layout), shared by every kernel that reads it so;
  *  the texture may hold other tensors' copies at other times of the run (textures.ts). */
@@ -94,11 +94,11 @@ export function bindSteps(device: GPUDevice, codes: readonly KernelCode[], pipel
     device.createTexture({ size: [t.width, t.height], format: t.format, usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.STORAGE_BINDING }),
   );
   const scratch: GPUBuffer[] = [];
-  const shared = new Map<number, Fill>();
+  const shared = new Map<FillLife, Fill>();
   const fillFor = (kernel: number, b: TextureBinding): Fill => {
     const life = texturePlan.lifeAt(kernel, b);
     let f = shared.get(life);
-    if (!f) shared.set(life, (f = { texture: textures[texturePlan.lives[life]!.slot]!, binding: b }));
+    if (!f) shared.set(life, (f = { texture: textures[life.slot]!, binding: b }));
     return f;
   };
   let at = 0; // the dispatch's index over all kernels' parts (its uniform's offset)

@@ -39,8 +39,8 @@ export interface TexturePlan {
   slots: TextureSlot[];
   /** In the order of their first readers. */
   lives: FillLife[];
-  /** The life that kernel `i` reads binding `b` in: lifeAt(i, b) indexes `lives`. */
-  lifeAt(kernel: number, b: TextureBinding): number;
+  /** The life in which kernel `kernel` reads binding `b`. */
+  lifeAt(kernel: number, b: TextureBinding): FillLife;
   totalBytes: number;
 }
 
@@ -68,52 +68,47 @@ function readers(codes: readonly KernelCode[]): Map<string, { binding: TextureBi
 }
 
 /** Each fill's lives (a large fill not kept is split where its readers are not consecutive
- *  kernels), and which life each (kernel, fill) reads, by `${kernel} ${fillKey}`. */
-function lives(codes: readonly KernelCode[], keeps: (tensor: number) => boolean): { lives: Omit<FillLife, 'slot'>[]; at: Map<string, number> } {
-  const out: Omit<FillLife, 'slot'>[] = [];
-  const at = new Map<string, number>();
+ *  kernels), by `${kernel} ${fillKey}` of each read, their slots still to assign (-1). */
+function lives(codes: readonly KernelCode[], keeps: (tensor: number) => boolean): Map<string, FillLife> {
+  const at = new Map<string, FillLife>();
   for (const [key, { binding, kernels }] of readers(codes)) {
     const split = !keeps(binding.tensor) && bytesOf(binding) >= REFILL_BYTES;
-    let life: Omit<FillLife, 'slot'> | undefined;
+    let life: FillLife | undefined;
     for (const k of kernels) {
       if (life && (!split || life.last === k - 1)) life.last = k;
-      else out.push((life = { binding, first: k, last: k }));
-      at.set(`${k} ${key}`, out.length - 1);
+      else life = { binding, first: k, last: k, slot: -1 };
+      at.set(`${k} ${key}`, life);
     }
   }
-  return { lives: out, at };
+  return at;
 }
 
 /** Textures for `codes`' fills; `keeps(tensor)`: its texture holds its value across runs. */
 export function planTextures(codes: readonly KernelCode[], keeps: (tensor: number) => boolean): TexturePlan {
-  const found = lives(codes, keeps);
-  const order = found.lives.map((_, i) => i).sort((a, b) => found.lives[a]!.first - found.lives[b]!.first);
+  const at = lives(codes, keeps);
+  const ordered = [...new Set(at.values())].sort((a, b) => a.first - b.first);
   const slots: TextureSlot[] = [];
-  const slotOf: number[] = [];
   // per shape, the shared slots and the last kernel that reads each
   const open = new Map<string, { slot: number; last: number }[]>();
-  for (const i of order) {
-    const life = found.lives[i]!;
+  for (const life of ordered) {
     const b = life.binding;
     const shared = keeps(b.tensor) ? undefined : (open.get(shapeKey(b)) ?? []);
     const free = shared?.find((s) => s.last < life.first);
     if (free) {
       free.last = life.last;
-      slotOf[i] = free.slot;
+      life.slot = free.slot;
       continue;
     }
-    slotOf[i] = slots.push({ format: b.format, width: b.width, height: b.height, bytes: bytesOf(b) }) - 1;
-    if (shared) open.set(shapeKey(b), [...shared, { slot: slotOf[i]!, last: life.last }]);
+    life.slot = slots.push({ format: b.format, width: b.width, height: b.height, bytes: bytesOf(b) }) - 1;
+    if (shared) open.set(shapeKey(b), [...shared, { slot: life.slot, last: life.last }]);
   }
-  const all = order.map((i) => ({ ...found.lives[i]!, slot: slotOf[i]! }));
-  const rank = new Map(order.map((i, r) => [i, r]));
   return {
     slots,
-    lives: all,
+    lives: ordered,
     lifeAt: (kernel, b) => {
-      const i = found.at.get(`${kernel} ${fillKey(b)}`);
-      if (i === undefined) throw new Error(`kernel ${kernel} reads no texture ${fillKey(b)}`);
-      return rank.get(i)!;
+      const life = at.get(`${kernel} ${fillKey(b)}`);
+      if (!life) throw new Error(`kernel ${kernel} reads no texture ${fillKey(b)}`);
+      return life;
     },
     totalBytes: slots.reduce((n, s) => n + s.bytes, 0),
   };

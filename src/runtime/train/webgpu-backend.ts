@@ -5,7 +5,7 @@
 // next step before it reads this one's loss: the queue never drains while the host waits.
 import type { Graph } from '../../ir/index.js';
 import type { ArchDevice } from '../device.js';
-import { compileGraph, type SlabLayout } from '../executor.js';
+import { compileGraph, type CompiledGraph, type SlabLayout } from '../executor.js';
 import { StagingPool } from '../staging.js';
 import { decays, type StepHyper } from './adamw.js';
 import type { Feeds, OptimizerState, StepResult, TrainBackend, Weights } from './backend.js';
@@ -82,38 +82,43 @@ export async function createWebGPUBackend(dev: ArchDevice, trainGraph: Graph, ev
   };
 }
 
-/** The evaluation graph, then the training graph on its parameter slab (the slab in `order`). */
-async function compileGraphs(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, shapes: Map<string, number[]>, o: WebGPUBackendOptions) {
-  const order = [...shapes.keys()].sort((a, b) => Number(decays(shapes.get(b)!)) - Number(decays(shapes.get(a)!)));
+/** The graphs as the trainer compiles them: each with only the outputs a step reads (the logits,
+ *  an output, would be stored whole), and the parameter slab's order, matrices first (weight decay
+ *  applies to the slab up to the first vector); `weightBytes`, the parameters' f32 bytes. */
+export function trainerGraphs(trainGraph: Graph, evalGraph: Graph) {
+  const shapes = new Map([...trainGraph.params].map(([k, id]) => [k, trainGraph.nodes[id]!.type.axes.map((a) => a.size as number)]));
+  const slab = [...shapes.keys()].sort((a, b) => Number(decays(shapes.get(b)!)) - Number(decays(shapes.get(a)!)));
+  return {
+    train: readOnly(trainGraph, (k) => k === 'loss' || k.startsWith('grad:')),
+    eval: readOnly(evalGraph, (k) => k === 'loss'),
+    slab,
+    shapes,
+    weightBytes: [...shapes.values()].reduce((n, s) => n + 4 * s.reduce((p, x) => p * x, 1), 0),
+  };
+}
+
+/** The evaluation graph, then the training graph on its parameter slab, so that a training graph
+ *  too large for the machine is refused before it is allocated (the smaller graph counted beside
+ *  it); the slab from `decayEndBytes` on is not decayed. */
+async function compileBoth(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, o: WebGPUBackendOptions) {
+  const g = trainerGraphs(trainGraph, evalGraph);
   // the executor lays out the slab and refuses one over the largest buffer before allocating
-  const compileOpts = { slab: order, ...(o.maxBufferBytes ? { limits: { maxBufferSize: o.maxBufferBytes } } : {}) };
+  const compileOpts = { slab: g.slab, ...(o.maxBufferBytes ? { limits: { maxBufferSize: o.maxBufferBytes } } : {}) };
   // beside the graphs the run holds AdamW's two moments and the host's copy of the weights: on a
   // CPU adapter all of it is the machine's memory, which each graph's plan is checked against
-  const weightBytes = [...shapes.values()].reduce((n, s) => n + 4 * s.reduce((p, x) => p * x, 1), 0);
-  // The evaluation graph first: it holds the parameter slab, which the training graph then binds
-  // beside its gradients, so that a training graph too large for the machine is refused before
-  // it is allocated (the smaller graph counted beside it).
-  const evalG = await compileGraph(dev, readOnly(evalGraph, (k) => k === 'loss'), o.symbols, { ...compileOpts, reservedBytes: 3 * weightBytes });
+  const beside = 3 * g.weightBytes;
+  const evalG = await compileGraph(dev, g.eval, o.symbols, { ...compileOpts, reservedBytes: beside });
+  let train: CompiledGraph;
   try {
-    // only the loss and the gradients are read: other outputs (the logits) would be stored whole
-    const trainOpts = { ...compileOpts, sharedSlab: evalG.slab!, reservedBytes: 3 * weightBytes + evalG.deviceBytes };
-    const train = await compileGraph(dev, readOnly(trainGraph, (k) => k === 'loss' || k.startsWith('grad:')), o.symbols, trainOpts);
-    return { train, evalG };
+    train = await compileGraph(dev, g.train, o.symbols, { ...compileOpts, sharedSlab: evalG.slab!, reservedBytes: beside + evalG.deviceBytes });
   } catch (e) {
     evalG.destroy();
     throw e;
   }
-}
-
-/** The training and evaluation graphs compiled over one parameter slab, matrices first (weight
- *  decay applies to the slab up to the first vector, at `decayEndBytes`). */
-async function compileBoth(dev: ArchDevice, trainGraph: Graph, evalGraph: Graph, o: WebGPUBackendOptions) {
-  const shapes = new Map([...trainGraph.params].map(([k, id]) => [k, trainGraph.nodes[id]!.type.axes.map((a) => a.size as number)]));
-  const { train, evalG } = await compileGraphs(dev, trainGraph, evalGraph, shapes, o);
   const slab = train.slab!;
   const grads = slab.grads;
   if (!grads) throw new Error('the training graph has no gradients');
-  const firstVector = slab.members.find((m) => !decays(shapes.get(m.name)!));
+  const firstVector = slab.members.find((m) => !decays(g.shapes.get(m.name)!));
   return { train, evalG, slab: { ...slab, grads }, decayEndBytes: firstVector ? firstVector.offset : slab.bytes };
 }
 

@@ -1,0 +1,79 @@
+// Where the default contraction kernel's time goes on this adapter: the kernel as generated, and
+// the same kernel with A's or B's texel fetches replaced by values computed in registers (the
+// other operand, the loop and the FMAs unchanged; one fetch of the dropped texture stays, outside
+// the loop, so that the binding layout does not change). Results are wrong by design; only the
+// time is read. Variants are timed in interleaved rounds, CPU time / cores (see matmul.ts).
+//
+//   npm run build && node dist/bench/fetch-split.js [M,N,K ...] [--rounds 10]
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { contractionKernel, type ContractionKernel } from '../src/codegen/wgsl/contraction.js';
+import { openDevice } from '../src/host/node/device.js';
+import { prepareContraction, type PreparedContraction } from './matmul.js';
+
+type Variant = (code: string) => string;
+
+/** Keeps one fetch of `t` before the loop, so that the pipeline's layout still binds it. */
+const keepBinding = (code: string, t: 'A' | 'B'): string => code.replace('var c0_0 = vec4f(0.0);', `var c0_0 = textureLoad(${t}, vec2u(0u, 0u)) * 1e-30;`);
+
+export const VARIANTS: Record<string, Variant> = {
+  'as generated': (c) => c,
+  'no A fetches': (c) => keepBinding(c, 'A').replace(/let Av(\d+) = textureLoad\(A,[^;]*;/g, (_, i: string) => `let Av${i} = vec4f(f32(k0 + ${i}u));`),
+  'no B fetches': (c) => keepBinding(c, 'B').replace(/let Bv(\d+)_(\d+) = textureLoad\(B,[^;]*;/g, (_, i: string, j: string) => `let Bv${i}_${j} = vec4f(f32(k0) * ${i}.${j});`),
+};
+
+function rnd(device: GPUDevice, count: number): GPUBuffer {
+  const data = Float32Array.from({ length: count }, () => Math.random() * 2 - 1);
+  const b = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(b, 0, data);
+  return b;
+}
+
+async function run(device: GPUDevice, p: PreparedContraction, buffers: Record<string, GPUBuffer>, repeat: number): Promise<number> {
+  const enc = device.createCommandEncoder();
+  p.encode(enc, buffers, repeat);
+  const c0 = process.cpuUsage();
+  device.queue.submit([enc.finish()]);
+  await device.queue.onSubmittedWorkDone();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000 / availableParallelism();
+}
+
+/** GFLOP/s of CPU time per variant, one figure a round. */
+export async function fetchSplit(device: GPUDevice, m: number, n: number, k: number, rounds: number): Promise<Record<string, number[]>> {
+  const base: ContractionKernel = contractionKernel({ batch: 1, m, n, k });
+  const prepared = Object.entries(VARIANTS).map(([name, f]) => [name, prepareContraction(device, { ...base, code: f(base.code) })] as const);
+  const buffers = { A: rnd(device, m * k), B: rnd(device, k * n), C: rnd(device, m * n) };
+  const repeat = Math.max(1, Math.round((64 * 2 ** 20) / (m * n * k)));
+  const out: Record<string, number[]> = {};
+  for (const [, p] of prepared) await run(device, p, buffers, 1); // the driver's compile
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, p] of prepared) (out[name] ??= []).push((2 * m * n * k * repeat) / ((await run(device, p, buffers, repeat)) * 1e6));
+  }
+  for (const b of Object.values(buffers)) b.destroy();
+  return out;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--rounds');
+  const rounds = at >= 0 ? Number(args[at + 1]) : 10;
+  const shapes = args.filter((a) => /^\d+,\d+,\d+$/.test(a));
+  const dev = await openDevice({ workload: 'throughput' });
+  console.log(`adapter: ${dev.info.adapterName} (${dev.info.backend}); GFLOP/s of CPU time, median of ${rounds} interleaved rounds (range)`);
+  for (const shape of shapes.length ? shapes : ['512,512,512', '512,128,128']) {
+    const [m, n, k] = shape.split(',').map(Number) as [number, number, number];
+    const r = await fetchSplit(dev.device, m, n, k, rounds);
+    const base = median(r['as generated']!);
+    console.log(`\nm=${m} n=${n} k=${k}`);
+    for (const [name, xs] of Object.entries(r)) {
+      const share = name === 'as generated' ? '' : `  (these fetches: ${Math.round((1 - base / median(xs)) * 100)} % of the kernel's time)`;
+      console.log(`  ${name.padEnd(13)} ${median(xs).toFixed(1).padStart(6)} (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)})${share}`);
+    }
+  }
+  dev.device.destroy();
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

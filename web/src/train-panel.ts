@@ -29,7 +29,8 @@ export interface TrainPanel {
 
 const num = (el: HTMLInputElement, fallback: number): number => (Number.isFinite(el.valueAsNumber) ? el.valueAsNumber : fallback);
 
-export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (text: string, sets: Map<string, string>) => void): TrainPanel {
+/** The panel's controls and read-outs, laid out in `root`. */
+function trainForm(root: HTMLElement) {
   const data = h('select', { testid: 'data' }, ...TASK_NAMES.map((t) => h('option', { value: `task:${t}`, selected: t === 'reverse' }, `task:${t}`)), h('option', { value: 'corpus' }, 'tiny Shakespeare (shipped)'), h('option', { value: 'text' }, 'pasted text'));
   const pasted = h('textarea', { testid: 'train-text', placeholder: 'Paste text to train on', hidden: true });
   const tokenizer = h('select', { testid: 'tokenizer' }, h('option', { value: 'char' }, 'characters'), h('option', { value: 'gpt2' }, 'GPT-2 BPE'));
@@ -62,6 +63,22 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
     status,
     chart,
   );
+
+  return { data, pasted, tokenizer, resume, steps, batch, seed, lr, trainBtn, pauseBtn, stopBtn, download, uploadInput, step, loss, val, rate, status, chart };
+}
+
+/** Hands `bytes` to the browser as a download named `name`. */
+function saveAs(bytes: Uint8Array, name: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (text: string, sets: Map<string, string>) => void): TrainPanel {
+  const { data, pasted, tokenizer, resume, steps, batch, seed, lr, trainBtn, pauseBtn, stopBtn, download, uploadInput, step, loss, val, rate, status, chart } = trainForm(root);
 
   let current: TrainRun | null = null;
   let uploaded: LoadedCheckpoint | null = null;
@@ -147,14 +164,7 @@ export function createTrainPanel(root: HTMLElement, app: AppState, setSource: (t
     if (current) void finish(current);
   });
   download.addEventListener('click', async () => {
-    if (!current) return;
-    const bytes = await current.checkpoint(app.modelFile);
-    const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
-    const a = h('a', { href: url, download: `${current.p.model.name}.safetensors` });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    if (current) saveAs(await current.checkpoint(app.modelFile), `${current.p.model.name}.safetensors`);
   });
 
   async function upload(bytes: Uint8Array, name: string): Promise<void> {

@@ -38,6 +38,10 @@ const CASES: [string[], number, string | RegExp][] = [
   [['train', NANO, ...TASK, '--lr', '1e400'], 2, '--lr 1e400: out of range; expected a number above 0'],
   [['train', NANO, ...TASK, '--lr', 'NaN'], 2, '--lr NaN: expected a number above 0'],
   [['train', NANO, ...TASK, '--warmup=-1'], 2, '--warmup -1: expected at least 0'],
+  // a negative value after a space is the option's value, not an option of its own
+  [['train', NANO, ...TASK, '--steps', '-1'], 2, '--steps -1: expected at least 1'],
+  [['train', NANO, ...TASK, '--lr', '-.5'], 2, '--lr -.5: expected a number above 0'],
+  [['sample', NANO, ...NO_WEIGHTS, '--temperature', '-1'], 2, '--temperature -1: expected at least 0'],
   [['train', NANO, ...TASK, '--dropout', '1'], 2, '--dropout 1: expected a number below 1'],
   [['train', NANO, ...TASK, '--eval-batches', 'Infinity'], 2, '--eval-batches Infinity: out of range'],
   [['sample', NANO, ...NO_WEIGHTS, '--tokens', '1e9'], 2, '--tokens 1e9: expected at most 1,000,000'],

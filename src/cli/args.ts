@@ -25,10 +25,26 @@ export interface ParsedArgs {
 
 export const SET_HELP: [string, string] = ['--set NAME=VALUE', 'override a dim (--set D=64) or choose a variant (--set act=relu); repeatable'];
 
+/** `--steps -1` as `--steps=-1`: parseArgs takes a value that starts with a dash for an option,
+ *  and would say so instead of what the value may be (the option's own check then says that). */
+function negativeValues(spec: CommandSpec, argv: string[]): string[] {
+  const takesValue = (arg: string) => arg.startsWith('--') && spec.options[arg.slice(2)]?.type === 'string';
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (takesValue(arg) && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 export function parseCommand(spec: CommandSpec, argv: string[]): ParsedArgs {
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: negativeValues(spec, argv), options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message.replace(/^Unknown option/, 'unknown option').replace(/\. To specify a positional.*$/s, '');
     throw new UsageError(`${msg}\nusage: ${spec.usage}\nrun \`arch ${spec.name} --help\` for the options`);

@@ -162,6 +162,29 @@ describe('fusion patterns on the device', () => {
     expect(await fusedMatch(s, { B: 2 }, { atol: 1e-4, rtol: 1e-4 })).toBe(1);
   });
 
+  it("GELU's gradient is the epilogue of the contraction that brings the gradient back through the next layer", async () => {
+    // x -> gelu(x W1 + b1) W2 = y; the backward's dh = (dy W2^T) * gelu'(...) shares a term of
+    // gelu' among three products: kept in registers, dh is one value over dy W2^T's space
+    const b = new GraphBuilder();
+    const F = ax('F', 12);
+    const E = ax('E', 8);
+    const x = b.input('x', [B, L, D]);
+    const w1 = b.param('w1', [D, F], { kind: 'normal', std: 0.5 });
+    const h = gelu(b, b.add(b.contract(x, w1, ['B', 'L', 'F']), b.param('b1', [F], { kind: 'normal', std: 0.5 })));
+    const y = b.contract(h, b.param('w2', [F, E], { kind: 'normal', std: 0.5 }), ['B', 'L', 'E']);
+    b.output('loss', b.reduce('sum', b.reduce('sum', b.reduce('sum', b.mul(y, y), 'E'), 'L'), 'B'));
+    const g = differentiate(b.build(), 'loss', ['w1', 'b1', 'w2']);
+    const fg = fuse(g, { B: 2 });
+    // the contraction over E with the gradient of gelu as its epilogue: no elementwise kernel reads dh's parts
+    const dhKernels = fg.kernels.filter((k) => k.kind === 'contract' && k.k.join() === 'E');
+    expect(dhKernels).toHaveLength(1);
+    expect(dhKernels[0]!.fused.length).toBeGreaterThan(10);
+    expect(fg.kernels.filter((k) => k.kind === 'elementwise' && k.reads.some((t) => dhKernels[0]!.writes.includes(t)))).toHaveLength(0);
+    const r = await compare(g, { B: 2 }, { tol: { atol: 1e-4, rtol: 1e-4 } });
+    for (const [name, w] of Object.entries(r.worst)) expect(w, name).toBeLessThanOrEqual(1);
+    r.compiled.destroy();
+  });
+
   it('an elementwise value and one that reads it over the same space are one kernel writing both', async () => {
     const b = new GraphBuilder();
     const x = b.input('x', [B, L, D]);

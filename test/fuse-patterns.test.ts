@@ -162,7 +162,7 @@ describe('fusion patterns on the device', () => {
     expect(await fusedMatch(s, { B: 2 }, { atol: 1e-4, rtol: 1e-4 })).toBe(1);
   });
 
-  it("GELU's gradient is the epilogue of the contraction that brings the gradient back through the next layer", async () => {
+  it("GELU's gradient is the epilogue of the contraction that brings the gradient back through the next layer (inlineSharedTerms)", async () => {
     // x -> gelu(x W1 + b1) W2 = y; the backward's dh = (dy W2^T) * gelu'(...) shares a term of
     // gelu' among three products: kept in registers, dh is one value over dy W2^T's space
     const b = new GraphBuilder();
@@ -180,9 +180,15 @@ describe('fusion patterns on the device', () => {
     expect(dhKernels).toHaveLength(1);
     expect(dhKernels[0]!.fused.length).toBeGreaterThan(10);
     expect(fg.kernels.filter((k) => k.kind === 'elementwise' && k.reads.some((t) => dhKernels[0]!.writes.includes(t)))).toHaveLength(0);
-    const r = await compare(g, { B: 2 }, { tol: { atol: 1e-4, rtol: 1e-4 } });
-    for (const [name, w] of Object.entries(r.worst)) expect(w, name).toBeLessThanOrEqual(1);
-    r.compiled.destroy();
+    // stored instead, the term leaves dh an elementwise kernel of its own, one kernel more
+    expect(fuse(g, { B: 2 }, { inlineSharedTerms: false }).kernels.length).toBe(fg.kernels.length + 1);
+    // on the device with either template (the cpu plan stores the term unless asked)
+    for (const kernels of ['cpu', 'gpu'] as const) {
+      const r = await compare(g, { B: 2 }, { tol: { atol: 1e-4, rtol: 1e-4 }, kernels, inlineSharedTerms: true });
+      for (const [name, w] of Object.entries(r.worst)) expect(w, `${kernels} ${name}`).toBeLessThanOrEqual(1);
+      expect(r.kernels).toBe(fg.kernels.length);
+      r.compiled.destroy();
+    }
   });
 
   it('an elementwise value and one that reads it over the same space are one kernel writing both', async () => {

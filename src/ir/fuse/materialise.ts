@@ -110,7 +110,7 @@ function storeShared(
     if (!s.needed[n.id] || s.mat.has(n.id) || s.interior.has(n.id)) continue;
     cost[n.id] = (LAYOUT_KINDS.has(n.op.kind) ? 0 : 1) + n.inputs.reduce((sum, i) => sum + cost[i]!, 0);
     const dear = cost[n.id]! > opts.recomputeMaxOps || residualStream(g, s.consumers, n.id);
-    if (s.consumers[n.id]!.length >= 2 && dear && (opts.unfused || !(feedsOneRow(g, s.consumers, s.outputNodes, n.id) || feedsOneValue(g, s.consumers, s.outputNodes, n.id)))) {
+    if (s.consumers[n.id]!.length >= 2 && dear && (opts.unfused || !(feedsOneRow(g, s.consumers, s.outputNodes, n.id) || (opts.inlineSharedTerms !== false && feedsOneValue(g, s.consumers, s.outputNodes, n.id))))) {
       s.mat.add(n.id);
       cost[n.id] = 0;
     }

@@ -188,6 +188,14 @@ export interface FuseOptions {
    * (default 2^24; Infinity keeps them whole).
    */
   classifierChunk?: number;
+  /**
+   * A dear shared term whose uses all flow, over its own axes, into one later value is computed
+   * in that value's kernel instead of stored (rowshare.ts, feedsOneValue), so that a contraction
+   * can take the value as its epilogue: GELU's gradient (default true). The CPU kernels turn it
+   * off (runtime plan.ts): their epilogue computes element by element what an elementwise kernel
+   * computes 4 a texel, and GELU's gradient as an epilogue measured slower on llvmpipe.
+   */
+  inlineSharedTerms?: boolean;
   /** Fuse nothing: one kernel per op (for differential tests). */
   unfused?: boolean;
   /** Graph state: input name -> the output that replaces it after each run (a KV cache). Such

@@ -32,10 +32,11 @@ export interface GraphPlan {
 /** Fusion, WGSL generation and the memory plan: no GPUDevice needed. */
 export function planGraph(graph: Graph, symbols: Record<string, number>, opts: CompileOptions = {}, limits: PlanLimits = DEFAULT_LIMITS): GraphPlan {
   const maxBindings = Math.min(opts.maxBindings ?? limits.maxStorageBuffersPerShaderStage, limits.maxStorageBuffersPerShaderStage);
-  const fg = fuse(graph, symbols, { ...opts, maxBindings });
   // the gpu templates read storage buffers; textures are llvmpipe's cheaper loads ('auto' without
   // a device: the cpu ones)
   const kernels = opts.kernels === 'gpu' ? 'gpu' : 'cpu';
+  // the cpu templates' epilogues run element by element: a shared term stays stored there
+  const fg = fuse(graph, symbols, { ...opts, maxBindings, inlineSharedTerms: opts.inlineSharedTerms ?? kernels === 'gpu' });
   const source = kernels === 'gpu' ? 'buffer' : (opts.contractionSource ?? 'texture');
   const codes: KernelCode[] = fg.kernels.map((k) =>
     generateKernel(fg, k, {

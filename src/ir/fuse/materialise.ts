@@ -2,8 +2,9 @@
 // every anchor (reduce, contract, scatterAdd that sums over index axes), contraction operands that
 // are not strided views, elementwise results that several consumers share when their expression
 // is dearer than `recomputeMaxOps` ops or is a residual stream (a sum a row reduction reads),
-// unless all those consumers land in one row kernel or one later value (rowshare.ts), and every MAX_INLINE_DEPTH-th
-// step of a chain longer than that. Attention's L x M region is never stored (attention.ts).
+// unless all those consumers land in one row kernel or one later value (rowshare.ts), and every
+// MAX_INLINE_DEPTH-th step of a chain longer than that. Attention's L x M region is never stored
+// (attention.ts).
 // Everything else is inlined into its consumer as an index expression: layout is indexing, not a
 // kernel.
 
@@ -110,7 +111,8 @@ function storeShared(
     if (!s.needed[n.id] || s.mat.has(n.id) || s.interior.has(n.id)) continue;
     cost[n.id] = (LAYOUT_KINDS.has(n.op.kind) ? 0 : 1) + n.inputs.reduce((sum, i) => sum + cost[i]!, 0);
     const dear = cost[n.id]! > opts.recomputeMaxOps || residualStream(g, s.consumers, n.id);
-    if (s.consumers[n.id]!.length >= 2 && dear && (opts.unfused || !(feedsOneRow(g, s.consumers, s.outputNodes, n.id) || (opts.inlineSharedTerms !== false && feedsOneValue(g, s.consumers, s.outputNodes, n.id))))) {
+    const oneKernel = () => feedsOneRow(g, s.consumers, s.outputNodes, n.id) || (opts.inlineSharedTerms !== false && feedsOneValue(g, s.consumers, s.outputNodes, n.id));
+    if (s.consumers[n.id]!.length >= 2 && dear && (opts.unfused || !oneKernel())) {
       s.mat.add(n.id);
       cost[n.id] = 0;
     }

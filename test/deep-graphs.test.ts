@@ -126,7 +126,7 @@ describe('the iterative walks give what the recursive ones gave', () => {
 });
 
 // 518 until the residual stream was stored and elementwise siblings joined (2026-12-03); 456
-// until a shared term inside GELU's gradient stopped being stored (the gradient is its
-// contraction's epilogue: one kernel fewer a layer)
+// until a shared term inside GELU's gradient stopped being stored under fuse's defaults (the gpu
+// templates' plan: the gradient is its contraction's epilogue, one kernel fewer a layer)
 const GPT12_KERNELS = 444;
 const GPT12_ATTENTION = 48;

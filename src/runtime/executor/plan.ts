@@ -95,12 +95,12 @@ function refuseOverMemory(planned: number, reserved: number, limits: PlanLimits)
 /** Throws a PlanLimitError for the first kernel or tensor over the limits (`graph`, unresolved,
  *  tells whether a size depends on the batch, which says what to advise). */
 function refuseOverLimits(graph: Graph, fg: FusedGraph, codes: KernelCode[], bytes: number[], limits: PlanLimits): void {
-  /** A tensor over a limit: its name, shape and size, and what to do (a smaller batch where its
-   *  size depends on the batch or length, else a larger adapter). */
   // (a node that fusion made, such as a chunk of the LM head's, is not in `graph`: its axes named
   // as a runtime size's are)
   const runtimeAxes = new Set(graph.nodes.flatMap((n) => n.type.axes.filter((a) => typeof a.size !== 'number').map((a) => a.name)));
   const growsWithBatch = (node: number) => (graph.nodes[node]?.type.axes.some((a) => typeof a.size !== 'number') ?? fg.graph.nodes[node]!.type.axes.some((a) => runtimeAxes.has(a.name)));
+  /** A tensor over a limit: its name, shape and size, and what to do (a smaller batch where its
+   *  size depends on the batch or length, else a larger adapter). */
   const tooLarge = (i: number, what: string): PlanLimitError => {
     const t = fg.tensors[i]!;
     return new PlanLimitError(

@@ -92,7 +92,7 @@ export function planTextures(codes: readonly KernelCode[], keeps: (tensor: numbe
   const open = new Map<string, { slot: number; last: number }[]>();
   for (const life of ordered) {
     const b = life.binding;
-    const shared = keeps(b.tensor) ? undefined : (open.get(shapeKey(b)) ?? []);
+    const shared = keeps(b.tensor) ? undefined : open.get(shapeKey(b));
     const free = shared?.find((s) => s.last < life.first);
     if (free) {
       free.last = life.last;
@@ -100,7 +100,9 @@ export function planTextures(codes: readonly KernelCode[], keeps: (tensor: numbe
       continue;
     }
     life.slot = slots.push({ format: b.format, width: b.width, height: b.height, bytes: bytesOf(b) }) - 1;
-    if (shared) open.set(shapeKey(b), [...shared, { slot: life.slot, last: life.last }]);
+    if (keeps(b.tensor)) continue;
+    if (shared) shared.push({ slot: life.slot, last: life.last });
+    else open.set(shapeKey(b), [{ slot: life.slot, last: life.last }]);
   }
   return {
     slots,

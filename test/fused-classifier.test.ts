@@ -10,6 +10,7 @@ import { numelOf } from '../src/ir/fuse/resolve.js';
 import type { Graph } from '../src/ir/types.js';
 import { gradName } from '../src/ir/types.js';
 import { planGraph } from '../src/runtime/executor/plan.js';
+import { DEFAULT_LIMITS } from '../src/runtime/executor/types.js';
 import { compare, device, randomFeeds } from './executor-helpers.js';
 import { lowerModel, randomInputs } from './model-helpers.js';
 import { rng } from './ir-helpers.js';
@@ -105,5 +106,25 @@ describe('the LM head and cross-entropy in chunks of positions', () => {
     const symbols = { B: 2, L: 8, seed: 1 };
     expect(largest(fuse(graph, symbols, { classifierChunk: 2000 }))).toBe(2 * 8 * 1000);
     await matches(graph, symbols, 1000, 2000);
+  });
+
+  it("a tensor over the limits in a chunked graph gets its own advice (chunking renumbers the graph's nodes)", () => {
+    const graph = nano(1000);
+    const refusal = (B: number, maxBufferSize: number): string => {
+      try {
+        planGraph(graph, { B, L: 8, seed: 1 }, { classifierChunk: 2 * B * 1000 }, { ...DEFAULT_LIMITS, maxBufferSize });
+      } catch (e) {
+        return String(e);
+      }
+      return 'planned';
+    };
+    // the token table (1000 x 8 floats, 32,000 bytes) over the limit: the batch cannot help
+    const table = refusal(2, 20000);
+    expect(table).toMatch(/\[V=1000, D=8\] needs 32000 bytes/);
+    expect(table).toContain('does not depend on the batch or sequence length');
+    // at B = 64 a position-sized tensor (512 x 32 floats) is over a limit the table fits: it can
+    const positions = refusal(64, 40000);
+    expect(positions).toMatch(/needs 65536 bytes/);
+    expect(positions).toContain('use a smaller batch or sequence length');
   });
 });

@@ -48,13 +48,16 @@ const names = (n: Node): string[] => n.type.axes.map((a) => a.name);
 /**
  * The graph with the head and its loss chunked (see above), and the new nodes fusion should
  * store (the running sums, and every few terms of a concatenation so no kernel reads them all).
- * The graph itself when nothing matches or the logits fit in one chunk.
+ * The graph itself when nothing matches or the logits fit in one chunk. `from` gives each node's
+ * id in `g`, or -1 for a node the rewrite made (a chunk's, a running value's).
  */
-export function chunkClassifier(g: Graph, chunk: number, maxBindings: number): { graph: Graph; store: number[] } {
+export function chunkClassifier(g: Graph, chunk: number, maxBindings: number): Chunked {
   const m = findHead(g, chunk);
-  if (m === null) return { graph: g, store: [] };
+  if (m === null) return { graph: g, store: [], from: g.nodes.map((n) => n.id) };
   return rewrite(g, m, Math.max(2, maxBindings - 2));
 }
+
+type Chunked = { graph: Graph; store: number[]; from: number[] };
 
 function findHead(g: Graph, chunk: number): HeadMatch | null {
   const outputs = new Set(g.outputs.values());
@@ -153,7 +156,7 @@ class Chunk {
   }
 }
 
-function rewrite(g: Graph, m: HeadMatch, every: number): { graph: Graph; store: number[] } {
+function rewrite(g: Graph, m: HeadMatch, every: number): Chunked {
   const b = GraphBuilder.from(g);
   const full = sizeOf(g.nodes[m.logits]!, m.axis);
   const chunks = Array.from({ length: Math.ceil(full / m.per) }, (_, i) => new Chunk(b, g, m, i * m.per, Math.min(m.per, full - i * m.per)));
@@ -198,7 +201,8 @@ function rewrite(g: Graph, m: HeadMatch, every: number): { graph: Graph; store: 
   const built = b.build();
   const added = built.nodes.length - g.nodes.length;
   const key = (id: number): number => (id >= g.nodes.length ? at - 1 + (id - g.nodes.length + 1) / (added + 1) : after.has(id) ? at + id / g.nodes.length : id);
-  return reorder(built, replace, key, store);
+  const out = reorder(built, replace, key, store);
+  return { ...out, from: out.from.map((id) => (id < g.nodes.length ? id : -1)) };
 }
 
 /** The first node outside the region that reads `id` (or the end, for an output). */
@@ -262,9 +266,10 @@ function sumPieces(n: Node, axis: string, chunk: number): { axis?: string; start
 
 /**
  * The rewritten graph in node order: readers of a replaced node read its replacement, nodes go in
- * the order of `key` (and after what they read), and nodes nothing needs any more are dropped.
+ * the order of `key` (and after what they read), and nodes nothing needs any more are dropped;
+ * `from` gives each node's id in `g`.
  */
-function reorder(g: Graph, replace: ReadonlyMap<number, number>, key: (id: number) => number, store: number[]): { graph: Graph; store: number[] } {
+function reorder(g: Graph, replace: ReadonlyMap<number, number>, key: (id: number) => number, store: number[]): Chunked {
   const to = (i: number) => replace.get(i) ?? i;
   const inputsOf = (n: Node) => n.inputs.map(to);
   const keep = g.nodes.map((n) => n.op.kind === 'input' || n.op.kind === 'param');
@@ -278,10 +283,12 @@ function reorder(g: Graph, replace: ReadonlyMap<number, number>, key: (id: numbe
   const order = g.nodes.filter((n) => keep[n.id]).sort((a, b) => key(a.id) - key(b.id));
   const renum = new Map<number, number>();
   const nodes: Node[] = [];
+  const from: number[] = [];
   const visit = (n: Node): void => {
     if (renum.has(n.id)) return;
     for (const i of inputsOf(n)) visit(g.nodes[i]!);
     renum.set(n.id, nodes.length);
+    from.push(n.id);
     nodes.push({ ...n, id: nodes.length, inputs: inputsOf(n).map((i) => renum.get(i)!) });
   };
   for (const n of order) visit(n);
@@ -289,5 +296,6 @@ function reorder(g: Graph, replace: ReadonlyMap<number, number>, key: (id: numbe
   return {
     graph: { nodes, inputs: re(g.inputs), params: re(g.params), outputs: re(g.outputs) },
     store: store.filter((id) => renum.has(id)).map((id) => renum.get(id)!),
+    from,
   };
 }

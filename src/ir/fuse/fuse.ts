@@ -42,11 +42,11 @@ export function fuse(graph: Graph, symbols: Record<string, number>, options: Fus
   const opts = { ...DEFAULTS, ...options };
   // the LM head and its loss in chunks of positions when the logits are large (classifier.ts)
   const resolved = resolveGraph(graph, symbols);
-  const { graph: g, store } = opts.unfused ? { graph: resolved, store: [] } : chunkClassifier(resolved, opts.classifierChunk ?? CLASSIFIER_CHUNK, opts.maxBindings);
+  const { graph: g, store, from } = opts.unfused ? { graph: resolved, store: [], from: resolved.nodes.map((n) => n.id) } : chunkClassifier(resolved, opts.classifierChunk ?? CLASSIFIER_CHUNK, opts.maxBindings);
   const forced = new Set<number>(store);
   for (let attempt = 0; ; attempt++) {
     const result = attemptFuse(g, opts, forced);
-    if (result.fused !== undefined) return result.fused;
+    if (result.fused !== undefined) return { ...result.fused, sourceIds: from };
     const fresh = (result.overflow ?? []).filter((id) => id >= 0 && !forced.has(id));
     if (fresh.length === 0 || attempt > g.nodes.length) {
       throw new Error(`fuse: a kernel needs more than ${opts.maxBindings} storage buffers and cannot be split`);
@@ -55,7 +55,7 @@ export function fuse(graph: Graph, symbols: Record<string, number>, options: Fus
   }
 }
 
-function attemptFuse(g: Graph, opts: FuseSettings, forced: ReadonlySet<number>): { fused?: FusedGraph; overflow?: number[] } {
+function attemptFuse(g: Graph, opts: FuseSettings, forced: ReadonlySet<number>): { fused?: Omit<FusedGraph, 'sourceIds'>; overflow?: number[] } {
   const p = new Partition(g, opts, materialise(g, opts, forced));
   for (const n of g.nodes) {
     // sources are stored already; an attention forward writes its held max and sum

@@ -12,7 +12,7 @@ import { groupSiblings } from './siblings.js';
 import type { FusedGraph, Kernel, Tensor } from './types.js';
 import { dagOf } from './views.js';
 
-export function finish(p: Partition): FusedGraph {
+export function finish(p: Partition): Omit<FusedGraph, 'sourceIds'> {
   const { g, tensors, primary } = p;
   const outputs = new Map<string, number>();
   for (const [name, id] of g.outputs) {

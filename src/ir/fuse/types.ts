@@ -149,6 +149,9 @@ export type Kernel = ElementwiseKernel | RowKernel | ContractKernel | AttentionK
 export interface FusedGraph {
   /** The graph with every size resolved to a number. */
   graph: Graph;
+  /** Each node of `graph`: its id in the graph given to fuse, or -1 for a node that the LM head's
+   *  chunking made (classifier.ts renumbers nodes when it chunks). */
+  sourceIds: number[];
   tensors: Tensor[];
   /** In execution order. */
   kernels: Kernel[];

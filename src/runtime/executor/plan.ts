@@ -98,7 +98,10 @@ function refuseOverLimits(graph: Graph, fg: FusedGraph, codes: KernelCode[], byt
   // (a node that fusion made, such as a chunk of the LM head's, is not in `graph`: its axes named
   // as a runtime size's are)
   const runtimeAxes = new Set(graph.nodes.flatMap((n) => n.type.axes.filter((a) => typeof a.size !== 'number').map((a) => a.name)));
-  const growsWithBatch = (node: number) => (graph.nodes[node]?.type.axes.some((a) => typeof a.size !== 'number') ?? fg.graph.nodes[node]!.type.axes.some((a) => runtimeAxes.has(a.name)));
+  const growsWithBatch = (node: number): boolean => {
+    const source = graph.nodes[fg.sourceIds[node] ?? -1];
+    return source ? source.type.axes.some((a) => typeof a.size !== 'number') : fg.graph.nodes[node]!.type.axes.some((a) => runtimeAxes.has(a.name));
+  };
   /** A tensor over a limit: its name, shape and size, and what to do (a smaller batch where its
    *  size depends on the batch or length, else a larger adapter). */
   const tooLarge = (i: number, what: string): PlanLimitError => {

@@ -10,6 +10,7 @@ import { argmax, chooseWithDraw, isGreedy, type ChooseOptions } from '../src/run
 import { cachedDecoder, fullDecoder, windowedDecoder, type CachedDecoder } from '../src/runtime/sample/decoders.js';
 import { generate, refill, slide, stepwise } from '../src/runtime/sample/generate.js';
 import { GpuChooser } from '../src/runtime/sample/gpu-chooser.js';
+import { prefillGraph, webgpuDecoder } from '../src/session/sample.js';
 import { compileModel } from './model-helpers.js';
 
 let dev: ArchDevice;
@@ -239,6 +240,68 @@ describe('chained decoding', () => {
     } finally {
       windowed.destroy();
       reference.destroy();
+    }
+  });
+
+  it('a long prompt and every restarted window fill the cache in one pass, with the tokens of a step a token', async () => {
+    const model = compileModel('models/gpt-nano.arch', { V, L, D: 16, H: 2, N: 2 });
+    const dec = lower(model, { decode: true });
+    const caches = [...dec.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+    const prefill = prune(lower(model, { prefill: true }).graph, caches);
+    // the pass ends at the last cached value: the last block's queries and MLP and the head are not in it
+    expect(prefill.params.size).toBeLessThan(dec.graph.params.size);
+    const spec = { input: 'tokens_BLV', batchSymbol: 'B', lengthSymbol: 'L', vocab: V, maxContext: L, params: paramsFor(3) };
+    const filled = await cachedDecoder(dev, prune(dec.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec, { chain: 4, prefill, prefillMin: 2 });
+    let steps = 0;
+    const encode = filled.compiled.encode.bind(filled.compiled);
+    filled.compiled.encode = (e) => {
+      steps++;
+      encode(e);
+    };
+    try {
+      for (const o of [OPTIONS[0]!, OPTIONS[6]!]) {
+        const prompt = Array.from({ length: L - 2 }, (_, i) => (i * 7) % V);
+        for (const window of [slide, refill]) {
+          const count = window === refill ? 3 * L : 2;
+          const want = await generate(decoders[1]!, prompt, count, o, new Rng(4), () => {}, L, window);
+          steps = 0;
+          expect(await generate(filled, prompt, count, o, new Rng(4), () => {}, L, window)).toEqual(want);
+          // all the prompt but its last token in one pass: then a step a token chosen (the last
+          // prompt token's, and each chosen token's but the last)
+          if (window === slide && o === OPTIONS[0]) expect(steps).toBe(count);
+          // and each restarted window but its last token (L/2 - 1 of them) in a pass too
+          if (window === refill && o === OPTIONS[0]) expect(steps).toBeLessThanOrEqual(count + 1 + Math.ceil(count / (L + 1 - (L >> 1))));
+        }
+        // a context given token by token (next) is filled the same way
+        const context = [...prompt, 5];
+        const logits = await filled.next(context);
+        const reference = await decoders[0]!.next(context);
+        logits.forEach((v, i) => expect(v).toBeCloseTo(reference[i]!, 4));
+      }
+    } finally {
+      filled.destroy();
+    }
+  });
+
+  it("with the gpu kernels, sampling fills a long prompt in one pass and gives the cpu kernels' tokens", async () => {
+    const model = compileModel('models/gpt-nano.arch', { V, L: 24, D: 16, H: 2, N: 2 });
+    const forward = prune(lower(model).graph, ['logits']);
+    const params = Object.fromEntries(Object.entries(initParams(forward, {}, 3)).map(([k, v]) => [k, Float32Array.from(v, (x) => x * 4)]));
+    const spec = { input: 'tokens_BLV', batchSymbol: 'B', lengthSymbol: 'L', vocab: V, maxContext: 24, params };
+    const gpu = await openDevice({ kernels: 'gpu' });
+    const caches = [...lower(model, { decode: true }).graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
+    expect(prefillGraph(dev, model, caches)).toBeUndefined();
+    expect([...prefillGraph(gpu, model, caches)!.outputs.keys()].sort()).toEqual([...caches].sort());
+    const [onCpu, onGpu] = await Promise.all([webgpuDecoder(dev, model, forward, spec), webgpuDecoder(gpu, model, forward, spec)]);
+    try {
+      const prompt = Array.from({ length: 20 }, (_, i) => (i * 5) % V);
+      const want = await generate(onCpu, prompt, 6, OPTIONS[0]!, new Rng(1), () => {}, 24);
+      expect(new Set(want).size).toBeGreaterThan(1);
+      expect(await generate(onGpu, prompt, 6, OPTIONS[0]!, new Rng(1), () => {}, 24)).toEqual(want);
+    } finally {
+      onCpu.destroy();
+      onGpu.destroy();
+      gpu.destroy();
     }
   });
 

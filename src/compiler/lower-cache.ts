@@ -14,12 +14,17 @@ export function cachePoints(l: Lowering): (n: GNode) => boolean {
   return (n) => keySide(n) && (consumers.get(n.id) ?? []).some((c) => hasQuery(c) || c.args.some((a) => hasQuery(m.nodes[a]!)));
 }
 
+/** The name of a cached value's `cache:*` input and output (its prefill output too). */
+export function cacheName(n: GNode): string {
+  return `${CACHE_PREFIX}${n.scope ? `${n.scope}.` : ''}${n.name ?? `%${n.id}`}`;
+}
+
 /** The cache of a key-side tensor: this step's position written in, every position read out. */
 export function cached(l: Lowering, n: GNode, fresh: number): number {
   const b = l.b;
   const key = n.axes.find((a) => l.keyOf.has(a))!;
   const cacheAxes = n.axes.map((a) => (a === key ? l.declared(a) : l.axis(a)));
-  const name = `${CACHE_PREFIX}${n.scope ? `${n.scope}.` : ''}${n.name ?? `%${n.id}`}`;
+  const name = cacheName(n);
   const previous = b.input(name, cacheAxes, 'f32');
   // One new position per step: drop its key axis (size 1) by merging it into a neighbour, a view
   // rather than a reduction, so the projection's kernel can write the fresh row; then write it

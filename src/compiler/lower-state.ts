@@ -19,6 +19,9 @@ export interface LowerOptions {
    *  as `cache:*` outputs. Shapes stay fixed (keys span the whole context, masked), so one
    *  compiled graph serves every step. */
   decode?: boolean;
+  /** The full pass, with each value a decoding graph caches (`decode`) also an output of the same
+   *  `cache:*` name, over every position: one pass fills a KV cache for many tokens at once. */
+  prefill?: boolean;
 }
 
 export const POSITION_INPUT = 'position';
@@ -55,7 +58,7 @@ export class Lowering {
     readonly opts: LowerOptions,
   ) {
     this.queryAxes = queryAxesOf(m);
-    this.keyOf = opts.decode ? keyAxesOf(m, this.queryAxes) : new Map();
+    this.keyOf = opts.decode || opts.prefill ? keyAxesOf(m, this.queryAxes) : new Map();
   }
 
   info(a: string): AxisInfo {

@@ -2,7 +2,7 @@
 // its rule (lower-rules.ts) over a shared state (lower-state.ts); decoding adds the KV cache
 // (lower-cache.ts). Here: the walk, the labels, the outputs and the attention maps.
 import type { CheckedModel, GNode } from './graph.js';
-import { cached, cachePoints } from './lower-cache.js';
+import { cached, cacheName, cachePoints } from './lower-cache.js';
 import { LOWER_RULES } from './lower-rules.js';
 import { ATTENTION_PREFIX, Lowering, type Lowered, type LowerOptions } from './lower-state.js';
 
@@ -10,7 +10,7 @@ export { ATTENTION_PREFIX, CACHE_PREFIX, NEXT_SUFFIX, POSITION_INPUT, type Lower
 
 export function lower(m: CheckedModel, opts: LowerOptions = {}): Lowered {
   const l = new Lowering(m, opts);
-  const cachePoint = opts.decode ? cachePoints(l) : () => false;
+  const cachePoint = opts.decode || opts.prefill ? cachePoints(l) : () => false;
   for (const n of m.nodes) l.ids.push(lowerNode(l, n, cachePoint));
   for (const [name, id] of m.outputs) l.b.output(name, l.ids[id]!);
   if (opts.attentionMaps) outputAttentionMaps(l);
@@ -23,7 +23,10 @@ function lowerNode(l: Lowering, n: GNode, cachePoint: (n: GNode) => boolean): nu
   // A token tensor's class letter is implicit (it holds ids), so it is not among the IR's axes.
   id = l.conform(id, n.axes.filter((x) => !(l.isTokens(n.id) && x === n.axes.at(-1))));
   if (n.name) l.b.label(id, n.scope ? `${n.scope}.${n.name}` : n.name);
-  if (cachePoint(n)) id = cached(l, n, id);
+  if (cachePoint(n)) {
+    if (l.opts.decode) id = cached(l, n, id);
+    else l.b.output(cacheName(n), id);
+  }
   return id;
 }
 

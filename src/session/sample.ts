@@ -7,7 +7,7 @@ import { cacheUnsafeReason } from '../compiler/decode-keys.js';
 import { Rng, taskFromSpec, isTaskSpec, type Tokenizer } from '../data/index.js';
 import { interpret, prune, type Graph } from '../ir/index.js';
 import type { ChooseOptions } from '../runtime/sample/choose.js';
-import type { ArchDevice, KernelChoice } from '../runtime/device.js';
+import { chooseKernels, type ArchDevice, type KernelChoice } from '../runtime/device.js';
 import { cachedDecoder, fullDecoder, windowedDecoder, type DecoderSpec } from '../runtime/sample/decoders.js';
 import { generate, slide, type LogitsSource, type Window } from '../runtime/sample/generate.js';
 import { checkpointTokenizer, modelWithCheckpoint } from './checkpoint-model.js';
@@ -101,8 +101,17 @@ export async function webgpuDecoder(device: ArchDevice, model: CheckedModel, for
   if (fullPassOnly(model, o)) return full();
   const lowered = lower(model, { decode: true });
   const caches = [...lowered.graph.outputs.keys()].filter((k) => k.startsWith(CACHE_PREFIX));
-  const cached = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec);
+  const cached = await cachedDecoder(device, prune(lowered.graph, ['logits', ...caches]), POSITION_INPUT, caches, spec, { prefill: prefillGraph(device, model, caches) });
   return o.forceCache ? cached : windowedDecoder(cached, full);
+}
+
+/** The pass that fills a cache for many positions at once, where the gpu kernels run: on a GPU a
+ *  prompt or a restarting window then costs one pass (runtime/sample/prefill.ts). On llvmpipe,
+ *  whose decoding runs on one thread, the pass costs about what its steps do, and its compile and
+ *  its own copy of the weights more (docs/benchmarks.md), so the cpu kernels feed a step a token. */
+export function prefillGraph(device: ArchDevice, model: CheckedModel, caches: string[]): Graph | undefined {
+  if (chooseKernels(device.kernels, device.info, device.device.limits) !== 'gpu') return undefined;
+  return prune(lower(model, { prefill: true }).graph, caches);
 }
 
 export interface CacheCheck {

@@ -15,6 +15,7 @@ import { compileGraph, type CompiledGraph } from '../executor.js';
 import { isGreedy, type ChooseOptions } from './choose.js';
 import { stepwise, slide, type LogitsSource, type OnToken, type Window } from './generate.js';
 import { GpuChooser } from './gpu-chooser.js';
+import { prefiller } from './prefill.js';
 
 export interface DecoderSpec {
   input: string; // the token input
@@ -28,7 +29,16 @@ export interface DecoderSpec {
 export interface CachedDecoderOptions {
   /** Tokens chosen per submit (default 16): more is fewer round trips, fewer is finer streaming. */
   chain?: number;
+  /** The forward pass with the cached values as outputs (lower's `prefill`): a run of more than
+   *  `prefillMin` tokens from position 0 (a prompt, a window that restarts) fills the cache in one
+   *  pass instead of a step a token. */
+  prefill?: Graph;
+  /** Default PREFILL_MIN. */
+  prefillMin?: number;
 }
+
+/** Below this many tokens, decoding steps cost less than a pass (and its first compile). */
+export const PREFILL_MIN = 8;
 
 export type CachedDecoder = Required<Pick<LogitsSource, 'next' | 'generate'>> & { destroy(): void; compiled: CompiledGraph };
 
@@ -44,15 +54,22 @@ export async function cachedDecoder(dev: ArchDevice, graph: Graph, positionInput
   // (token, position) pairs that a chain copies into the inputs, one pair per fed step.
   const feedBuffer = device.createBuffer({ size: Math.max(16, s.maxContext * 8), usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'decoder: fed tokens' });
 
+  const prefill = opts.prefill && prefiller(dev, opts.prefill, compiled, cacheNames, s);
+
   let fed: number[] = []; // the tokens whose keys and values are in the cache, at positions 0..
-  /** Brings the cache to a prefix of `context` that leaves at least one token to feed. */
-  const toFeed = (context: number[]): number[] => {
+  /** Brings the cache to a prefix of `context` that leaves at least one token to feed (the last,
+   *  whose logits choose the next). */
+  const toFeed = async (context: number[]): Promise<number[]> => {
     const prefix = fed.length < context.length && fed.every((t, i) => context[i] === t);
     if (!prefix) {
       compiled.resetState();
       fed = [];
     }
-    return context.slice(fed.length);
+    const rest = context.slice(fed.length);
+    if (!prefill || fed.length > 0 || rest.length <= (opts.prefillMin ?? PREFILL_MIN)) return rest;
+    if (!(await prefill.fill(rest.slice(0, -1)))) return rest;
+    fed = rest.slice(0, -1);
+    return rest.slice(-1);
   };
 
   const step = async (token: number, position: number) => {
@@ -93,7 +110,7 @@ export async function cachedDecoder(dev: ArchDevice, graph: Graph, positionInput
     compiled,
     async next(context) {
       let last: Float32Array | undefined;
-      for (const t of toFeed(context)) {
+      for (const t of await toFeed(context)) {
         last = await step(t, fed.length);
         fed.push(t);
       }
@@ -105,7 +122,7 @@ export async function cachedDecoder(dev: ArchDevice, graph: Graph, positionInput
       const out: number[] = [];
       while (out.length < count) {
         const window = windowOf(context, maxContext);
-        const feeds = toFeed(window);
+        const feeds = await toFeed(window);
         // A chosen token is fed back while its position is inside the context.
         const steps = Math.min(count - out.length, chain, 1 + maxContext - window.length);
         for (const t of await runChain(feeds, steps, o, rng)) {
@@ -117,6 +134,7 @@ export async function cachedDecoder(dev: ArchDevice, graph: Graph, positionInput
       return out;
     },
     destroy: () => {
+      prefill?.destroy();
       chooser.destroy();
       feedBuffer.destroy();
       compiled.destroy();

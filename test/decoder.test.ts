@@ -10,6 +10,7 @@ import { argmax, chooseWithDraw, isGreedy, type ChooseOptions } from '../src/run
 import { cachedDecoder, fullDecoder, windowedDecoder, type CachedDecoder } from '../src/runtime/sample/decoders.js';
 import { generate, refill, slide, stepwise } from '../src/runtime/sample/generate.js';
 import { GpuChooser } from '../src/runtime/sample/gpu-chooser.js';
+import { prefiller } from '../src/runtime/sample/prefill.js';
 import { prefillGraph, webgpuDecoder } from '../src/session/sample.js';
 import { compileModel } from './model-helpers.js';
 
@@ -278,6 +279,11 @@ describe('chained decoding', () => {
         const reference = await decoders[0]!.next(context);
         logits.forEach((v, i) => expect(v).toBeCloseTo(reference[i]!, 4));
       }
+      // a pass that does not fit beside the decoder (here: a host of one byte) is refused: the
+      // decoder then feeds a step a token
+      const cramped = prefiller({ ...dev, hostMemoryBytes: 1 }, prefill, filled.compiled, caches, spec);
+      expect(await cramped.fill([1, 2, 3])).toBe(false);
+      cramped.destroy();
     } finally {
       filled.destroy();
     }

@@ -6,8 +6,8 @@
 // The KV-cache decoder also generates on its own: it records chains of decoding steps into one
 // submit, each step's token chosen on the GPU (gpu-chooser.ts) and fed to the next step there,
 // and reads back only the chosen tokens, once per chain. The prompt (or a window that slid) is
-// fed in the same submit. The tokens are exactly those of choosing on the CPU (generate.ts's
-// stepwise), Rng draws included.
+// fed in the same submit, or, given a prefill pass (prefill.ts), filled by it first. The tokens
+// are exactly those of choosing on the CPU (generate.ts's stepwise), Rng draws included.
 import type { Graph } from '../../ir/index.js';
 import type { Rng } from '../../data/index.js';
 import type { ArchDevice } from '../device.js';
@@ -37,7 +37,8 @@ export interface CachedDecoderOptions {
   prefillMin?: number;
 }
 
-/** Below this many tokens, decoding steps cost less than a pass (and its first compile). */
+/** Runs of at most this many tokens are fed a step a token: a few steps cost less than a pass and
+ *  its first compile (a guess where the pass is used, on a GPU: unmeasured). */
 export const PREFILL_MIN = 8;
 
 export type CachedDecoder = Required<Pick<LogitsSource, 'next' | 'generate'>> & { destroy(): void; compiled: CompiledGraph };

@@ -31,6 +31,7 @@ type Rows = { count: number; bytes: number; srcStride: number; dstStride: number
 
 export function prefiller(dev: ArchDevice, graph: Graph, decoder: CompiledGraph, cacheNames: string[], s: PrefillSpec): Prefill {
   const compiled = new Map<number, CompiledGraph>();
+  let refused = false; // the pass did not fit beside the decoder once: not tried again (steps serve)
   // (the pass stops at the last cached value: the last block's queries, its MLP, the head are not in it)
   const params = Object.fromEntries(Object.entries(s.params).filter(([name]) => graph.params.has(name)));
   const at = async (length: number): Promise<CompiledGraph> => {
@@ -49,12 +50,14 @@ export function prefiller(dev: ArchDevice, graph: Graph, decoder: CompiledGraph,
   };
   return {
     async fill(tokens) {
+      if (refused) return false;
       let c: CompiledGraph;
       try {
         c = await at(tokens.length);
       } catch (e) {
-        if (e instanceof PlanLimitError) return false;
-        throw e;
+        if (!(e instanceof PlanLimitError)) throw e;
+        refused = true;
+        return false;
       }
       const copies = cacheNames.map((name) => ({ name, rows: rowsOf(c, decoder, name) }));
       const after = (encoder: GPUCommandEncoder) => {

@@ -30,12 +30,14 @@ export const VARIANTS: Record<string, Variant | null> = {
   'as generated': null,
   'no A fetches': { loads: A_LOADS, replace: (c) => keepBinding(c, 'A').replace(A_LOADS, (_, i: string) => `let Av${i} = vec4f(f32(k0 + ${i}u));`) },
   'no B fetches': { loads: B_LOADS, replace: (c) => keepBinding(c, 'B').replace(B_LOADS, (_, i: string, j: string) => `let Bv${i}_${j} = vec4f(f32(k0) * ${i}.${j});`) },
-  'bf16 pairs': { loads: K_LOOP, replace: (c, k, n) => c.replace(K_LOOP, bf16Loop(k, n)) },
+  'bf16 pairs': { loads: K_LOOP, replace: (c, k, n) => c.replace(K_LOOP, bf16Loop(c, k, n)) },
 };
 
 /** The 8x8 block's loop over k for operands of bf16 pairs (A row-major along k, B along n):
  *  the same 16 fetches an iteration, 8 values of k instead of 4. */
-function bf16Loop(k: number, n: number): string {
+function bf16Loop(code: string, k: number, n: number): string {
+  // (other layouts, or a tail of k, would be timed with the wrong addresses)
+  if (!/ A:k B:out /.test(code) || k % 8 !== 0) throw new Error(`fetch-split: 'bf16 pairs' needs A along k, B along n and k a multiple of 8 (k = ${k})`);
   const rows = [0, 1, 2, 3, 4, 5, 6, 7];
   const xy = (t: string, s: string) => `vec2u(${t} & ((1u << ${s}_SHIFT) - 1u), ${t} >> ${s}_SHIFT)`;
   const body = [

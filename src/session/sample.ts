@@ -106,9 +106,9 @@ export async function webgpuDecoder(device: ArchDevice, model: CheckedModel, for
 }
 
 /** The pass that fills a cache for many positions at once, where the gpu kernels run: on a GPU a
- *  prompt or a restarting window then costs one pass (runtime/sample/prefill.ts). On llvmpipe,
- *  whose decoding runs on one thread, the pass costs about what its steps do, and its compile and
- *  its own copy of the weights more (docs/benchmarks.md), so the cpu kernels feed a step a token. */
+ *  prompt or a restarting window then costs one pass (runtime/sample/prefill.ts). On llvmpipe the
+ *  pass's first compile in a process and its own copy of the weights cost more than it saves in
+ *  all but long runs (docs/benchmarks.md), so the cpu kernels feed a step a token. */
 export function prefillGraph(device: ArchDevice, model: CheckedModel, caches: string[]): Graph | undefined {
   if (chooseKernels(device.kernels, device.info, device.device.limits) !== 'gpu') return undefined;
   return prune(lower(model, { prefill: true }).graph, caches);

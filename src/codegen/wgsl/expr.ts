@@ -320,10 +320,10 @@ function coord(coords: Coords, axis: string): string {
   return c;
 }
 
-/** Statements that split a flat i32 index into coordinates of axes (row-major in `axes` order). */
 /** An axis at its resolved size, as the templates index it. */
 export type SizedAxis = { name: string; size: number };
 
+/** Statements that split a flat i32 index into coordinates of axes (row-major in `axes` order). */
 export function unflatten(e: Emitter, flat: string, axes: readonly SizedAxis[], prefix: string): Coords {
   if (e.env.sizes.uniform) return unflattenBy(e, flat, axes, prefix);
   const coords: Coords = {};

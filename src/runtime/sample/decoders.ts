@@ -68,8 +68,9 @@ export async function cachedDecoder(dev: ArchDevice, graph: Graph, positionInput
     }
     const rest = context.slice(fed.length);
     if (!prefill || fed.length > 0 || rest.length <= (opts.prefillMin ?? PREFILL_MIN)) return rest;
-    if (!(await prefill.fill(rest.slice(0, -1)))) return rest;
-    fed = rest.slice(0, -1);
+    const head = rest.slice(0, -1);
+    if (!(await prefill.fill(head))) return rest;
+    fed = head;
     return rest.slice(-1);
   };
 

@@ -26,52 +26,55 @@ export interface Prefill {
 /** Lengths compiled at once: a prompt's, and a restarting window's (always the same). */
 const KEPT = 2;
 
-/** A byte range of one cache: `count` runs of `bytes`, `stride` apart in the cache. */
+/** A byte range of one cache: `count` runs of `bytes`, `srcStride` apart in the pass's output and
+ *  `dstStride` apart in the cache. */
 type Rows = { count: number; bytes: number; srcStride: number; dstStride: number };
 
+/** The pass at one length, and its copies into the decoder's caches (planned when it compiles). */
+type AtLength = { c: CompiledGraph; copy: (encoder: GPUCommandEncoder) => void };
+
 export function prefiller(dev: ArchDevice, graph: Graph, decoder: CompiledGraph, cacheNames: string[], s: PrefillSpec): Prefill {
-  const compiled = new Map<number, CompiledGraph>();
+  const compiled = new Map<number, AtLength>();
   let refused = false; // the pass did not fit beside the decoder once: not tried again (steps serve)
   // (the pass stops at the last cached value: the last block's queries, its MLP, the head are not in it)
   const params = Object.fromEntries(Object.entries(s.params).filter(([name]) => graph.params.has(name)));
-  const at = async (length: number): Promise<CompiledGraph> => {
+  const at = async (length: number): Promise<AtLength> => {
     const found = compiled.get(length);
     if (found) return found;
     if (compiled.size >= KEPT) {
-      const [oldest, c] = compiled.entries().next().value as [number, CompiledGraph];
-      c.destroy();
+      const [oldest, old] = compiled.entries().next().value as [number, AtLength];
+      old.c.destroy();
       compiled.delete(oldest);
     }
     // (its own copy of the weights it reads, beside the decoder's)
     const c = await compileGraph(dev, graph, { [s.batchSymbol]: 1, [s.lengthSymbol]: length, seed: 0 }, { reservedBytes: decoder.deviceBytes });
     c.setParams(params);
-    compiled.set(length, c);
-    return c;
+    const copies = cacheNames.map((name) => ({ from: c.outputBuffer(name), to: decoder.inputBuffer(name), rows: rowsOf(c, decoder, name) }));
+    const copy = (encoder: GPUCommandEncoder) => {
+      for (const { from, to, rows } of copies) {
+        for (let i = 0; i < rows.count; i++) encoder.copyBufferToBuffer(from, i * rows.srcStride, to, i * rows.dstStride, rows.bytes);
+      }
+    };
+    const entry = { c, copy };
+    compiled.set(length, entry);
+    return entry;
   };
   return {
     async fill(tokens) {
       if (refused) return false;
-      let c: CompiledGraph;
+      let pass: AtLength;
       try {
-        c = await at(tokens.length);
+        pass = await at(tokens.length);
       } catch (e) {
         if (!(e instanceof PlanLimitError)) throw e;
         refused = true;
         return false;
       }
-      const copies = cacheNames.map((name) => ({ name, rows: rowsOf(c, decoder, name) }));
-      const after = (encoder: GPUCommandEncoder) => {
-        for (const { name, rows } of copies) {
-          const from = c.outputBuffer(name);
-          const to = decoder.inputBuffer(name);
-          for (let i = 0; i < rows.count; i++) encoder.copyBufferToBuffer(from, i * rows.srcStride, to, i * rows.dstStride, rows.bytes);
-        }
-      };
-      await c.run({ inputs: { [s.input]: Int32Array.from(tokens) }, after }, []);
+      await pass.c.run({ inputs: { [s.input]: Int32Array.from(tokens) }, after: pass.copy }, []);
       return true;
     },
     destroy() {
-      for (const c of compiled.values()) c.destroy();
+      for (const { c } of compiled.values()) c.destroy();
       compiled.clear();
     },
   };
